@@ -1,0 +1,148 @@
+"""The Discord layer: a thin shell over :class:`index.service.Newsdesk`.
+
+Cogs parse an interaction, call the (synchronous) service off the event loop with
+``asyncio.to_thread`` and render the result. Public API::
+
+    create_bot(config, desk=None, *, poll=None) -> commands.Bot
+    run_bot(config, token, desk=None, poll=True) -> None
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord.ext import commands
+
+from index.config import Config
+from index.service import Newsdesk
+
+from . import errors
+from .checks import Cooldowns, HeavyGate
+
+log = logging.getLogger("bot")
+
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.latest",
+    "bot.cogs.feeds",
+    "bot.cogs.status",
+    "bot.cogs.polling",
+)
+
+__all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS"]
+
+
+def intents() -> discord.Intents:
+    """Default intents only. Mentions of the bot and DMs carry their content without the privileged
+    message_content intent, and that is all the mention/DM handler reads."""
+    return discord.Intents.default()
+
+
+class _NewsdeskMixin:
+    """Shared by the plain and the auto-sharded bot."""
+
+    config: Config
+    desk: Newsdesk
+
+    def _setup_newsdesk(self, config: Config, desk: Newsdesk, poll: bool, owns_desk: bool) -> None:
+        self.config = config
+        self.desk = desk
+        self.poll_enabled = poll
+        self._owns_desk = owns_desk
+        self.cooldowns = Cooldowns()
+        self.heavy = HeavyGate(config.discord.max_concurrent_heavy)
+        self.synced_commands: list[discord.app_commands.AppCommand] = []
+        self.tree.error(errors.on_app_command_error)
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        from .views import dynamic_items
+
+        self.add_dynamic_items(*dynamic_items())
+        await asyncio.to_thread(_warm_up)
+        self.synced_commands = await self.sync_commands()
+
+    async def sync_commands(self) -> list[discord.app_commands.AppCommand]:
+        """Sync to the configured guilds (instant) or globally."""
+        guilds = self.config.discord.guilds
+        if not guilds:
+            return await self.tree.sync()
+        synced: list[discord.app_commands.AppCommand] = []
+        for guild_id in guilds:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced += await self.tree.sync(guild=guild)
+        return synced
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: mentions and DMs are handled by the ask cog's listener."""
+        return None
+
+    async def call(self, fn, /, *args, **kwargs):
+        """Run a blocking service call in a worker thread."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def heavy_call(self, fn, /, *args, **kwargs):
+        """A blocking, heavy service call: waits for a free slot, then runs in a worker thread."""
+        async with self.heavy.slot():
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def close(self) -> None:
+        await super().close()
+        if self._owns_desk:
+            try:
+                self.desk.close()
+            except Exception:  # noqa: BLE001 - closing on the way out
+                log.debug("closing the desk failed", exc_info=True)
+
+
+class NewsdeskBot(_NewsdeskMixin, commands.Bot):
+    pass
+
+
+class ShardedNewsdeskBot(_NewsdeskMixin, commands.AutoShardedBot):
+    pass
+
+
+def _warm_up() -> None:
+    """Load the date parser's data once, so validating /ask options before deferring stays instant."""
+    from index.dates import parse_moment
+
+    try:
+        parse_moment("yesterday")
+    except Exception:  # noqa: BLE001 - only a warm-up
+        pass
+
+
+def create_bot(config: Config, desk: Newsdesk | None = None, *, poll: bool | None = None) -> commands.Bot:
+    """Build (not start) the bot. ``poll`` defaults to ``config.discord.poll``."""
+    owns = desk is None
+    if desk is None:
+        desk = Newsdesk(config)
+    poll = config.discord.poll if poll is None else poll
+    options = dict(
+        command_prefix=commands.when_mentioned,  # never used: on_message does not process commands
+        intents=intents(),
+        allowed_mentions=discord.AllowedMentions.none(),
+        help_command=None,
+    )
+    if config.discord.shards > 0:
+        bot: commands.Bot = ShardedNewsdeskBot(shard_count=config.discord.shards, **options)
+    else:
+        bot = NewsdeskBot(**options)
+    bot._setup_newsdesk(config, desk, poll, owns)  # type: ignore[attr-defined]
+    return bot
+
+
+def run_bot(config: Config, token: str, desk: Newsdesk | None = None, poll: bool = True) -> None:
+    """Run the bot until interrupted (used by ``newsdesk run``)."""
+    from index.logsafety import install_redaction
+
+    root = logging.getLogger()
+    if not root.handlers:
+        discord.utils.setup_logging(level=logging.INFO)
+    install_redaction()
+    bot = create_bot(config, desk, poll=poll)
+    bot.run(token, log_handler=None)

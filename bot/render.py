@@ -1,0 +1,397 @@
+"""Embeds and messages for Discord, always within Discord's limits.
+
+Everything that comes from an article or a user (titles, quotes, questions,
+outlet names) goes through :func:`safe` (markdown and mentions escaped) before it
+is shown. Long text is cut at a word boundary and ends with "…"; lists are cut at
+whole lines ("…and 3 more"). :func:`finalize` enforces every embed limit last, so
+no builder here can produce an embed Discord would refuse.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+import discord
+
+from index.answers import Answer
+from index.archive import Article, Feed
+from index.logsafety import redact
+from index.retrieval import Hit
+
+MESSAGE_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+EMBED_TOTAL_LIMIT = 6000
+MAX_FIELDS = 25
+ELLIPSIS = "…"
+
+COLOUR = discord.Colour.from_rgb(46, 110, 180)
+WARN_COLOUR = discord.Colour.from_rgb(200, 120, 30)
+FOLLOW_UP_HINT = "Reply to this message to ask a follow-up."
+
+_MENTION_LIKE = re.compile(r"<(@[!&]?|#)(\d+)>")
+_ESCAPED = re.compile(r"\\([\\*_`~|>#\[\]()\-:])")
+
+
+# -- text helpers --------------------------------------------------------------
+def trim(text: str | None, limit: int) -> str:
+    """At most ``limit`` characters; a cut ends at a word boundary with "…"."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return ELLIPSIS[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 0.6:
+        cut = cut[:space]
+    cut = cut.rstrip()
+    # never end on a lone backslash: it would escape the ellipsis
+    while cut.endswith("\\"):
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def no_mentions(text: str) -> str:
+    """Neutralise @everyone, @here and every <@…>, <@&…>, <@!…> form (zero-width space)."""
+    text = discord.utils.escape_mentions(text)
+    return _MENTION_LIKE.sub(lambda m: f"<{m.group(1)}\u200b{m.group(2)}>", text)
+
+
+def safe(text: str | None) -> str:
+    """Text from an article or a user, made inert: secrets redacted, markdown and mentions escaped."""
+    text = discord.utils.escape_markdown(redact(text or ""))
+    text = text.replace("]", "\\]")
+    text = re.sub(r"^(\s*)([#\-])", r"\1\\\2", text, flags=re.M)
+    return no_mentions(text)
+
+
+def unsafe(text: str | None) -> str:
+    """Undo :func:`safe` (for reading our own embeds back, e.g. a follow-up's question)."""
+    text = (text or "").replace("\u200b", "")
+    return _ESCAPED.sub(r"\1", text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL usable in a markdown link or embed url; None unless http(s)."""
+    url = (url or "").strip()
+    if not url.lower().startswith(("http://", "https://")) or len(url) > 1000:
+        return None
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+
+
+def link(title: str, url: str | None, limit: int = 150) -> str:
+    label = safe(trim(one_line(title) or "(untitled)", limit))
+    target = safe_url(url)
+    return f"[{label}]({target})" if target else label
+
+
+def short_date(published: str | None) -> str:
+    return (published or "")[:10] or "undated"
+
+
+def ts_date(ts: float | None) -> str:
+    if not ts:
+        return "—"
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def fit_lines(lines: Sequence[str], limit: int, *, sep: str = "\n",
+              more: str = "…and {n} more") -> str:
+    """Join whole lines until ``limit``; what does not fit is summarised as "…and N more"."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        line = trim(line, limit)
+        remaining = len(lines) - i - 1
+        tail = len(sep) + len(more.format(n=remaining + 1)) + 2
+        extra = len(line) + (len(sep) if out else 0)
+        if used + extra + (tail if remaining else 0) > limit:
+            out.append(more.format(n=len(lines) - i))
+            break
+        out.append(line)
+        used += extra
+    text = sep.join(out)
+    return trim(text, limit)
+
+
+def embed_size(embed: discord.Embed) -> int:
+    return len(embed)
+
+
+def finalize(embed: discord.Embed) -> discord.Embed:
+    """Enforce every embed limit (titles, description, fields, footer, author, 6000 total)."""
+    if embed.title:
+        embed.title = trim(embed.title, TITLE_LIMIT)
+    if embed.description:
+        embed.description = trim(embed.description, DESCRIPTION_LIMIT)
+    if embed.author and embed.author.name:
+        embed.set_author(name=trim(embed.author.name, AUTHOR_LIMIT), url=embed.author.url,
+                         icon_url=embed.author.icon_url)
+    if embed.footer and embed.footer.text:
+        embed.set_footer(text=trim(embed.footer.text, FOOTER_LIMIT), icon_url=embed.footer.icon_url)
+    fields = [(trim(f.name or "\u200b", FIELD_NAME_LIMIT), trim(f.value or "\u200b", FIELD_VALUE_LIMIT), f.inline)
+              for f in embed.fields][:MAX_FIELDS]
+    embed.clear_fields()
+    for name, value, inline in fields:
+        embed.add_field(name=name, value=value, inline=inline)
+    # total: shrink the description first, then drop fields from the end, then the footer
+    while len(embed) > EMBED_TOTAL_LIMIT:
+        excess = len(embed) - EMBED_TOTAL_LIMIT
+        if embed.description and len(embed.description) > 200:
+            embed.description = trim(embed.description, max(200, len(embed.description) - excess - 1))
+        elif embed.fields:
+            embed.remove_field(len(embed.fields) - 1)
+        elif embed.footer and embed.footer.text:
+            embed.remove_footer()
+        elif embed.description:
+            embed.description = trim(embed.description, max(0, len(embed.description) - excess - 1))
+        else:
+            embed.title = trim(embed.title, max(1, len(embed.title or "") - excess - 1))
+    return embed
+
+
+def message_text(text: str) -> str:
+    """Plain message content within the 2000-character limit."""
+    return trim(text, MESSAGE_LIMIT)
+
+
+# -- answers -----------------------------------------------------------------------
+def source_line(n: int, article: Article) -> str:
+    return f"[{n}] {link(article.title, article.url)} — {safe(trim(article.outlet, 80))}, {short_date(article.published)}"
+
+
+def hit_line(hit: Hit, *, number: int | None = None, snippet: bool = True, snippet_chars: int = 160) -> str:
+    a = hit.article
+    head = f"**{number}.** " if number is not None else "• "
+    line = f"{head}{link(a.title, a.url)} — {safe(trim(a.outlet, 80))}, {short_date(a.published)}"
+    if snippet:
+        text = one_line(hit.passage.text if hit.passage else a.summary or a.text)
+        if text and text != one_line(a.title):
+            line += f"\n> {safe(trim(text, snippet_chars))}"
+    if hit.also:
+        outlets = sorted({x.outlet for x in hit.also if x.outlet and x.outlet != a.outlet}) or \
+            sorted({x.outlet for x in hit.also if x.outlet})
+        if outlets:
+            line += "\n*also: " + safe(trim(", ".join(outlets), 200)) + "*"
+    return line
+
+
+def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
+    """The answer, with [n] markers, then the numbered sources (or the closest articles)."""
+    question = one_line(question or answer.question)
+    embed = discord.Embed(title=safe(trim(question, TITLE_LIMIT - 20)), colour=COLOUR if not answer.abstained else WARN_COLOUR)
+    if answer.citations:
+        heading = "**Sources**"
+        lines = [source_line(c.n, c.article) for c in answer.citations]
+    elif answer.hits:
+        heading = "**Closest articles**"
+        lines = [hit_line(h, snippet=False) for h in answer.hits[:5]]
+    else:
+        heading, lines = "", []
+    sources = fit_lines(lines, 1800) if lines else ""
+    budget = DESCRIPTION_LIMIT - len(sources) - len(heading) - 4
+    body = trim_answer(safe_answer(one_line(answer.text)), max(200, budget))
+    embed.description = body + (f"\n\n{heading}\n{sources}" if sources else "")
+    if answer.notices:
+        embed.add_field(name="Note", value=safe(redact(" ".join(answer.notices))), inline=False)
+    mode = "" if answer.mode == "extractive" else f" · {answer.mode}"
+    embed.set_footer(text=f"newsdesk{mode} · {FOLLOW_UP_HINT}")
+    return finalize(embed)
+
+
+_MARKER = re.compile(r"(\[\d{1,3}\])")
+
+
+def safe_answer(text: str) -> str:
+    """Answer text made inert, keeping its [n] citation markers as they are."""
+    return "".join(part if _MARKER.fullmatch(part) else safe(part) for part in _MARKER.split(text))
+
+
+def trim_answer(text: str, limit: int) -> str:
+    """Trim an answer without leaving a dangling half marker."""
+    if len(text) <= limit:
+        return text
+    cut = trim(text, limit)
+    return re.sub(r"\s*\[\d{0,3}…$", "…", cut)
+
+
+def question_from_embed(embed: discord.Embed) -> str | None:
+    """The question an answer embed was for (its title), as the user wrote it."""
+    if not embed.title or not (embed.footer and embed.footer.text and FOLLOW_UP_HINT in embed.footer.text):
+        return None
+    return unsafe(embed.title).rstrip(ELLIPSIS).strip() or None
+
+
+_CITED = re.compile(r"(.+?)\s*\[(\d{1,3})\](?:\s+|$)", re.S)
+
+
+def quotes_from_embed(embed: discord.Embed) -> dict[int, list[str]]:
+    """{n: [sentences cited as [n]]} read back from an answer embed's description."""
+    text = (embed.description or "").split("\n\n**", 1)[0]
+    quotes: dict[int, list[str]] = {}
+    for m in _CITED.finditer(text):
+        sentence = unsafe(m.group(1)).strip()
+        if sentence:
+            quotes.setdefault(int(m.group(2)), []).append(sentence)
+    return quotes
+
+
+def passages_embed(items: list[tuple[int, Article, str, list[str]]]) -> discord.Embed:
+    """items: (n, article, passage text, quotes). Each citation: header, then the passage with the quotes in bold."""
+    embed = discord.Embed(title="Passages behind the answer", colour=COLOUR)
+    per = max(300, (DESCRIPTION_LIMIT - 200) // max(1, len(items)))
+    blocks = []
+    for n, article, passage, quotes in items:
+        header = source_line(n, article)
+        room = max(100, per - len(header) - 10)
+        blocks.append(header + "\n" + _quote_block(passage, quotes, room))
+    embed.description = fit_lines(blocks, DESCRIPTION_LIMIT, sep="\n\n") if blocks else "No passages."
+    return finalize(embed)
+
+
+def _quote_block(passage: str, quotes: list[str], room: int) -> str:
+    passage = one_line(passage)
+    spans = []
+    for q in quotes:
+        q = one_line(q)
+        pos = passage.find(q) if q else -1
+        if pos >= 0:
+            spans.append((pos, pos + len(q)))
+    if not spans:
+        body = " ".join(one_line(q) for q in quotes) or passage
+        return "> " + safe(trim(body, room))
+    start, end = min(s for s, _ in spans), max(e for _, e in spans)
+    context = max(0, (room - (end - start)) // 2)
+    lo, hi = max(0, start - context), min(len(passage), end + context)
+    pieces, cursor = [], lo
+    for s, e in sorted(spans):
+        if s < cursor:
+            continue
+        pieces.append(safe(passage[cursor:s]))
+        pieces.append("**" + safe(passage[s:e]) + "**")
+        cursor = e
+    pieces.append(safe(passage[cursor:hi]))
+    text = ("…" if lo > 0 else "") + "".join(pieces) + ("…" if hi < len(passage) else "")
+    if len(text) > room + 200:  # the bold markers must stay balanced: fall back to plain text
+        text = safe(trim(" ".join(one_line(q) for q in quotes), room))
+    return "> " + text
+
+
+# -- lists -----------------------------------------------------------------------------
+def hits_page_embed(title: str, hits: Sequence[Hit], page: int, per_page: int, *,
+                    notices: Iterable[str] = (), empty: str = "No matching articles.") -> discord.Embed:
+    pages = max(1, -(-len(hits) // per_page))
+    page = max(0, min(page, pages - 1))
+    chunk = hits[page * per_page:(page + 1) * per_page]
+    lines = [hit_line(h, number=page * per_page + i + 1) for i, h in enumerate(chunk)]
+    embed = discord.Embed(title=safe(trim(one_line(title), TITLE_LIMIT - 10)), colour=COLOUR)
+    embed.description = fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else empty
+    notes = [safe(redact(n)) for n in notices]
+    if notes:
+        embed.add_field(name="Note", value=" ".join(notes), inline=False)
+    if len(hits) > per_page:
+        embed.set_footer(text=f"Page {page + 1}/{pages} · {len(hits)} results")
+    return finalize(embed)
+
+
+def article_embed(article: Article) -> discord.Embed:
+    embed = discord.Embed(title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
+                          url=safe_url(article.url), colour=COLOUR)
+    opening = one_line(article.text or article.summary)
+    if opening.startswith(one_line(article.title)) and len(opening) > len(article.title) + 40:
+        opening = opening[len(one_line(article.title)):].lstrip(" .:-—")
+    embed.description = safe(trim(opening, 400)) if opening else "*(no text archived)*"
+    embed.add_field(name="Outlet", value=safe(trim(article.outlet, 200)) or "—", inline=True)
+    embed.add_field(name="Published", value=short_date(article.published), inline=True)
+    if article.authors:
+        embed.add_field(name="Authors", value=safe(trim(", ".join(article.authors), 500)), inline=True)
+    target = safe_url(article.url)
+    if target:
+        embed.add_field(name="Link", value=target, inline=False)
+    embed.set_footer(text=f"Article {article.id}")
+    return finalize(embed)
+
+
+def teaser_embed(article: Article, feed: Feed | None = None) -> discord.Embed:
+    """An auto-posted article: title linked, outlet, date, teaser of at most 300 characters."""
+    embed = discord.Embed(title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
+                          url=safe_url(article.url), colour=COLOUR)
+    teaser = one_line(article.summary or article.text)
+    if teaser:
+        embed.description = safe(trim(teaser, 300))
+    outlet = article.outlet or (feed.display_name if feed else "")
+    embed.set_footer(text=trim(f"{one_line(outlet)} · {short_date(article.published)}", 200))
+    return finalize(embed)
+
+
+def sources_embed(outlets: list[dict], feeds: list[Feed]) -> discord.Embed:
+    embed = discord.Embed(title="Sources in the archive", colour=COLOUR)
+    lines = [f"**{safe(trim(o['outlet'] or '(unknown)', 80))}** — {o['articles']} articles, "
+             f"latest {ts_date(o.get('latest_ts'))}" for o in outlets]
+    embed.description = fit_lines(lines, 3000) if lines else "No articles archived yet."
+    if feeds:
+        feed_lines = [f"`{f.id}` {safe(trim(f.display_name, 60))} — {f.status}, {f.articles} articles" for f in feeds]
+        embed.add_field(name=f"Feeds ({len(feeds)})", value=fit_lines(feed_lines, FIELD_VALUE_LIMIT), inline=False)
+    return finalize(embed)
+
+
+def feeds_embed(feeds: list[Feed], title: str = "Feeds") -> discord.Embed:
+    embed = discord.Embed(title=title, colour=COLOUR)
+    lines = []
+    for f in feeds:
+        where = f" → <#{f.channel_id}>" if f.channel_id else ""
+        owner = "global" if f.guild_id is None else "this server"
+        line = f"`{f.id}` **{safe(trim(f.display_name, 80))}** ({owner}) — {f.status}, {f.articles} articles{where}"
+        line += f"\n{safe(trim(strip_credentials(f.url), 200))}"
+        if f.status == "error" and f.last_error:
+            line += f"\n⚠ {safe(trim(redact(one_line(f.last_error)), 200))}"
+        lines.append(line)
+    embed.description = fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else "No feeds yet. Add one with `/feeds add`."
+    return finalize(embed)
+
+
+def status_embed(stats: dict) -> discord.Embed:
+    """Health at a glance. Only counts, the model name and feed errors: never paths, URLs with secrets or tokens."""
+    embed = discord.Embed(title="Newsdesk status", colour=COLOUR)
+    size = stats.get("archive_bytes") or 0
+    embed.add_field(name="Archive", value=f"{stats.get('articles', 0)} articles · {_bytes(size)}", inline=True)
+    embed.add_field(name="Passages", value=f"{stats.get('passages', 0)} ({stats.get('embedded_passages', 0)} embedded)",
+                    inline=True)
+    vectors = stats.get("vectors")
+    embed.add_field(name="Vectors", value=str(vectors) if vectors is not None else "index unavailable", inline=True)
+    embed.add_field(name="Model", value=safe(trim(str(stats.get("model") or "—"), 200)), inline=True)
+    embed.add_field(name="Feeds", value=str(stats.get("feeds", 0)), inline=True)
+    embed.add_field(name="Last poll", value=safe(str(stats.get("last_poll") or "never")), inline=True)
+    failing = stats.get("failing_feeds") or []
+    if failing:
+        lines = [f"**{safe(trim(strip_credentials(f.get('name') or ''), 80))}** — {safe(trim(redact(one_line(f.get('error') or 'error')), 200))}"
+                 for f in failing]
+        embed.add_field(name=f"Failing feeds ({len(failing)})", value=fit_lines(lines, FIELD_VALUE_LIMIT), inline=False)
+    else:
+        embed.add_field(name="Failing feeds", value="none", inline=False)
+    if stats.get("index_error"):
+        embed.add_field(name="Index", value=safe(trim(strip_credentials(redact(stats["index_error"])), 300)), inline=False)
+    return finalize(embed)
+
+
+def strip_credentials(text: str) -> str:
+    """Remove user:password@ from any URL in the text."""
+    return re.sub(r"(\w+://)[^/\s@]+@", r"\1", text)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover

@@ -1,0 +1,5 @@
+"""newsdesk's core: feeds, archive, chunking, embeddings, retrieval and answers.
+
+Everything here is plain synchronous Python. The Discord layer (``bot/``) and the
+command line (``index.cli``) are thin shells over :class:`index.service.Newsdesk`.
+"""

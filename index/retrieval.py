@@ -1,0 +1,284 @@
+"""Hybrid, date-aware retrieval over the archive.
+
+Keyword (SQLite FTS5, BM25) and dense (the vector mirror) candidates are collapsed
+to distinct articles, fused by a weighted sum of normalised scores, nudged by time
+(the window the question names, and recent coverage) and by outlets named in the
+question, then grouped into stories (near-duplicates folded under one result).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+import numpy as np
+
+from .archive import Archive, Article, PassageRow
+from .config import RetrievalConfig
+from .dates import TimeIntent, parse_moment, resolve_time
+from .embeddings import Embedder
+from .errors import BadQuery, IndexUnavailable, NewsdeskError
+from .fusion import linear_fusion, max_normalise
+from .vectors import DenseMirror, VectorStore
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+DAY = 86400.0
+STORY_SIMILARITY = 0.90
+WINDOW_BOOST = 0.20
+DAY_BOOST = 0.10
+
+
+@dataclass
+class Hit:
+    article: Article
+    passage: PassageRow
+    score: float
+    dense: float = 0.0
+    keyword: float = 0.0
+    also: list[Article] = field(default_factory=list)
+    passages: list[PassageRow] = field(default_factory=list)  # the article's matching passages, best first
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.article.id, "url": self.article.url, "title": self.article.title,
+            "outlet": self.article.outlet, "published": self.article.published, "score": round(self.score, 4),
+            "passage": self.passage.text,
+            "also": [{"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet} for a in self.also],
+        }
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    intent: TimeIntent
+    notices: list[str] = field(default_factory=list)
+    query_vector: np.ndarray | None = None
+
+
+class Reranker(Protocol):
+    def rerank(self, question: str, passages: list[str]) -> list[float]: ...
+
+
+class CrossEncoderReranker:
+    """A local cross-encoder (never downloaded): ``retrieval.rerank_model`` names its directory."""
+
+    def __init__(self, path: str):
+        from pathlib import Path
+
+        if not Path(path).expanduser().is_dir():
+            raise NewsdeskError(f"retrieval.rerank_model: {path!r} is not a local model directory")
+        from sentence_transformers import CrossEncoder
+
+        self._model = CrossEncoder(str(Path(path).expanduser()), device="cpu", local_files_only=True)
+
+    def rerank(self, question: str, passages: list[str]) -> list[float]:
+        return [float(s) for s in self._model.predict([(question, p) for p in passages])]
+
+
+def clean_question(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise BadQuery("the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        text = text[:MAX_QUESTION_CHARS]
+    if not re.search(r"\w", text):
+        raise BadQuery("the question has no words to search for")
+    return text
+
+
+class Retriever:
+    def __init__(self, archive: Archive, config: RetrievalConfig, embedder_loader, store_loader):
+        self.archive = archive
+        self.config = config
+        self._embedder_loader = embedder_loader
+        self._store_loader = store_loader
+        self.mirror = DenseMirror()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._reranker: Reranker | None = None
+        if config.rerank_model:
+            self._reranker = CrossEncoderReranker(config.rerank_model)
+
+    # -- pieces ----------------------------------------------------------------
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._cache_lock:
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                return self._cache[text]
+        vector = self._embedder_loader().encode([text])[0]
+        with self._cache_lock:
+            self._cache[text] = vector
+            while len(self._cache) > self.config.query_cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def refresh_mirror(self) -> None:
+        generation = self.archive.get_meta("index_generation") or "0"
+        if generation == self.mirror.generation:
+            return
+        store: VectorStore = self._store_loader()
+        rows = self.archive.db.execute(
+            "SELECT id, article_id, published_ts, outlet FROM passages WHERE embedded = 1 ORDER BY rowid").fetchall()
+        self.mirror.refresh(rows, store, generation)
+
+    def resolve_outlets(self, source: str | None, guild_id: int | None = None, scoped: bool = False) -> list[str] | None:
+        if not source:
+            return None
+        known = [o["outlet"] for o in self.archive.outlets(guild_id, scoped)]
+        wanted = source.strip().lower()
+        exact = [o for o in known if o and o.lower() == wanted]
+        if exact:
+            return exact
+        partial = [o for o in known if o and (o.lower().startswith(wanted) or wanted in o.lower())]
+        if partial:
+            return partial
+        listing = ", ".join(sorted(o for o in known if o)[:15]) or "none yet"
+        raise BadQuery(f"unknown source {source!r}; known sources: {listing}")
+
+    def outlets_named_in(self, question: str, known: list[str]) -> list[str]:
+        low = question.lower()
+        return [o for o in known if o and len(o) > 2 and re.search(rf"(?<!\w){re.escape(o.lower())}(?!\w)", low)]
+
+    # -- search -------------------------------------------------------------------
+    def search(self, question: str, *, as_of=None, since=None, until=None, source: str | None = None,
+               limit: int = 10, guild_id: int | None = None, scoped: bool = False,
+               context: str | None = None, group_stories: bool = True) -> SearchResult:
+        question = clean_question(question)
+        limit = max(1, min(int(limit), 100))
+        as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(timezone.utc)
+        since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
+        until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt)
+        intent = resolve_time(question, as_of_dt, since_dt, until_dt)
+        outlets = self.resolve_outlets(source, guild_id, scoped)
+        named = [] if outlets else self.outlets_named_in(question, [o["outlet"] for o in self.archive.outlets(guild_id, scoped)])
+        query = intent.query
+        if context:
+            query = f"{query} {context}"
+        notices: list[str] = []
+        since_ts = intent.since.timestamp() if intent.since else None
+        until_ts = intent.until.timestamp() if intent.until else None
+        visible = self.archive.visible_article_ids(guild_id) if scoped else None
+        k = self.config.candidates
+
+        # dense candidates
+        dense_scores: dict[str, float] = {}
+        qvec = None
+        try:
+            self.refresh_mirror()
+            if len(self.mirror):
+                qvec = self.embed_query(query)
+                base_mask = self.mirror.mask(since_ts, until_ts, outlets, visible)
+                hits = self.mirror.search(qvec, k, base_mask)
+                dense_scores.update(zip(hits.ids, hits.scores.tolist()))
+                if intent.window:
+                    w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
+                    w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
+                    wmask = self.mirror.mask(w0, w1, outlets, visible)
+                    more = self.mirror.search(qvec, k // 2, wmask)
+                    dense_scores.update(zip(more.ids, more.scores.tolist()))
+        except IndexUnavailable as exc:
+            notices.append(f"semantic index unavailable ({exc}); keyword results only")
+            log.warning("dense search unavailable: %s", exc)
+
+        # keyword candidates
+        kw_rows = self.archive.keyword_search(query, limit=k, since_ts=since_ts, until_ts=until_ts,
+                                              outlets=outlets, guild_id=guild_id, scoped=scoped)
+        if intent.window:
+            w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
+            w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
+            kw_rows += self.archive.keyword_search(query, limit=k // 2, since_ts=w0, until_ts=w1,
+                                                   outlets=outlets, guild_id=guild_id, scoped=scoped)
+        kw_scores = {pid: score for pid, _, score in kw_rows}
+
+        passage_ids = set(dense_scores) | set(kw_scores)
+        if not passage_ids:
+            return SearchResult([], intent, notices, qvec)
+        passages = self.archive.passages_by_ids(passage_ids)
+        if qvec is not None:
+            missing = [pid for pid in kw_scores if pid not in dense_scores]
+            for pid, score in zip(missing, self.mirror.scores_for(qvec, missing)):
+                if score is not None:
+                    dense_scores[pid] = score
+
+        # collapse passages to articles
+        kw_norm = max_normalise(kw_scores)
+        per_article: dict[int, list[tuple[float, str]]] = {}
+        for pid in passage_ids:
+            p = passages.get(pid)
+            if p is None:
+                continue
+            s = dense_scores.get(pid, 0.0) * self.config.dense_weight + kw_norm.get(pid, 0.0) * self.config.keyword_weight
+            per_article.setdefault(p.article_id, []).append((s, pid))
+        article_dense = {}
+        article_kw = {}
+        for aid, items in per_article.items():
+            article_dense[aid] = max(dense_scores.get(pid, 0.0) for _, pid in items)
+            article_kw[aid] = max(kw_norm.get(pid, 0.0) for _, pid in items)
+        fused = linear_fusion([(article_dense, self.config.dense_weight), (article_kw, self.config.keyword_weight)])
+
+        articles = self.archive.articles_by_ids(per_article)
+        for aid, base in list(fused.items()):
+            article = articles.get(aid)
+            if article is None:
+                fused.pop(aid)
+                continue
+            fused[aid] = base + self._time_boost(article.published_ts or 0.0, intent) + \
+                (0.15 if named and article.outlet in named else 0.0)
+
+        order = sorted(fused, key=lambda a: (-fused[a], a))
+        if self._reranker is not None and order:
+            top = order[:30]
+            scores = self._reranker.rerank(query, [passages[max(per_article[a])[1]].text for a in top])
+            order = [a for _, a in sorted(zip(scores, top), key=lambda x: -x[0])] + order[30:]
+
+        hits = []
+        for aid in order:
+            items = sorted(per_article[aid], reverse=True)
+            best = passages[items[0][1]]
+            hits.append(Hit(article=articles[aid], passage=best, score=fused[aid], dense=article_dense.get(aid, 0.0),
+                            keyword=article_kw.get(aid, 0.0), passages=[passages[pid] for _, pid in items[:3]]))
+        if group_stories:
+            hits = self.group_stories(hits, limit)
+        return SearchResult(hits[:limit], intent, notices, qvec)
+
+    def _time_boost(self, published_ts: float, intent: TimeIntent) -> float:
+        boost = 0.0
+        as_of = intent.as_of.timestamp()
+        age_days = (as_of - published_ts) / DAY
+        if 0 <= age_days <= self.config.recent_days:
+            strength = self.config.recent_boost * (1.5 if intent.prefer_recent else 1.0)
+            boost += strength * (1.0 - age_days / (self.config.recent_days * 2))
+        if intent.window and intent.window[0].timestamp() <= published_ts <= intent.window[1].timestamp():
+            boost += WINDOW_BOOST
+            if intent.day is not None:
+                distance = abs(intent.day.timestamp() - published_ts) / DAY
+                boost += DAY_BOOST * max(0.0, 1.0 - distance / 7.0)
+        return boost
+
+    def group_stories(self, hits: list[Hit], limit: int) -> list[Hit]:
+        """Fold near-duplicates (same story, other outlet or syndicated copy) under the best-ranked one."""
+        kept: list[Hit] = []
+        kept_vecs: list[np.ndarray | None] = []
+        for hit in hits:
+            vec = self.mirror.vector(hit.passage.id)
+            folded = False
+            for other, ovec in zip(kept, kept_vecs):
+                same_text = hit.article.title and hit.article.title.lower() == other.article.title.lower()
+                close = vec is not None and ovec is not None and float(vec @ ovec) >= STORY_SIMILARITY
+                near_in_time = abs((hit.article.published_ts or 0) - (other.article.published_ts or 0)) <= 3 * DAY
+                if (same_text or close) and near_in_time:
+                    other.also.append(hit.article)
+                    folded = True
+                    break
+            if not folded:
+                kept.append(hit)
+                kept_vecs.append(vec)
+                if len(kept) >= limit * 2:
+                    break
+        return kept

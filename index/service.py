@@ -1,0 +1,249 @@
+"""Newsdesk: the one service the command line and the bot both call.
+
+Every method is synchronous and safe to call from worker threads; the bot calls
+them with ``asyncio.to_thread`` so the event loop never blocks.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .answers import Answer, ExtractiveAnswerer, LLMAnswerer
+from .archive import Archive, Article, Feed
+from .config import Config, llm_api_key
+from .embeddings import Embedder, load_embedder
+from .errors import BadQuery, IndexUnavailable, NotFound, PermissionDenied, UrlRefused
+from .feeds import OpmlOutline, parse_opml, render_opml
+from .ingest import IngestReport, Pipeline, Progress
+from .netguard import check_url
+from .retrieval import Hit, Retriever, SearchResult
+from .vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking: a guild (its feeds plus the global ones) or everything (CLI, owners)."""
+    guild_id: int | None = None
+    everything: bool = True
+
+    @property
+    def scoped(self) -> bool:
+        return not self.everything
+
+
+GLOBAL = Scope()
+
+
+@dataclass
+class DoctorReport:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+
+class Newsdesk:
+    def __init__(self, config: Config, embedder: Embedder | None = None):
+        self.config = config
+        self.archive = Archive(config.archive_path)
+        self._embedder = embedder
+        self._store: VectorStore | None = None
+        self._lock = threading.RLock()
+        self._ingest_lock = threading.Lock()
+        self.retriever = Retriever(self.archive, config.retrieval, self.embedder_or_load, self.store_or_open)
+        self.extractive = ExtractiveAnswerer(config.answers, self.embedder_or_load)
+        self.answerer = self.extractive
+        if config.answers.llm_url:
+            self.answerer = LLMAnswerer(config.answers, llm_api_key(config), self.extractive)
+        self.last_poll: str | None = None
+
+    # -- lazily loaded parts ---------------------------------------------------
+    def embedder_or_load(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.config.embedding)
+            return self._embedder
+
+    def store_or_open(self) -> VectorStore:
+        with self._lock:
+            if self._store is None:
+                embedder = self.embedder_or_load()
+                self._store = VectorStore(self.config.index, self.config.chroma_path, embedder.name, embedder.dimension)
+            return self._store
+
+    @property
+    def model_name(self) -> str:
+        return self._embedder.name if self._embedder else self.config.embedding.model
+
+    def close(self) -> None:
+        self.archive.close()
+
+    # -- feeds -------------------------------------------------------------------
+    def add_feed(self, url: str, name: str = "", *, guild_id: int | None = None, channel_id: int | None = None,
+                 added_by: int | None = None) -> tuple[Feed, bool]:
+        url = (url or "").strip()
+        check_url(url, self.config.feeds.allow_private_networks)
+        return self.archive.add_feed(url, name.strip(), guild_id, channel_id, added_by)
+
+    def list_feeds(self, scope: Scope = GLOBAL) -> list[Feed]:
+        return self.archive.list_feeds(scope.guild_id, scope.scoped)
+
+    def feed_for(self, url_or_id: str | int, scope: Scope = GLOBAL, manage: bool = False) -> Feed:
+        feed = self.archive.get_feed(url_or_id)
+        if scope.scoped:
+            if feed.guild_id not in (None, scope.guild_id):
+                raise NotFound(f"no feed {url_or_id!r} in this server")
+            if manage and feed.guild_id != scope.guild_id:
+                raise PermissionDenied("that feed is global; only a bot owner can change it")
+        return feed
+
+    def remove_feed(self, url_or_id: str | int, scope: Scope = GLOBAL) -> tuple[Feed, int]:
+        feed = self.feed_for(url_or_id, scope, manage=True)
+        removed = self.archive.remove_feed(feed.id)
+        try:
+            self.pipeline().apply_vector_deletes(IngestReport())
+        except IndexUnavailable as exc:
+            log.warning("vectors of removed feed %s stay queued for deletion: %s", feed.url, exc)
+        return feed, removed
+
+    def import_opml(self, content: bytes, scope: Scope = GLOBAL, added_by: int | None = None) -> dict:
+        outlines = parse_opml(content)
+        added, existing, refused = [], [], {}
+        for outline in outlines:
+            try:
+                feed, created = self.add_feed(outline.url, outline.name, guild_id=scope.guild_id if scope.scoped else None,
+                                              added_by=added_by)
+            except UrlRefused as exc:
+                refused[outline.url] = str(exc)
+                continue
+            (added if created else existing).append(feed)
+        return {"added": added, "existing": existing, "refused": refused}
+
+    def export_opml(self, scope: Scope = GLOBAL) -> str:
+        return render_opml([OpmlOutline(f.url, f.display_name) for f in self.list_feeds(scope)])
+
+    # -- ingest ------------------------------------------------------------------
+    def pipeline(self, progress: Progress | None = None, with_index: bool = True) -> Pipeline:
+        store = self.store_or_open() if with_index else None
+        embedder = self.embedder_or_load() if with_index else None
+        return Pipeline(self.config, self.archive, store, embedder, progress)
+
+    def ingest(self, feed: str | int | None = None, *, scope: Scope = GLOBAL, full: bool = False,
+               progress: Progress | None = None, due_only: bool = False) -> IngestReport:
+        if feed is not None:
+            feeds = [self.feed_for(feed, scope)]
+        else:
+            feeds = self.list_feeds(scope)
+            if scope.scoped:
+                feeds = [f for f in feeds if f.guild_id == scope.guild_id]
+        if due_only:
+            now = time.time()
+            feeds = [f for f in feeds if not f.next_poll_at or f.next_poll_at <= now]
+        with self._ingest_lock:
+            report = self.pipeline(progress).run(feeds, full=full)
+        self.last_poll = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return report
+
+    def reindex(self, *, full: bool = False, feed: str | int | None = None, scope: Scope = GLOBAL,
+                progress: Progress | None = None) -> IngestReport:
+        """Re-embed passages. ``full`` rebuilds the whole index (needed after a model change)."""
+        with self._ingest_lock:
+            store = self.store_or_open()
+            if full and feed is None and not scope.scoped:
+                store.reset()
+                self.archive.mark_all_unembedded()
+            elif feed is not None or scope.scoped:
+                feeds = [self.feed_for(feed, scope, manage=True)] if feed is not None else \
+                    [f for f in self.list_feeds(scope) if f.guild_id == scope.guild_id]
+                for f in feeds:
+                    self.archive.mark_all_unembedded(f.id)
+            pipeline = self.pipeline(progress)
+            report = IngestReport()
+            started = time.monotonic()
+            pipeline.apply_vector_deletes(report)
+            progress and progress("embedding", pending=self.archive.counts()["passages"] - self.archive.counts()["embedded_passages"])
+            pipeline.embed_pending(report)
+            report.seconds = time.monotonic() - started
+            return report
+
+    # -- questions ------------------------------------------------------------------
+    def search(self, query: str, *, as_of=None, since=None, until=None, source: str | None = None,
+               limit: int = 10, scope: Scope = GLOBAL, context: str | None = None) -> SearchResult:
+        return self.retriever.search(query, as_of=as_of, since=since, until=until, source=source, limit=limit,
+                                     guild_id=scope.guild_id, scoped=scope.scoped, context=context)
+
+    def ask(self, question: str, *, as_of=None, since=None, until=None, source: str | None = None,
+            scope: Scope = GLOBAL, context: str | None = None) -> Answer:
+        result = self.search(question, as_of=as_of, since=since, until=until, source=source, limit=8,
+                             scope=scope, context=context)
+        return self.answerer.answer(question, result)
+
+    def latest(self, topic: str | None = None, *, source: str | None = None, limit: int = 10,
+               as_of=None, scope: Scope = GLOBAL) -> list[Hit]:
+        limit = max(1, min(int(limit), 50))
+        if topic and topic.strip():
+            result = self.search(topic, source=source, limit=limit * 3, as_of=as_of, scope=scope)
+            relevant = [h for h in result.hits if h.dense >= self.config.answers.min_relevance or h.keyword > 0.3]
+            relevant.sort(key=lambda h: -(h.article.published_ts or 0))
+            return relevant[:limit]
+        outlets = self.retriever.resolve_outlets(source, scope.guild_id, scope.scoped)
+        from .dates import parse_moment
+        until = parse_moment(as_of, end_of_day=True, name="as-of")
+        articles = self.archive.latest_articles(limit=limit * 3, until_ts=until.timestamp() if until else None,
+                                                outlets=outlets, guild_id=scope.guild_id, scoped=scope.scoped)
+        hits = [Hit(article=a, passage=_first_passage(self.archive, a), score=0.0) for a in articles]
+        try:
+            self.retriever.refresh_mirror()
+        except IndexUnavailable:
+            pass
+        return self.retriever.group_stories(hits, limit)[:limit]
+
+    def article(self, url_or_id: str | int, scope: Scope = GLOBAL) -> Article:
+        article = self.archive.get_article(url_or_id)
+        if scope.scoped and article.id not in self.archive.visible_article_ids(scope.guild_id):
+            raise NotFound(f"no article {url_or_id!r} in this server's feeds")
+        return article
+
+    def sources(self, scope: Scope = GLOBAL) -> dict:
+        return {"outlets": self.archive.outlets(scope.guild_id, scope.scoped), "feeds": self.list_feeds(scope)}
+
+    # -- health ------------------------------------------------------------------
+    def stats(self) -> dict:
+        counts = self.archive.counts()
+        counts["model"] = self.model_name
+        counts["index"] = self.config.index.chroma_url or str(self.config.chroma_path)
+        return counts
+
+    def status(self, scope: Scope = GLOBAL) -> dict:
+        stats = self.stats()
+        feeds = self.list_feeds(scope)
+        stats["failing_feeds"] = [{"url": f.url, "name": f.display_name, "error": f.last_error}
+                                  for f in feeds if f.status == "error"]
+        stats["last_poll"] = self.last_poll or max((f.last_fetch_at or "" for f in feeds), default="") or None
+        try:
+            stats["vectors"] = self.store_or_open().count()
+        except IndexUnavailable as exc:
+            stats["vectors"] = None
+            stats["index_error"] = str(exc)
+        size = self.config.archive_path.stat().st_size if self.config.archive_path.exists() else 0
+        stats["archive_bytes"] = size
+        return stats
+
+    def doctor(self, fix: bool = False) -> DoctorReport:
+        from .doctor import check
+
+        return check(self, fix)
+
+
+def _first_passage(archive: Archive, article: Article):
+    from .archive import PassageRow
+
+    row = archive.db.execute("SELECT id FROM passages WHERE article_id = ? ORDER BY seq LIMIT 1", [article.id]).fetchone()
+    if row:
+        return archive.passages_by_ids([row[0]])[row[0]]
+    return PassageRow("", article.id, 0, article.title, article.text[:500], article.published_ts, article.outlet)

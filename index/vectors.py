@@ -1,0 +1,223 @@
+"""The vector index: Chroma (embedded or client-server) as the store of record, and an
+in-memory mirror for exact, filterable dense search.
+
+Chroma's metadata filters are brute force and slow at 100k vectors, so queries run
+on a NumPy mirror of the collection with boolean masks for dates, outlets and
+server scope; the mirror is refreshed incrementally from Chroma when the archive's
+index generation changes.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from .config import IndexConfig
+from .errors import IndexUnavailable, ModelMismatch
+
+log = logging.getLogger(__name__)
+
+_PAGE = 2000
+
+
+def _chroma_errors():
+    import chromadb.errors as ce
+
+    return (ce.ChromaError, ConnectionError, OSError, ValueError, RuntimeError)
+
+
+class VectorStore:
+    """One Chroma collection holding a vector per archived passage, tagged with its model."""
+
+    def __init__(self, config: IndexConfig, path, model_name: str, dimension: int):
+        self.config = config
+        self.model_name = model_name
+        self.dimension = dimension
+        self.location = config.chroma_url or str(path)
+        try:
+            import chromadb
+            from chromadb.config import Settings
+
+            settings = Settings(anonymized_telemetry=False, allow_reset=False)
+            if config.chroma_url:
+                parts = urlsplit(config.chroma_url)
+                self.client = chromadb.HttpClient(
+                    host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https", settings=settings)
+                self.client.heartbeat()
+            else:
+                self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+            self.collection = self.client.get_or_create_collection(
+                config.collection, embedding_function=None,
+                metadata={"hnsw:space": "cosine", "model": model_name, "dimension": dimension},
+            )
+        except Exception as exc:  # chromadb raises many kinds; all mean "not usable"
+            raise IndexUnavailable(f"vector index at {self.location} is unavailable: {_describe(exc)}") from None
+        meta = self.collection.metadata or {}
+        if meta.get("model") and meta.get("model") != model_name:
+            self.mismatch = f"index was built with model {meta.get('model')!r}, config says {model_name!r}"
+        else:
+            self.mismatch = None
+
+    def check_model(self) -> None:
+        if self.mismatch:
+            raise ModelMismatch(self.mismatch + "; run `newsdesk reindex --full`")
+
+    def reset(self) -> None:
+        """Drop and recreate the collection for the configured model."""
+        try:
+            self.client.delete_collection(self.config.collection)
+        except Exception:  # absent is fine
+            pass
+        self.collection = self.client.get_or_create_collection(
+            self.config.collection, embedding_function=None,
+            metadata={"hnsw:space": "cosine", "model": self.model_name, "dimension": self.dimension},
+        )
+        self.mismatch = None
+
+    def upsert(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
+        self.check_model()
+        try:
+            for start in range(0, len(ids), _PAGE):
+                self.collection.upsert(ids=ids[start:start + _PAGE], embeddings=vectors[start:start + _PAGE],
+                                       metadatas=metadatas[start:start + _PAGE])
+        except Exception as exc:
+            raise IndexUnavailable(f"cannot write to the vector index at {self.location}: {_describe(exc)}") from None
+
+    def delete(self, ids: list[str]) -> None:
+        try:
+            for start in range(0, len(ids), _PAGE):
+                self.collection.delete(ids=ids[start:start + _PAGE])
+        except Exception as exc:
+            raise IndexUnavailable(f"cannot delete from the vector index at {self.location}: {_describe(exc)}") from None
+
+    def count(self) -> int:
+        try:
+            return self.collection.count()
+        except Exception as exc:
+            raise IndexUnavailable(f"vector index at {self.location} is unavailable: {_describe(exc)}") from None
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        try:
+            total = self.collection.count()
+            for offset in range(0, total, _PAGE * 5):
+                ids.update(self.collection.get(include=[], limit=_PAGE * 5, offset=offset)["ids"])
+        except Exception as exc:
+            raise IndexUnavailable(f"vector index at {self.location} is unavailable: {_describe(exc)}") from None
+        return ids
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        try:
+            for start in range(0, len(ids), _PAGE):
+                got = self.collection.get(ids=ids[start:start + _PAGE], include=["embeddings"])
+                for pid, vec in zip(got["ids"], got["embeddings"]):
+                    out[pid] = np.asarray(vec, dtype=np.float32)
+        except Exception as exc:
+            raise IndexUnavailable(f"vector index at {self.location} is unavailable: {_describe(exc)}") from None
+        return out
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
+
+
+@dataclass
+class DenseHits:
+    ids: list[str]
+    scores: np.ndarray
+
+
+class DenseMirror:
+    """Exact cosine search over an in-memory copy of the collection, with row masks."""
+
+    def __init__(self):
+        self.ids: list[str] = []
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.published = np.zeros(0)
+        self.article = np.zeros(0, dtype=np.int64)
+        self.outlet: list[str] = []
+        self.outlet_codes = np.zeros(0, dtype=np.int32)
+        self.outlet_index: dict[str, int] = {}
+        self.generation: str | None = None
+        self._row_of: dict[str, int] = {}
+        self._row_of_generation: str | None = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def refresh(self, rows: list[tuple], store: VectorStore, generation: str) -> None:
+        """Sync with the archive's embedded passages (rows: id, article_id, published_ts, outlet)."""
+        with self._lock:
+            if generation == self.generation:
+                return
+            old = {pid: i for i, pid in enumerate(self.ids)}
+            missing = [r[0] for r in rows if r[0] not in old]
+            fetched = store.vectors(missing) if missing else {}
+            dim = store.dimension
+            keep_rows = [r for r in rows if r[0] in old or r[0] in fetched]
+            matrix = np.empty((len(keep_rows), dim), dtype=np.float32)
+            for i, row in enumerate(keep_rows):
+                j = old.get(row[0])
+                matrix[i] = self.matrix[j] if j is not None else fetched[row[0]]
+            self.ids = [r[0] for r in keep_rows]
+            self.matrix = matrix
+            self.article = np.array([r[1] for r in keep_rows], dtype=np.int64)
+            self.published = np.array([r[2] if r[2] is not None else 0.0 for r in keep_rows], dtype=np.float64)
+            self.outlet_index = {}
+            self.outlet_codes = np.array(
+                [self.outlet_index.setdefault(r[3] or "", len(self.outlet_index)) for r in keep_rows],
+                dtype=np.int32)
+            self.generation = generation
+            log.debug("dense mirror refreshed: %d vectors (%d fetched)", len(self.ids), len(fetched))
+
+    def mask(self, since_ts: float | None, until_ts: float | None, outlets: list[str] | None,
+             article_ids: set[int] | None) -> np.ndarray | None:
+        mask = None
+        if since_ts is not None:
+            mask = self.published >= since_ts
+        if until_ts is not None:
+            m = self.published <= until_ts
+            mask = m if mask is None else mask & m
+        if outlets:
+            codes = [self.outlet_index[o] for o in outlets if o in self.outlet_index]
+            m = np.isin(self.outlet_codes, codes)
+            mask = m if mask is None else mask & m
+        if article_ids is not None:
+            m = np.isin(self.article, np.fromiter(article_ids, dtype=np.int64, count=len(article_ids)))
+            mask = m if mask is None else mask & m
+        return mask
+
+    def row_of(self) -> dict[str, int]:
+        if self._row_of_generation != self.generation:
+            self._row_of = {pid: i for i, pid in enumerate(self.ids)}
+            self._row_of_generation = self.generation
+        return self._row_of
+
+    def vector(self, passage_id: str) -> np.ndarray | None:
+        row = self.row_of().get(passage_id)
+        return None if row is None else self.matrix[row]
+
+    def scores_for(self, query: np.ndarray, passage_ids: list[str]) -> list[float | None]:
+        rows = self.row_of()
+        return [None if rows.get(pid) is None else float(self.matrix[rows[pid]] @ query) for pid in passage_ids]
+
+    def search(self, query: np.ndarray, k: int, mask: np.ndarray | None) -> DenseHits:
+        with self._lock:
+            if not self.ids:
+                return DenseHits([], np.zeros(0))
+            scores = self.matrix @ query.astype(np.float32)
+            if mask is not None:
+                scores = np.where(mask, scores, -np.inf)
+            k = min(k, len(scores))
+            top = np.argpartition(-scores, k - 1)[:k]
+            top = top[np.argsort(-scores[top])]
+            top = top[np.isfinite(scores[top])]
+            return DenseHits([self.ids[i] for i in top], scores[top])
+
