@@ -35,6 +35,7 @@ WARN_COLOUR = discord.Colour.from_rgb(200, 120, 30)
 FOLLOW_UP_HINT = "Reply to this message to ask a follow-up."
 
 _MENTION_LIKE = re.compile(r"<(@[!&]?|#)(\d+)>")
+_UNESCAPED_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")
 _ESCAPED = re.compile(r"\\([\\*_`~|>#\[\]()\-:])")
 
 
@@ -70,7 +71,7 @@ def no_mentions(text: str) -> str:
 def safe(text: str | None) -> str:
     """Text from an article or a user, made inert: secrets redacted, markdown and mentions escaped."""
     text = discord.utils.escape_markdown(redact(text or ""))
-    text = text.replace("]", "\\]")
+    text = _UNESCAPED_BRACKET.sub(r"\1\\\2", text)
     text = re.sub(r"^(\s*)([#\-])", r"\1\\\2", text, flags=re.M)
     return no_mentions(text)
 

@@ -404,6 +404,15 @@ class Archive:
                                             row["text"], row["published_ts"], row["outlet"] or "")
         return out
 
+    def passage_counts(self, article_ids: list[int]) -> dict[int, int]:
+        out = {}
+        for start in range(0, len(article_ids), 500):
+            chunk = article_ids[start:start + 500]
+            out.update(self.db.execute(
+                "SELECT article_id, count(*) FROM passages WHERE article_id IN (%s) GROUP BY article_id"
+                % ",".join("?" * len(chunk)), chunk).fetchall())
+        return out
+
     def passages_to_embed(self, limit: int = 100_000) -> list[PassageRow]:
         rows = self.db.query(
             "SELECT * FROM passages WHERE embedded = 0 ORDER BY article_id, seq LIMIT ?", [limit])

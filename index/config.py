@@ -59,8 +59,8 @@ class RetrievalConfig:
     candidates: int = 100
     rerank_model: str = ""
     recent_days: float = 7.0
-    recent_boost: float = 0.12
-    keyword_weight: float = 0.35
+    recent_boost: float = 1.0
+    keyword_weight: float = 0.2
     dense_weight: float = 1.0
     query_cache_size: int = 512
 

@@ -8,6 +8,7 @@ question, then grouped into stories (near-duplicates folded under one result).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -30,8 +31,10 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 DAY = 86400.0
 STORY_SIMILARITY = 0.90
-WINDOW_BOOST = 0.20
-DAY_BOOST = 0.10
+WINDOW_BOOST = 1.0     # relevance x2 inside the window the question names
+DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
+OUTLET_BOOST = 1.3     # an outlet named in the question
+LENGTH_PENALTY = 0.05  # per log(passages) of an article
 
 
 @dataclass
@@ -223,13 +226,18 @@ class Retriever:
         fused = linear_fusion([(article_dense, self.config.dense_weight), (article_kw, self.config.keyword_weight)])
 
         articles = self.archive.articles_by_ids(per_article)
+        lengths = self.archive.passage_counts(list(per_article))
         for aid, base in list(fused.items()):
             article = articles.get(aid)
             if article is None:
                 fused.pop(aid)
                 continue
-            fused[aid] = base + self._time_boost(article.published_ts or 0.0, intent) + \
-                (0.15 if named and article.outlet in named else 0.0)
+            # the best of many passages is higher by chance alone: correct for the article's length
+            relevance = max(0.0, base - LENGTH_PENALTY * math.log(lengths.get(aid, 1)))
+            factor = self._time_factor(article.published_ts or 0.0, intent)
+            if named and article.outlet in named:
+                factor *= OUTLET_BOOST
+            fused[aid] = relevance * factor
 
         order = sorted(fused, key=lambda a: (-fused[a], a))
         if self._reranker is not None and order:
@@ -247,19 +255,21 @@ class Retriever:
             hits = self.group_stories(hits, limit)
         return SearchResult(hits[:limit], intent, notices, qvec)
 
-    def _time_boost(self, published_ts: float, intent: TimeIntent) -> float:
-        boost = 0.0
-        as_of = intent.as_of.timestamp()
-        age_days = (as_of - published_ts) / DAY
-        if 0 <= age_days <= self.config.recent_days:
-            strength = self.config.recent_boost * (1.5 if intent.prefer_recent else 1.0)
-            boost += strength * (1.0 - age_days / (self.config.recent_days * 2))
+    def _time_factor(self, published_ts: float, intent: TimeIntent) -> float:
+        """Multiplies relevance: coverage from the last days before the as-of moment, and
+        coverage inside the window the question names (most of all on the day it names).
+        A multiplier, not an addition, so an irrelevant recent article stays irrelevant."""
+        factor = 1.0
+        age_days = (intent.as_of.timestamp() - published_ts) / DAY
+        recent = self.config.recent_days
+        if recent > 0 and 0 <= age_days <= recent:
+            factor += self.config.recent_boost * (1.0 - age_days / (2 * recent))
         if intent.window and intent.window[0].timestamp() <= published_ts <= intent.window[1].timestamp():
-            boost += WINDOW_BOOST
+            factor += WINDOW_BOOST
             if intent.day is not None:
                 distance = abs(intent.day.timestamp() - published_ts) / DAY
-                boost += DAY_BOOST * max(0.0, 1.0 - distance / 7.0)
-        return boost
+                factor += DAY_BOOST * max(0.0, 1.0 - distance / 7.0)
+        return factor
 
     def group_stories(self, hits: list[Hit], limit: int) -> list[Hit]:
         """Fold near-duplicates (same story, other outlet or syndicated copy) under the best-ranked one."""

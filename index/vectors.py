@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+# NumPy's BLAS threads busy-wait after a product and starve the embedding model's threads
+# on a small machine; the mirror's matrix-vector products are fast on one thread.
+threadpool_limits(1, user_api="blas")
 
 from .config import IndexConfig
 from .errors import IndexUnavailable, ModelMismatch

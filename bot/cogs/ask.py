@@ -87,6 +87,10 @@ class Ask(commands.Cog):
             return
         in_dm = message.guild is None
         mentioned = bool(re.search(rf"<@!?{bot.user.id}>", message.content or ""))
+        # In a server, only messages that ping the bot (an @mention, or a reply that pings it) carry
+        # their content without the privileged intent; everything else is not for us.
+        if not (in_dm or mentioned or any(u.id == bot.user.id for u in message.mentions)):
+            return
         earlier = await self._answered_question(message)
         if not (in_dm or mentioned or earlier is not None):
             return

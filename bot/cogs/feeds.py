@@ -62,6 +62,7 @@ class Feeds(commands.Cog):
                   name: app_commands.Range[str, 0, 200] | None = None,
                   channel: discord.TextChannel | None = None) -> None:
         bot = self.bot
+        await interaction.response.defer(ephemeral=True, thinking=True)  # checking the URL may take a moment
         notes = []
         if channel is not None:
             me = channel.guild.me
@@ -73,11 +74,10 @@ class Feeds(commands.Cog):
         if not created:
             where = "this server" if feed.guild_id == interaction.guild_id else \
                 ("every server" if feed.guild_id is None else "another server")
-            await interaction.response.send_message(
+            await interaction.followup.send(
                 render.message_text(f"That feed is already in the archive (id {feed.id}, for {where})."),
                 ephemeral=True, allowed_mentions=NONE)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
         report = await bot.heavy_call(bot.desk.ingest, feed.id)
         label = render.safe(render.trim(feed.display_name, 100))
         if report.feeds_failed:

@@ -10,9 +10,8 @@ from discord import app_commands
 
 from bot import create_bot
 from index.errors import BadQuery
-from index.service import GLOBAL
 
-from conftest import archived_urls, message_requests
+from bot_testkit import archived_urls, message_requests
 
 VOLCANO = "What happened with the volcano in Iceland?"
 LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)]+)\)")
@@ -199,3 +198,15 @@ async def test_fifty_concurrent_asks_all_get_answers(world, desk):
     gate = world.bot.heavy
     assert 1 < gate.peak <= world.bot.config.discord.max_concurrent_heavy
     assert gate.running == 0 and gate.waiting == 0
+
+
+async def test_busy_when_the_heavy_queue_is_full(world):
+    gate = world.bot.heavy
+    gate.waiting = gate.max_waiting  # as if that many questions were queued
+    try:
+        result = await world.member.slash(world.general, "ask", question=VOLCANO)
+    finally:
+        gate.waiting = 0
+    assert result.ephemeral and "busy" in result.response.content
+    simcord.assert_error(world.env)
+    assert (await world.member.slash(world.general, "ask", question=VOLCANO)).response.embeds

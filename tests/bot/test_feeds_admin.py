@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import discord
 import pytest
 import simcord
 from simcord import SetupError
@@ -10,16 +11,8 @@ from simcord import SetupError
 from bot.errors import NotAdmin
 from index.errors import NotFound, PermissionDenied
 
-from conftest import message_requests
+from bot_testkit import METRO, message_requests
 
-METRO = [
-    ("Metro line extension opens to passengers",
-     "The new metro line extension opened to passengers on Saturday, adding four stations in the eastern "
-     "districts. Commuters said the metro extension cut their journey times by half.", 1),
-    ("Harbour bridge closed for repairs",
-     "The harbour bridge will be closed for repairs for two weeks, the transport authority said. Drivers "
-     "are advised to use the tunnel while engineers replace the bridge joints.", 2),
-]
 
 
 def command(world, name):
@@ -107,8 +100,7 @@ async def test_remove_own_feed_but_not_a_global_one(world, desk, feeds):
 
     planet = desk.feed_for(feeds.planet.url)
     denied = await world.admin.slash(world.general, "feeds remove", feed=str(planet.id))
-    assert denied.ephemeral and "only a bot owner" in denied.followups[0].content if denied.followups else \
-        "only a bot owner" in denied.response.content
+    assert denied.ephemeral and "only a bot owner" in denied.response.content
     simcord.assert_error(world.env, PermissionDenied)
 
     removed = await world.admin.slash(world.general, "feeds remove", feed=str(feed.id))
@@ -127,7 +119,7 @@ async def test_other_servers_feeds_are_invisible(world, desk, feeds):
     other = world.env.create_guild("Elsewhere")
     lobby = other.create_text_channel("lobby")
     boss = other.add_member(world.env.create_user("dave"),
-                            roles=[other.create_role("Mods", permissions=__import__("discord").Permissions(manage_guild=True))])
+                            roles=[other.create_role("Mods", permissions=discord.Permissions(manage_guild=True))])
     result = await boss.slash(lobby, "feeds remove", feed=str(feed.id))
     assert result.ephemeral and "Not found" in result.response.content
     simcord.assert_error(world.env, NotFound)
@@ -205,7 +197,7 @@ async def test_status_for_admins_without_secrets(world, desk, feeds, config, mon
     assert fields["Model"] == "hash\\-embedder\\-256" or fields["Model"] == "hash-embedder-256"
     assert "HTTP 503" in fields["Failing feeds (1)"]
     everything = str(embed.to_dict())
-    assert secret not in everything and "[redacted]" in everything
+    assert secret not in everything and "[redacted" in everything
     assert str(config.data_dir) not in everything and "chroma" not in everything
     for _request, data in message_requests(world.env):
         assert secret not in str(data)

@@ -9,7 +9,7 @@ from simcord import SetupError
 
 from index.errors import NotFound
 
-from conftest import STORIES, WIRE_STORIES, archived_urls
+from bot_testkit import STORIES, WIRE_STORIES, archived_urls
 
 LINK = re.compile(r"\*\*(\d+)\.\*\* \[([^\]]*)\]\((https?://[^)]+)\)")
 
@@ -125,3 +125,12 @@ async def test_reader_commands_do_not_need_admin(world):
         assert name not in visible
     with pytest.raises(SetupError):
         await world.member.slash(world.general, "status")
+
+
+async def test_pages_expire_after_ten_minutes(world):
+    result = await world.member.slash(world.general, "latest")
+    await world.env.advance_time(601)
+    buttons = [c for row in result.response.components for c in row["components"]]
+    assert buttons and all(b["disabled"] for b in buttons)
+    with pytest.raises(SetupError):
+        await world.member.click(result.response, label="Next")

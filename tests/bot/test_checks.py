@@ -1,0 +1,87 @@
+"""bot.checks: cooldowns, the heavy-work gate, scopes; bot.progress: throttled edits."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.checks import Cooldowns, HeavyGate, admin_scope, reader_scope
+from bot.errors import Busy
+from bot.progress import Progress
+from index.service import GLOBAL
+
+
+def test_cooldowns(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    cd = Cooldowns()
+    assert cd.retry_after("ask", 1, 10) == 0
+    assert cd.retry_after("ask", 1, 10) == pytest.approx(10)
+    assert cd.retry_after("ask", 2, 10) == 0 and cd.retry_after("search", 1, 3) == 0
+    now[0] += 9.5
+    assert cd.retry_after("ask", 1, 10) == pytest.approx(0.5)
+    now[0] += 0.6
+    assert cd.retry_after("ask", 1, 10) == 0
+    assert cd.retry_after("ask", 1, 0) == 0  # disabled
+
+
+async def test_heavy_gate_limits_and_refuses_when_the_queue_is_full():
+    gate = HeavyGate(2, queue_per_slot=2)
+    release = asyncio.Event()
+
+    async def work():
+        async with gate.slot():
+            await release.wait()
+
+    tasks = [asyncio.create_task(work()) for _ in range(6)]
+    await asyncio.sleep(0)
+    assert gate.running == 2 and gate.waiting == 4 and gate.full
+    with pytest.raises(Busy):
+        gate.check()
+    release.set()
+    await asyncio.gather(*tasks)
+    assert gate.running == 0 and gate.waiting == 0 and gate.peak == 2
+    gate.check()
+
+
+class FakeBot:
+    class config:
+        class discord:
+            owners = [1]
+
+
+def test_scopes():
+    bot = FakeBot()
+    assert reader_scope(bot, 5, 77).guild_id == 77 and reader_scope(bot, 5, 77).scoped
+    assert reader_scope(bot, 5, None).guild_id is None and reader_scope(bot, 5, None).scoped  # DMs: global feeds only
+    assert reader_scope(bot, 1, None) == GLOBAL
+    assert admin_scope(bot, 1, 77) == GLOBAL
+    assert admin_scope(bot, 5, 77).guild_id == 77 and admin_scope(bot, 5, 77).scoped
+
+
+async def test_progress_throttles_edits_and_ends_with_a_summary():
+    shown = []
+
+    async def edit(text):
+        shown.append(text)
+
+    def job(progress):
+        progress("start", feeds=3)
+        for _ in range(3):
+            progress("feed", feed=None, status="ok", error=None, articles=2)
+        progress("embedding", pending=6)
+        progress("embedded", count=6)
+        return "report"
+
+    slow = Progress(edit, "Working", min_interval=60)
+    assert await slow.run(job) == "report"
+    assert len(shown) == 1  # the first event only; the rest fell inside the interval
+    assert "embedded 6/6 passages" in slow.text() and "feeds 3/3" in slow.text()
+    await slow.finish("done!")
+    assert shown[-1] == "done!" and len(shown) == 2
+
+    shown.clear()
+    fast = Progress(edit, "Working", min_interval=0)
+    await fast.run(job)
+    assert len(shown) == 6 and shown[-1].endswith("embedded 6/6 passages")
