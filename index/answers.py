@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 
 import httpx
-import numpy as np
 
 from .archive import STOPWORDS, Article
 from .chunking import split_sentences
@@ -73,7 +72,7 @@ class _Candidate:
     text: str
     hit_index: int
     score: float
-    vector: np.ndarray | None
+    words: set[str]
 
 
 class ExtractiveAnswerer:
@@ -90,31 +89,28 @@ class ExtractiveAnswerer:
         return top.keyword > 0  # keyword-only mode: any match
 
     def answer(self, question: str, result: SearchResult, max_articles: int = 4) -> Answer:
-        hits = result.hits
+        """Two to five sentences from the best articles: relevance (words shared with the
+        question, the article's rank, the sentence's place) plus diversity (MMR)."""
         if not self.is_relevant(result):
             return abstain(question, result)
         qwords = content_words(result.intent.query or question)
         candidates: list[_Candidate] = []
-        for index, hit in enumerate(hits[:max_articles]):
+        top_score = result.hits[0].score or 1.0
+        for index, hit in enumerate(result.hits[:max_articles]):
+            if index and hit.score < 0.6 * top_score:
+                break
             seen = set()
             for passage in hit.passages[:2] if index == 0 else hit.passages[:1]:
-                for sentence in split_sentences(passage.text):
+                for position, sentence in enumerate(split_sentences(passage.text)):
                     if sentence in seen or len(sentence) < 20 or len(_WORD.findall(sentence)) < 4:
                         continue
                     seen.add(sentence)
-                    candidates.append(_Candidate(sentence, index, 0.0, None))
+                    rank_prior = 1.0 if index == 0 else 0.2 / index
+                    place_prior = 0.15 / (1 + position) if passage.seq == 0 else 0.0
+                    score = _overlap(qwords, sentence) + rank_prior + place_prior
+                    candidates.append(_Candidate(sentence, index, score, content_words(sentence)))
         if not candidates:
             return abstain(question, result)
-        qvec = result.query_vector
-        if qvec is not None:
-            vectors = self._embedder_loader().encode([c.text for c in candidates])
-            sims = vectors @ qvec
-        else:
-            vectors, sims = None, np.zeros(len(candidates))
-        for i, cand in enumerate(candidates):
-            rank_prior = 0.25 / (1 + cand.hit_index)
-            cand.score = float(sims[i]) + 0.5 * _overlap(qwords, cand.text) + rank_prior
-            cand.vector = None if vectors is None else vectors[i]
         chosen = self._select(candidates)
         return build_answer(question, result, [(c.text, c.hit_index) for c in chosen])
 
@@ -123,18 +119,24 @@ class ExtractiveAnswerer:
         chosen: list[_Candidate] = []
         pool = sorted(candidates, key=lambda c: -c.score)
         best = pool[0].score
+
+        def mmr(c: _Candidate) -> float:
+            if not chosen:
+                return c.score
+            redundancy = max(_jaccard(c.words, o.words) for o in chosen)
+            return c.score - 0.5 * redundancy
+
         while pool and len(chosen) < self.config.max_sentences:
-            def mmr(c: _Candidate) -> float:
-                if not chosen or c.vector is None:
-                    return c.score
-                redundancy = max(float(c.vector @ o.vector) for o in chosen if o.vector is not None)
-                return 0.75 * c.score - 0.25 * redundancy
             pick = max(pool, key=mmr)
-            if len(chosen) >= 2 and pick.score < 0.75 * best:
+            if len(chosen) >= 2 and pick.score < 0.85 * best:
                 break
             chosen.append(pick)
             pool.remove(pick)
         return chosen
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 def build_answer(question: str, result: SearchResult, sentences: list[tuple[str, int]], mode: str = "extractive",

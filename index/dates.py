@@ -184,6 +184,16 @@ def _strip_phrase(question: str, phrase: str | None) -> str:
     return " ".join(q.split()) or question
 
 
+_RELATIVE_WORDS = re.compile(
+    r"\b(this|last|past|the past) (week|month|year|weekend)('s)?\b|\brecently\b|\b(today|yesterday)('s)?\b", re.I)
+
+
+def _strip_relative(query: str) -> str:
+    """Relative time words are resolved into the window; as search words they only add noise."""
+    stripped = " ".join(_RELATIVE_WORDS.sub(" ", query).split())
+    return stripped if re.search(r"\w", stripped) else query
+
+
 def resolve_time(question: str, as_of: datetime, since: datetime | None = None,
                  until: datetime | None = None) -> TimeIntent:
     if since and until and since > until:
@@ -194,4 +204,4 @@ def resolve_time(question: str, as_of: datetime, since: datetime | None = None,
         window, day = None, None  # a future time: nothing can be published there yet
     prefer_recent = bool(RECENT_WORDS.search(question)) and phrase is None
     return TimeIntent(as_of=as_of, since=since, until=hard_until, window=window, day=day, phrase=phrase,
-                      prefer_recent=prefer_recent, query=_strip_phrase(question, phrase))
+                      prefer_recent=prefer_recent, query=_strip_relative(_strip_phrase(question, phrase)))

@@ -46,7 +46,8 @@ class SentenceTransformerEmbedder:
         log.info("loading embedding model %s from %s", model, path)
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.name = model
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
         self.max_tokens = int(self._model.max_seq_length or 256)
         self._tokenizer = self._model.tokenizer
         self._lock = threading.Lock()
