@@ -16,9 +16,13 @@ def _path(url: str) -> str:
     return urlsplit(url).path
 
 
+_CITATION = re.compile(r"\[\d{1,3}\]")
+
+
 def choice_supported(answer_text: str, choices: list[str]) -> int | None:
-    """The choice whose words are best covered by the answer; None on a tie or no overlap."""
-    words = {w.lower() for w in _WORD.findall(answer_text)}
+    """The choice whose words are best covered by the answer; None on a tie or no overlap.
+    Citation markers [n] are not part of the answer's words."""
+    words = {w.lower() for w in _WORD.findall(_CITATION.sub(" ", answer_text))}
     scores = []
     for choice in choices:
         cw = [w.lower() for w in _WORD.findall(choice)]

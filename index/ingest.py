@@ -110,13 +110,24 @@ def _outlet(parsed_title: str, feed: Feed, site_name: str | None) -> str:
 
 
 class Pipeline:
-    def __init__(self, config: Config, archive: Archive, store: VectorStore | None, embedder: Embedder | None,
-                 progress: Progress | None = None):
+    def __init__(self, config: Config, archive: Archive, store_loader: Callable[[], VectorStore] | None,
+                 embedder_loader: Callable[[], Embedder] | None, progress: Progress | None = None):
+        """The loaders are called only when there is something to chunk or embed, so a run over
+        an unchanged archive never loads the model or opens the index."""
         self.config = config
         self.archive = archive
-        self.store = store
-        self.embedder = embedder
+        self._store_loader = store_loader
+        self._embedder_loader = embedder_loader
+        self.indexing = store_loader is not None and embedder_loader is not None
         self.progress = progress or (lambda *a, **k: None)
+
+    @property
+    def store(self) -> VectorStore:
+        return self._store_loader()
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder_loader()
 
     # -- worker side ----------------------------------------------------------
     def _process_feed(self, fetcher: Fetcher, feed: Feed, full: bool) -> FeedResult:
@@ -131,7 +142,14 @@ class Pipeline:
             if response.truncated:
                 warning = f"feed cut off at {self.config.feeds.max_body_bytes} bytes" + (f"; {warning}" if warning else "")
             drafts = []
+            seen: set[str] = set()
             for entry in parsed.entries:
+                # the same item listed twice in one document: keep the first, or every poll would
+                # rewrite (and re-embed) the article once per copy
+                keys = {k for k in (entry.guid, canonical_url(entry.link)) if k}
+                if keys & seen:
+                    continue
+                seen |= keys
                 try:
                     draft = self._draft(fetcher, feed, parsed.title, entry)
                 except NewsdeskError as exc:
@@ -200,7 +218,7 @@ class Pipeline:
     # -- writer side ----------------------------------------------------------
     def _passages(self, draft: Draft) -> list[PassageRow]:
         budget = self.config.embedding.passage_tokens
-        counter = self.embedder.count_tokens if self.embedder else None
+        counter = self.embedder.count_tokens if self.indexing else None
         chunks = chunk_text(draft.text, budget, counter, self.config.embedding.overlap_sentences) if counter \
             else chunk_text(draft.text, budget, overlap=self.config.embedding.overlap_sentences)
         ts = draft.published.timestamp()
@@ -272,7 +290,7 @@ class Pipeline:
     # -- embedding --------------------------------------------------------------
     def apply_vector_deletes(self, report: IngestReport) -> None:
         pending = self.archive.pending_vector_deletes()
-        if pending and self.store is not None:
+        if pending and self.indexing:
             self.store.delete(pending)
             self.archive.clear_vector_deletes(pending)
             self.archive.bump_generation()
@@ -280,7 +298,7 @@ class Pipeline:
 
     def embed_pending(self, report: IngestReport, limit: int | None = None) -> int:
         """Embed passages not yet in the vector index; returns how many were embedded."""
-        if self.store is None or self.embedder is None:
+        if not self.indexing:
             return 0
         done = 0
         while True:
@@ -307,7 +325,7 @@ class Pipeline:
     def run(self, feeds: list[Feed], full: bool = False) -> IngestReport:
         started = time.monotonic()
         report = IngestReport()
-        if self.store is not None:
+        if self.indexing and (self.archive.pending_vector_deletes() or self.archive.passages_to_embed(1)):
             self.store.check_model()
             self.apply_vector_deletes(report)
         self.progress("start", feeds=len(feeds))
@@ -333,10 +351,11 @@ class Pipeline:
                 self.progress("feed", feed=result.feed, status=result.status, error=result.error,
                               articles=len(result.drafts))
                 # embed while other feeds are still being fetched
-                if self.store is not None and remaining:
+                if self.indexing and remaining:
                     self.embed_pending(report, limit=EMBED_BATCH * 2)
-        if self.store is not None:
-            self.progress("embedding", pending=self.archive.counts()["passages"] - self.archive.counts()["embedded_passages"])
+        if self.indexing:
+            counts = self.archive.counts()
+            self.progress("embedding", pending=counts["passages"] - counts["embedded_passages"])
             self.embed_pending(report)
             self.apply_vector_deletes(report)
         report.seconds = time.monotonic() - started

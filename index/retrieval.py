@@ -34,7 +34,7 @@ STORY_SIMILARITY = 0.90
 WINDOW_BOOST = 1.0     # relevance x2 inside the window the question names
 DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
 OUTLET_BOOST = 1.3     # an outlet named in the question
-LENGTH_PENALTY = 0.05  # per log(passages) of an article
+LENGTH_PENALTY = 0.10  # per log(passages): the best of n passages beats one by about 0.1*sqrt(2 ln n) by chance
 
 
 @dataclass
@@ -126,6 +126,7 @@ class Retriever:
         if generation == self.mirror.generation:
             return
         store: VectorStore = self._store_loader()
+        store.check_model()  # vectors of another model would make the query embedding meaningless
         rows = self.archive.db.execute(
             "SELECT id, article_id, published_ts, outlet FROM passages WHERE embedded = 1 ORDER BY rowid").fetchall()
         self.mirror.refresh(rows, store, generation)

@@ -129,9 +129,9 @@ class Newsdesk:
 
     # -- ingest ------------------------------------------------------------------
     def pipeline(self, progress: Progress | None = None, with_index: bool = True) -> Pipeline:
-        store = self.store_or_open() if with_index else None
-        embedder = self.embedder_or_load() if with_index else None
-        return Pipeline(self.config, self.archive, store, embedder, progress)
+        if not with_index:
+            return Pipeline(self.config, self.archive, None, None, progress)
+        return Pipeline(self.config, self.archive, self.store_or_open, self.embedder_or_load, progress)
 
     def ingest(self, feed: str | int | None = None, *, scope: Scope = GLOBAL, full: bool = False,
                progress: Progress | None = None, due_only: bool = False) -> IngestReport:
@@ -166,7 +166,9 @@ class Newsdesk:
             report = IngestReport()
             started = time.monotonic()
             pipeline.apply_vector_deletes(report)
-            progress and progress("embedding", pending=self.archive.counts()["passages"] - self.archive.counts()["embedded_passages"])
+            if progress:
+                counts = self.archive.counts()
+                progress("embedding", pending=counts["passages"] - counts["embedded_passages"])
             pipeline.embed_pending(report)
             report.seconds = time.monotonic() - started
             return report
