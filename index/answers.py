@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+")
 _CITE = re.compile(r"\[(\d{1,3})\]")
+MIN_SHARED_WORDS = 3  # a supported sentence shares at least this many content words with its passage
 
 
 @dataclass
@@ -84,7 +85,7 @@ class ExtractiveAnswerer:
         if not result.hits:
             return False
         top = result.hits[0]
-        if top.dense:
+        if result.query_vector is not None:
             return top.dense >= self.config.min_relevance or top.keyword >= 0.99 and top.dense >= self.config.min_relevance * 0.7
         return top.keyword > 0  # keyword-only mode: any match
 
@@ -256,7 +257,8 @@ def check_citations(reply: str, hits: list[Hit], min_support: float = 0.5) -> li
         supported = None
         for n in dict.fromkeys(valid):
             passage_words = content_words(" ".join([hits[n - 1].article.title] + [p.text for p in hits[n - 1].passages]))
-            if words and len(words & passage_words) / len(words) >= min_support:
+            shared = len(words & passage_words)
+            if words and shared >= MIN_SHARED_WORDS and shared / len(words) >= min_support:
                 supported = n
                 break
         if supported is not None:

@@ -78,6 +78,41 @@ def m001_initial(db: sqlite_utils.Database):
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
+@migration
+def m002_feed_first_ok(db: sqlite_utils.Database):
+    """feeds.first_ok_at (unix time of the feed's first successful fetch; NULL until then) and
+    feeds.first_ok_seq (the feed's highest article_feeds rowid at that moment). Everything a feed
+    carried by its first successful fetch is backlog, never auto-posted; ``first_ok_seq`` separates
+    backlog from news seen within the same second (``first_seen_at`` has one-second resolution).
+
+    Runs in one BEGIN IMMEDIATE transaction so processes starting together add the columns once.
+    Feeds that already fetched successfully before this migration are marked now: what they
+    carry at this point counts as backlog, and their next new articles are posted as usual."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {c.name for c in db["feeds"].columns}
+        if "first_ok_at" not in columns:
+            db["feeds"].add_column("first_ok_at", float)
+        if "first_ok_seq" not in columns:
+            db["feeds"].add_column("first_ok_seq", int)
+        if "first_ok_at" not in columns:
+            db.execute(
+                """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
+                       (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = feeds.id)
+                   WHERE last_ok_at IS NOT NULL AND first_ok_at IS NULL""", [time.time()])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed was added still counts as new
+# unix time of an ISO-8601 text column (the archive writes UTC with an offset, e.g. 2026-01-01T10:00:00+00:00)
+_EPOCH_SQL = "CAST(strftime('%s', {}) AS INTEGER)"
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -540,6 +575,43 @@ class Archive:
     def visible_article_ids(self, guild_id: int | None) -> set[int]:
         return {r[0] for r in self.db.execute(
             "SELECT a.id FROM articles a WHERE " + scope_clause("a.id"), [guild_id]).fetchall()}
+
+    # -- auto-posting queue ----------------------------------------------------
+    def mark_feed_first_ok(self, feed_id: int) -> None:
+        """Remember the feed's first successful fetch (once): what it carries now is backlog."""
+        with self.transaction():
+            self.db.execute(
+                """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
+                       (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = ?)
+                   WHERE id = ? AND first_ok_at IS NULL""", [time.time(), feed_id, feed_id])
+
+    def pending_posts(self, limit: int = 200, max_age_seconds: float = 2 * 86400) -> list[tuple[int, int, int]]:
+        """(channel_id, feed_id, article_id) still to auto-post, oldest first, one row per
+        (channel, article): linked to a feed with a channel after that feed's first successful
+        fetch (its backlog never counts), first seen within ``max_age_seconds`` (no flood after a
+        long downtime), published no earlier than the feed's ``posting_since`` minus a grace
+        period, and not claimed in ``posts`` yet (by any process)."""
+        now = time.time()
+        rows = self.db.execute(
+            f"""SELECT f.channel_id, min(af.feed_id), af.article_id,
+                       min({_EPOCH_SQL.format("af.first_seen_at")}) AS seen, min(a.published_ts) AS published
+                FROM article_feeds af
+                JOIN feeds f ON f.id = af.feed_id
+                JOIN articles a ON a.id = af.article_id
+                WHERE f.channel_id IS NOT NULL
+                  AND f.first_ok_at IS NOT NULL
+                  AND ({_EPOCH_SQL.format("af.first_seen_at")} > f.first_ok_at
+                       OR af.rowid > coalesce(f.first_ok_seq, 0))
+                  AND {_EPOCH_SQL.format("af.first_seen_at")} >= ?
+                  AND (f.posting_since IS NULL OR a.published_ts IS NULL
+                       OR a.published_ts >= f.posting_since - ?)
+                  AND NOT EXISTS (SELECT 1 FROM posts p
+                                  WHERE p.channel_id = f.channel_id AND p.article_id = af.article_id)
+                GROUP BY f.channel_id, af.article_id
+                ORDER BY seen, published, af.article_id
+                LIMIT ?""",
+            [now - max_age_seconds, POST_GRACE_SECONDS, limit]).fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
 
 def scope_clause(article_col: str) -> str:

@@ -9,7 +9,9 @@ _ABBREVIATIONS = {
     "sgt", "rev", "hon", "pres", "vs", "etc", "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr", "jun",
     "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "fig", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m",
 }
-_SPLIT = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9À-Ý])")
+# A sentence ends at . ! ? or … plus any closing quotes, brackets and citation markers ("[3]"),
+# which stay with it; the next one starts with a capital or a digit (not a citation marker).
+_SPLIT = re.compile(r"(?<=[.!?…])((?:[\"”’)\]]|\s*\[\d{1,3}\])*)\s+(?!\[\d)(?=[\"“‘(\[]?[A-Z0-9À-Ý])")
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -27,7 +29,7 @@ def split_sentences(text: str) -> list[str]:
             last_word = before.rsplit(" ", 1)[-1].rstrip(".").lower()
             if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
                 continue
-            sentences.append(paragraph[start:match.start()].strip())
+            sentences.append(paragraph[start:match.end(1)].strip())
             start = match.end()
         tail = paragraph[start:].strip()
         if tail:

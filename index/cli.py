@@ -290,8 +290,8 @@ def _read_queries(path: str) -> list[dict]:
                 continue
             try:
                 q = json.loads(line)
-                if "question" not in q:
-                    raise ValueError("no 'question'")
+                if not isinstance(q, dict) or not isinstance(q.get("question"), str):
+                    raise ValueError("no 'question' string")
             except ValueError as exc:
                 raise NewsdeskError(f"{path}:{number}: not a query line ({exc})") from None
             queries.append(q)

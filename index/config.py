@@ -163,8 +163,23 @@ def _build_section(cls, raw: dict, name: str, source: str):
     return cls(**values)
 
 
+# Numbers that must be above zero (every other number may be zero but not negative).
+_POSITIVE = {"feeds.timeout_seconds", "feeds.max_body_bytes", "feeds.workers", "feeds.per_host_concurrency",
+             "feeds.poll_interval_minutes", "embedding.batch_size", "answers.llm_timeout_seconds",
+             "answers.max_sentences", "retrieval.candidates", "discord.max_concurrent_heavy"}
+
+
 def _validate(config: Config) -> None:
     src = config.source
+    for name in _SECTIONS:
+        section = getattr(config, name)
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            key = f"{name}.{f.name}"
+            if value < 0 or (value == 0 and key in _POSITIVE):
+                raise ConfigError(f"{src}: key '{key}' must be {'positive' if key in _POSITIVE else 'zero or more'}")
     if config.feeds.fetch_full_text not in ("auto", "always", "never"):
         raise ConfigError(f"{src}: key 'feeds.fetch_full_text' must be auto, always or never")
     for key in ("timeout_seconds", "max_body_bytes", "max_redirects", "workers", "per_host_concurrency"):
@@ -196,6 +211,8 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{source}: not valid UTF-8 text") from None
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
     elif explicit:

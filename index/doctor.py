@@ -2,11 +2,26 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from .errors import IndexUnavailable
 from .ingest import IngestReport
 
 log = logging.getLogger(__name__)
+
+
+def _full_text_problem(db) -> str | None:
+    """Whether the FTS index matches the passages. (Counting passages_fts itself is no check: it is
+    an external-content table, so its rows are read from passages.)"""
+    indexed = db.execute("SELECT count(*) FROM passages_fts_docsize").fetchone()[0]
+    passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+    if indexed != passages:
+        return f"full-text index has {indexed} rows for {passages} passages"
+    try:
+        db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES('integrity-check', 1)")
+    except sqlite3.DatabaseError as exc:
+        return f"full-text index does not match the passages ({exc})"
+    return None
 
 
 def check(desk, fix: bool = False):
@@ -31,10 +46,9 @@ def check(desk, fix: bool = False):
             with archive.transaction():
                 db.execute("DELETE FROM passages WHERE article_id NOT IN (SELECT id FROM articles)")
             report.fixed.append(f"deleted {orphans} orphan passages")
-    fts = db.execute("SELECT count(*) FROM passages_fts").fetchone()[0]
-    passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
-    if fts != passages:
-        report.problems.append(f"full-text index has {fts} rows for {passages} passages")
+    fts_problem = _full_text_problem(db)
+    if fts_problem:
+        report.problems.append(fts_problem)
         if fix:
             db.execute("INSERT INTO passages_fts(passages_fts) VALUES('rebuild')")
             report.fixed.append("rebuilt the full-text index")

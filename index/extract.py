@@ -22,6 +22,10 @@ _META_TIME = re.compile(
 _CONTENT = re.compile(r"content=[\"']([^\"']+)[\"']", re.I)
 _TIME_TAG = re.compile(r"<time[^>]+datetime=[\"']([^\"']+)[\"']", re.I)
 _MAX_LINE = 200_000
+# trafilatura's cost grows with the number of elements, and its fallbacks get quadratic in
+# siblings (60k links took over a minute); real article pages have at most a few thousand tags
+_MAX_TAGS = 10_000
+_TAG = re.compile(r"<[a-zA-Z!/]")
 
 
 @dataclass(frozen=True)
@@ -56,24 +60,30 @@ def page_published_time(html: str) -> datetime | None:
     return _parse_time(match.group(1)) if match else None
 
 
-def _defuse(html: str) -> str:
-    """Bound what the extractor sees: total size, and no single pathological line."""
+def _defuse(html: str) -> tuple[str, bool]:
+    """Bound what the extractor sees: total size, number of tags, and no single pathological line.
+    Returns the HTML and whether it was cut (then only the fast extractor runs)."""
     html = html[:MAX_HTML_CHARS]
+    cut = False
+    for n, match in enumerate(_TAG.finditer(html)):
+        if n == _MAX_TAGS:
+            html, cut = html[:match.start()], True
+            break
     if "\n" not in html[:_MAX_LINE * 2] and len(html) > _MAX_LINE * 2:
         # one giant line: give the parser line breaks between tags so nothing is quadratic
         html = html.replace("><", ">\n<")
-    return html
+    return html, cut
 
 
 def extract_article(html: str, url: str = "") -> Extracted | None:
     """The article body and metadata, or None when no body can be found."""
     if not html or not html.strip():
         return None
-    html = _defuse(html)
+    html, cut = _defuse(html)
     try:
         doc = trafilatura.bare_extraction(
             html, url=url or None, include_comments=False, include_tables=False,
-            favor_precision=True, with_metadata=True, deduplicate=False,
+            favor_precision=True, with_metadata=True, deduplicate=False, fast=cut,
         )
     except (RecursionError, etree.LxmlError, ValueError, MemoryError, TypeError) as exc:
         log.info("extraction failed for %s: %s", url, exc.__class__.__name__)

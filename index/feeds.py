@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import calendar
+import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import urljoin
 from xml.sax.saxutils import quoteattr
 
 import feedparser
@@ -62,8 +65,97 @@ def _authors(entry) -> tuple[str, ...]:
     return tuple(n[:200] for n in names[:10])
 
 
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>])", re.I | re.S)
+_FEED_LINK = re.compile(
+    r"<link\b(?=[^>]*\brel=[\"']?alternate)(?=[^>]*\btype=[\"']?application/(?:rss|atom)\+xml)[^>]*\bhref=[\"']([^\"'>]+)",
+    re.I)
+
+
+def _not_a_feed(content: bytes, url: str, content_type: str) -> str | None:
+    """A clear reason when the bytes are a web page rather than a feed."""
+    if "html" not in content_type.lower() and not _HTML_START.match(content[:2000].lstrip(b"\xef\xbb\xbf")):
+        return None
+    reason = "the URL returned an HTML web page, not an RSS or Atom feed"
+    link = _FEED_LINK.search(content[:200_000].decode("utf-8", "replace"))
+    if link:
+        reason += f"; the page names a feed at {urljoin(url, link.group(1))}"
+    return reason
+
+
+def _is_json(content: bytes) -> bool:
+    return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _json_time(value) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _json_authors(*holders) -> tuple[str, ...]:
+    names = []
+    for holder in holders:
+        if not isinstance(holder, dict):
+            continue
+        authors = holder.get("authors") if isinstance(holder.get("authors"), list) else [holder.get("author")]
+        for author in authors:
+            name = (author.get("name") or "").strip() if isinstance(author, dict) else ""
+            if name and name not in names:
+                names.append(name)
+        if names:
+            break
+    return tuple(n[:200] for n in names[:10])
+
+
+def _str(obj: dict, key: str) -> str:
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def parse_json_feed(content: bytes, url: str = "") -> ParsedFeed:
+    """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1), which feedparser does not read."""
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FeedError(f"no entries: not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or "jsonfeed.org/version" not in str(data.get("version", "")):
+        raise FeedError("no entries: a JSON document, but not a JSON Feed (no jsonfeed.org version)")
+    base = url or _str(data, "feed_url")
+    feed_lang = _str(data, "language") or None
+    entries = []
+    for raw in data.get("items") if isinstance(data.get("items"), list) else []:
+        if not isinstance(raw, dict):
+            continue
+        link = _str(raw, "url") or _str(raw, "external_url")
+        link = urljoin(base, link) if link else ""
+        content_html = _str(raw, "content_html")
+        if not content_html and _str(raw, "content_text"):
+            paragraphs = re.split(r"\n\s*\n", _str(raw, "content_text"))
+            content_html = "".join(f"<p>{_escape(p)}</p>" for p in paragraphs if p.strip())
+        entries.append(Entry(
+            guid=str(raw.get("id") or link)[:2000],
+            link=link[:2000],
+            title=_str(raw, "title").strip()[:1000],
+            summary_html=_escape(_str(raw, "summary")),
+            content_html=content_html,
+            authors=_json_authors(raw, data),
+            published=_json_time(raw.get("date_published")) or _json_time(raw.get("date_modified")),
+            language=_str(raw, "language") or feed_lang,
+        ))
+    if not entries and not data.get("title"):
+        raise FeedError("no entries: an empty JSON Feed")
+    return ParsedFeed(title=_str(data, "title").strip(), link=_str(data, "home_page_url"), language=feed_lang,
+                      entries=entries)
+
+
 def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedFeed:
     """Parse bytes into entries. Raises FeedError when nothing usable comes out."""
+    if _is_json(content):
+        return parse_json_feed(content, url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -78,13 +170,15 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
         warning = f"malformed feed: {exc.__class__.__name__}: {str(exc)[:200]}"
     raw_entries = parsed.get("entries") or []
     if not raw_entries:
+        html = _not_a_feed(content, url, content_type)
+        if html:
+            raise FeedError(html)
         if parsed.get("version") or parsed.get("feed", {}).get("title"):
             if warning:
                 raise FeedError(f"no entries ({warning})")
             return ParsedFeed(parsed.feed.get("title", ""), parsed.feed.get("link", ""),
                               parsed.feed.get("language"), [], None)
-        what = warning or "not a recognisable RSS or Atom feed"
-        raise FeedError(f"no entries: {what}")
+        raise FeedError("no entries: not a recognisable RSS or Atom feed" + (f" ({warning})" if warning else ""))
     feed_lang = parsed.feed.get("language")
     entries = []
     for raw in raw_entries:

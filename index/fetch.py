@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from .config import FeedsConfig
@@ -87,18 +88,83 @@ class _HostGate:
         self._sems[host].release()
 
 
+_deadline = threading.local()
+
+
+def _capped(timeout: float | None, error: type[Exception]) -> float | None:
+    """The socket timeout for one read or write: never past the current request's overall deadline."""
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise error("the overall deadline for this request has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write stops at the request's deadline, so a server that
+    trickles its status line and headers cannot hold a worker for longer than the body may."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _capped(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname,
+                                                      _capped(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self):
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = self._backend.connect_tcp(host, port, _capped(timeout, httpcore.ConnectTimeout),
+                                           local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:  # pragma: no cover
+        self._backend.sleep(seconds)
+
+
+def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(limits=limits)
+    transport._pool = httpcore.ConnectionPool(  # the same pool httpx builds, on a deadline-aware backend
+        ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_DeadlineBackend(),
+    )
+    return transport
+
+
 class Fetcher:
     """A thread-safe fetcher shared by one ingest run."""
 
     def __init__(self, config: FeedsConfig, transport: httpx.BaseTransport | None = None):
         self.config = config
         timeout = httpx.Timeout(config.timeout_seconds, connect=min(10.0, config.timeout_seconds))
+        limits = httpx.Limits(max_connections=max(10, config.workers * 2))
         self._client = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
-            transport=transport,
-            limits=httpx.Limits(max_connections=max(10, config.workers * 2)),
+            transport=transport or _deadline_transport(limits),
+            limits=limits,
         )
         self._gate = _HostGate(config.per_host_concurrency, config.per_host_delay_seconds)
         self.sleep = time.sleep  # replaced in tests
@@ -167,8 +233,9 @@ class Fetcher:
     def _get_once(self, url: str, headers: dict) -> Response:
         host = urlsplit(url).hostname or ""
         cap = self.config.max_body_bytes
-        deadline = time.monotonic() + self.config.timeout_seconds * 2
         self._gate.acquire(host)
+        deadline = time.monotonic() + self.config.timeout_seconds * 2
+        _deadline.at = deadline
         try:
             with self._client.stream("GET", url, headers=headers) as resp:
                 chunks, size, truncated = [], 0, False
@@ -190,6 +257,7 @@ class Fetcher:
                     truncated=truncated,
                 )
         finally:
+            _deadline.at = None
             self._gate.release(host)
 
 

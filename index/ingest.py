@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .archive import Archive, Feed, PassageRow, now_iso
 from .chunking import chunk_text
-from .clean import canonical_url, content_hash, html_to_text, looks_truncated, word_count
+from .clean import canonical_url, content_hash, html_to_text, looks_truncated, normalise_text, word_count
 from .config import Config
 from .embeddings import Embedder
 from .errors import FeedError, FetchError, NewsdeskError, UrlRefused
@@ -102,10 +102,15 @@ def _entry_hash(entry: Entry) -> str:
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def _one_line(text: str) -> str:
+    """A title as people should read it: mojibake repaired, whitespace folded."""
+    return " ".join(normalise_text(text or "").split())
+
+
 def _outlet(parsed_title: str, feed: Feed, site_name: str | None) -> str:
     for candidate in (parsed_title, site_name, feed.name):
         if candidate and candidate.strip():
-            return candidate.strip()[:200]
+            return _one_line(candidate)[:200]
     return urlsplit(feed.url).hostname or feed.url
 
 
@@ -179,7 +184,8 @@ class Pipeline:
             guid = "hash:" + content_hash(entry.title + "\n" + (content_text or summary_text))
         unchanged = self.archive.entry_unchanged(guid, ehash)
         now = datetime.now(timezone.utc)
-        base = dict(feed=feed, guid=guid, url=link, title=entry.title or "", authors=entry.authors,
+        title = _one_line(entry.title)
+        base = dict(feed=feed, guid=guid, url=link, title=title, authors=entry.authors,
                     language=entry.language, summary=summary_text[:2000], entry_hash=ehash)
         if unchanged is not None:
             return Draft(**base, outlet="", published=now, date_source="", text="", text_source="",
@@ -202,7 +208,7 @@ class Pipeline:
                     text, source = extracted.text, "page"
                 elif source:
                     source += " (page failed)" if extracted is None else ""
-        if not text and not entry.title:
+        if not text and not title:
             return None
         published, date_source = entry.published, "feed"
         if published is None and extracted and extracted.published:
@@ -213,7 +219,7 @@ class Pipeline:
             published, date_source = now, "fetched (feed date in the future)"
         return Draft(**base, outlet=_outlet(parsed_title, feed, extracted.site_name if extracted else None),
                      published=published, date_source=date_source,
-                     text=text or entry.title, text_source=source or "title")
+                     text=text or title, text_source=source or "title")
 
     # -- writer side ----------------------------------------------------------
     def _passages(self, draft: Draft) -> list[PassageRow]:
@@ -252,16 +258,28 @@ class Pipeline:
                 article_id = archive.write_article(record, self._passages(draft))
                 report.articles_new += 1
                 report.new_article_ids.append(article_id)
-            elif existing["by"] == "guid" and existing["content_hash"] != chash:
+            elif existing["by"] == "guid" and existing["content_hash"] != chash and self._may_replace(existing["id"], draft):
                 del record["fetched_at"]
                 article_id = archive.write_article(record, self._passages(draft), existing["id"])
                 report.articles_updated += 1
             else:
                 article_id = existing["id"]
-                if existing["by"] == "guid":
+                if existing["by"] == "guid" and self._owner(article_id)[0] in (None, draft.feed.id):
                     archive.db.execute("UPDATE articles SET entry_hash = ? WHERE id = ?", [draft.entry_hash, article_id])
                 report.articles_unchanged += 1
             archive.link_feed(article_id, draft.feed.id)
+
+    def _owner(self, article_id: int) -> tuple[int | None, int]:
+        """The feed the archived text came from, and the text's length."""
+        row = self.archive.db.execute("SELECT feed_id, length(text) FROM articles WHERE id = ?", [article_id]).fetchone()
+        return row[0], row[1] or 0
+
+    def _may_replace(self, article_id: int, draft: Draft) -> bool:
+        """New text under a known GUID replaces the article when it comes from the article's own feed.
+        Another feed's copy (a site's Atom and RSS feeds, its summary and full-text feeds) replaces it
+        only when longer, or the two copies would rewrite and re-embed the article on every poll."""
+        owner, length = self._owner(article_id)
+        return owner in (None, draft.feed.id) or len(draft.text) > length
 
     def _record_feed(self, result: FeedResult, report: IngestReport) -> None:
         feed = result.feed
@@ -348,6 +366,8 @@ class Pipeline:
                     except Exception as exc:
                         log.exception("could not archive %s", draft.url or draft.guid)
                         report.errors[draft.url or draft.guid] = f"{exc.__class__.__name__}: {exc}"
+                if result.status != "error":
+                    self.archive.mark_feed_first_ok(result.feed.id)  # what it carried so far is backlog
                 self.progress("feed", feed=result.feed, status=result.status, error=result.error,
                               articles=len(result.drafts))
                 # embed while other feeds are still being fetched

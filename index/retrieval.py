@@ -34,7 +34,15 @@ STORY_SIMILARITY = 0.90
 WINDOW_BOOST = 1.0     # relevance x2 inside the window the question names
 DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
 OUTLET_BOOST = 1.3     # an outlet named in the question
-LENGTH_PENALTY = 0.10  # per log(passages): the best of n passages beats one by about 0.1*sqrt(2 ln n) by chance
+LENGTH_SPREAD = 0.11   # about the spread of dense scores among unrelated passages
+LENGTH_CAP = 30        # passages; the correction stops growing there
+
+
+def length_correction(passages: int) -> float:
+    """The best of n passages beats a single one by about spread * sqrt(2 ln n) by chance alone
+    (the expected maximum of n draws); subtract that so long articles don't win on length."""
+    n = min(max(passages, 1), LENGTH_CAP)
+    return LENGTH_SPREAD * math.sqrt(2 * math.log(n))
 
 
 @dataclass
@@ -234,13 +242,13 @@ class Retriever:
                 fused.pop(aid)
                 continue
             # the best of many passages is higher by chance alone: correct for the article's length
-            relevance = max(0.0, base - LENGTH_PENALTY * math.log(lengths.get(aid, 1)))
+            relevance = max(0.0, base - length_correction(lengths.get(aid, 1)))
             factor = self._time_factor(article.published_ts or 0.0, intent)
             if named and article.outlet in named:
                 factor *= OUTLET_BOOST
             fused[aid] = relevance * factor
 
-        order = sorted(fused, key=lambda a: (-fused[a], a))
+        order = sorted((a for a in fused if fused[a] > 0), key=lambda a: (-fused[a], a))
         if self._reranker is not None and order:
             top = order[:30]
             scores = self._reranker.rerank(query, [passages[max(per_article[a])[1]].text for a in top])

@@ -1,27 +1,34 @@
-"""Background polling: ingest due feeds, auto-post new articles, tell admins about failing feeds.
+"""Background polling and auto-posting.
 
-* Every ``config.feeds.poll_interval_minutes`` (only when the bot was started with
-  polling) ``desk.ingest(due_only=True)`` runs in a worker thread, never on the loop.
-* Auto-posting: only articles that are new in *this* run are candidates, only for
-  feeds that had a successful fetch before this run (a feed's first fetch is its
-  backlog) and only when published after the feed's ``posting_since`` (minus a
-  grace period). Each post is claimed atomically first
-  (``archive.claim_post``), so an article reaches a channel at most once, also
-  across restarts and across feeds sharing a channel.
+* Polling (only when the bot was started with polling; ``newsdesk run --no-poll`` leaves it
+  to a ``newsdesk worker``): every ``config.feeds.poll_interval_minutes``
+  ``desk.ingest(due_only=True)`` runs in a worker thread, never on the loop, followed at once
+  by a posting pass.
+* Auto-posting does not depend on who ingested: every bot runs a posting pass every
+  ``POST_INTERVAL_SECONDS`` (also with polling off) over ``archive.pending_posts()`` — articles
+  a feed with a channel picked up after its first successful fetch (that fetch is backlog),
+  published after the feed's ``posting_since`` (minus a grace period) and first seen recently
+  (no flood after a long downtime). Each post is claimed atomically first
+  (``archive.claim_post``, an INSERT OR IGNORE in the shared archive), so an article reaches a
+  channel at most once: across restarts, across feeds sharing a channel and across bot
+  processes. A claim is never retried (a failed send is not repeated).
+* At most ``MAX_POSTS_PER_CHANNEL`` posts per channel and pass; the rest is claimed too and
+  summarised in one line.
 * A feed that starts failing is reported once to ``config.discord.admin_channel``,
   and once more when it recovers (state kept in memory, seeded at start-up so a
   restart does not repeat old news). A channel the bot cannot post to is logged and
-  reported once; polling carries on.
+  reported once; its new articles are claimed and skipped; polling carries on.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 
 import discord
 from discord.ext import commands, tasks
 
-from index.archive import Feed
+from index.archive import Article, Feed
 from index.errors import NewsdeskError
 from index.ingest import IngestReport
 from index.logsafety import redact
@@ -31,34 +38,21 @@ from .. import errors, render
 log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
-POST_GRACE_SECONDS = 6 * 3600       # an article published shortly before its feed was added still counts as new
-MAX_POSTS_PER_CHANNEL = 10          # per poll; more new articles are summarised in one line
+POST_INTERVAL_SECONDS = 60          # how often every bot looks for articles to auto-post
+MAX_POSTS_PER_CHANNEL = 10          # per posting pass; more new articles are summarised in one line
+PENDING_BATCH = 200                 # rows read per query in a posting pass
+MAX_BATCHES = 50                    # a pass stops after this many batches (the next pass goes on)
 
 
-def plan_posts(desk, new_ids: list[int], before: dict[int, Feed]) -> list[tuple[int, int, object]]:
-    """(channel_id, feed_id, article) to post, oldest first (runs in a thread)."""
-    if not new_ids:
+def load_pending(desk, limit: int = PENDING_BATCH) -> list[tuple[int, Feed | None, Article]]:
+    """(channel_id, feed, article) to auto-post, oldest first (runs in a thread)."""
+    rows = desk.archive.pending_posts(limit=limit)
+    if not rows:
         return []
-    db = desk.archive.db
-    rows = []
-    for start in range(0, len(new_ids), 500):
-        chunk = new_ids[start:start + 500]
-        rows += db.execute(
-            "SELECT af.article_id, af.feed_id, f.channel_id, f.posting_since FROM article_feeds af "
-            "JOIN feeds f ON f.id = af.feed_id WHERE f.channel_id IS NOT NULL AND af.article_id IN (%s)"
-            % ",".join("?" * len(chunk)), chunk).fetchall()
-    articles = desk.archive.articles_by_ids([r[0] for r in rows])
-    plan = []
-    for article_id, feed_id, channel_id, posting_since in rows:
-        article = articles.get(article_id)
-        previous = before.get(feed_id)
-        if article is None or previous is None or previous.last_ok_at is None:
-            continue  # unknown before this run, or its first successful fetch: backlog, not news
-        if posting_since and article.published_ts and article.published_ts < posting_since - POST_GRACE_SECONDS:
-            continue
-        plan.append((int(channel_id), int(feed_id), article))
-    plan.sort(key=lambda p: (p[2].published_ts or 0, p[2].id))
-    return plan
+    articles = desk.archive.articles_by_ids([article_id for _, _, article_id in rows])
+    feeds = {f.id: f for f in desk.archive.list_feeds()}
+    return [(channel_id, feeds.get(feed_id), articles[article_id])
+            for channel_id, feed_id, article_id in rows if article_id in articles]
 
 
 class Polling(commands.Cog):
@@ -67,11 +61,15 @@ class Polling(commands.Cog):
         minutes = max(1 / 60, float(bot.config.feeds.poll_interval_minutes))
         self.loop = tasks.loop(minutes=minutes)(self._tick)
         self.loop.before_loop(self._before_loop)
+        self.post_loop = tasks.loop(seconds=POST_INTERVAL_SECONDS)(self._post_tick)
+        self.post_loop.before_loop(self._before_loop)
+        self._post_lock = asyncio.Lock()
         self.failing: dict[int, bool] = {}
         self.problem_channels: set[int] = set()
         self.last_index_problem: str | None = None
         self.posted = 0
         self.runs = 0
+        self.post_passes = 0
 
     async def cog_load(self) -> None:
         try:
@@ -81,9 +79,11 @@ class Polling(commands.Cog):
             log.warning("could not read feed states at start-up: %s", exc)
         if self.bot.poll_enabled:
             self.loop.start()
+        self.post_loop.start()
 
     async def cog_unload(self) -> None:
         self.loop.cancel()
+        self.post_loop.cancel()
 
     async def _before_loop(self) -> None:
         await self.bot.wait_until_ready()
@@ -94,11 +94,16 @@ class Polling(commands.Cog):
         except Exception as exc:  # noqa: BLE001 - the loop must survive anything
             errors.log_error(exc, "poll")
 
+    async def _post_tick(self) -> None:
+        try:
+            await self.post_pending()
+        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+            errors.log_error(exc, "auto-post")
+
     # -- one poll ------------------------------------------------------------------
     async def poll_once(self) -> IngestReport | None:
         bot = self.bot
         desk = bot.desk
-        before = {f.id: f for f in await bot.call(desk.list_feeds)}
         try:
             report = await bot.call(desk.ingest, due_only=True)
         except NewsdeskError as exc:
@@ -116,8 +121,10 @@ class Polling(commands.Cog):
             log.warning("poll: index error: %s", report.index_error)
         after = await bot.call(desk.list_feeds)
         await self.announce_health(after)
-        if report.new_article_ids:
-            await self.auto_post(report.new_article_ids, before)
+        try:
+            await self.post_pending()
+        except Exception as exc:  # noqa: BLE001 - the next pass retries
+            errors.log_error(exc, "auto-post")
         return report
 
     async def announce_health(self, feeds: list[Feed]) -> None:
@@ -138,40 +145,57 @@ class Polling(commands.Cog):
             if feed_id not in seen:
                 del self.failing[feed_id]
 
-    async def auto_post(self, new_ids: list[int], before: dict[int, Feed]) -> int:
+    # -- one posting pass ------------------------------------------------------------
+    async def post_pending(self) -> int:
+        """Post what the archive has pending (whoever ingested it). Returns the posts sent."""
+        async with self._post_lock:  # the poll's pass and the timer's pass never overlap
+            self.post_passes += 1
+            per_channel: dict[int, int] = defaultdict(int)
+            skipped: dict[int, int] = defaultdict(int)
+            channels: dict[int, object] = {}  # channel_id -> channel or None, looked up once per pass
+            posted = 0
+            for _ in range(MAX_BATCHES):
+                batch = await self.bot.call(load_pending, self.bot.desk)
+                for channel_id, feed, article in batch:
+                    if channel_id not in channels:
+                        channels[channel_id] = await self._postable_channel(channel_id)
+                    posted += await self._post_one(channels[channel_id], channel_id, feed, article,
+                                                   per_channel, skipped)
+                if len(batch) < PENDING_BATCH:
+                    break
+            for channel_id, count in skipped.items():
+                channel = channels.get(channel_id)
+                if channel is not None:
+                    try:
+                        await channel.send(f"…and {count} more new articles (see `/latest`).", allowed_mentions=NONE)
+                    except discord.HTTPException:
+                        pass
+            self.posted += posted
+            return posted
+
+    async def _post_one(self, channel, channel_id: int, feed: Feed | None, article: Article,
+                        per_channel: dict[int, int], skipped: dict[int, int]) -> int:
         bot = self.bot
-        plan = await bot.call(plan_posts, bot.desk, list(new_ids), before)
-        per_channel: dict[int, int] = defaultdict(int)
-        skipped: dict[int, int] = defaultdict(int)
-        posted = 0
-        for channel_id, feed_id, article in plan:
-            if per_channel[channel_id] >= MAX_POSTS_PER_CHANNEL:
+        feed_id = feed.id if feed is not None else 0
+        claim = bot.desk.archive.claim_post
+        if per_channel[channel_id] >= MAX_POSTS_PER_CHANNEL:
+            if await bot.call(claim, channel_id, article.id, feed_id):  # summarised, never posted later
                 skipped[channel_id] += 1
-                continue
-            channel = await self._postable_channel(channel_id)
-            if channel is None:
-                continue
-            if not await bot.call(bot.desk.archive.claim_post, channel_id, article.id, feed_id):
-                continue  # already posted there (another feed, another poll, before a restart)
-            try:
-                message = await channel.send(embed=render.teaser_embed(article, before.get(feed_id)),
-                                             allowed_mentions=NONE)
-            except discord.HTTPException as exc:
-                await self._channel_problem(channel_id, f"posting failed ({exc.status} {render.trim(exc.text, 100)})")
-                continue
-            self.problem_channels.discard(channel_id)
-            per_channel[channel_id] += 1
-            posted += 1
-            await bot.call(bot.desk.archive.record_post, channel_id, article.id, message.id)
-        for channel_id, count in skipped.items():
-            channel = await self._postable_channel(channel_id)
-            if channel is not None:
-                try:
-                    await channel.send(f"…and {count} more new articles (see `/latest`).", allowed_mentions=NONE)
-                except discord.HTTPException:
-                    pass
-        self.posted += posted
-        return posted
+            return 0
+        if channel is None:
+            await bot.call(claim, channel_id, article.id, feed_id)  # skipped for good, not retried each pass
+            return 0
+        if not await bot.call(claim, channel_id, article.id, feed_id):
+            return 0  # already posted there (another feed, another pass, another process, before a restart)
+        try:
+            message = await channel.send(embed=render.teaser_embed(article, feed), allowed_mentions=NONE)
+        except discord.HTTPException as exc:
+            await self._channel_problem(channel_id, f"posting failed ({exc.status} {render.trim(exc.text, 100)})")
+            return 0
+        self.problem_channels.discard(channel_id)
+        per_channel[channel_id] += 1
+        await bot.call(bot.desk.archive.record_post, channel_id, article.id, message.id)
+        return 1
 
     async def _postable_channel(self, channel_id: int):
         channel = self.bot.get_channel(channel_id)

@@ -7,6 +7,7 @@ import discord
 import pytest
 
 from bot import create_bot
+from bot.cogs import polling
 
 from bot_testkit import METRO
 
@@ -170,5 +171,37 @@ async def test_no_polling_when_disabled(world, config, desk, poll_enabled):
     await world.env.restart_bot(create_bot(config, desk, poll=poll_enabled))
     cog = world.bot.get_cog("Polling")
     assert cog is not None and not cog.loop.is_running()
+    assert cog.post_loop.is_running()  # posting does not depend on polling (a worker may ingest)
     await world.env.advance_time(interval(world) * 3)
-    assert cog.runs == 0
+    assert cog.runs == 0 and cog.post_passes > 1
+
+
+async def test_articles_ingested_elsewhere_are_posted_by_a_bot_that_does_not_poll(world, config, desk, feeds):
+    await world.env.restart_bot(create_bot(config, desk, poll=False))
+    metro = feeds.new("metro", "Metro News", METRO)
+    await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
+    link = metro.add_item("Tram strike ends", "The tram strike ended after unions and the city reached an "
+                          "agreement on wages, and trams run on the normal timetable again.", slug="tram")
+    desk.ingest(feed=metro.url)  # e.g. `newsdesk worker` in another process
+    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    assert [m.embeds[0].url for m in world.news.history()] == [link]
+    await world.env.advance_time(polling.POST_INTERVAL_SECONDS * 5)
+    assert len(world.news.history()) == 1
+
+
+async def test_more_than_the_cap_is_summarised_once_and_never_posted_later(world, desk, feeds):
+    metro = feeds.new("metro", "Metro News", METRO)
+    await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
+    feed = desk.feed_for(metro.url)
+    extra = 3
+    for i in range(polling.MAX_POSTS_PER_CHANNEL + extra):
+        metro.add_item(f"Council update {i}", f"Update {i}: the council published its weekly notes on roads, "
+                       "parks and the library opening hours for residents.", slug=f"update-{i}")
+    await poll(world, desk, feed)
+    history = world.news.history()
+    assert len([m for m in history if m.embeds]) == polling.MAX_POSTS_PER_CHANNEL
+    assert [m.content for m in history if not m.embeds] == [f"…and {extra} more new articles (see `/latest`)."]
+    await poll(world, desk, feed)
+    assert len(world.news.history()) == polling.MAX_POSTS_PER_CHANNEL + 1
+    claimed = desk.archive.db.execute("SELECT count(*) FROM posts WHERE channel_id = ?", [world.news.id]).fetchone()[0]
+    assert claimed == polling.MAX_POSTS_PER_CHANNEL + extra

@@ -180,7 +180,8 @@ def archive_fingerprint(desk) -> tuple:
 # -- a scripted OpenAI-compatible chat-completions server ----------------------------
 class LLMServer:
     """POST /v1/chat/completions answered from a script. Each entry of ``replies`` is either a
-    string (the assistant's content), ("raw", bytes) for a raw body, or ("sleep", seconds, text)."""
+    string (the assistant's content), ("raw", bytes) for a raw body, ("sleep", seconds, text), or
+    ("echo", status) for an error response that repeats the request headers."""
 
     def __init__(self):
         self.replies: list = []
@@ -202,6 +203,9 @@ class LLMServer:
                     self._send(404, b'{"error": "not found"}')
                     return
                 reply = outer.replies.pop(0) if outer.replies else "NO ANSWER"
+                if isinstance(reply, tuple) and reply[0] == "echo":  # a server that echoes the request in an error
+                    self._send(reply[1], json.dumps({"error": dict(self.headers.items())}).encode())
+                    return
                 if isinstance(reply, tuple) and reply[0] == "raw":
                     self._send(200, reply[1])
                     return

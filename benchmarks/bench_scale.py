@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""Scale: a synthetic archive of 100,000 passages (``--quick`` 20,000; ``--million`` 1,000,000).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_scale.py [--quick | --million | --passages N]
+        [--keep] [--data-dir DIR] [--queries N] [--real-query] [--build-only] [--json PATH]
+
+Build (in a child process, so the measuring process starts clean): articles of random but
+plausible text (a Zipf vocabulary of 4,000 pseudo-words plus English function words), 20 outlets
+with two feeds each (a third of the feeds belong to guild 1001, a third to guild 1002, the rest
+are global), dates spread over 10 years. Articles are written through the Archive API exactly
+as the pipeline writes them (``write_article`` inside ``archive.transaction()``, one article per
+transaction, PassageRow ids as in ``Pipeline._passages``); their vectors are random unit vectors
+(384-d float32) put into the VectorStore with ``store.upsert`` + ``archive.mark_embedded`` +
+``archive.bump_generation``. No model is needed.
+
+Measure (this process): open the archive and rebuild the dense mirror from Chroma; RSS; disk;
+``Retriever.search`` latency unfiltered, with a date filter (since/until), an outlet filter
+(``source=``), guild scope (``Scope(1001, everything=False)``) and all three at once, with a
+query embedding that costs nothing (a random unit vector per query text; ``--real-query`` embeds
+the queries with the real model beforehand and serves them from memory). Target: filtered p50 /
+unfiltered p50 <= 2. Chroma's own ``collection.query(where=...)`` is timed as the naive baseline.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (Run, TextGen, Timer, base_parser, bench_dir, dir_size, eval_config, percentiles,  # noqa: E402
+                     proc_status, verdict)
+
+DIM = 384
+MODEL = "all-MiniLM-L6-v2"   # the name the real model has, so bench_memory can open the store with it
+N_OUTLETS = 20
+GUILD_A, GUILD_B = 1001, 1002
+RATIO_TARGET = 2.0
+OUTLET_NAMES = ["Daily Courier", "Morning Ledger", "Evening Standard Post", "The Harbor Times", "Valley Tribune",
+                "Northern Gazette", "Capital Wire", "Metro Observer", "Coastal Herald", "Prairie Sentinel",
+                "The Civic Record", "Lakeside Journal", "River City News", "Summit Dispatch", "Global Bulletin",
+                "Union Chronicle", "Bay Examiner", "Highland Press", "Central Monitor", "Western Review"]
+
+
+class RandomQueryEmbedder:
+    """Free query vectors: a random unit vector seeded by the text. Named like the real model."""
+
+    name = MODEL
+    dimension = DIM
+    max_tokens = 256
+
+    def encode(self, texts, batch_size: int = 64):
+        import numpy as np
+
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        for i, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+            v = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+
+class MemoEmbedder(RandomQueryEmbedder):
+    """The real model's vectors for known texts, computed before timing (``--real-query``)."""
+
+    def __init__(self, vectors: dict):
+        self.vectors = vectors
+
+    def encode(self, texts, batch_size: int = 64):
+        import numpy as np
+
+        return np.stack([self.vectors[t] if t in self.vectors else super(MemoEmbedder, self).encode([t])[0]
+                         for t in texts])
+
+
+# -- build ---------------------------------------------------------------------------------------
+def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
+    import numpy as np
+
+    from index.archive import Archive, PassageRow, now_iso
+    from index.clean import content_hash
+    from index.vectors import VectorStore
+
+    config = eval_config(data_dir)
+    gen = TextGen(seed=seed)
+    rng = np.random.default_rng(seed)
+    archive = Archive(config.archive_path)
+    feeds = []
+    for o, outlet in enumerate(OUTLET_NAMES[:N_OUTLETS]):
+        for section in ("news", "world"):
+            k = len(feeds)
+            guild = GUILD_A if k % 3 == 0 else GUILD_B if k % 3 == 1 else None
+            feed, _ = archive.add_feed(f"https://feeds.example/{o}/{section}.xml", f"{outlet} {section}", guild_id=guild)
+            feeds.append((feed, outlet))
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=3650)
+    span = (now - start).total_seconds()
+
+    write_s = gen_s = 0.0
+    written = articles = 0
+    t_build = time.perf_counter()
+    next_report = max(passages // 5, 1)
+    while written < passages:
+        t0 = time.perf_counter()
+        n_pass = int(min(passages - written, rng.choice([1, 2, 3, 4, 5, 6], p=[.15, .2, .25, .2, .12, .08])))
+        chunks = [gen.sentences(int(rng.integers(110, 175))) for _ in range(n_pass)]
+        title = gen.title()
+        fi = int(rng.integers(0, len(feeds)))
+        feed, outlet = feeds[fi]
+        published = start + timedelta(seconds=float(rng.random()) * span)
+        ts = published.timestamp()
+        text = "\n\n".join(chunks)
+        rows = []
+        for s, chunk in enumerate(chunks):
+            digest = hashlib.sha1(f"{title}\n{chunk}".encode()).hexdigest()[:10]
+            rows.append(PassageRow(id=f"a{{article}}-{s}-{digest}", article_id=0, seq=s, title=title, text=chunk,
+                                   published_ts=ts, outlet=outlet))
+        guid = f"https://news.example/{fi}/{articles}"
+        record = {
+            "guid": guid, "url": guid, "title": title, "outlet": outlet, "authors": "[]",
+            "published": published.isoformat(timespec="seconds"), "published_ts": ts, "date_source": "feed",
+            "fetched_at": now_iso(), "updated_at": now_iso(), "language": "en", "summary": chunks[0][:300],
+            "text": text, "text_source": "feed-content", "content_hash": content_hash(title + "\n" + text),
+            "entry_hash": hashlib.sha256(guid.encode()).hexdigest()[:32], "feed_id": feed.id,
+        }
+        t1 = time.perf_counter()
+        gen_s += t1 - t0
+        with archive.transaction():
+            article_id = archive.write_article(record, rows)
+            archive.link_feed(article_id, feed.id)
+        write_s += time.perf_counter() - t1
+        written += n_pass
+        articles += 1
+        if written >= next_report:
+            print(f"  … {written:,} passages written ({time.perf_counter() - t_build:.0f} s)", flush=True)
+            next_report += max(passages // 5, 1)
+
+    # vectors: random unit vectors straight into the store, as the pipeline's embed step would put them
+    store = VectorStore(config.index, config.chroma_path, MODEL, DIM)
+    upsert_s = mark_s = 0.0
+    page = 5000
+    done = 0
+    while True:
+        batch = archive.passages_to_embed(page)
+        if not batch:
+            break
+        vectors = rng.standard_normal((len(batch), DIM)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        ids = [p.id for p in batch]
+        metas = [{"article_id": p.article_id, "published_ts": p.published_ts or 0.0, "outlet": p.outlet} for p in batch]
+        t0 = time.perf_counter()
+        store.upsert(ids, vectors, metas)
+        t1 = time.perf_counter()
+        archive.mark_embedded(ids)
+        archive.bump_generation()
+        mark_s += time.perf_counter() - t1
+        upsert_s += t1 - t0
+        done += len(batch)
+        if done % 25000 < page:
+            print(f"  … {done:,} vectors in Chroma ({upsert_s:.0f} s)", flush=True)
+    archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    archive.close()
+    info = {
+        "passages": written, "articles": articles, "feeds": len(feeds), "outlets": N_OUTLETS,
+        "generate_text_s": gen_s, "archive_write_s": write_s, "archive_passages_per_s": written / write_s,
+        "chroma_upsert_s": upsert_s, "chroma_vectors_per_s": done / upsert_s if upsert_s else None,
+        "mark_embedded_s": mark_s, "build_wall_s": time.perf_counter() - t_build,
+        "build_peak_rss_mib": proc_status().get("VmHWM"),
+    }
+    (data_dir / "bench-build.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+# -- measure ---------------------------------------------------------------------------------------
+def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
+    rss_start = proc_status()
+    import numpy as np
+
+    import index.retrieval as retrieval_mod  # noqa: F401
+    from index.service import Newsdesk, Scope
+    from index.vectors import DenseMirror
+
+    gen = TextGen(seed=99)
+    queries = list(dict.fromkeys(gen.query() for _ in range(args.queries * 2)))[:args.queries]
+    embedder = RandomQueryEmbedder()
+    if args.real_query:
+        from index.embeddings import SentenceTransformerEmbedder
+
+        real = SentenceTransformerEmbedder()
+        vecs = real.encode(queries)
+        embedder = MemoEmbedder(dict(zip(queries, vecs)))
+        del real
+    out: dict = {"data_dir": str(data_dir), "build": build_info, "queries": len(queries),
+                 "query_vectors": "real model (precomputed)" if args.real_query else "random unit vectors"}
+    config = eval_config(data_dir)
+    t0 = time.perf_counter()
+    desk = Newsdesk(config, embedder=embedder)
+    store = desk.store_or_open()
+    out["open_s"] = time.perf_counter() - t0
+    counts = desk.archive.counts()
+    out["counts"] = counts
+    n = counts["passages"]
+
+    # the dense mirror, rebuilt from Chroma (what the first search after a start does)
+    t0 = time.perf_counter()
+    rows = desk.archive.db.execute(
+        "SELECT id, article_id, published_ts, outlet FROM passages WHERE embedded = 1 ORDER BY rowid").fetchall()
+    t1 = time.perf_counter()
+    generation = desk.archive.get_meta("index_generation") or "0"
+    desk.retriever.mirror.refresh(rows, store, generation)
+    t2 = time.perf_counter()
+    out["mirror_rows_sql_s"], out["mirror_fetch_build_s"], out["mirror_rebuild_s"] = t1 - t0, t2 - t1, t2 - t0
+    del rows
+    out["rss_after_open_mib"] = proc_status()
+    # after a generation bump with nothing new (every ingest batch bumps it; the next search pays this)
+    desk.archive.bump_generation()
+    t0 = time.perf_counter()
+    desk.retriever.refresh_mirror()
+    out["mirror_refresh_no_change_s"] = time.perf_counter() - t0
+
+    outlets = [o["outlet"] for o in desk.archive.outlets()]
+    now = datetime.now(timezone.utc)
+    year_since = (now - timedelta(days=5 * 365)).date().isoformat()
+    year_until = (now - timedelta(days=4 * 365)).date().isoformat()
+    month_since = (now - timedelta(days=3 * 365 + 30)).date().isoformat()
+    month_until = (now - timedelta(days=3 * 365)).date().isoformat()
+    scope = Scope(GUILD_A, everything=False)
+    conditions = [
+        ("unfiltered", {}),
+        (f"date filter, 1 year (since {year_since} until {year_until})", {"since": year_since, "until": year_until}),
+        ("date filter, 30 days", {"since": month_since, "until": month_until}),
+        (f"outlet filter (source={outlets[0]!r})", {"source": outlets[0]}),
+        (f"guild scope (Scope({GUILD_A}, everything=False))", {"scope": scope}),
+        ("date 1 year + outlet + guild scope", {"since": year_since, "until": year_until, "source": outlets[0],
+                                                "scope": scope}),
+    ]
+    retr, archive = desk.retriever, desk.archive
+    parts = {"dense mask": (retr.mirror, "mask"), "dense search": (retr.mirror, "search"),
+             "keyword FTS5": (archive, "keyword_search"), "scope ids (visible_article_ids)": (archive, "visible_article_ids"),
+             "outlets()": (archive, "outlets"), "fetch rows (passages/articles/counts)": None,
+             "group_stories": (retr, "group_stories")}
+    timers = {}
+    for name, target in parts.items():
+        timers[name] = Timer()
+        if target is None:
+            for attr in ("passages_by_ids", "articles_by_ids", "passage_counts"):
+                setattr(archive, attr, timers[name].wrap(getattr(archive, attr)))
+        else:
+            setattr(target[0], target[1], timers[name].wrap(getattr(target[0], target[1])))
+    for q in queries[:5]:  # warm-up
+        desk.search(q, limit=10)
+    lat: dict[str, list[float]] = {}
+    part_means: dict[str, dict[str, float]] = {}
+    hits_count: dict[str, float] = {}
+    for label, kw in conditions:
+        before = {k: t.seconds for k, t in timers.items()}
+        times, nhits = [], 0
+        for q in queries:
+            t0 = time.perf_counter()
+            res = desk.search(q, limit=10, **kw)
+            times.append((time.perf_counter() - t0) * 1000)
+            nhits += len(res.hits)
+        lat[label] = times
+        part_means[label] = {k: 1000 * (t.seconds - before[k]) / len(queries) for k, t in timers.items()}
+        hits_count[label] = nhits / len(queries)
+    stats = {k: percentiles(v) for k, v in lat.items()}
+    base_p50 = stats["unfiltered"]["p50"]
+    out["search_ms"] = stats
+    out["search_parts_mean_ms"] = part_means
+    out["ratios_p50"] = {k: v["p50"] / base_p50 for k, v in stats.items()}
+
+    # the dense part alone on the mirror vs Chroma's own filtered query (the naive baseline)
+    ts_since = datetime.fromisoformat(year_since).replace(tzinfo=timezone.utc).timestamp()
+    ts_until = datetime.fromisoformat(year_until).replace(tzinfo=timezone.utc).timestamp() + 86399
+    mirror = retr.mirror
+    qvecs = [embedder.encode([q])[0] for q in queries]
+    k = config.retrieval.candidates
+    baseline_conditions = [
+        ("no filter", None, (None, None, None)),
+        ("date range 1 year", {"$and": [{"published_ts": {"$gte": ts_since}}, {"published_ts": {"$lte": ts_until}}]},
+         (ts_since, ts_until, None)),
+        ("outlet", {"outlet": outlets[0]}, (None, None, [outlets[0]])),
+    ]
+    baseline = {}
+    n_base = min(len(queries), 20 if args.quick else 40)
+    for label, where, (a, b, o) in baseline_conditions:
+        mt, ct = [], []
+        for qv in qvecs[:n_base]:
+            t0 = time.perf_counter()
+            mirror.search(qv, k, mirror.mask(a, b, o, None))
+            mt.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            kwargs = {"query_embeddings": [qv.tolist()], "n_results": k, "include": ["distances"]}
+            if where is not None:
+                kwargs["where"] = where
+            store.collection.query(**kwargs)
+            ct.append((time.perf_counter() - t0) * 1000)
+        baseline[label] = {"mirror": percentiles(mt), "chroma": percentiles(ct)}
+    out["dense_baseline_ms"] = baseline
+    out["rss_after_queries_mib"] = proc_status()
+    out["rss_start_mib"] = rss_start
+    db_bytes = sum(p.stat().st_size for p in data_dir.glob("archive.db*"))
+    chroma_bytes = dir_size(data_dir / "chroma")
+    out["disk"] = {"archive_db_bytes": db_bytes, "chroma_bytes": chroma_bytes,
+                   "per_100k_passages_mib": (db_bytes + chroma_bytes) / n * 100_000 / 2**20 if n else None,
+                   "archive_per_100k_mib": db_bytes / n * 100_000 / 2**20 if n else None,
+                   "chroma_per_100k_mib": chroma_bytes / n * 100_000 / 2**20 if n else None}
+    desk.close()
+
+    # -- tables
+    run.table(
+        f"Synthetic archive: {n:,} passages, {counts['articles']:,} articles, {N_OUTLETS} outlets, 10 years "
+        f"({data_dir})",
+        ["measure", "value"],
+        [["archive writes: seconds (1 article per transaction)", build_info["archive_write_s"]],
+         ["archive writes: passages/s", build_info["archive_passages_per_s"]],
+         ["Chroma upsert of random vectors: seconds", build_info["chroma_upsert_s"]],
+         ["Chroma upsert: vectors/s", build_info["chroma_vectors_per_s"]],
+         ["mark_embedded + bump_generation: seconds", build_info["mark_embedded_s"]],
+         ["open archive + Chroma (s)", out["open_s"]],
+         ["dense mirror rebuild from Chroma (s)", out["mirror_rebuild_s"]],
+         ["  of which SQL rows / Chroma fetch + arrays (s)",
+          f"{out['mirror_rows_sql_s']:.2f} / {out['mirror_fetch_build_s']:.2f}"],
+         ["mirror refresh after a generation bump, nothing new (s)", out["mirror_refresh_no_change_s"]],
+         ["VmRSS at start (MiB)", rss_start.get("VmRSS")],
+         ["VmRSS after opening + mirror (MiB)", out["rss_after_open_mib"].get("VmRSS")],
+         ["VmRSS / VmHWM after queries (MiB)",
+          f"{out['rss_after_queries_mib'].get('VmRSS', 0):.0f} / {out['rss_after_queries_mib'].get('VmHWM', 0):.0f}"],
+         ["disk: archive.db (MiB)", db_bytes / 2**20],
+         ["disk: chroma dir (MiB)", chroma_bytes / 2**20],
+         ["disk per 100k passages (MiB)", out["disk"]["per_100k_passages_mib"]]])
+    rows = []
+    for label, _ in conditions:
+        s = stats[label]
+        ratio = out["ratios_p50"][label]
+        rows.append([label, s["p50"], s["p95"], s["p99"], s["max"], ratio, hits_count[label],
+                     "" if label == "unfiltered" else verdict(ratio <= RATIO_TARGET)])
+    run.table(f"Retriever.search latency, {len(queries)} distinct queries each ({out['query_vectors']})",
+              ["condition", "p50 ms", "p95 ms", "p99 ms", "max ms", "p50 / unfiltered", "hits", "<= 2x"], rows)
+    part_names = list(timers)
+    run.table("Mean ms per search by part",
+              ["condition"] + part_names,
+              [[label[:40]] + [part_means[label][p] for p in part_names] for label, _ in conditions])
+    run.table(f"Dense candidates (k={k}) alone: the NumPy mirror vs Chroma's collection.query(where=…), "
+              f"{n_base} queries",
+              ["filter", "mirror p50 ms", "mirror p95 ms", "Chroma p50 ms", "Chroma p95 ms", "Chroma / mirror p50"],
+              [[label, v["mirror"]["p50"], v["mirror"]["p95"], v["chroma"]["p50"], v["chroma"]["p95"],
+                v["chroma"]["p50"] / v["mirror"]["p50"] if v["mirror"]["p50"] else None]
+               for label, v in baseline.items()])
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, help="archive size (default 100,000; --quick 20,000)")
+    parser.add_argument("--million", action="store_true", help="1,000,000 passages (slow: hours; not run by default)")
+    parser.add_argument("--data-dir", help="where to build (default /tmp/bench-scale-<n>-<stamp>); an existing "
+                                           "built dir is reused as it is")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (for bench_memory.py)")
+    parser.add_argument("--build-only", action="store_true", help="build the archive and stop")
+    parser.add_argument("--queries", type=int, help="distinct queries per condition (default 100; --quick 50)")
+    parser.add_argument("--real-query", action="store_true", help="embed the queries with the real model (beforehand)")
+    args = parser.parse_args(argv)
+    passages = args.passages or (1_000_000 if args.million else 20_000 if args.quick else 100_000)
+    args.queries = args.queries or (50 if args.quick else 100)
+
+    if args.build_only:
+        data_dir = bench_dir(f"scale-{passages}", args.data_dir)
+        info = build(data_dir, passages)
+        print(json.dumps(info))
+        return info
+
+    run = Run("bench_scale", args)
+    reuse = args.data_dir and (Path(args.data_dir) / "bench-build.json").exists()
+    if reuse:
+        data_dir = Path(args.data_dir)
+        build_info = json.loads((data_dir / "bench-build.json").read_text())
+        print(f"reusing the archive in {data_dir} ({build_info['passages']:,} passages)")
+    else:
+        data_dir = bench_dir(f"scale-{passages}", args.data_dir)
+        print(f"building {passages:,} passages in {data_dir} (child process) …", flush=True)
+        cmd = [sys.executable, __file__, "--build-only", "--passages", str(passages), "--data-dir", str(data_dir)]
+        subprocess.run(cmd, check=True, env=os.environ)
+        build_info = json.loads((data_dir / "bench-build.json").read_text())
+    try:
+        run.results = measure(args, data_dir, build_info, run)
+    finally:
+        if not args.keep and not reuse:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    run.finish()
+    return run.results
+
+
+if __name__ == "__main__":
+    main()

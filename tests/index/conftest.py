@@ -1,0 +1,67 @@
+"""Fixtures for the index tests: a real HTTP server on 127.0.0.1, real SQLite and embedded Chroma
+in temporary directories, and the deterministic hash embedder."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+import index.ingest
+from index.embeddings import HashEmbedder
+from index.fetch import Fetcher
+from index.service import Newsdesk
+from index_testkit import HTTPTestServer, Site, make_config
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def http_server():
+    server = HTTPTestServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def site(http_server) -> Site:
+    """This test's paths on the shared server."""
+    return Site(http_server, f"/s{next(_prefixes)}")
+
+
+@pytest.fixture
+def config(tmp_path):
+    return make_config(tmp_path / "data")
+
+
+@pytest.fixture
+def make_desk():
+    """Newsdesk(config, HashEmbedder()), closed at the end of the test."""
+    desks = []
+
+    def make(config, embedder=None):
+        desk = Newsdesk(config, embedder=embedder or HashEmbedder())
+        desks.append(desk)
+        return desk
+
+    yield make
+    for desk in desks:
+        desk.close()
+
+
+@pytest.fixture
+def desk(make_desk, config):
+    return make_desk(config)
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """Retry back-off delays the ingest's fetcher asked for; nothing actually sleeps."""
+    delays: list[float] = []
+
+    class RecordingFetcher(Fetcher):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.sleep = delays.append
+
+    monkeypatch.setattr(index.ingest, "Fetcher", RecordingFetcher)
+    return delays
