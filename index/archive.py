@@ -5,6 +5,7 @@ Schema changes are ``m00N_…`` migration functions applied in order, once.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import re
@@ -259,20 +260,28 @@ class Archive:
         return _Transaction(self)
 
     def migrate(self) -> list[str]:
+        """Apply pending migrations once, even when several processes open the archive together:
+        an exclusive file lock beside the archive serialises them, and the list of applied
+        migrations is read again under the lock."""
         db = self.db
-        with self._write_lock:
-            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-            done = {r[0] for r in db.execute("SELECT name FROM migrations").fetchall()}
-            applied = []
-            for fn in MIGRATIONS:
-                if fn.__name__ in done:
-                    continue
-                fn(db)  # idempotent: sqlite-utils DDL commits as it goes
-                with self.transaction():
-                    db.execute("INSERT INTO migrations VALUES (?, ?)", [fn.__name__, now_iso()])
-                applied.append(fn.__name__)
-                log.info("applied migration %s", fn.__name__)
-            return applied
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with self._write_lock, open(lock_path, "a+") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+                done = {r[0] for r in db.execute("SELECT name FROM migrations").fetchall()}
+                applied = []
+                for fn in MIGRATIONS:
+                    if fn.__name__ in done:
+                        continue
+                    fn(db)  # idempotent: sqlite-utils DDL commits as it goes
+                    with self.transaction():
+                        db.execute("INSERT OR IGNORE INTO migrations VALUES (?, ?)", [fn.__name__, now_iso()])
+                    applied.append(fn.__name__)
+                    log.info("applied migration %s", fn.__name__)
+                return applied
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     # -- meta --------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -662,7 +671,8 @@ class _Transaction:
                     try:
                         conn.execute("COMMIT")
                     except sqlite3.OperationalError as err:
-                        conn.execute("ROLLBACK")
+                        if conn.in_transaction:  # SQLITE_FULL and I/O errors roll back by themselves
+                            conn.execute("ROLLBACK")
                         raise ArchiveError(f"archive write failed: {err}") from None
                 else:
                     conn.execute("ROLLBACK")

@@ -357,7 +357,8 @@ class Pipeline:
             while remaining:
                 result: FeedResult = results.get()
                 remaining -= 1
-                self._record_feed(result, report)
+                if self.indexing and any(d.unchanged_id is None for d in result.drafts):
+                    self.store.check_model()  # an unusable index stops the run before new text is archived
                 for draft in result.drafts:
                     try:
                         self._write(draft, report)
@@ -366,6 +367,9 @@ class Pipeline:
                     except Exception as exc:
                         log.exception("could not archive %s", draft.url or draft.guid)
                         report.errors[draft.url or draft.guid] = f"{exc.__class__.__name__}: {exc}"
+                # only after its articles: when writing them fails, the feed keeps its old ETag and
+                # Last-Modified, so the next run reads it again instead of getting a 304
+                self._record_feed(result, report)
                 if result.status != "error":
                     self.archive.mark_feed_first_ok(result.feed.id)  # what it carried so far is backlog
                 self.progress("feed", feed=result.feed, status=result.status, error=result.error,

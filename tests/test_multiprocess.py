@@ -394,3 +394,22 @@ async def test_ingest_outside_the_bot_posts_once_across_restart_and_redating(ser
     finally:
         await env.shutdown()
         desk.close()
+
+
+def _open_archive(path: str) -> list[str]:
+    from index.archive import Archive
+
+    archive = Archive(path)
+    return [r[0] for r in archive.db.execute("SELECT name FROM migrations ORDER BY name").fetchall()]
+
+
+def test_processes_opening_a_new_archive_together_migrate_it_once(tmp_path):
+    import multiprocessing
+
+    path = str(tmp_path / "archive.db")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.map(_open_archive, [path] * 4)
+    from index.archive import MIGRATIONS
+
+    expected = sorted(fn.__name__ for fn in MIGRATIONS)
+    assert all(r == expected for r in results)
