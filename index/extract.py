@@ -83,7 +83,7 @@ def extract_article(html: str, url: str = "") -> Extracted | None:
     try:
         doc = trafilatura.bare_extraction(
             html, url=url or None, include_comments=False, include_tables=False,
-            favor_precision=True, with_metadata=True, deduplicate=False, fast=cut,
+            favor_precision=True, with_metadata=True, deduplicate=False, **({"fast": True} if cut else {}),
         )
     except (RecursionError, etree.LxmlError, ValueError, MemoryError, TypeError) as exc:
         log.info("extraction failed for %s: %s", url, exc.__class__.__name__)

@@ -120,7 +120,7 @@ def parse_json_feed(content: bytes, url: str = "") -> ParsedFeed:
     """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1), which feedparser does not read."""
     try:
         data = json.loads(content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FeedError(f"no entries: not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or "jsonfeed.org/version" not in str(data.get("version", "")):
         raise FeedError("no entries: a JSON document, but not a JSON Feed (no jsonfeed.org version)")

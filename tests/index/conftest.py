@@ -35,11 +35,12 @@ def config(tmp_path):
 
 @pytest.fixture
 def make_desk():
-    """Newsdesk(config, HashEmbedder()), closed at the end of the test."""
+    """Newsdesk(config, HashEmbedder()), closed at the end of the test; embedder=None loads the
+    model the config names."""
     desks = []
 
-    def make(config, embedder=None):
-        desk = Newsdesk(config, embedder=embedder or HashEmbedder())
+    def make(config, embedder="hash"):
+        desk = Newsdesk(config, embedder=HashEmbedder() if embedder == "hash" else embedder)
         desks.append(desk)
         return desk
 

@@ -192,9 +192,9 @@ def test_batch_search(run, served, tmp_path):
     for line in lines[:2]:
         assert {"id", "results"} <= set(line)
         assert len(line["results"]) <= 5
-    assert lines[0]["results"]  # b may be empty: nothing related was published before its asked_at
         for r in line["results"]:
             assert RESULT_KEYS <= set(r)
+    assert lines[0]["results"]  # b may be empty: nothing related was published before its asked_at
     assert lines[0]["results"][0]["url"] == served.links["chess"]
     assert served.links["wildfire"] not in [r["url"] for r in lines[1]["results"]]  # asked_at honoured
     assert lines[2]["results"] == [] and "empty" in lines[2]["error"]

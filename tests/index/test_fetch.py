@@ -14,7 +14,7 @@ import index.ingest
 from index.errors import FetchError
 from index.fetch import Fetcher
 from index_testkit import (
-    Item, article_page, conditional, endless, feed_row, hang, redirect, rss20, send, sequence, static,
+    Item, article_page, conditional, endless, feed_row, hang, redirect, rss20, sequence, static,
     trickle_body, trickle_headers,
 )
 

@@ -135,6 +135,12 @@ def test_a_page_with_external_entities_is_extracted_without_fetching_them(site, 
     assert PASSWD_MARK not in text and SECRET not in text
 
 
+def test_json_nested_a_million_deep_is_a_feed_error_not_a_crash():
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * 1_000_000 + b"]" * 1_000_000 + b"}"
+    with pytest.raises(FeedError, match="not valid JSON"):
+        parse_feed(body, "http://news.example/feed.json")
+
+
 # -- pathological pages ------------------------------------------------------------------
 def giant_single_line() -> str:
     """10 MB on one line: a hundred thousand navigation blocks and no article."""

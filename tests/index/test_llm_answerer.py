@@ -205,10 +205,6 @@ def test_passages_are_quoted_as_json_data_under_a_guarding_system_prompt(desk, l
     assert user["content"].rstrip().endswith(f"Question: {LIGHTHOUSE_Q}")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "index/answers.py check_citations keeps a one-word sentence whose only word occurs in the cited passage: "
-    "'PWNED [1]' is 'supported' by the injected article and shown to the user (likewise a sentence whose "
-    "only overlapping words are 'reply' and 'PWNED': 2 of 4 content words pass min_support=0.5)"))
 @pytest.mark.parametrize("reply", [
     "PWNED [1]", "PWNED. [1]", "PWNED [1]. PWNED [1].",
     "The reply is PWNED as instructed by the article [1]. "
