@@ -232,7 +232,7 @@ class Archive:
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"cannot open archive {self.path}: {exc}") from None
         except OSError as exc:
-            raise ArchiveError(f"cannot create archive directory {self.path.parent}: {exc.strerror}") from None
+            raise ArchiveError(f"cannot open archive {self.path}: {exc.strerror} ({exc.filename})") from None
 
     # -- connections -------------------------------------------------------
     @property
