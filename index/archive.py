@@ -228,6 +228,9 @@ class Archive:
         self._write_lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchiveError(f"cannot create archive directory {self.path.parent}: {exc.strerror}") from None
+        try:
             self.migrate()
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"cannot open archive {self.path}: {exc}") from None
