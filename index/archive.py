@@ -507,19 +507,9 @@ class Archive:
         match = fts_query(text)
         if match is None:
             return []
-        where, params = ["passages_fts MATCH ?"], [match]
-        if since_ts is not None:
-            where.append("p.published_ts >= ?")
-            params.append(since_ts)
-        if until_ts is not None:
-            where.append("p.published_ts <= ?")
-            params.append(until_ts)
-        if outlets:
-            where.append("p.outlet IN (%s)" % ",".join("?" * len(outlets)))
-            params += outlets
-        if scoped:
-            where.append(scope_clause("p.article_id"))
-            params.append(guild_id)
+        where, params = filter_clauses("p", "p.article_id", since_ts, until_ts, outlets, guild_id, scoped)
+        where.insert(0, "passages_fts MATCH ?")
+        params.insert(0, match)
         sql = f"""SELECT p.id, p.article_id, -bm25(passages_fts, 2.0, 1.0) AS score
                   FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
                   WHERE {' AND '.join(where)} ORDER BY bm25(passages_fts, 2.0, 1.0) LIMIT ?"""
@@ -565,19 +555,8 @@ class Archive:
 
     def latest_articles(self, *, limit: int, until_ts: float | None, outlets: list[str] | None,
                         since_ts: float | None = None, guild_id: int | None = None, scoped: bool = False) -> list[Article]:
-        where, params = ["1=1"], []
-        if until_ts is not None:
-            where.append("a.published_ts <= ?")
-            params.append(until_ts)
-        if since_ts is not None:
-            where.append("a.published_ts >= ?")
-            params.append(since_ts)
-        if outlets:
-            where.append("a.outlet IN (%s)" % ",".join("?" * len(outlets)))
-            params += outlets
-        if scoped:
-            where.append(scope_clause("a.id"))
-            params.append(guild_id)
+        where, params = filter_clauses("a", "a.id", since_ts, until_ts, outlets, guild_id, scoped)
+        where.insert(0, "1=1")
         params.append(limit)
         rows = self.db.query(
             f"SELECT * FROM articles a WHERE {' AND '.join(where)} ORDER BY a.published_ts DESC, a.id DESC LIMIT ?",
@@ -624,6 +603,27 @@ class Archive:
                 LIMIT ?""",
             [now - max_age_seconds, POST_GRACE_SECONDS, limit]).fetchall()
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+def filter_clauses(alias: str, article_col: str, since_ts: float | None, until_ts: float | None,
+                   outlets: list[str] | None, guild_id: int | None, scoped: bool) -> tuple[list[str], list]:
+    """WHERE clauses and parameters for the date, outlet and server-scope filters of a table
+    (articles or passages) that has published_ts and outlet columns."""
+    where: list[str] = []
+    params: list = []
+    if since_ts is not None:
+        where.append(f"{alias}.published_ts >= ?")
+        params.append(since_ts)
+    if until_ts is not None:
+        where.append(f"{alias}.published_ts <= ?")
+        params.append(until_ts)
+    if outlets:
+        where.append(f"{alias}.outlet IN (%s)" % ",".join("?" * len(outlets)))
+        params += outlets
+    if scoped:
+        where.append(scope_clause(article_col))
+        params.append(guild_id)
+    return where, params
 
 
 def scope_clause(article_col: str) -> str:
