@@ -112,6 +112,7 @@ class Retriever:
         self.mirror = DenseMirror()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._outlets_cache: dict[tuple, list[str]] = {}
         self._reranker: Reranker | None = None
         if config.rerank_model:
             self._reranker = CrossEncoderReranker(config.rerank_model)
@@ -139,10 +140,22 @@ class Retriever:
             "SELECT id, article_id, published_ts, outlet FROM passages WHERE embedded = 1 ORDER BY rowid").fetchall()
         self.mirror.refresh(rows, store, generation)
 
+    def known_outlets(self, guild_id: int | None, scoped: bool) -> list[str]:
+        """Outlet names in scope, cached until the archive's index generation changes
+        (new or removed articles always change it)."""
+        key = (guild_id, scoped, self.archive.get_meta("index_generation"))
+        cached = self._outlets_cache.get(key)
+        if cached is None:
+            cached = [o["outlet"] for o in self.archive.outlets(guild_id, scoped)]
+            if len(self._outlets_cache) > 256:
+                self._outlets_cache.clear()
+            self._outlets_cache[key] = cached
+        return cached
+
     def resolve_outlets(self, source: str | None, guild_id: int | None = None, scoped: bool = False) -> list[str] | None:
         if not source:
             return None
-        known = [o["outlet"] for o in self.archive.outlets(guild_id, scoped)]
+        known = self.known_outlets(guild_id, scoped)
         wanted = source.strip().lower()
         exact = [o for o in known if o and o.lower() == wanted]
         if exact:
@@ -168,7 +181,7 @@ class Retriever:
         until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt)
         intent = resolve_time(question, as_of_dt, since_dt, until_dt)
         outlets = self.resolve_outlets(source, guild_id, scoped)
-        named = [] if outlets else self.outlets_named_in(question, [o["outlet"] for o in self.archive.outlets(guild_id, scoped)])
+        named = [] if outlets else self.outlets_named_in(question, self.known_outlets(guild_id, scoped))
         query = intent.query
         if context:
             query = f"{query} {context}"
