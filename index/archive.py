@@ -109,6 +109,26 @@ def m002_feed_first_ok(db: sqlite_utils.Database):
         raise
 
 
+
+@migration
+def m003_feed_notices(db: sqlite_utils.Database):
+    """feed_notices: the health state last announced for each feed (``ok`` or ``error``), shared by
+    every bot process so a feed's failure or recovery is announced once, whoever polled it."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("""CREATE TABLE IF NOT EXISTS feed_notices (
+            feed_id INTEGER PRIMARY KEY, announced TEXT NOT NULL, changed_at TEXT)""")
+        # what is true now is old news: seed every existing feed with its current state
+        conn.execute("""INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at)
+                        SELECT id, CASE status WHEN 'error' THEN 'error' ELSE 'ok' END, ? FROM feeds""", [now_iso()])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed was added still counts as new
 # unix time of an ISO-8601 text column (the archive writes UTC with an offset, e.g. 2026-01-01T10:00:00+00:00)
 _EPOCH_SQL = "CAST(strftime('%s', {}) AS INTEGER)"
@@ -349,6 +369,7 @@ class Archive:
                 self.db.execute("DELETE FROM posts WHERE article_id = ?", [article_id])
                 self.db.execute("DELETE FROM articles WHERE id = ?", [article_id])
             self.db.execute("UPDATE articles SET feed_id = NULL WHERE feed_id = ?", [feed_id])
+            self.db.execute("DELETE FROM feed_notices WHERE feed_id = ?", [feed_id])
             self.db.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
         return len(orphans)
 
@@ -527,6 +548,26 @@ class Archive:
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO posts (channel_id, article_id, feed_id, claimed_at) VALUES (?, ?, ?, ?)",
                 [channel_id, article_id, feed_id, now_iso()])
+            return cur.rowcount == 1
+
+    def unannounced_feed_health(self) -> list[Feed]:
+        """Feeds whose health (failing or not) differs from the state last announced for them."""
+        rows = self.db.query(
+            """SELECT f.* FROM feeds f LEFT JOIN feed_notices n ON n.feed_id = f.id
+               WHERE coalesce(n.announced, 'ok') != CASE f.status WHEN 'error' THEN 'error' ELSE 'ok' END
+               ORDER BY f.id""")
+        return [_feed(r) for r in rows]
+
+    def claim_feed_notice(self, feed_id: int, state: str) -> bool:
+        """Atomically claim the right to announce that a feed is now ``state`` (``ok``/``error``).
+        A feed added after migration m003 starts as ``ok`` (so failing from its first fetch is news);
+        exactly one caller, in any process, wins each change."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at) VALUES (?, 'ok', ?)",
+                            [feed_id, now_iso()])
+            cur = self.db.execute(
+                "UPDATE feed_notices SET announced = ?, changed_at = ? WHERE feed_id = ? AND announced != ?",
+                [state, now_iso(), feed_id, state])
             return cur.rowcount == 1
 
     def record_post(self, channel_id: int, article_id: int, message_id: int | None) -> None:

@@ -413,3 +413,54 @@ def test_processes_opening_a_new_archive_together_migrate_it_once(tmp_path):
 
     expected = sorted(fn.__name__ for fn in MIGRATIONS)
     assert all(r == expected for r in results)
+
+
+# -- feed health notices: each change is announced by one process ---------------------------------------
+def _announcer(path: str, barrier, results) -> None:
+    archive = Archive(path)
+    won = []
+    try:
+        barrier.wait(60)
+        for feed in archive.unannounced_feed_health():
+            if archive.claim_feed_notice(feed.id, "error" if feed.status == "error" else "ok"):
+                won.append((feed.id, feed.status))
+        results.put(won)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        results.put(f"{exc.__class__.__name__}: {exc}")
+    finally:
+        archive.close()
+
+
+def _race_announcers(path: Path, n: int = 5) -> list:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(n)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_announcer, args=(str(path), barrier, results)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    out = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert all(isinstance(o, list) for o in out), out
+    return [w for o in out for w in o]
+
+
+def test_processes_announce_each_feed_health_change_once(tmp_path):
+    path = tmp_path / "archive.db"
+    archive = Archive(path)
+    ids = [archive.add_feed(f"https://example.org/h{i}.xml", f"h{i}")[0].id for i in range(12)]
+    failing = ids[::3]
+    for feed_id in failing:
+        archive.update_feed(feed_id, status="error", last_error="HTTP 500")
+    archive.close()
+
+    won = _race_announcers(path)
+    assert sorted(w[0] for w in won) == failing and all(w[1] == "error" for w in won)
+    assert _race_announcers(path) == []  # nothing changed since: nothing to announce
+
+    archive = Archive(path)
+    for feed_id in failing[:2]:
+        archive.update_feed(feed_id, status="ok", last_error=None)
+    archive.close()
+    won = _race_announcers(path)
+    assert sorted(won) == sorted((f, "ok") for f in failing[:2])

@@ -15,8 +15,10 @@
 * At most ``MAX_POSTS_PER_CHANNEL`` posts per channel and pass; the rest is claimed too and
   summarised in one line.
 * A feed that starts failing is reported once to ``config.discord.admin_channel``,
-  and once more when it recovers (state kept in memory, seeded at start-up so a
-  restart does not repeat old news). A channel the bot cannot post to is logged and
+  and once more when it recovers. Every bot checks feed health on each posting pass (so
+  notices also come when a ``newsdesk worker`` polls and no bot does); the last announced
+  state lives in the archive and each change is claimed atomically
+  (``archive.claim_feed_notice``), so it is announced once across processes and restarts. A channel the bot cannot post to is logged and
   reported once; its new articles are claimed and skipped; polling carries on.
 """
 from __future__ import annotations
@@ -64,7 +66,6 @@ class Polling(commands.Cog):
         self.post_loop = tasks.loop(seconds=POST_INTERVAL_SECONDS)(self._post_tick)
         self.post_loop.before_loop(self._before_loop)
         self._post_lock = asyncio.Lock()
-        self.failing: dict[int, bool] = {}
         self.problem_channels: set[int] = set()
         self.last_index_problem: str | None = None
         self.posted = 0
@@ -72,11 +73,6 @@ class Polling(commands.Cog):
         self.post_passes = 0
 
     async def cog_load(self) -> None:
-        try:
-            feeds = await self.bot.call(self.bot.desk.list_feeds)
-            self.failing = {f.id: f.status == "error" for f in feeds}
-        except NewsdeskError as exc:
-            log.warning("could not read feed states at start-up: %s", exc)
         if self.bot.poll_enabled:
             self.loop.start()
         self.post_loop.start()
@@ -95,6 +91,10 @@ class Polling(commands.Cog):
             errors.log_error(exc, "poll")
 
     async def _post_tick(self) -> None:
+        try:
+            await self.announce_health()
+        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+            errors.log_error(exc, "feed health")
         try:
             await self.post_pending()
         except Exception as exc:  # noqa: BLE001 - the loop must survive anything
@@ -119,31 +119,32 @@ class Polling(commands.Cog):
             await self.notify_admins("✅ Polling works again.")
         if report.index_error:
             log.warning("poll: index error: %s", report.index_error)
-        after = await bot.call(desk.list_feeds)
-        await self.announce_health(after)
+        await self.announce_health()
         try:
             await self.post_pending()
         except Exception as exc:  # noqa: BLE001 - the next pass retries
             errors.log_error(exc, "auto-post")
         return report
 
-    async def announce_health(self, feeds: list[Feed]) -> None:
-        seen = set()
-        for feed in feeds:
-            seen.add(feed.id)
+    async def announce_health(self) -> int:
+        """Announce feeds whose health changed since it was last announced (by any process).
+        Returns the notices sent."""
+        archive = self.bot.desk.archive
+        changed = await self.bot.call(archive.unannounced_feed_health)
+        sent = 0
+        for feed in changed:
             failing = feed.status == "error"
-            was = self.failing.get(feed.id)
-            self.failing[feed.id] = failing
+            if not await self.bot.call(archive.claim_feed_notice, feed.id, "error" if failing else "ok"):
+                continue  # another bot (or an earlier pass) announced it
             name = render.safe(render.trim(feed.display_name, 100))
             where = "" if feed.guild_id is None else f" (server {feed.guild_id})"
-            if failing and not was:
+            if failing:
                 error = render.safe(render.trim(render.strip_credentials(redact(render.one_line(feed.last_error or "error"))), 400))
                 await self.notify_admins(f"⚠️ Feed **{name}** (id {feed.id}){where} is failing: {error}")
-            elif was and not failing:
+            else:
                 await self.notify_admins(f"✅ Feed **{name}** (id {feed.id}){where} is working again.")
-        for feed_id in list(self.failing):
-            if feed_id not in seen:
-                del self.failing[feed_id]
+            sent += 1
+        return sent
 
     # -- one posting pass ------------------------------------------------------------
     async def post_pending(self) -> int:

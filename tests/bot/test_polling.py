@@ -205,3 +205,31 @@ async def test_more_than_the_cap_is_summarised_once_and_never_posted_later(world
     assert len(world.news.history()) == polling.MAX_POSTS_PER_CHANNEL + 1
     claimed = desk.archive.db.execute("SELECT count(*) FROM posts WHERE channel_id = ?", [world.news.id]).fetchone()[0]
     assert claimed == polling.MAX_POSTS_PER_CHANNEL + extra
+
+
+async def test_feed_health_is_announced_once_when_a_worker_polls_and_no_bot_does(world, config, desk, feeds):
+    world.set_discord(admin_channel=world.admin_log.id)
+    await world.env.restart_bot(create_bot(config, desk, poll=False))
+    world.set_discord(admin_channel=world.admin_log.id)
+    metro = feeds.new("metro", "Metro News", METRO)
+    await world.admin.slash(world.general, "feeds add", url=metro.url)
+    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    assert world.admin_log.history() == []  # a healthy feed: nothing to say
+
+    metro.fail(500)
+    desk.ingest(feed=metro.url)  # `newsdesk worker` in another process
+    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    notices = [m.content for m in world.admin_log.history()]
+    assert len(notices) == 1 and "Metro News" in notices[0] and "is failing" in notices[0] and "HTTP 500" in notices[0]
+
+    # another bot process (here: a restarted bot) sees the same state and says nothing more
+    await world.env.restart_bot(create_bot(config, desk, poll=False))
+    world.set_discord(admin_channel=world.admin_log.id)
+    await world.env.advance_time(polling.POST_INTERVAL_SECONDS * 3)
+    assert len(world.admin_log.history()) == 1
+
+    metro.publish()
+    desk.ingest(feed=metro.url)
+    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    notices = [m.content for m in world.admin_log.history()]
+    assert len(notices) == 2 and "working again" in notices[1]
