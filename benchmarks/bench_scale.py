@@ -180,6 +180,53 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
 
 
 # -- measure ---------------------------------------------------------------------------------------
+def loop_stalls(store, archive, n: int) -> dict:
+    """How long an asyncio loop stalls while a worker thread makes Chroma calls (the bot's situation:
+    its service calls run in threads). Chroma's bindings hold the GIL while they work."""
+    import asyncio
+
+    import numpy as np
+
+    from index.vectors import DenseMirror
+
+    rows = archive.db.execute(
+        "SELECT id, article_id, published_ts, outlet FROM passages WHERE embedded = 1 ORDER BY rowid").fetchall()
+    rng = np.random.default_rng(5)
+    extra = [f"bench-extra-{i}" for i in range(512)]
+    vecs = rng.standard_normal((512, DIM)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    metas = [{"article_id": 0, "published_ts": 0.0, "outlet": "bench"} for _ in extra]
+
+    async def stalled(fn) -> dict:
+        samples: list[float] = []
+        stop = asyncio.Event()
+
+        async def probe():
+            while not stop.is_set():
+                t = time.perf_counter()
+                await asyncio.sleep(0.01)
+                samples.append((time.perf_counter() - t - 0.01) * 1000)
+
+        task = asyncio.get_running_loop().create_task(probe())
+        await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        await asyncio.to_thread(fn)
+        seconds = time.perf_counter() - t0
+        stop.set()
+        await task
+        return {"seconds": seconds, "lag_ms": percentiles(samples)}
+
+    async def main():
+        out = {}
+        out[f"dense mirror rebuild from Chroma ({n:,} vectors, pages of 2,000)"] = \
+            await stalled(lambda: DenseMirror().refresh(rows, store, "x"))
+        out["Chroma upsert of 512 vectors (one pipeline batch)"] = await stalled(lambda: store.upsert(extra, vecs, metas))
+        out["Chroma delete of 512 vectors"] = await stalled(lambda: store.delete(extra))
+        return out
+
+    return asyncio.run(main())
+
+
 def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     rss_start = proc_status()
     import numpy as np
@@ -226,6 +273,8 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     desk.retriever.refresh_mirror()
     out["mirror_refresh_no_change_s"] = time.perf_counter() - t0
 
+    out["loop_stalls"] = loop_stalls(store, desk.archive, n)
+
     outlets = [o["outlet"] for o in desk.archive.outlets()]
     now = datetime.now(timezone.utc)
     year_since = (now - timedelta(days=5 * 365)).date().isoformat()
@@ -244,7 +293,7 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     ]
     retr, archive = desk.retriever, desk.archive
     parts = {"dense mask": (retr.mirror, "mask"), "dense search": (retr.mirror, "search"),
-             "keyword FTS5": (archive, "keyword_search"), "scope ids (visible_article_ids)": (archive, "visible_article_ids"),
+             "keyword FTS5": (archive, "keyword_search"), "scope rows (cached mask)": (retr, "scope_rows"),
              "outlets()": (archive, "outlets"), "fetch rows (passages/articles/counts)": None,
              "group_stories": (retr, "group_stories")}
     timers = {}
@@ -345,6 +394,10 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
                      "" if label == "unfiltered" else verdict(ratio <= RATIO_TARGET)])
     run.table(f"Retriever.search latency, {len(queries)} distinct queries each ({out['query_vectors']})",
               ["condition", "p50 ms", "p95 ms", "p99 ms", "max ms", "p50 / unfiltered", "hits", "<= 2x"], rows)
+    run.table("Event-loop stalls while a worker thread makes Chroma calls (probe sleeps 10 ms)",
+              ["call in a worker thread", "call s", "lag p50 ms", "lag p99 ms", "lag max ms", "samples"],
+              [[k, v["seconds"], v["lag_ms"]["p50"], v["lag_ms"]["p99"], v["lag_ms"]["max"], v["lag_ms"]["n"]]
+               for k, v in out["loop_stalls"].items()])
     part_names = list(timers)
     run.table("Mean ms per search by part",
               ["condition"] + part_names,

@@ -606,7 +606,22 @@ class Archive:
 
     def visible_article_ids(self, guild_id: int | None) -> set[int]:
         return {r[0] for r in self.db.execute(
-            "SELECT a.id FROM articles a WHERE " + scope_clause("a.id"), [guild_id]).fetchall()}
+            "SELECT DISTINCT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+            "WHERE f.guild_id IS NULL OR f.guild_id = ?", [guild_id]).fetchall()}
+
+    def article_visible(self, article_id: int, guild_id: int | None) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+            "WHERE af.article_id = ? AND (f.guild_id IS NULL OR f.guild_id = ?) LIMIT 1",
+            [article_id, guild_id]).fetchone() is not None
+
+    def scope_signature(self) -> tuple:
+        """Changes whenever which feeds carry which articles, or which server owns a feed, may have
+        changed (a cheap key for caching per-server visibility)."""
+        return tuple(self.db.execute(
+            """SELECT (SELECT count(*) FROM article_feeds), (SELECT coalesce(max(rowid), 0) FROM article_feeds),
+                      (SELECT count(*) FROM feeds), (SELECT coalesce(max(id), 0) FROM feeds),
+                      (SELECT total(coalesce(guild_id, 0)) FROM feeds)""").fetchone())
 
     # -- auto-posting queue ----------------------------------------------------
     def mark_feed_first_ok(self, feed_id: int) -> None:

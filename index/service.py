@@ -207,7 +207,7 @@ class Newsdesk:
 
     def article(self, url_or_id: str | int, scope: Scope = GLOBAL) -> Article:
         article = self.archive.get_article(url_or_id)
-        if scope.scoped and article.id not in self.archive.visible_article_ids(scope.guild_id):
+        if scope.scoped and not self.archive.article_visible(article.id, scope.guild_id):
             raise NotFound(f"no article {url_or_id!r} in this server's feeds")
         return article
 

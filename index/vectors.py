@@ -182,8 +182,14 @@ class DenseMirror:
             self.generation = generation
             log.debug("dense mirror refreshed: %d vectors (%d fetched)", len(self.ids), len(fetched))
 
+    def article_mask(self, article_ids: set[int]) -> np.ndarray:
+        """Rows whose article is in ``article_ids`` (for the current generation of the mirror)."""
+        return np.isin(self.article, np.fromiter(article_ids, dtype=np.int64, count=len(article_ids)))
+
     def mask(self, since_ts: float | None, until_ts: float | None, outlets: list[str] | None,
-             article_ids: set[int] | None) -> np.ndarray | None:
+             allowed: np.ndarray | None) -> np.ndarray | None:
+        """Rows inside the date range, of the outlets, and set in ``allowed`` (a row mask, e.g. the
+        server scope from ``article_mask``); None when nothing is filtered."""
         mask = None
         if since_ts is not None:
             mask = self.published >= since_ts
@@ -194,9 +200,8 @@ class DenseMirror:
             codes = [self.outlet_index[o] for o in outlets if o in self.outlet_index]
             m = np.isin(self.outlet_codes, codes)
             mask = m if mask is None else mask & m
-        if article_ids is not None:
-            m = np.isin(self.article, np.fromiter(article_ids, dtype=np.int64, count=len(article_ids)))
-            mask = m if mask is None else mask & m
+        if allowed is not None:
+            mask = allowed if mask is None else mask & allowed
         return mask
 
     def row_of(self) -> dict[str, int]:
@@ -218,6 +223,8 @@ class DenseMirror:
             if not self.ids:
                 return DenseHits([], np.zeros(0))
             scores = self.matrix @ query.astype(np.float32)
+            if mask is not None and len(mask) != len(scores):
+                raise IndexUnavailable("the vector mirror changed during the search; try again")
             if mask is not None:
                 scores = np.where(mask, scores, -np.inf)
             k = min(k, len(scores))

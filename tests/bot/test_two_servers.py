@@ -1,0 +1,172 @@
+"""Two servers on one bot: each sees its own feeds plus the global ones, never the other's,
+and each server's admins manage only their own feeds."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import discord
+import pytest
+import simcord
+
+from index.errors import NotFound
+from index.service import Scope
+
+from bot_testkit import NOW, archived_urls
+
+LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)]+)\)")
+HARBOUR = "What is happening with the harbour ferry terminal?"
+
+
+def harbour_stories(town: str, n: int, on_topic: bool) -> list[tuple[str, str, int]]:
+    """n stories of a town that mention the harbour ferry terminal: on topic, or in passing among
+    other council news (the other server's on-topic stories then outrank these, so a filter applied
+    after ranking would leave this server short of results)."""
+    if on_topic:
+        return [(f"{town} harbour ferry terminal update {i}",
+                 f"The harbour ferry terminal in {town}: crews at the ferry terminal replaced pontoon {i} "
+                 f"and the harbour ferry timetable changed for terminal passengers in week {i}.", i)
+                for i in range(1, n + 1)]
+    return [(f"{town} council notes {i}",
+             f"{town} council notes for week {i}: the library reopened after repairs, road works on street {i} "
+             f"finished early, a playground opened near the school, the market moved to the square, and the "
+             f"harbour ferry terminal got a fresh coat of paint.", i)
+            for i in range(1, n + 1)]
+
+
+@dataclass
+class Server:
+    guild: object
+    channel: object
+    admin: object
+    member: object
+
+
+def make_server(env, name: str) -> Server:
+    guild = env.create_guild(name)
+    channel = guild.create_text_channel("general")
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    return Server(guild, channel, guild.add_member(env.create_user(f"{name.lower()}-admin"), roles=[mods]),
+                  guild.add_member(env.create_user(f"{name.lower()}-reader")))
+
+
+@pytest.fixture
+def two(world, desk, feeds):
+    """Server A (world's guild) with North Gazette, server B with South Courier; both also carry
+    one shared story (same guid and link). The desk's Daily Planet and Wire Service are global."""
+    env = world.env
+    a = Server(world.guild, world.general, world.admin, world.member)
+    b = make_server(env, "Southside")
+    north = feeds.new("north", "North Gazette", harbour_stories("Northport", 12, on_topic=False))
+    south = feeds.new("south", "South Courier", harbour_stories("Southport", 15, on_topic=True))
+    shared = feeds.server.base + f"{feeds.prefix}/shared/harbour-strike.html"
+    for feed in (north, south):
+        feed.add_item("Harbour ferry workers strike at the terminal",
+                      "Ferry workers at the harbour terminal went on strike over pay, halting ferry sailings "
+                      "from the terminal for a day.", date=NOW - timedelta(hours=2), slug="strike")
+        feed.items[-1]["guid"], feed.items[-1]["link"] = "shared-strike", shared
+        feed.publish()
+    return a, b, north, south, shared
+
+
+async def add_feeds(two, desk):
+    a, b, north, south, _ = two
+    for server, feed in ((a, north), (b, south)):
+        added = await server.admin.slash(server.channel, "feeds add", url=feed.url)
+        assert added.ephemeral and "Added" in added.response.content, added.response.content
+    return desk.feed_for(north.url), desk.feed_for(south.url)
+
+
+def urls_of(feed) -> set[str]:
+    return {item["link"] for item in feed.items}
+
+
+async def test_each_server_sees_its_own_and_global_articles_only(world, desk, feeds, two):
+    a, b, north, south, shared = two
+    await add_feeds(two, desk)
+    everything = archived_urls(desk)
+    global_urls = urls_of(feeds.planet) | urls_of(feeds.wire)
+    # one article fetched for two servers is stored once
+    assert desk.archive.db.execute("SELECT count(*) FROM articles WHERE url = ?", [shared]).fetchone()[0] == 1
+    assert urls_of(north) | urls_of(south) <= everything
+
+    for server, own, other in ((a, north, south), (b, south, north)):
+        allowed = urls_of(own) | global_urls
+        forbidden = urls_of(other) - {shared}
+        answer = await server.member.slash(server.channel, "ask", question=HARBOUR)
+        text = answer.response.embeds[0].description
+        cited = {url for _, url in LINK.findall(text)}
+        assert cited and cited <= allowed and not cited & forbidden, text
+        assert own.title.split()[0] in text  # its own outlet answers
+
+        search = await server.member.slash(server.channel, "search", query="harbour ferry terminal")
+        listed = {url for _, url in LINK.findall(search.response.embeds[0].description)}
+        assert listed and listed <= allowed and not listed & forbidden
+
+        latest = await server.member.slash(server.channel, "latest", count=10)
+        newest = {url for _, url in LINK.findall(latest.response.embeds[0].description)}
+        assert newest and newest <= allowed and not newest & forbidden
+
+        sources = (await server.member.slash(server.channel, "sources")).response.embeds[0]
+        listed_feeds = next(f.value for f in sources.fields if f.name.startswith("Feeds"))
+        assert own.title in listed_feeds and other.title not in listed_feeds
+        assert f"**{other.title}** — 1 articles" in sources.description or other.title not in sources.description
+
+        # the other server's article cannot be opened by URL either
+        opened = await server.member.slash(server.channel, "article", url_or_id=sorted(forbidden)[0])
+        assert opened.ephemeral and opened.response.content.startswith("⚠️ Not found")
+        simcord.assert_error(world.env, NotFound)
+        await world.env.advance_time(10)  # past the per-user cooldowns
+
+
+async def test_the_filter_is_inside_retrieval_so_a_small_server_still_gets_ten_results(desk, feeds, two):
+    a, b, north, south, _ = two
+    await add_feeds(two, desk)
+    unscoped = desk.retriever.search("harbour ferry terminal", limit=10, group_stories=False)
+    assert sum("Southport" in h.article.title for h in unscoped.hits) >= 8  # filtering these afterwards leaves A short
+    scoped = desk.retriever.search("harbour ferry terminal", limit=10, group_stories=False,
+                                   guild_id=a.guild.id, scoped=True)
+    titles = [h.article.title for h in scoped.hits]
+    assert len(titles) == 10 and not any("Southport" in t for t in titles), titles
+    assert sum("Northport" in t for t in titles) >= 8
+
+async def test_scope_follows_feed_changes_at_once(desk, feeds, two):
+    """The per-server visibility is cached; adding or removing a feed must show in the next search."""
+    a, b, north, south, _ = two
+    scope_a = Scope(a.guild.id, everything=False)
+    assert not any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    north_feed, _ = await add_feeds(two, desk)
+    assert any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    desk.archive.remove_feed(north_feed.id)
+    assert not any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+
+
+async def test_an_admin_cannot_remove_or_reindex_the_other_servers_feeds(world, desk, two):
+    a, b, north, south, _ = two
+    north_feed, south_feed = await add_feeds(two, desk)
+    assert (north_feed.guild_id, south_feed.guild_id) == (a.guild.id, b.guild.id)
+
+    removed = await a.admin.slash(a.channel, "feeds remove", feed=str(south_feed.id))
+    assert removed.ephemeral and "Not found" in removed.response.content
+    simcord.assert_error(world.env, NotFound)
+    reindexed = await a.admin.slash(a.channel, "reindex", feed=str(south_feed.id))
+    assert "Reindex failed" in reindexed.response.content
+    assert desk.archive.find_feed(south.url) is not None
+
+    listing = (await a.admin.slash(a.channel, "feeds list")).response.embeds[0].description
+    assert "North Gazette" in listing and "South Courier" not in listing
+
+    # /reindex without a feed re-embeds this server's feeds only
+    own_passages = desk.archive.db.execute(
+        "SELECT count(*) FROM passages WHERE article_id IN (SELECT article_id FROM article_feeds WHERE feed_id = ?)",
+        [north_feed.id]).fetchone()[0]
+    everything = desk.archive.counts()["passages"]
+    assert own_passages < everything
+    done = await a.admin.slash(a.channel, "reindex")
+    assert done.response.content.startswith(f"✅ Reindex done: {own_passages} passages embedded"), done.response.content
+
+    # and B's admin still manages B's feed
+    gone = await b.admin.slash(b.channel, "feeds remove", feed=str(south_feed.id))
+    assert "Removed **South Courier**" in gone.response.content
+    assert desk.archive.find_feed(south.url) is None and desk.archive.find_feed(north.url) is not None
