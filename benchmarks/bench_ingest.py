@@ -81,6 +81,7 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
             Pipeline._write, Pipeline._process_feed = orig_write, orig_feed
             embedder.encode = real_encode
         cpu_ingest = cpu_seconds() - cpu0
+        out["rss_after_ingest_mib"] = proc_status()  # before the bare run, so VmHWM is the ingest's peak
         out["wall_with_model_load_s"] = time.perf_counter() - t_wall
         out["report"] = report.to_dict()
         out["feeds"] = feeds
@@ -179,6 +180,8 @@ def main(argv=None) -> dict:
          ["pipeline time, report.seconds (s)", r["pipeline_s"]],
          ["wall time incl. model load (s)", r["wall_with_model_load_s"]],
          ["process CPU during pipeline (s)", r["pipeline_cpu_s"]],
+         ["VmRSS / VmHWM after the ingest (MiB)",
+          f"{r['rss_after_ingest_mib'].get('VmRSS', 0):.0f} / {r['rss_after_ingest_mib'].get('VmHWM', 0):.0f}"],
          ["torch threads", r["torch_threads"]]])
     run.table(
         "Embedding throughput: pipeline vs bare model (same process, same inputs, same encode calls)",
