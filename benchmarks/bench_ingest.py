@@ -45,7 +45,8 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
 
     out: dict = {"data_dir": str(data_dir), "torch_threads": torch.get_num_threads(), "embed_call_rows": EMBED_BATCH}
     with EvalServer() as server:
-        config = eval_config(data_dir)
+        config = eval_config(data_dir, **({"backend": args.backend} if getattr(args, "backend", None) else {}))
+        out["backend"] = config.embedding.backend
         t_wall = time.perf_counter()
         desk = Newsdesk(config)
         feeds = add_eval_feeds(desk, server.base, args.quick, getattr(args, "feeds", None))
@@ -120,9 +121,26 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
         out["bare_cpu_s"] = cpu_seconds() - cpu0
         out["bare_passages"] = len(texts)
         out["bare_pps"] = len(texts) / out["bare_s"] if out["bare_s"] else None
+        out["bare_st_s"] = out["bare_st_pps"] = None
+        if config.embedding.backend != "torch" and getattr(args, "bare_torch", False):
+            # the reference the issue names: sentence-transformers' own model.encode, same texts and calls
+            from index.embeddings import SentenceTransformerEmbedder
+
+            st = SentenceTransformerEmbedder(config.embedding.model)
+            st.encode(["warm-up sentence for the model"] * 8)
+            t0 = time.perf_counter()
+            start = 0
+            for size in sizes:
+                st.encode(texts[start:start + size], config.embedding.batch_size)
+                start += size
+            out["bare_st_s"] = time.perf_counter() - t0
+            out["bare_st_pps"] = len(texts) / out["bare_st_s"]
+            del st
         tokens = embedder.count_tokens(texts) if texts else []
         out["mean_tokens"] = sum(min(t, embedder.max_tokens) for t in tokens) / len(tokens) if tokens else 0
         out["ratio"] = out["pipeline_pps"] / out["bare_pps"] if out["pipeline_pps"] and out["bare_pps"] else None
+        out["ratio_vs_sentence_transformers"] = out["pipeline_pps"] / out["bare_st_pps"] \
+            if out["pipeline_pps"] and out["bare_st_pps"] else None
         # less sensitive to other processes: passages per CPU-second of this process
         out["cpu_ratio"] = out["bare_cpu_s"] / out["pipeline_cpu_s"] if out["pipeline_cpu_s"] else None
 
@@ -152,6 +170,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--keep", action="store_true", help="keep the data dir afterwards (for bench_query.py)")
     parser.add_argument("--feeds", nargs="*", help="only these feeds (names like cnn-2022)")
     parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads(N) first (default: torch's choice)")
+    parser.add_argument("--backend", choices=["torch", "onnx"], help="embedding.backend (default: the config default)")
+    parser.add_argument("--bare-torch", action="store_true",
+                        help="with --backend onnx: also time sentence-transformers' model.encode on the same texts")
     args = parser.parse_args(argv)
     if args.torch_threads:
         import torch
@@ -188,13 +209,17 @@ def main(argv=None) -> dict:
         ["path", "passages", "seconds", "passages/s", "CPU s"],
         [["Newsdesk.ingest() (fetch+extract+write+embed)", r["pipeline_passages"], r["pipeline_s"],
           r["pipeline_pps"], r["pipeline_cpu_s"]],
-         [f"bare embedder.encode (batch_size {eval_config(data_dir).embedding.batch_size})", r["bare_passages"],
-          r["bare_s"], r["bare_pps"], r["bare_cpu_s"]]],
+         [f"bare embedder.encode ({r['backend']}, batch_size {eval_config(data_dir).embedding.batch_size})",
+          r["bare_passages"], r["bare_s"], r["bare_pps"], r["bare_cpu_s"]]]
+        + ([["bare sentence-transformers model.encode (torch)", r["bare_passages"], r["bare_st_s"], r["bare_st_pps"], None]]
+           if r["bare_st_s"] else []),
         note=f"ratio pipeline/bare = {r['ratio']:.3f} (target >= {PIPELINE_TARGET}: "
              f"{verdict(r['ratio'] is not None and r['ratio'] >= PIPELINE_TARGET)}); per CPU-second of this "
              f"process {r['cpu_ratio']:.3f}; inputs identical: "
              f"{r['inputs_match_pipeline']}, same order: {r['inputs_same_order']}; "
-             f"{len(r['encode_calls'])} encode calls")
+             f"{len(r['encode_calls'])} encode calls"
+             + (f"; pipeline / bare sentence-transformers = {r['ratio_vs_sentence_transformers']:.3f}"
+                if r["ratio_vs_sentence_transformers"] else ""))
     run.table("Where the pipeline's time went (wall seconds inside each part; workers overlap the writer)",
               ["part", "seconds", "% of pipeline"],
               [[k, v, 100.0 * v / r["pipeline_s"] if r["pipeline_s"] else None] for k, v in r["breakdown_s"].items()])

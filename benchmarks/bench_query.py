@@ -49,6 +49,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--limit", type=int, help="questions to run (default all 1,830; --quick 200)")
     parser.add_argument("--questions", default=str(EVAL_DIR / "questions-dev.jsonl"))
     parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads(N) first (default: torch's choice)")
+    parser.add_argument("--backend", choices=["torch", "onnx"], help="embedding.backend (default: the config default)")
+    parser.add_argument("--threads", type=int, help="embedding.threads for the onnx backend (default: the config's)")
     args = parser.parse_args(argv)
     if args.torch_threads:
         import torch
@@ -85,8 +87,13 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
     from index.service import Newsdesk
 
     questions = load_questions(Path(args.questions), limit)
-    desk = Newsdesk(eval_config(data_dir))
-    out: dict = {"data_dir": str(data_dir), "questions": len(questions), "counts": desk.archive.counts()}
+    changes = {"backend": args.backend} if getattr(args, "backend", None) else {}
+    if getattr(args, "threads", None) is not None:
+        changes["threads"] = args.threads
+    config = eval_config(data_dir, **changes)
+    desk = Newsdesk(config)
+    out: dict = {"data_dir": str(data_dir), "questions": len(questions), "counts": desk.archive.counts(),
+                 "backend": config.embedding.backend}
     t0 = time.perf_counter()
     embedder = desk.embedder_or_load()
     out["model_load_s"] = time.perf_counter() - t0
@@ -111,6 +118,7 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
         "dense: mirror mask": (retr.mirror, "mask"),
         "dense: mirror search": (retr.mirror, "search"),
         "keyword: FTS5 bm25": (desk.archive, "keyword_search"),
+        "passage_meta": (desk.archive, "passage_meta"),
         "passages_by_ids": (desk.archive, "passages_by_ids"),
         "articles_by_ids": (desk.archive, "articles_by_ids"),
         "passage_counts": (desk.archive, "passage_counts"),
@@ -179,7 +187,7 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
           f"p50<={ASK_P50:.0f}", verdict(a["p50"] is not None and a["p50"] <= ASK_P50)],
          ["  of which the answerer", stats["answerer"]["p50"], stats["answerer"]["p95"], stats["answerer"]["p99"],
           stats["answerer"]["mean"], stats["answerer"]["max"], "", ""]],
-        note=(f"torch threads {out['torch_threads']}; model load {out['model_load_s']:.1f} s, mirror load {out['mirror_load_s']:.2f} s, warm-up "
+        note=(f"backend {out['backend']} (threads {config.embedding.threads or 'default'}); torch threads {out['torch_threads']}; model load {out['model_load_s']:.1f} s, mirror load {out['mirror_load_s']:.2f} s, warm-up "
               f"{out['warmup_s']:.1f} s; query embedding = {100 * e['p50'] / s['p50']:.0f}% of search p50; "
               f"sanity: gold in top 5 for {100 * (out['hits_at_5'] or 0):.1f}%, ask abstained "
               f"{100 * (out['abstained'] or 0):.1f}%") if n else None)

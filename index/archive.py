@@ -472,6 +472,17 @@ class Archive:
                                             row["text"], row["published_ts"], row["outlet"] or "")
         return out
 
+    def passage_meta(self, ids: Iterable[str]) -> dict[str, tuple[int, float | None, str]]:
+        """passage id -> (article_id, published_ts, outlet), without reading the text."""
+        ids = list(dict.fromkeys(ids))
+        out = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update((r[0], (r[1], r[2], r[3] or "")) for r in self.db.execute(
+                "SELECT id, article_id, published_ts, outlet FROM passages WHERE id IN (%s)" % ",".join("?" * len(chunk)),
+                chunk))
+        return out
+
     def passage_counts(self, article_ids: list[int]) -> dict[int, int]:
         out = {}
         for start in range(0, len(article_ids), 500):

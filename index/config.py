@@ -42,6 +42,8 @@ class FeedsConfig:
 @dataclass(frozen=True)
 class EmbeddingConfig:
     model: str = "all-MiniLM-L6-v2"
+    backend: str = "onnx"    # or "torch": sentence-transformers on torch (the same vectors, slower here)
+    threads: int = 0         # onnx backend, batches: intra-op threads (0 = onnxruntime's default, all cores)
     batch_size: int = 64
     device: str = "cpu"
     passage_tokens: int = 200
@@ -185,6 +187,8 @@ def _validate(config: Config) -> None:
     for key in ("timeout_seconds", "max_body_bytes", "max_redirects", "workers", "per_host_concurrency"):
         if getattr(config.feeds, key) < 0 or (key != "max_redirects" and getattr(config.feeds, key) == 0):
             raise ConfigError(f"{src}: key 'feeds.{key}' must be positive")
+    if config.embedding.backend not in ("torch", "onnx"):
+        raise ConfigError(f"{src}: key 'embedding.backend' must be torch or onnx")
     if config.embedding.batch_size <= 0:
         raise ConfigError(f"{src}: key 'embedding.batch_size' must be positive")
     if not 32 <= config.embedding.passage_tokens <= 8192:

@@ -12,6 +12,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
@@ -36,6 +37,7 @@ DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
 OUTLET_BOOST = 1.3     # an outlet named in the question
 LENGTH_SPREAD = 0.11   # about the spread of dense scores among unrelated passages
 LENGTH_CAP = 30        # passages; the correction stops growing there
+RERANK_DEPTH = 30      # articles the optional reranker reorders
 
 
 def length_correction(passages: int) -> float:
@@ -90,6 +92,19 @@ class CrossEncoderReranker:
 
     def rerank(self, question: str, passages: list[str]) -> list[float]:
         return [float(s) for s in self._model.predict([(question, p) for p in passages])]
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _keyword_pool() -> ThreadPoolExecutor:
+    """Threads for keyword searches that run beside the dense half of a search."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsdesk-keyword")
+        return _POOL
 
 
 def clean_question(text: str) -> str:
@@ -204,6 +219,16 @@ class Retriever:
         until_ts = intent.until.timestamp() if intent.until else None
         k = self.config.candidates
 
+        # keyword candidates, in a worker thread while the query is embedded and the mirror searched
+        # (SQLite and the encoder both release the GIL: on two cores the two overlap)
+        keyword_jobs = [_keyword_pool().submit(self.archive.keyword_search, query, limit=k, since_ts=since_ts,
+                                               until_ts=until_ts, outlets=outlets, guild_id=guild_id, scoped=scoped)]
+        if intent.window:
+            w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
+            w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
+            keyword_jobs.append(_keyword_pool().submit(self.archive.keyword_search, query, limit=k // 2, since_ts=w0,
+                                                       until_ts=w1, outlets=outlets, guild_id=guild_id, scoped=scoped))
+
         # dense candidates
         dense_scores: dict[str, float] = {}
         qvec = None
@@ -225,20 +250,13 @@ class Retriever:
             notices.append(f"semantic index unavailable ({exc}); keyword results only")
             log.warning("dense search unavailable: %s", exc)
 
-        # keyword candidates
-        kw_rows = self.archive.keyword_search(query, limit=k, since_ts=since_ts, until_ts=until_ts,
-                                              outlets=outlets, guild_id=guild_id, scoped=scoped)
-        if intent.window:
-            w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
-            w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
-            kw_rows += self.archive.keyword_search(query, limit=k // 2, since_ts=w0, until_ts=w1,
-                                                   outlets=outlets, guild_id=guild_id, scoped=scoped)
+        kw_rows = [row for job in keyword_jobs for row in job.result()]
         kw_scores = {pid: score for pid, _, score in kw_rows}
 
         passage_ids = set(dense_scores) | set(kw_scores)
         if not passage_ids:
             return SearchResult([], intent, notices, qvec)
-        passages = self.archive.passages_by_ids(passage_ids)
+        meta = self.archive.passage_meta(passage_ids)  # no text yet: most candidates are never shown
         if qvec is not None:
             missing = [pid for pid in kw_scores if pid not in dense_scores]
             for pid, score in zip(missing, self.mirror.scores_for(qvec, missing)):
@@ -248,12 +266,15 @@ class Retriever:
         # collapse passages to articles
         kw_norm = max_normalise(kw_scores)
         per_article: dict[int, list[tuple[float, str]]] = {}
+        article_meta: dict[int, tuple[float, str]] = {}
         for pid in passage_ids:
-            p = passages.get(pid)
-            if p is None:
+            m = meta.get(pid)
+            if m is None:
                 continue
+            article_id, published_ts, outlet = m
             s = dense_scores.get(pid, 0.0) * self.config.dense_weight + kw_norm.get(pid, 0.0) * self.config.keyword_weight
-            per_article.setdefault(p.article_id, []).append((s, pid))
+            per_article.setdefault(article_id, []).append((s, pid))
+            article_meta[article_id] = (published_ts or 0.0, outlet)
         article_dense = {}
         article_kw = {}
         for aid, items in per_article.items():
@@ -261,32 +282,35 @@ class Retriever:
             article_kw[aid] = max(kw_norm.get(pid, 0.0) for _, pid in items)
         fused = linear_fusion([(article_dense, self.config.dense_weight), (article_kw, self.config.keyword_weight)])
 
-        articles = self.archive.articles_by_ids(per_article)
         lengths = self.archive.passage_counts(list(per_article))
         for aid, base in list(fused.items()):
-            article = articles.get(aid)
-            if article is None:
-                fused.pop(aid)
-                continue
+            published_ts, outlet = article_meta[aid]
             # the best of many passages is higher by chance alone: correct for the article's length
             relevance = max(0.0, base - length_correction(lengths.get(aid, 1)))
-            factor = self._time_factor(article.published_ts or 0.0, intent)
-            if named and article.outlet in named:
+            factor = self._time_factor(published_ts, intent)
+            if named and outlet in named:
                 factor *= OUTLET_BOOST
             fused[aid] = relevance * factor
 
         order = sorted((a for a in fused if fused[a] > 0), key=lambda a: (-fused[a], a))
+        # full rows only for what can still be shown: enough for story grouping to fill `limit`
+        order = order[:max(4 * limit, RERANK_DEPTH + 10)]
+        for aid in order:
+            per_article[aid].sort(reverse=True)
+        passages = self.archive.passages_by_ids(pid for aid in order for _, pid in per_article[aid][:3])
+        articles = self.archive.articles_by_ids(order)
+        order = [a for a in order if a in articles and per_article[a][0][1] in passages]
         if self._reranker is not None and order:
-            top = order[:30]
-            scores = self._reranker.rerank(query, [passages[max(per_article[a])[1]].text for a in top])
-            order = [a for _, a in sorted(zip(scores, top), key=lambda x: -x[0])] + order[30:]
+            top = order[:RERANK_DEPTH]
+            scores = self._reranker.rerank(query, [passages[per_article[a][0][1]].text for a in top])
+            order = [a for _, a in sorted(zip(scores, top), key=lambda x: -x[0])] + order[RERANK_DEPTH:]
 
         hits = []
         for aid in order:
-            items = sorted(per_article[aid], reverse=True)
-            best = passages[items[0][1]]
-            hits.append(Hit(article=articles[aid], passage=best, score=fused[aid], dense=article_dense.get(aid, 0.0),
-                            keyword=article_kw.get(aid, 0.0), passages=[passages[pid] for _, pid in items[:3]]))
+            items = per_article[aid]
+            hits.append(Hit(article=articles[aid], passage=passages[items[0][1]], score=fused[aid],
+                            dense=article_dense.get(aid, 0.0), keyword=article_kw.get(aid, 0.0),
+                            passages=[passages[pid] for _, pid in items[:3] if pid in passages]))
         if group_stories:
             hits = self.group_stories(hits, limit)
         return SearchResult(hits[:limit], intent, notices, qvec)

@@ -66,7 +66,7 @@ class Newsdesk:
     def embedder_or_load(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = load_embedder(self.config.embedding)
+                self._embedder = load_embedder(self.config.embedding, self.config.data_dir / "models")
             return self._embedder
 
     def store_or_open(self) -> VectorStore:

