@@ -187,6 +187,7 @@ def loop_stalls(store, archive, n: int) -> dict:
 
     import numpy as np
 
+    import index.vectors
     from index.vectors import DenseMirror
 
     rows = archive.db.execute(
@@ -220,8 +221,8 @@ def loop_stalls(store, archive, n: int) -> dict:
         out = {}
         out[f"dense mirror rebuild from Chroma ({n:,} vectors, pages of 2,000)"] = \
             await stalled(lambda: DenseMirror().refresh(rows, store, "x"))
-        out["Chroma upsert of 512 vectors (one pipeline batch)"] = await stalled(lambda: store.upsert(extra, vecs, metas))
-        out["Chroma delete of 512 vectors"] = await stalled(lambda: store.delete(extra))
+        out[f"VectorStore.upsert of 512 vectors (one pipeline batch; Chroma calls of {index.vectors._WRITE_PAGE})"] = await stalled(lambda: store.upsert(extra, vecs, metas))
+        out[f"VectorStore.delete of 512 vectors (Chroma calls of {index.vectors._WRITE_PAGE})"] = await stalled(lambda: store.delete(extra))
         return out
 
     return asyncio.run(main())

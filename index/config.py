@@ -42,7 +42,9 @@ class FeedsConfig:
 @dataclass(frozen=True)
 class EmbeddingConfig:
     model: str = "all-MiniLM-L6-v2"
-    backend: str = "onnx"    # or "torch": sentence-transformers on torch (the same vectors, slower here)
+    # "auto": questions on onnxruntime, batches on sentence-transformers; "torch": all on
+    # sentence-transformers; "onnx": all on onnxruntime. The same vectors either way.
+    backend: str = "auto"
     threads: int = 0         # onnx backend, batches: intra-op threads (0 = onnxruntime's default, all cores)
     batch_size: int = 64
     device: str = "cpu"
@@ -187,8 +189,8 @@ def _validate(config: Config) -> None:
     for key in ("timeout_seconds", "max_body_bytes", "max_redirects", "workers", "per_host_concurrency"):
         if getattr(config.feeds, key) < 0 or (key != "max_redirects" and getattr(config.feeds, key) == 0):
             raise ConfigError(f"{src}: key 'feeds.{key}' must be positive")
-    if config.embedding.backend not in ("torch", "onnx"):
-        raise ConfigError(f"{src}: key 'embedding.backend' must be torch or onnx")
+    if config.embedding.backend not in ("auto", "torch", "onnx"):
+        raise ConfigError(f"{src}: key 'embedding.backend' must be auto, torch or onnx")
     if config.embedding.batch_size <= 0:
         raise ConfigError(f"{src}: key 'embedding.batch_size' must be positive")
     if not 32 <= config.embedding.passage_tokens <= 8192:

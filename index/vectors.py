@@ -25,7 +25,11 @@ from .errors import IndexUnavailable, ModelMismatch
 
 log = logging.getLogger(__name__)
 
-_PAGE = 2000
+_PAGE = 2000        # ids per read call
+# Vectors per write call. Chroma's bindings hold the GIL while they write (bench_scale: 512 vectors
+# into a 100k collection stalled an asyncio loop for 0.55 s), so a bot that ingests in-process
+# would freeze for that long; small writes bound each stall.
+_WRITE_PAGE = 128
 
 
 def _chroma_errors():
@@ -86,16 +90,16 @@ class VectorStore:
     def upsert(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
         self.check_model()
         try:
-            for start in range(0, len(ids), _PAGE):
-                self.collection.upsert(ids=ids[start:start + _PAGE], embeddings=vectors[start:start + _PAGE],
-                                       metadatas=metadatas[start:start + _PAGE])
+            for start in range(0, len(ids), _WRITE_PAGE):
+                end = start + _WRITE_PAGE
+                self.collection.upsert(ids=ids[start:end], embeddings=vectors[start:end], metadatas=metadatas[start:end])
         except Exception as exc:
             raise IndexUnavailable(f"cannot write to the vector index at {self.location}: {_describe(exc)}") from None
 
     def delete(self, ids: list[str]) -> None:
         try:
-            for start in range(0, len(ids), _PAGE):
-                self.collection.delete(ids=ids[start:start + _PAGE])
+            for start in range(0, len(ids), _WRITE_PAGE):
+                self.collection.delete(ids=ids[start:start + _WRITE_PAGE])
         except Exception as exc:
             raise IndexUnavailable(f"cannot delete from the vector index at {self.location}: {_describe(exc)}") from None
 

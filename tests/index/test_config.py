@@ -198,3 +198,13 @@ def test_cli_missing_config_file_exits_2(tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "absent.toml"), "feeds", "list", "--json"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'absent.toml'}: config file not found"]
+
+
+def test_embedding_backend_is_checked(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[embedding]\nbackend = "cuda"\n')
+    with pytest.raises(ConfigError, match="embedding.backend"):
+        load_config(path)
+    path.write_text('[embedding]\nbackend = "torch"\n')
+    assert load_config(path).embedding.backend == "torch"
+    assert load_config(None).embedding.backend == "auto"

