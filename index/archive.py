@@ -12,6 +12,7 @@ import re
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,6 +80,20 @@ def m001_initial(db: sqlite_utils.Database):
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
+@contextmanager
+def _immediate(db: sqlite_utils.Database):
+    """One BEGIN IMMEDIATE transaction for a migration, so processes starting together apply it once."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 @migration
 def m002_feed_first_ok(db: sqlite_utils.Database):
     """feeds.first_ok_at (unix time of the feed's first successful fetch; NULL until then) and
@@ -89,9 +104,7 @@ def m002_feed_first_ok(db: sqlite_utils.Database):
     Runs in one BEGIN IMMEDIATE transaction so processes starting together add the columns once.
     Feeds that already fetched successfully before this migration are marked now: what they
     carry at this point counts as backlog, and their next new articles are posted as usual."""
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(db):
         columns = {c.name for c in db["feeds"].columns}
         if "first_ok_at" not in columns:
             db["feeds"].add_column("first_ok_at", float)
@@ -102,31 +115,18 @@ def m002_feed_first_ok(db: sqlite_utils.Database):
                 """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
                        (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = feeds.id)
                    WHERE last_ok_at IS NOT NULL AND first_ok_at IS NULL""", [time.time()])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
 
 
 @migration
 def m003_feed_notices(db: sqlite_utils.Database):
     """feed_notices: the health state last announced for each feed (``ok`` or ``error``), shared by
     every bot process so a feed's failure or recovery is announced once, whoever polled it."""
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("""CREATE TABLE IF NOT EXISTS feed_notices (
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS feed_notices (
             feed_id INTEGER PRIMARY KEY, announced TEXT NOT NULL, changed_at TEXT)""")
         # what is true now is old news: seed every existing feed with its current state
-        conn.execute("""INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at)
-                        SELECT id, CASE status WHEN 'error' THEN 'error' ELSE 'ok' END, ? FROM feeds""", [now_iso()])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        db.execute("""INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at)
+                      SELECT id, CASE status WHEN 'error' THEN 'error' ELSE 'ok' END, ? FROM feeds""", [now_iso()])
 
 
 POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed was added still counts as new
@@ -616,15 +616,10 @@ class Archive:
         return [_article(r) for r in rows]
 
     def visible_article_ids(self, guild_id: int | None) -> set[int]:
-        return {r[0] for r in self.db.execute(
-            "SELECT DISTINCT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-            "WHERE f.guild_id IS NULL OR f.guild_id = ?", [guild_id]).fetchall()}
+        return {r[0] for r in self.db.execute(_VISIBLE_ARTICLES, [guild_id]).fetchall()}
 
     def article_visible(self, article_id: int, guild_id: int | None) -> bool:
-        return self.db.execute(
-            "SELECT 1 FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-            "WHERE af.article_id = ? AND (f.guild_id IS NULL OR f.guild_id = ?) LIMIT 1",
-            [article_id, guild_id]).fetchone() is not None
+        return self.db.execute("SELECT " + scope_clause("?"), [article_id, guild_id]).fetchone()[0] == 1
 
     def scope_signature(self) -> tuple:
         """Changes whenever which feeds carry which articles, or which server owns a feed, may have
@@ -693,10 +688,14 @@ def filter_clauses(alias: str, article_col: str, since_ts: float | None, until_t
     return where, params
 
 
+# ids of the articles carried by a global feed or a feed of the given guild (one ? parameter)
+_VISIBLE_ARTICLES = ("SELECT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+                     "WHERE f.guild_id IS NULL OR f.guild_id = ?")
+
+
 def scope_clause(article_col: str) -> str:
     """SQL: the article is carried by a global feed or a feed of the given guild (one ? parameter)."""
-    return (f"{article_col} IN (SELECT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-            f"WHERE f.guild_id IS NULL OR f.guild_id = ?)")
+    return f"{article_col} IN ({_VISIBLE_ARTICLES})"
 
 
 def _insert(db: sqlite_utils.Database, table: str, record: dict, replace: bool = False) -> int:

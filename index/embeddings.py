@@ -145,13 +145,8 @@ class OnnxEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        def tokenizer():
-            t = Tokenizer.from_file(str(path / "tokenizer.json"))
-            t.enable_truncation(self.max_tokens)
-            t.enable_padding(pad_id=t.token_to_id("[PAD]") or 0)
-            return t
-
-        self._tokenizer, self._query_tokenizer = tokenizer(), tokenizer()  # one each: batches and questions
+        # one tokenizer each for batches and questions, which run at the same time
+        self._tokenizer, self._query_tokenizer = _padding_tokenizer(path, self.max_tokens), _padding_tokenizer(path, self.max_tokens)
         self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._counter.no_truncation()
         self._counter.no_padding()
@@ -170,27 +165,12 @@ class OnnxEmbedder:
         self._session = session(threads, False) if batches == "onnx" else None
         self._torch: SentenceTransformerEmbedder | None = None
         self._model_name, self._device = model, device
-        self._inputs = {i.name for i in self._query_session.get_inputs()}
         self.dimension = int(self._query_session.get_outputs()[0].shape[-1])
         self._lock = threading.Lock()
         self._query_lock = threading.Lock()
 
     def _encode_batch(self, texts: list[str], session, tokenizer) -> np.ndarray:
-        encodings = tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self._inputs:
-            feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        hidden = session.run(None, feed)[0]
-        if self._pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
-        if self._normalize:
-            pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return pooled.astype(np.float32, copy=False)
+        return _run_onnx(session, tokenizer, texts, self._pooling, self._normalize)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -217,6 +197,33 @@ class OnnxEmbedder:
         if not texts:
             return []
         return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def _padding_tokenizer(path: Path, max_tokens: int | None = None):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    if max_tokens:
+        tokenizer.enable_truncation(max_tokens)
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
+    return tokenizer
+
+
+def _run_onnx(session, tokenizer, texts: list[str], pooling: str, normalize: bool) -> np.ndarray:
+    """Tokenize, run the exported transformer, pool (mean or CLS) and normalise like sentence-transformers."""
+    encodings = tokenizer.encode_batch(texts)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask,
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+    hidden = session.run(None, {i.name: feed[i.name] for i in session.get_inputs()})[0]
+    if pooling == "cls":
+        pooled = hidden[:, 0]
+    else:
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
+    if normalize:
+        pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+    return pooled.astype(np.float32, copy=False)
 
 
 def _pooling_mode(path: Path) -> str:
@@ -287,19 +294,9 @@ PROBES = ["How many federal immigration agents were withdrawn from Minnesota?",
 def _check_export(onnx_path: Path, path: Path, reference) -> None:
     """The exported graph must reproduce sentence-transformers' own vectors, or it is not used."""
     import onnxruntime as ort
-    from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
-    encodings = tokenizer.encode_batch(PROBES)
-    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-    feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask,
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    hidden = session.run(None, {i.name: feed[i.name] for i in session.get_inputs()})[0]
-    pooled = hidden[:, 0] if _pooling_mode(path) == "cls" else \
-        (hidden * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
-    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    pooled = _run_onnx(session, _padding_tokenizer(path), PROBES, _pooling_mode(path), normalize=True)
     expected = reference.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
     agreement = float((pooled * expected).sum(1).min())
     if agreement < 0.999:

@@ -223,7 +223,7 @@ class Retriever:
         # (SQLite and the encoder both release the GIL: on two cores the two overlap)
         keyword_jobs = [_keyword_pool().submit(self.archive.keyword_search, query, limit=k, since_ts=since_ts,
                                                until_ts=until_ts, outlets=outlets, guild_id=guild_id, scoped=scoped)]
-        if intent.window:
+        if intent.window:  # the named window, inside any since/until
             w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
             w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
             keyword_jobs.append(_keyword_pool().submit(self.archive.keyword_search, query, limit=k // 2, since_ts=w0,
@@ -241,8 +241,6 @@ class Retriever:
                 hits = self.mirror.search(qvec, k, base_mask)
                 dense_scores.update(zip(hits.ids, hits.scores.tolist()))
                 if intent.window:
-                    w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
-                    w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
                     wmask = self.mirror.mask(w0, w1, outlets, visible)
                     more = self.mirror.search(qvec, k // 2, wmask)
                     dense_scores.update(zip(more.ids, more.scores.tolist()))

@@ -264,6 +264,21 @@ def _claimer(path: str, barrier, results) -> None:
         archive.close()
 
 
+def _race(target, path: Path, n: int) -> list[list]:
+    """Start n spawned processes running target(path, barrier, results) together; the list each one put."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(n)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(str(path), barrier, results)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    out = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert all(isinstance(o, list) for o in out), out
+    return out
+
+
 def _seed(archive: Archive, feeds: dict[int, int], n: int) -> None:
     """n new articles, each carried by every feed in ``feeds`` ({feed_id: channel_id})."""
     for i in range(n):
@@ -289,17 +304,7 @@ def test_concurrent_processes_claim_every_post_exactly_once(tmp_path):
     assert len(expected) == 300  # 150 articles x 2 channels
     archive.close()
 
-    ctx = multiprocessing.get_context("spawn")
-    n = 6
-    barrier = ctx.Barrier(n)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_claimer, args=(str(path), barrier, results)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    out = [results.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(60)
-    assert all(isinstance(o, list) for o in out), out
+    out = _race(_claimer, path, 6)
     claimed = [c for o in out for c in o]
     assert len(claimed) == len(set(claimed)) == 300 and set(claimed) == expected
     assert sum(1 for o in out if o) >= 2, "expected the work to be shared between processes"
@@ -432,17 +437,7 @@ def _announcer(path: str, barrier, results) -> None:
 
 
 def _race_announcers(path: Path, n: int = 5) -> list:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(n)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_announcer, args=(str(path), barrier, results)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    out = [results.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(60)
-    assert all(isinstance(o, list) for o in out), out
-    return [w for o in out for w in o]
+    return [w for o in _race(_announcer, path, n) for w in o]
 
 
 def test_processes_announce_each_feed_health_change_once(tmp_path):

@@ -18,8 +18,9 @@
   and once more when it recovers. Every bot checks feed health on each posting pass (so
   notices also come when a ``newsdesk worker`` polls and no bot does); the last announced
   state lives in the archive and each change is claimed atomically
-  (``archive.claim_feed_notice``), so it is announced once across processes and restarts. A channel the bot cannot post to is logged and
-  reported once; its new articles are claimed and skipped; polling carries on.
+  (``archive.claim_feed_notice``), so it is announced once across processes and restarts.
+* A channel the bot cannot post to is logged and reported once; its new articles are claimed
+  and skipped; polling carries on.
 """
 from __future__ import annotations
 
