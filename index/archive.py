@@ -129,9 +129,25 @@ def m003_feed_notices(db: sqlite_utils.Database):
                       SELECT id, CASE status WHEN 'error' THEN 'error' ELSE 'ok' END, ? FROM feeds""", [now_iso()])
 
 
+@migration
+def m004_passage_neighbours(db: sqlite_utils.Database):
+    """passage_neighbours: each embedded passage's similarities to its nearest other passages
+    (float32 blob, best first), kept by the vector mirror for the density correction and stored
+    so a restart does not redo the all-pairs product."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS passage_neighbours (
+            passage_id TEXT PRIMARY KEY, sims BLOB NOT NULL)""")
+
+
 POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed was added still counts as new
 # unix time of an ISO-8601 text column (the archive writes UTC with an offset, e.g. 2026-01-01T10:00:00+00:00)
 _EPOCH_SQL = "CAST(strftime('%s', {}) AS INTEGER)"
+
+
+def _forget_neighbours(db, passage_ids: list[str]) -> None:
+    for start in range(0, len(passage_ids), 500):
+        chunk = passage_ids[start:start + 500]
+        db.execute("DELETE FROM passage_neighbours WHERE passage_id IN (%s)" % ",".join("?" * len(chunk)), chunk)
 
 
 def now_iso() -> str:
@@ -431,6 +447,7 @@ class Archive:
         ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE article_id = ?", [article_id]).fetchall()]
         if ids:
             self.db.execute("DELETE FROM passages WHERE article_id = ?", [article_id])
+            _forget_neighbours(self.db, ids)
             for passage_id in ids:
                 _insert(self.db, "vector_deletes", {"passage_id": passage_id, "queued_at": now_iso()}, replace=True)
 
@@ -483,6 +500,19 @@ class Archive:
                 chunk))
         return out
 
+    def document_frequency(self, word: str) -> int:
+        """Articles containing ``word`` (as the keyword index stems it). Articles, not passages:
+        a long article repeating a word in every passage does not make that word common."""
+        match = fts_query(word)
+        if match is None:
+            return 0
+        try:
+            return self.db.execute(
+                """SELECT count(DISTINCT p.article_id) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+                   WHERE passages_fts MATCH ?""", [match]).fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
     def passage_counts(self, article_ids: list[int]) -> dict[int, int]:
         out = {}
         for start in range(0, len(article_ids), 500):
@@ -499,20 +529,41 @@ class Archive:
                            r["outlet"] or "") for r in rows]
 
     def mark_embedded(self, ids: list[str], value: int = 1) -> None:
+        """A passage (re-)embedded or taken out of the index: its neighbours are recomputed."""
         with self.transaction():
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 self.db.execute("UPDATE passages SET embedded = ? WHERE id IN (%s)" % ",".join("?" * len(chunk)),
                                 [value, *chunk])
+            _forget_neighbours(self.db, ids)
+
+    def embedded_passage_rows(self) -> list[tuple]:
+        """What the vector mirror needs of each embedded passage: id, article id, unix time, outlet,
+        stored neighbour similarities (or None)."""
+        return self.db.execute(
+            """SELECT p.id, p.article_id, p.published_ts, p.outlet, n.sims FROM passages p
+               LEFT JOIN passage_neighbours n ON n.passage_id = p.id
+               WHERE p.embedded = 1 ORDER BY p.rowid""").fetchall()
+
+    def save_neighbours(self, sims: dict[str, bytes]) -> None:
+        items = list(sims.items())
+        with self.transaction():
+            for start in range(0, len(items), 500):
+                self.db.conn.executemany("INSERT OR REPLACE INTO passage_neighbours (passage_id, sims) VALUES (?, ?)",
+                                    items[start:start + 500])
 
     def mark_all_unembedded(self, feed_id: int | None = None) -> int:
         with self.transaction():
             if feed_id is None:
                 cur = self.db.execute("UPDATE passages SET embedded = 0")
+                self.db.execute("DELETE FROM passage_neighbours")
             else:
                 cur = self.db.execute(
                     "UPDATE passages SET embedded = 0 WHERE article_id IN "
                     "(SELECT article_id FROM article_feeds WHERE feed_id = ?)", [feed_id])
+                self.db.execute("DELETE FROM passage_neighbours WHERE passage_id IN (SELECT p.id FROM passages p "
+                                "JOIN article_feeds af ON af.article_id = p.article_id WHERE af.feed_id = ?)",
+                                [feed_id])
             return cur.rowcount
 
     def pending_vector_deletes(self) -> list[str]:

@@ -64,8 +64,10 @@ class RetrievalConfig:
     rerank_model: str = ""
     recent_days: float = 7.0
     recent_boost: float = 1.0
-    keyword_weight: float = 0.2
+    keyword_weight: float = 0.05
     dense_weight: float = 1.0
+    coverage_weight: float = 0.15
+    density_penalty: float = 0.3
     query_cache_size: int = 512
 
 

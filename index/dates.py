@@ -40,6 +40,7 @@ class TimeIntent:
     phrase: str | None = None              # the words that named the time
     prefer_recent: bool = False
     query: str = ""                        # the question without the date phrase
+    years: tuple[int, ...] = ()            # years the question uses as a label ("the 2022 Stanley Cup")
 
 
 def parse_moment(value: str | date | datetime | None, *, end_of_day: bool = False, name: str = "date",
@@ -194,6 +195,21 @@ def _strip_relative(query: str) -> str:
     return stripped if re.search(r"\w", stripped) else query
 
 
+_YEAR_LABEL = re.compile(r"(?<![\w/.$£€-])(19[5-9]\d|20\d\d)(?![\w/.%-])")
+
+
+def year_labels(query: str, as_of: datetime) -> tuple[int, ...]:
+    """Years left in the question once its date phrase is gone: "the 2022 NHL finals", "its 2024
+    pitch", "Euro 2025". Not a window (coverage of the 2024 race starts in 2023), a preference."""
+    years = {int(y) for y in _YEAR_LABEL.findall(query)}
+    return tuple(sorted(y for y in years if y <= as_of.year + 4))
+
+
+def year_preference(years: tuple[int, ...]) -> list[tuple[datetime, datetime]]:
+    """For each labelled year Y: from July of Y-1 (the run-up) to the end of March of Y+1 (the look back)."""
+    return [(datetime(y - 1, 7, 1, tzinfo=timezone.utc), datetime(y + 1, 4, 1, tzinfo=timezone.utc)) for y in years]
+
+
 def resolve_time(question: str, as_of: datetime, since: datetime | None = None,
                  until: datetime | None = None) -> TimeIntent:
     if since and until and since > until:
@@ -203,5 +219,6 @@ def resolve_time(question: str, as_of: datetime, since: datetime | None = None,
     if window and window[0] > as_of:
         window, day = None, None  # a future time: nothing can be published there yet
     prefer_recent = bool(RECENT_WORDS.search(question)) and phrase is None
+    query = _strip_relative(_strip_phrase(question, phrase))
     return TimeIntent(as_of=as_of, since=since, until=hard_until, window=window, day=day, phrase=phrase,
-                      prefer_recent=prefer_recent, query=_strip_relative(_strip_phrase(question, phrase)))
+                      prefer_recent=prefer_recent, query=query, years=year_labels(query, as_of))

@@ -7,6 +7,7 @@ question, then grouped into stories (near-duplicates folded under one result).
 """
 from __future__ import annotations
 
+import html
 import logging
 import math
 import re
@@ -21,10 +22,11 @@ import numpy as np
 
 from .archive import Archive, Article, PassageRow
 from .config import RetrievalConfig
-from .dates import TimeIntent, parse_moment, resolve_time
+from .dates import TimeIntent, parse_moment, resolve_time, year_preference
 from .embeddings import Embedder
 from .errors import BadQuery, IndexUnavailable, NewsdeskError
 from .fusion import linear_fusion, max_normalise
+from .lexical import coverage, idf, question_words, stems
 from .vectors import DenseMirror, VectorStore
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,11 @@ STORY_SIMILARITY = 0.90
 WINDOW_BOOST = 1.0     # relevance x2 inside the window the question names
 DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
 OUTLET_BOOST = 1.3     # an outlet named in the question
+YEAR_BOOST = 0.2       # relevance x1.2 around a year the question uses as a label
 LENGTH_SPREAD = 0.11   # about the spread of dense scores among unrelated passages
 LENGTH_CAP = 30        # passages; the correction stops growing there
 RERANK_DEPTH = 30      # articles the optional reranker reorders
+COVERAGE_DEPTH = 30    # articles whose lexical coverage of the question is added
 
 
 def length_correction(passages: int) -> float:
@@ -107,8 +111,15 @@ def _keyword_pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+_TAG = re.compile(r"<[a-zA-Z/!][^<>]{0,2000}>")
+
+
 def clean_question(text: str) -> str:
+    """The question as search text: markup pasted along with it (links copied from a web page)
+    removed, entities decoded; empty or wordless questions refused."""
     text = (text or "").strip()
+    if "<" in text or "&" in text:
+        text = " ".join(html.unescape(_TAG.sub(" ", text)).split())
     if not text:
         raise BadQuery("the question is empty")
     if len(text) > MAX_QUESTION_CHARS:
@@ -124,7 +135,9 @@ class Retriever:
         self.config = config
         self._embedder_loader = embedder_loader
         self._store_loader = store_loader
-        self.mirror = DenseMirror()
+        self.mirror = DenseMirror(config.density_penalty)
+        self._document_frequency: dict[str, int] = {}
+        self._document_frequency_generation: str | None = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._outlets_cache: dict[tuple, list[str]] = {}
@@ -152,9 +165,31 @@ class Retriever:
             return
         store: VectorStore = self._store_loader()
         store.check_model()  # vectors of another model would make the query embedding meaningless
-        rows = self.archive.db.execute(
-            "SELECT id, article_id, published_ts, outlet FROM passages WHERE embedded = 1 ORDER BY rowid").fetchall()
-        self.mirror.refresh(rows, store, generation)
+        updates = self.mirror.refresh(self.archive.embedded_passage_rows(), store, generation)
+        if updates:
+            try:
+                self.archive.save_neighbours(updates)
+            except NewsdeskError as exc:  # a read-only archive still searches; it recomputes next start
+                log.warning("could not store passage neighbours: %s", exc)
+
+    def question_weights(self, query: str) -> dict[str, float]:
+        """IDF weight of each of the question's content words (by stem), document frequencies
+        cached until the index generation changes."""
+        generation = self.mirror.generation
+        if generation != self._document_frequency_generation:
+            self._document_frequency = {}
+            self._document_frequency_generation = generation
+        documents = max(self.mirror.article_count, 1)
+        weights = {}
+        for stem, word in question_words(query).items():
+            df = self._document_frequency.get(word)
+            if df is None:
+                df = self.archive.document_frequency(word)
+                if len(self._document_frequency) > 50_000:
+                    self._document_frequency.clear()
+                self._document_frequency[word] = df
+            weights[stem] = idf(df, documents)
+        return weights
 
     def known_outlets(self, guild_id: int | None, scoped: bool) -> list[str]:
         """Outlet names in scope, cached until the archive's index generation changes
@@ -230,7 +265,8 @@ class Retriever:
                                                        until_ts=w1, outlets=outlets, guild_id=guild_id, scoped=scoped))
 
         # dense candidates
-        dense_scores: dict[str, float] = {}
+        dense_scores: dict[str, float] = {}   # ranking score: cosine less the density penalty
+        cosines: dict[str, float] = {}
         qvec = None
         try:
             self.refresh_mirror()
@@ -238,12 +274,12 @@ class Retriever:
                 qvec = self.embed_query(query)
                 visible = self.scope_rows(guild_id) if scoped else None
                 base_mask = self.mirror.mask(since_ts, until_ts, outlets, visible)
-                hits = self.mirror.search(qvec, k, base_mask)
-                dense_scores.update(zip(hits.ids, hits.scores.tolist()))
+                found = [self.mirror.search(qvec, k, base_mask)]
                 if intent.window:
-                    wmask = self.mirror.mask(w0, w1, outlets, visible)
-                    more = self.mirror.search(qvec, k // 2, wmask)
-                    dense_scores.update(zip(more.ids, more.scores.tolist()))
+                    found.append(self.mirror.search(qvec, k // 2, self.mirror.mask(w0, w1, outlets, visible)))
+                for hits in found:
+                    dense_scores.update(zip(hits.ids, hits.scores.tolist()))
+                    cosines.update(zip(hits.ids, hits.cosines.tolist()))
         except IndexUnavailable as exc:
             notices.append(f"semantic index unavailable ({exc}); keyword results only")
             log.warning("dense search unavailable: %s", exc)
@@ -257,9 +293,9 @@ class Retriever:
         meta = self.archive.passage_meta(passage_ids)  # no text yet: most candidates are never shown
         if qvec is not None:
             missing = [pid for pid in kw_scores if pid not in dense_scores]
-            for pid, score in zip(missing, self.mirror.scores_for(qvec, missing)):
-                if score is not None:
-                    dense_scores[pid] = score
+            for pid, scored in zip(missing, self.mirror.scores_for(qvec, missing)):
+                if scored is not None:
+                    dense_scores[pid], cosines[pid] = scored
 
         # collapse passages to articles
         kw_norm = max_normalise(kw_scores)
@@ -274,30 +310,39 @@ class Retriever:
             per_article.setdefault(article_id, []).append((s, pid))
             article_meta[article_id] = (published_ts or 0.0, outlet)
         article_dense = {}
+        article_cosine = {}
         article_kw = {}
         for aid, items in per_article.items():
             article_dense[aid] = max(dense_scores.get(pid, 0.0) for _, pid in items)
+            article_cosine[aid] = max(cosines.get(pid, 0.0) for _, pid in items)
             article_kw[aid] = max(kw_norm.get(pid, 0.0) for _, pid in items)
         fused = linear_fusion([(article_dense, self.config.dense_weight), (article_kw, self.config.keyword_weight)])
 
         lengths = self.archive.passage_counts(list(per_article))
+        year_spans = [(a.timestamp(), b.timestamp()) for a, b in year_preference(intent.years)]
+        base_scores: dict[int, float] = {}
+        factors: dict[int, float] = {}
         for aid, base in list(fused.items()):
             published_ts, outlet = article_meta[aid]
             # the best of many passages is higher by chance alone: correct for the article's length
-            relevance = max(0.0, base - length_correction(lengths.get(aid, 1)))
-            factor = self._time_factor(published_ts, intent)
+            base_scores[aid] = base - length_correction(lengths.get(aid, 1))
+            factor = self._time_factor(published_ts, intent, year_spans)
             if named and outlet in named:
                 factor *= OUTLET_BOOST
-            fused[aid] = relevance * factor
+            factors[aid] = factor
+            fused[aid] = max(0.0, base_scores[aid]) * factor
 
-        order = sorted((a for a in fused if fused[a] > 0), key=lambda a: (-fused[a], a))
+        # an article whose corrections outweigh its match still ranks, after every positive one
+        order = sorted(fused, key=lambda a: (-fused[a], -base_scores[a], a))
         # full rows only for what can still be shown: enough for story grouping to fill `limit`
-        order = order[:max(4 * limit, RERANK_DEPTH + 10)]
+        order = order[:max(4 * limit, RERANK_DEPTH + 10, COVERAGE_DEPTH + 10)]
         for aid in order:
             per_article[aid].sort(reverse=True)
         passages = self.archive.passages_by_ids(pid for aid in order for _, pid in per_article[aid][:3])
         articles = self.archive.articles_by_ids(order)
         order = [a for a in order if a in articles and per_article[a][0][1] in passages]
+        if self.config.coverage_weight > 0 and order:
+            order = self._add_coverage(query, order, per_article, passages, base_scores, factors, fused)
         if self._reranker is not None and order:
             top = order[:RERANK_DEPTH]
             scores = self._reranker.rerank(query, [passages[per_article[a][0][1]].text for a in top])
@@ -307,16 +352,31 @@ class Retriever:
         for aid in order:
             items = per_article[aid]
             hits.append(Hit(article=articles[aid], passage=passages[items[0][1]], score=fused[aid],
-                            dense=article_dense.get(aid, 0.0), keyword=article_kw.get(aid, 0.0),
+                            dense=article_cosine.get(aid, 0.0), keyword=article_kw.get(aid, 0.0),
                             passages=[passages[pid] for _, pid in items[:3] if pid in passages]))
         if group_stories:
             hits = self.group_stories(hits, limit)
         return SearchResult(hits[:limit], intent, notices, qvec)
 
-    def _time_factor(self, published_ts: float, intent: TimeIntent) -> float:
+    def _add_coverage(self, query: str, order: list[int], per_article: dict, passages: dict,
+                      base_scores: dict[int, float], factors: dict[int, float], fused: dict[int, float]) -> list[int]:
+        """Add each top article's lexical coverage of the question (its best of up to three
+        candidate passages, title included) to its relevance, and reorder those articles."""
+        weights = self.question_weights(query)
+        if not weights:
+            return order
+        top = order[:COVERAGE_DEPTH]
+        for aid in top:
+            covered = max(coverage(weights, stems(f"{passages[pid].title} {passages[pid].text}"))
+                          for _, pid in per_article[aid][:3] if pid in passages)
+            fused[aid] = max(0.0, base_scores[aid] + self.config.coverage_weight * covered) * factors[aid]
+        return sorted(top, key=lambda a: (-fused[a], -base_scores[a], a)) + order[COVERAGE_DEPTH:]
+
+    def _time_factor(self, published_ts: float, intent: TimeIntent, year_spans: list[tuple[float, float]]) -> float:
         """Multiplies relevance: coverage from the last days before the as-of moment, and
-        coverage inside the window the question names (most of all on the day it names).
-        A multiplier, not an addition, so an irrelevant recent article stays irrelevant."""
+        coverage inside the window the question names (most of all on the day it names), and
+        around a year the question uses as a label. A multiplier, not an addition, so an
+        irrelevant recent article stays irrelevant."""
         factor = 1.0
         age_days = (intent.as_of.timestamp() - published_ts) / DAY
         recent = self.config.recent_days
@@ -327,6 +387,8 @@ class Retriever:
             if intent.day is not None:
                 distance = abs(intent.day.timestamp() - published_ts) / DAY
                 factor += DAY_BOOST * max(0.0, 1.0 - distance / 7.0)
+        if any(start <= published_ts < end for start, end in year_spans):
+            factor *= 1.0 + YEAR_BOOST
         return factor
 
     def group_stories(self, hits: list[Hit], limit: int) -> list[Hit]:

@@ -139,17 +139,73 @@ def _describe(exc: Exception) -> str:
 @dataclass
 class DenseHits:
     ids: list[str]
-    scores: np.ndarray
+    scores: np.ndarray    # ranking scores: cosine minus the passage's density penalty
+    cosines: np.ndarray   # plain cosine similarity to the query
+
+
+NEIGHBOURS = 5         # a passage's density: mean cosine to its NEIGHBOURS nearest other passages
+_NEIGHBOUR_BLOCK = 256  # rows per block of the all-pairs product (256 x 100k floats = 100 MB)
+
+
+def update_neighbours(matrix: np.ndarray, groups: np.ndarray, top: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Exact nearest-neighbour similarities, kept up to date as rows arrive.
+
+    ``top`` (rows x NEIGHBOURS, best first, -inf where there are too few rows) is filled in place
+    for rows not ``known``, and those rows are folded into the known rows' lists. Rows of the same
+    group (the passages of one article) are not each other's neighbours: a long article is not
+    crowded by itself. Returns a mask of the rows whose lists were written or changed. Costs new
+    rows x all rows dot products."""
+    n, k = len(matrix), top.shape[1]
+    changed = ~known
+    new_rows = np.flatnonzero(~known)
+    old_rows = np.flatnonzero(known)
+    for start in range(0, len(new_rows), _NEIGHBOUR_BLOCK):
+        block = new_rows[start:start + _NEIGHBOUR_BLOCK]
+        sims = matrix[block] @ matrix.T
+        sims[groups[block][:, None] == groups[None, :]] = -np.inf  # nor is its own article
+        take = min(k, n)
+        best = -np.partition(-sims, take - 1, axis=1)[:, :take] if take else np.empty((len(block), 0))
+        best = -np.sort(-best, axis=1)
+        top[block] = -np.inf
+        top[block, :best.shape[1]] = best
+        if len(old_rows):
+            cand = sims[:, old_rows].T  # old rows x block
+            take = min(k, len(block))
+            cand = -np.partition(-cand, take - 1, axis=1)[:, :take]
+            merged = -np.sort(-np.concatenate([top[old_rows], cand], axis=1), axis=1)[:, :k]
+            moved = np.any(merged != top[old_rows], axis=1)
+            top[old_rows] = merged
+            changed[old_rows[moved]] = True
+    return changed
+
+
+def density(top: np.ndarray) -> np.ndarray:
+    """Mean similarity to the nearest neighbours (NaN for a row with none)."""
+    finite = np.isfinite(top)
+    counts = finite.sum(axis=1)
+    sums = np.where(finite, top, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 class DenseMirror:
-    """Exact cosine search over an in-memory copy of the collection, with row masks."""
+    """Exact cosine search over an in-memory copy of the collection, with row masks.
 
-    def __init__(self):
+    With ``density_penalty`` > 0, a passage's score is its cosine minus penalty x (its density -
+    the archive's mean density): passages in crowded regions of the space ("hubs", e.g. the tenth
+    brief on a recurring topic) are near every question about that topic and win too often by
+    that alone; this is the CSLS/hubness correction of cross-lingual retrieval (Conneau et al.
+    2018), with densities from passage-passage neighbours so no query log is needed."""
+
+    def __init__(self, density_penalty: float = 0.0):
+        self.density_penalty = density_penalty
         self.ids: list[str] = []
         self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.neighbours = np.zeros((0, NEIGHBOURS), dtype=np.float32)
+        self.penalty = np.zeros(0, dtype=np.float32)
         self.published = np.zeros(0)
         self.article = np.zeros(0, dtype=np.int64)
+        self.article_count = 0
         self.outlet: list[str] = []
         self.outlet_codes = np.zeros(0, dtype=np.int32)
         self.outlet_index: dict[str, int] = {}
@@ -161,11 +217,13 @@ class DenseMirror:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def refresh(self, rows: list[tuple], store: VectorStore, generation: str) -> None:
-        """Sync with the archive's embedded passages (rows: id, article_id, published_ts, outlet)."""
+    def refresh(self, rows: list[tuple], store: VectorStore, generation: str) -> dict[str, bytes]:
+        """Sync with the archive's embedded passages (rows: id, article_id, published_ts, outlet and,
+        optionally, the neighbour similarities stored for it). Returns the neighbour similarities
+        computed or changed here, by passage id, for the caller to store."""
         with self._lock:
             if generation == self.generation:
-                return
+                return {}
             old = {pid: i for i, pid in enumerate(self.ids)}
             missing = [r[0] for r in rows if r[0] not in old]
             fetched = store.vectors(missing) if missing else {}
@@ -183,8 +241,32 @@ class DenseMirror:
             self.outlet_codes = np.array(
                 [self.outlet_index.setdefault(r[3] or "", len(self.outlet_index)) for r in keep_rows],
                 dtype=np.int32)
+            self.article_count = len(np.unique(self.article))
+            updates = self._refresh_density(keep_rows, old) if self.density_penalty > 0 else {}
             self.generation = generation
-            log.debug("dense mirror refreshed: %d vectors (%d fetched)", len(self.ids), len(fetched))
+            log.debug("dense mirror refreshed: %d vectors (%d fetched, %d densities updated)",
+                      len(self.ids), len(fetched), len(updates))
+            return updates
+
+    def _refresh_density(self, rows: list[tuple], old: dict[str, int]) -> dict[str, bytes]:
+        """Neighbour lists: carried over from the last refresh, else as stored, else computed."""
+        top = np.full((len(rows), NEIGHBOURS), -np.inf, dtype=np.float32)
+        known = np.zeros(len(rows), dtype=bool)
+        for i, row in enumerate(rows):
+            j = old.get(row[0])
+            if j is not None and j < len(self.neighbours):
+                top[i] = self.neighbours[j]
+                known[i] = True
+            elif len(row) > 4 and row[4] is not None and len(row[4]) == 4 * NEIGHBOURS:
+                top[i] = np.frombuffer(row[4], dtype=np.float32)
+                known[i] = True
+        changed = update_neighbours(self.matrix, self.article, top, known) if not known.all() else known & False
+        self.neighbours = top
+        dens = density(top)
+        finite = np.isfinite(dens)
+        mean = float(dens[finite].mean()) if finite.any() else 0.0
+        self.penalty = (self.density_penalty * np.where(finite, dens - mean, 0.0)).astype(np.float32)
+        return {rows[i][0]: top[i].tobytes() for i in np.flatnonzero(changed)}
 
     def article_mask(self, article_ids: set[int]) -> np.ndarray:
         """Rows whose article is in ``article_ids`` (for the current generation of the mirror)."""
@@ -218,15 +300,25 @@ class DenseMirror:
         row = self.row_of().get(passage_id)
         return None if row is None else self.matrix[row]
 
-    def scores_for(self, query: np.ndarray, passage_ids: list[str]) -> list[float | None]:
+    def scores_for(self, query: np.ndarray, passage_ids: list[str]) -> list[tuple[float, float] | None]:
+        """(ranking score, cosine) of each passage, None for one not in the mirror."""
         rows = self.row_of()
-        return [None if rows.get(pid) is None else float(self.matrix[rows[pid]] @ query) for pid in passage_ids]
+        out = []
+        for pid in passage_ids:
+            row = rows.get(pid)
+            if row is None:
+                out.append(None)
+            else:
+                cosine = float(self.matrix[row] @ query)
+                out.append((cosine - float(self.penalty[row]) if len(self.penalty) else cosine, cosine))
+        return out
 
     def search(self, query: np.ndarray, k: int, mask: np.ndarray | None) -> DenseHits:
         with self._lock:
             if not self.ids:
-                return DenseHits([], np.zeros(0))
-            scores = self.matrix @ query.astype(np.float32)
+                return DenseHits([], np.zeros(0), np.zeros(0))
+            cosines = self.matrix @ query.astype(np.float32)
+            scores = cosines - self.penalty if len(self.penalty) == len(cosines) else cosines
             if mask is not None and len(mask) != len(scores):
                 raise IndexUnavailable("the vector mirror changed during the search; try again")
             if mask is not None:
@@ -235,5 +327,5 @@ class DenseMirror:
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top])]
             top = top[np.isfinite(scores[top])]
-            return DenseHits([self.ids[i] for i in top], scores[top])
+            return DenseHits([self.ids[i] for i in top], scores[top], cosines[top])
 

@@ -117,3 +117,27 @@ def test_an_archive_path_under_a_file_is_a_clear_error(tmp_path):
     blocker.write_text("a file where a directory should be")
     with pytest.raises(ArchiveError, match="cannot create archive directory"):
         Archive(blocker / "data" / "archive.db")
+
+
+def test_neighbours_are_forgotten_when_a_passage_is_reembedded_or_its_article_replaced(filled):
+    filled.search("volcano")  # stores every embedded passage's neighbour similarities
+    archive = filled.archive
+    rows = archive.embedded_passage_rows()
+    assert rows and all(r[4] is not None for r in rows)
+    first = rows[0][0]
+    archive.mark_embedded([first])  # its vector was rewritten: its neighbours are stale
+    assert {r[0]: r[4] for r in archive.embedded_passage_rows()}[first] is None
+    archive.save_neighbours({first: rows[0][4]})
+    assert archive.mark_all_unembedded() > 0
+    assert archive.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0] == 0
+
+
+def test_document_frequency_counts_articles(filled):
+    archive = filled.archive
+    volcano_passages = archive.db.execute(
+        "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'volcano'").fetchone()[0]
+    assert volcano_passages > 1                       # a long article: the word in several passages
+    assert archive.document_frequency("volcano") == 1  # but one article
+    assert archive.document_frequency("volcanoes") == 1  # stemmed as the keyword index stems it
+    assert archive.document_frequency("zzzunknown") == 0
+    assert archive.document_frequency("!!!") == 0

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from index.dates import parse_moment, resolve_time
+from index.dates import parse_moment, resolve_time, year_labels, year_preference
 from index.errors import BadQuery, NewsdeskError
 
 UTC = timezone.utc
@@ -122,3 +122,32 @@ def test_parse_moment_garbage_is_a_bad_query(value):
         parse_moment(value, name="since")
     assert str(info.value).startswith("since:")
     assert isinstance(info.value, NewsdeskError)
+
+
+@pytest.mark.parametrize("question, years", [
+    ("Which team won the 2022 NHL Stanley Cup Finals?", (2022,)),
+    ("Which country won Eurovision 2023?", (2023,)),
+    ("Donald Trump's 2024 pitch includes a promise to do what?", (2024,)),
+    ("How did abortion rates change between 2021 and 2022?", (2021, 2022)),
+    ("Where will the 2028 Olympics be held?", (2028,)),
+    ("Who paid $2022 for the painting?", ()),        # money, not a year
+    ("What rose 2025% in a day?", ()),                # a percentage
+    ("What is in file report-2023.pdf?", ()),         # part of a name
+    ("What happened on 2023-05-04?", ()),             # a date, handled as a date
+    ("How many people were hurt?", ()),
+    ("Which plan runs to 2040?", ()),                 # too far past the as-of year to be coverage
+])
+def test_years_used_as_labels(question, years):
+    assert year_labels(question, AS_OF) == years
+
+
+def test_a_year_label_survives_but_a_named_year_becomes_a_window():
+    labelled = resolve_time("Which team won the 2022 Stanley Cup?", AS_OF)
+    assert labelled.years == (2022,) and labelled.window is None
+    named = resolve_time("What did Apple launch in 2023?", AS_OF)
+    assert named.window == (start(2023, 1, 1), end(2023, 12, 31)) and named.years == ()
+
+
+def test_a_year_label_prefers_its_run_up_and_look_back():
+    assert year_preference((2024,)) == [(start(2023, 7, 1), start(2025, 4, 1))]
+    assert year_preference(()) == []

@@ -215,3 +215,52 @@ def test_search_errors_are_newsdesk_errors(desk):
     for bad in ("", "   ", "?!?"):
         with pytest.raises(NewsdeskError):
             desk.search(bad)
+
+
+def test_markup_pasted_with_a_question_is_not_searched(desk, links):
+    result = desk.search('Record ice loss on <a data-analytics-id="inline-link" href="https://x.example/'
+                         'tag/greenland">the Greenland glacier</a> &amp; its meltwater')
+    assert result.intent.query == "Record ice loss on the Greenland glacier & its meltwater"
+    assert result.hits[0].article.url == links["glacier"]
+    with pytest.raises(BadQuery):
+        desk.search("<b></b> <br/>")
+
+
+LANTERN = "The lantern festival crowned its champion lantern maker after a night parade along the river."
+
+
+def test_a_year_used_as_a_label_prefers_coverage_around_it(tmp_path):
+    """Two briefs on a recurring event, two years apart. A year label prefers coverage from its
+    run-up to its look back: "2023" the September 2022 brief, "2025" the September 2024 one (years
+    that appear in neither passage's date header, so only the preference can tell them apart)."""
+    desk, served = H.build_desk(tmp_path / "data", extra_gazette=[
+        ("lantern-2022", "Lantern festival crowns its champion", LANTERN, H.utc(2022, 9, 10)),
+        ("lantern-2024", "Lantern festival crowns its champion", LANTERN + " Crowds lined the river.",
+         H.utc(2024, 9, 14)),
+    ])
+    links = served.links
+    def top(question):
+        hits = desk.retriever.search(question, group_stories=False, limit=5).hits
+        return [h.article.url for h in hits if h.article.url in (links["lantern-2022"], links["lantern-2024"])]
+    plain = top("Who won the lantern festival champion title?")
+    assert len(plain) == 2
+    assert top("Who won the 2023 lantern festival champion title?")[0] == links["lantern-2022"]
+    assert top("Who won the 2025 lantern festival champion title?")[0] == links["lantern-2024"]
+    assert top("Who won the 1990 lantern festival champion title?") == plain
+
+
+def test_the_year_boost_is_a_multiplier_on_the_time_factor(desk):
+    intent = retrieval.resolve_time("Who won the 2022 cup?", datetime(2026, 7, 20).astimezone())
+    spans = [(a.timestamp(), b.timestamp()) for a, b in retrieval.year_preference(intent.years)]
+    inside, outside = ts("2022-06-01T00:00:00+00:00"), ts("2025-06-01T00:00:00+00:00")
+    assert desk.retriever._time_factor(inside, intent, spans) == pytest.approx(1.0 + retrieval.YEAR_BOOST)
+    assert desk.retriever._time_factor(outside, intent, spans) == pytest.approx(1.0)
+    assert desk.retriever._time_factor(inside, intent, []) == pytest.approx(1.0)
+
+
+def test_neighbour_similarities_are_stored_for_every_embedded_passage(desk):
+    desk.search("glacier")  # the mirror is loaded and its densities stored
+    db = desk.archive.db
+    embedded = db.execute("SELECT count(*) FROM passages WHERE embedded = 1").fetchone()[0]
+    stored = db.execute("SELECT count(*) FROM passage_neighbours n JOIN passages p ON p.id = n.passage_id").fetchone()[0]
+    assert embedded > 0 and stored == embedded

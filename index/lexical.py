@@ -1,0 +1,40 @@
+"""Lexical coverage: how much of a question's vocabulary, weighted by rarity, a passage contains.
+
+BM25 over an OR of the question's words lets a passage win on one rare word repeated; coverage
+is the soft AND: the share of the question's information (sum of IDF) that the passage holds.
+Words are compared by their first STEM_CHARS letters, a crude stemmer that needs no model and
+no dictionary ("reports"/"reported", "elected"/"election")."""
+from __future__ import annotations
+
+import math
+import re
+
+from .archive import STOPWORDS
+
+STEM_CHARS = 6
+_WORD = re.compile(r"\w+")
+
+
+def stems(text: str) -> set[str]:
+    return {w[:STEM_CHARS] for w in (t.lower() for t in _WORD.findall(text or "")) if w not in STOPWORDS and len(w) > 1}
+
+
+def question_words(text: str) -> dict[str, str]:
+    """The question's content words by stem (stem -> first word seen with it)."""
+    out: dict[str, str] = {}
+    for word in (t.lower() for t in _WORD.findall(text or "")):
+        if word not in STOPWORDS and len(word) > 1:
+            out.setdefault(word[:STEM_CHARS], word)
+    return out
+
+
+def idf(document_frequency: int, documents: int) -> float:
+    return math.log((documents + 1) / (document_frequency + 0.5))
+
+
+def coverage(weights: dict[str, float], passage_stems: set[str]) -> float:
+    """Share of the question's weight (stem -> IDF) found in the passage, 0..1."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for stem, w in weights.items() if stem in passage_stems) / total
