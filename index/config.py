@@ -67,7 +67,7 @@ class RetrievalConfig:
     keyword_weight: float = 0.05
     dense_weight: float = 1.0
     coverage_weight: float = 0.15
-    density_penalty: float = 0.3
+    density_penalty: float = 0.4
     query_cache_size: int = 512
 
 

@@ -143,7 +143,7 @@ class DenseHits:
     cosines: np.ndarray   # plain cosine similarity to the query
 
 
-NEIGHBOURS = 5         # a passage's density: mean cosine to its NEIGHBOURS nearest other passages
+NEIGHBOURS = 10        # a passage's density: mean cosine to its NEIGHBOURS nearest other passages
 _NEIGHBOUR_BLOCK = 256  # rows per block of the all-pairs product (256 x 100k floats = 100 MB)
 
 
