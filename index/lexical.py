@@ -19,10 +19,16 @@ def stems(text: str) -> set[str]:
     return {w[:STEM_CHARS] for w in (t.lower() for t in _WORD.findall(text or "")) if w not in STOPWORDS and len(w) > 1}
 
 
+# "Which country...", "what breed of...", "which of these teams...": the noun is the kind of answer
+# wanted; the article that answers names the country instead of saying "country".
+_ANSWER_TYPE = re.compile(r"\b(which|what)\s+(?:of\s+(?:the|these|those)\s+)?\w+", re.I)
+
+
 def question_words(text: str) -> dict[str, str]:
-    """The question's content words by stem (stem -> first word seen with it)."""
+    """The question's content words by stem (stem -> first word seen with it), without the noun
+    naming the kind of answer wanted."""
     out: dict[str, str] = {}
-    for word in (t.lower() for t in _WORD.findall(text or "")):
+    for word in (t.lower() for t in _WORD.findall(_ANSWER_TYPE.sub(r"\1", text or ""))):
         if word not in STOPWORDS and len(word) > 1:
             out.setdefault(word[:STEM_CHARS], word)
     return out

@@ -12,8 +12,19 @@ def test_stems_drop_stopwords_and_cut_words_to_their_first_letters():
 
 
 def test_question_words_keep_the_first_word_of_each_stem():
-    assert question_words("Which elected official won the election?") == {
-        "electe": "elected", "offici": "official", "won": "won", "electi": "election"}
+    assert question_words("Who said the elected official won the election?") == {
+        "said": "said", "electe": "elected", "offici": "official", "won": "won", "electi": "election"}
+
+
+@pytest.mark.parametrize("question, words", [
+    ("Which country elected a leftist leader?", {"elected", "leftist", "leader"}),
+    ("Which of these teams won the cup?", {"won", "cup"}),
+    ("What breed of dog is Commander?", {"dog", "commander"}),
+    ("Who won the cup?", {"won", "cup"}),
+])
+def test_the_noun_naming_the_kind_of_answer_is_not_a_question_word(question, words):
+    """The article that answers names the country; it need not say "country"."""
+    assert set(question_words(question).values()) == words
 
 
 def test_rarer_words_weigh_more():
