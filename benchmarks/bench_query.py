@@ -123,6 +123,8 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
         "articles_by_ids": (desk.archive, "articles_by_ids"),
         "passage_counts": (desk.archive, "passage_counts"),
         "outlets (named-outlet check)": (desk.archive, "outlets"),
+        "lexical coverage of the top 30": (retr, "_add_coverage"),
+        "  of which document frequencies": (desk.archive, "document_frequency"),
         "group_stories": (retr, "group_stories"),
     }
     timers = {}

@@ -549,8 +549,8 @@ class Archive:
         items = list(sims.items())
         with self.transaction():
             for start in range(0, len(items), 500):
-                self.db.conn.executemany("INSERT OR REPLACE INTO passage_neighbours (passage_id, sims) VALUES (?, ?)",
-                                    items[start:start + 500])
+                self.db.conn.executemany(
+                    "INSERT OR REPLACE INTO passage_neighbours (passage_id, sims) VALUES (?, ?)", items[start:start + 500])
 
     def mark_all_unembedded(self, feed_id: int | None = None) -> int:
         with self.transaction():

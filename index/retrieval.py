@@ -137,7 +137,7 @@ class Retriever:
         self._store_loader = store_loader
         self.mirror = DenseMirror(config.density_penalty)
         self._document_frequency: dict[str, int] = {}
-        self._document_frequency_generation: str | None = None
+        self._document_frequency_basis = 0  # articles in the mirror when those counts were taken
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._outlets_cache: dict[tuple, list[str]] = {}
@@ -173,13 +173,13 @@ class Retriever:
                 log.warning("could not store passage neighbours: %s", exc)
 
     def question_weights(self, query: str) -> dict[str, float]:
-        """IDF weight of each of the question's content words (by stem), document frequencies
-        cached until the index generation changes."""
-        generation = self.mirror.generation
-        if generation != self._document_frequency_generation:
-            self._document_frequency = {}
-            self._document_frequency_generation = generation
+        """IDF weight of each of the question's content words (by stem). Document frequencies are
+        cached until the archive has grown or shrunk by 2%: weights need not follow every ingest
+        batch, and counting a common word's articles costs milliseconds."""
         documents = max(self.mirror.article_count, 1)
+        if abs(documents - self._document_frequency_basis) > 0.02 * self._document_frequency_basis:
+            self._document_frequency = {}
+            self._document_frequency_basis = documents
         weights = {}
         for stem, word in question_words(query).items():
             df = self._document_frequency.get(word)
