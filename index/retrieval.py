@@ -27,13 +27,13 @@ from .embeddings import Embedder
 from .errors import BadQuery, IndexUnavailable, NewsdeskError
 from .fusion import linear_fusion, max_normalise
 from .lexical import coverage, idf, question_words, stems
-from .vectors import DenseMirror, VectorStore
+from .vectors import SAME_STORY, DenseMirror, VectorStore
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 DAY = 86400.0
-STORY_SIMILARITY = 0.90
+STORY_SIMILARITY = SAME_STORY  # near-duplicates (same story, other outlet or syndicated copy)
 WINDOW_BOOST = 1.0     # relevance x2 inside the window the question names
 DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
 OUTLET_BOOST = 1.3     # an outlet named in the question

@@ -144,6 +144,8 @@ class DenseHits:
 
 
 NEIGHBOURS = 10        # a passage's density: mean cosine to its NEIGHBOURS nearest other passages
+DENSITY_FULL_AT = 1000  # articles: below, the density correction is scaled down in proportion
+SAME_STORY = 0.90      # closer than this, another passage is a copy of the story (as retrieval.STORY_SIMILARITY)
 _NEIGHBOUR_BLOCK = 256  # rows per block of the all-pairs product (256 x 100k floats = 100 MB)
 
 
@@ -152,8 +154,9 @@ def update_neighbours(matrix: np.ndarray, groups: np.ndarray, top: np.ndarray, k
 
     ``top`` (rows x NEIGHBOURS, best first, -inf where there are too few rows) is filled in place
     for rows not ``known``, and those rows are folded into the known rows' lists. Rows of the same
-    group (the passages of one article) are not each other's neighbours: a long article is not
-    crowded by itself. Returns a mask of the rows whose lists were written or changed. Costs new
+    group (the passages of one article) are not each other's neighbours, nor are copies of the same
+    story (cosine >= SAME_STORY): a long article is not crowded by itself, nor a story by its
+    syndicated copies. Returns a mask of the rows whose lists were written or changed. Costs new
     rows x all rows dot products."""
     n, k = len(matrix), top.shape[1]
     changed = ~known
@@ -163,6 +166,7 @@ def update_neighbours(matrix: np.ndarray, groups: np.ndarray, top: np.ndarray, k
         block = new_rows[start:start + _NEIGHBOUR_BLOCK]
         sims = matrix[block] @ matrix.T
         sims[groups[block][:, None] == groups[None, :]] = -np.inf  # nor is its own article
+        sims[sims >= SAME_STORY] = -np.inf
         take = min(k, n)
         best = -np.partition(-sims, take - 1, axis=1)[:, :take] if take else np.empty((len(block), 0))
         best = -np.sort(-best, axis=1)
@@ -195,10 +199,13 @@ class DenseMirror:
     the archive's mean density): passages in crowded regions of the space ("hubs", e.g. the tenth
     brief on a recurring topic) are near every question about that topic and win too often by
     that alone; this is the CSLS/hubness correction of cross-lingual retrieval (Conneau et al.
-    2018), with densities from passage-passage neighbours so no query log is needed."""
+    2018), with densities from passage-passage neighbours so no query log is needed. In a small
+    archive a passage's nearest neighbours are much of the archive and "crowded" means little, so
+    the correction grows with the archive, in full from ``full_strength_at`` articles."""
 
-    def __init__(self, density_penalty: float = 0.0):
+    def __init__(self, density_penalty: float = 0.0, full_strength_at: int = DENSITY_FULL_AT):
         self.density_penalty = density_penalty
+        self.full_strength_at = max(1, full_strength_at)
         self.ids: list[str] = []
         self.matrix = np.zeros((0, 0), dtype=np.float32)
         self.neighbours = np.zeros((0, NEIGHBOURS), dtype=np.float32)
@@ -265,7 +272,8 @@ class DenseMirror:
         dens = density(top)
         finite = np.isfinite(dens)
         mean = float(dens[finite].mean()) if finite.any() else 0.0
-        self.penalty = (self.density_penalty * np.where(finite, dens - mean, 0.0)).astype(np.float32)
+        strength = self.density_penalty * min(1.0, self.article_count / self.full_strength_at)
+        self.penalty = (strength * np.where(finite, dens - mean, 0.0)).astype(np.float32)
         return {rows[i][0]: top[i].tobytes() for i in np.flatnonzero(changed)}
 
     def article_mask(self, article_ids: set[int]) -> np.ndarray:
