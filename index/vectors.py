@@ -165,7 +165,7 @@ def update_neighbours(matrix: np.ndarray, groups: np.ndarray, top: np.ndarray, k
     for start in range(0, len(new_rows), _NEIGHBOUR_BLOCK):
         block = new_rows[start:start + _NEIGHBOUR_BLOCK]
         sims = matrix[block] @ matrix.T
-        sims[groups[block][:, None] == groups[None, :]] = -np.inf  # nor is its own article
+        sims[groups[block][:, None] == groups[None, :]] = -np.inf  # its own article, itself included
         sims[sims >= SAME_STORY] = -np.inf
         take = min(k, n)
         best = -np.partition(-sims, take - 1, axis=1)[:, :take] if take else np.empty((len(block), 0))
