@@ -35,7 +35,8 @@ def question_words(text: str) -> dict[str, str]:
 
 
 def idf(document_frequency: int, documents: int) -> float:
-    return math.log((documents + 1) / (document_frequency + 0.5))
+    """Never negative: a word in (nearly) every document weighs nothing."""
+    return max(0.0, math.log((documents + 1) / (document_frequency + 0.5)))
 
 
 def coverage(weights: dict[str, float], passage_stems: set[str]) -> float:

@@ -29,6 +29,7 @@ def test_the_noun_naming_the_kind_of_answer_is_not_a_question_word(question, wor
 
 def test_rarer_words_weigh_more():
     assert idf(1, 1000) > idf(100, 1000) > idf(900, 1000) > 0
+    assert idf(5, 1) == 0.0  # counts from a bigger archive than the one known: no negative weight
 
 
 def test_coverage_is_the_share_of_the_question_weight_found():
