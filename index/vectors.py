@@ -236,10 +236,15 @@ class DenseMirror:
             fetched = store.vectors(missing) if missing else {}
             dim = store.dimension
             keep_rows = [r for r in rows if r[0] in old or r[0] in fetched]
+            # each kept row's row in the last mirror (-1: new), for its vector and neighbour list
+            carried = np.array([old.get(r[0], -1) for r in keep_rows], dtype=np.int64)
+            is_old = carried >= 0
             matrix = np.empty((len(keep_rows), dim), dtype=np.float32)
-            for i, row in enumerate(keep_rows):
-                j = old.get(row[0])
-                matrix[i] = self.matrix[j] if j is not None else fetched[row[0]]
+            if is_old.any():
+                matrix[is_old] = self.matrix[carried[is_old]]
+            for i in np.flatnonzero(~is_old):
+                matrix[i] = fetched[keep_rows[i][0]]
+            last_neighbours = self.neighbours if len(self.neighbours) == len(self.ids) else None
             self.ids = [r[0] for r in keep_rows]
             self.matrix = matrix
             self.article = np.array([r[1] for r in keep_rows], dtype=np.int64)
@@ -249,25 +254,26 @@ class DenseMirror:
                 [self.outlet_index.setdefault(r[3] or "", len(self.outlet_index)) for r in keep_rows],
                 dtype=np.int32)
             self.article_count = len(np.unique(self.article))
-            updates = self._refresh_density(keep_rows, old) if self.density_penalty > 0 else {}
+            updates = self._refresh_density(keep_rows, carried, last_neighbours) if self.density_penalty > 0 else {}
             self.generation = generation
             log.debug("dense mirror refreshed: %d vectors (%d fetched, %d densities updated)",
                       len(self.ids), len(fetched), len(updates))
             return updates
 
-    def _refresh_density(self, rows: list[tuple], old: dict[str, int]) -> dict[str, bytes]:
+    def _refresh_density(self, rows: list[tuple], carried: np.ndarray,
+                         last_neighbours: np.ndarray | None) -> dict[str, bytes]:
         """Neighbour lists: carried over from the last refresh, else as stored, else computed."""
         top = np.full((len(rows), NEIGHBOURS), -np.inf, dtype=np.float32)
         known = np.zeros(len(rows), dtype=bool)
-        for i, row in enumerate(rows):
-            j = old.get(row[0])
-            if j is not None and j < len(self.neighbours):
-                top[i] = self.neighbours[j]
+        if last_neighbours is not None:
+            known = carried >= 0
+            top[known] = last_neighbours[carried[known]]
+        for i in np.flatnonzero(~known):
+            stored = rows[i][4] if len(rows[i]) > 4 else None
+            if stored is not None and len(stored) == 4 * NEIGHBOURS:
+                top[i] = np.frombuffer(stored, dtype=np.float32)
                 known[i] = True
-            elif len(row) > 4 and row[4] is not None and len(row[4]) == 4 * NEIGHBOURS:
-                top[i] = np.frombuffer(row[4], dtype=np.float32)
-                known[i] = True
-        changed = update_neighbours(self.matrix, self.article, top, known) if not known.all() else known & False
+        changed = update_neighbours(self.matrix, self.article, top, known) if not known.all() else np.zeros_like(known)
         self.neighbours = top
         dens = density(top)
         finite = np.isfinite(dens)
