@@ -144,10 +144,14 @@ POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed wa
 _EPOCH_SQL = "CAST(strftime('%s', {}) AS INTEGER)"
 
 
-def _forget_neighbours(db, passage_ids: list[str]) -> None:
-    for start in range(0, len(passage_ids), 500):
-        chunk = passage_ids[start:start + 500]
-        db.execute("DELETE FROM passage_neighbours WHERE passage_id IN (%s)" % ",".join("?" * len(chunk)), chunk)
+_IN_LIST = 500  # values per SQL "IN (...)" list
+
+
+def _in_chunks(values: list) -> Iterator[tuple[list, str]]:
+    """Slices of ``values`` short enough for one ``IN (...)`` list, each with its placeholders."""
+    for start in range(0, len(values), _IN_LIST):
+        chunk = values[start:start + _IN_LIST]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def now_iso() -> str:
@@ -446,8 +450,9 @@ class Archive:
     def _delete_passages(self, article_id: int) -> None:
         ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE article_id = ?", [article_id]).fetchall()]
         if ids:
+            self.db.execute("DELETE FROM passage_neighbours WHERE passage_id IN "
+                            "(SELECT id FROM passages WHERE article_id = ?)", [article_id])
             self.db.execute("DELETE FROM passages WHERE article_id = ?", [article_id])
-            _forget_neighbours(self.db, ids)
             for passage_id in ids:
                 _insert(self.db, "vector_deletes", {"passage_id": passage_id, "queued_at": now_iso()}, replace=True)
 
@@ -469,9 +474,8 @@ class Archive:
         if not ids:
             return {}
         out = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for row in self.db.query("SELECT * FROM articles WHERE id IN (%s)" % ",".join("?" * len(chunk)), chunk):
+        for chunk, marks in _in_chunks(ids):
+            for row in self.db.query(f"SELECT * FROM articles WHERE id IN ({marks})", chunk):
                 out[row["id"]] = _article(row)
         return out
 
@@ -482,9 +486,8 @@ class Archive:
     def passages_by_ids(self, ids: Iterable[str]) -> dict[str, PassageRow]:
         ids = list(dict.fromkeys(ids))
         out = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for row in self.db.query("SELECT * FROM passages WHERE id IN (%s)" % ",".join("?" * len(chunk)), chunk):
+        for chunk, marks in _in_chunks(ids):
+            for row in self.db.query(f"SELECT * FROM passages WHERE id IN ({marks})", chunk):
                 out[row["id"]] = PassageRow(row["id"], row["article_id"], row["seq"], row["title"] or "",
                                             row["text"], row["published_ts"], row["outlet"] or "")
         return out
@@ -493,11 +496,9 @@ class Archive:
         """passage id -> (article_id, published_ts, outlet), without reading the text."""
         ids = list(dict.fromkeys(ids))
         out = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for chunk, marks in _in_chunks(ids):
             out.update((r[0], (r[1], r[2], r[3] or "")) for r in self.db.execute(
-                "SELECT id, article_id, published_ts, outlet FROM passages WHERE id IN (%s)" % ",".join("?" * len(chunk)),
-                chunk))
+                f"SELECT id, article_id, published_ts, outlet FROM passages WHERE id IN ({marks})", chunk))
         return out
 
     def document_frequency(self, word: str) -> int:
@@ -515,11 +516,10 @@ class Archive:
 
     def passage_counts(self, article_ids: list[int]) -> dict[int, int]:
         out = {}
-        for start in range(0, len(article_ids), 500):
-            chunk = article_ids[start:start + 500]
+        for chunk, marks in _in_chunks(article_ids):
             out.update(self.db.execute(
-                "SELECT article_id, count(*) FROM passages WHERE article_id IN (%s) GROUP BY article_id"
-                % ",".join("?" * len(chunk)), chunk).fetchall())
+                f"SELECT article_id, count(*) FROM passages WHERE article_id IN ({marks}) GROUP BY article_id",
+                chunk).fetchall())
         return out
 
     def passages_to_embed(self, limit: int = 100_000) -> list[PassageRow]:
@@ -531,11 +531,9 @@ class Archive:
     def mark_embedded(self, ids: list[str], value: int = 1) -> None:
         """A passage (re-)embedded or taken out of the index: its neighbours are recomputed."""
         with self.transaction():
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                self.db.execute("UPDATE passages SET embedded = ? WHERE id IN (%s)" % ",".join("?" * len(chunk)),
-                                [value, *chunk])
-            _forget_neighbours(self.db, ids)
+            for chunk, marks in _in_chunks(ids):
+                self.db.execute(f"UPDATE passages SET embedded = ? WHERE id IN ({marks})", [value, *chunk])
+                self.db.execute(f"DELETE FROM passage_neighbours WHERE passage_id IN ({marks})", chunk)
 
     def embedded_passage_rows(self) -> list[tuple]:
         """What the vector mirror needs of each embedded passage: id, article id, unix time, outlet,
@@ -546,11 +544,9 @@ class Archive:
                WHERE p.embedded = 1 ORDER BY p.rowid""").fetchall()
 
     def save_neighbours(self, sims: dict[str, bytes]) -> None:
-        items = list(sims.items())
         with self.transaction():
-            for start in range(0, len(items), 500):
-                self.db.conn.executemany(
-                    "INSERT OR REPLACE INTO passage_neighbours (passage_id, sims) VALUES (?, ?)", items[start:start + 500])
+            self.db.conn.executemany("INSERT OR REPLACE INTO passage_neighbours (passage_id, sims) VALUES (?, ?)",
+                                     sims.items())
 
     def mark_all_unembedded(self, feed_id: int | None = None) -> int:
         with self.transaction():
@@ -571,17 +567,11 @@ class Archive:
 
     def clear_vector_deletes(self, ids: list[str]) -> None:
         with self.transaction():
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                self.db.execute("DELETE FROM vector_deletes WHERE passage_id IN (%s)" % ",".join("?" * len(chunk)), chunk)
+            for chunk, marks in _in_chunks(ids):
+                self.db.execute(f"DELETE FROM vector_deletes WHERE passage_id IN ({marks})", chunk)
 
     def all_passage_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM passages").fetchall()}
-
-    def passage_table(self) -> list[tuple]:
-        """(id, article_id, published_ts, outlet) for every passage, for the dense index's filters."""
-        return self.db.execute(
-            "SELECT id, article_id, published_ts, outlet FROM passages ORDER BY rowid").fetchall()
 
     def keyword_search(self, text: str, *, limit: int, since_ts: float | None, until_ts: float | None,
                        outlets: list[str] | None = None, article_ids: list[int] | None = None,
