@@ -16,17 +16,23 @@ from index_testkit import Item, Site, long_text, make_config, rss20
 NOW = datetime.now(timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def filled(http_server, tmp_path_factory):
-    """One archive with two articles for the whole module (the tests only read it)."""
-    site = Site(http_server, "/archive-module")
-    desk = Newsdesk(make_config(tmp_path_factory.mktemp("archive") / "data"), embedder=HashEmbedder())
+def fill(http_server, data_dir, prefix: str) -> Newsdesk:
+    """An archive of two articles, one long, fetched from a feed over HTTP."""
+    site = Site(http_server, prefix)
+    desk = Newsdesk(make_config(data_dir), embedder=HashEmbedder())
     desk.add_feed(site.serve("/feed.xml", rss20("Archive Times", [
         Item("Volcano erupts", long_text("volcano", 12), link=site.url("/v.html"), guid="v", date=NOW - timedelta(days=1)),
         Item("Rates rise", long_text("bank", 12), link=site.url("/b.html"), guid="b", date=NOW - timedelta(days=2)),
     ])))
     report = desk.ingest()
     assert report.articles_new == 2
+    return desk
+
+
+@pytest.fixture(scope="module")
+def filled(http_server, tmp_path_factory):
+    """One archive with two articles for the whole module (the tests only read it)."""
+    desk = fill(http_server, tmp_path_factory.mktemp("archive") / "data", "/archive-module")
     yield desk
     desk.close()
 
@@ -119,17 +125,33 @@ def test_an_archive_path_under_a_file_is_a_clear_error(tmp_path):
         Archive(blocker / "data" / "archive.db")
 
 
-def test_neighbours_are_forgotten_when_a_passage_is_reembedded_or_its_article_replaced(filled):
-    filled.search("volcano")  # stores every embedded passage's neighbour similarities
-    archive = filled.archive
-    rows = archive.embedded_passage_rows()
-    assert rows and all(r[4] is not None for r in rows)
-    first = rows[0][0]
-    archive.mark_embedded([first])  # its vector was rewritten: its neighbours are stale
-    assert {r[0]: r[4] for r in archive.embedded_passage_rows()}[first] is None
-    archive.save_neighbours({first: rows[0][4]})
-    assert archive.mark_all_unembedded() > 0
-    assert archive.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0] == 0
+def stored_neighbours(archive) -> set[str]:
+    return {r[0] for r in archive.db.execute("SELECT passage_id FROM passage_neighbours")}
+
+
+def test_neighbours_are_forgotten_when_a_passage_is_reembedded_or_removed(http_server, tmp_path):
+    desk = fill(http_server, tmp_path / "data", "/archive-neighbours")
+    try:
+        desk.search("volcano")  # stores every embedded passage's neighbour similarities
+        archive = desk.archive
+        rows = archive.embedded_passage_rows()
+        all_ids, lists = {r[0] for r in rows}, {r[0]: r[4] for r in rows}
+        assert rows and None not in lists.values()
+        feed_id = archive.list_feeds()[0].id
+
+        archive.mark_embedded([rows[0][0]])  # its vector was rewritten: its neighbours are stale
+        assert stored_neighbours(archive) == all_ids - {rows[0][0]}
+        archive.save_neighbours(lists)
+        archive.mark_all_unembedded(feed_id)  # a feed reindexed: all of its passages
+        assert stored_neighbours(archive) == set()
+        archive.save_neighbours(lists)
+        archive.mark_all_unembedded()  # a full reindex
+        assert stored_neighbours(archive) == set()
+        archive.save_neighbours(lists)
+        archive.remove_feed(feed_id)  # its articles deleted with their passages
+        assert stored_neighbours(archive) == set()
+    finally:
+        desk.close()
 
 
 def test_document_frequency_counts_articles(filled):
