@@ -243,7 +243,7 @@ def add_eval_feeds(desk, base: str, quick: bool, feeds: list[str] | None = None)
     """Import the archive's OPML (all 26 feeds), or only the named/quick subset of its outlines."""
     import httpx
 
-    from index.feeds import parse_opml
+    from index.feeds.opml import parse_opml
 
     opml = httpx.get(f"{base}/archive.opml", timeout=30).content
     wanted = feeds or (QUICK_FEEDS if quick else None)

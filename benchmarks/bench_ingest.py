@@ -16,15 +16,23 @@ store, the archive writer and the feed workers with timers, so a shortfall can b
 """
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (EvalServer, Run, Timer, add_eval_feeds, base_parser, bench_dir, eval_config,  # noqa: E402
-                     proc_status, verdict)
+from _common import (  # noqa: E402
+    EvalServer,
+    Run,
+    Timer,
+    add_eval_feeds,
+    base_parser,
+    bench_dir,
+    eval_config,
+    proc_status,
+    verdict,
+)
 
 PIPELINE_TARGET = 0.85
 REINGEST_TARGET = 50.0
@@ -39,8 +47,8 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
     """Fresh data dir -> ingested archive. Returns the measurements (used by bench_query too)."""
     import torch
 
-    import index.ingest as ingest_mod
-    from index.ingest import EMBED_BATCH, passage_input
+    import index.ingest.pipeline as ingest_mod
+    from index.ingest.pipeline import EMBED_BATCH, passage_input
     from index.service import Newsdesk
 
     out: dict = {"data_dir": str(data_dir), "torch_threads": torch.get_num_threads(), "embed_call_rows": EMBED_BATCH}
@@ -124,7 +132,7 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
         out["bare_st_s"] = out["bare_st_pps"] = None
         if config.embedding.backend != "torch" and getattr(args, "bare_torch", False):
             # the reference the issue names: sentence-transformers' own model.encode, same texts and calls
-            from index.embeddings import SentenceTransformerEmbedder
+            from index.vectors.embedders import SentenceTransformerEmbedder
 
             st = SentenceTransformerEmbedder(config.embedding.model)
             st.encode(["warm-up sentence for the model"] * 8)
@@ -157,7 +165,7 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
 
 
 def _all_passages(archive):
-    from index.archive import PassageRow
+    from index.models import PassageRow
 
     rows = archive.db.execute("SELECT id, article_id, seq, title, text, published_ts, outlet FROM passages "
                               "ORDER BY article_id, seq").fetchall()

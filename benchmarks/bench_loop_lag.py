@@ -24,7 +24,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FeedServer, Run, TextGen, Timer, base_parser, bench_dir, percentiles, verdict  # noqa: E402
+from _common import (  # noqa: E402
+    FeedServer,
+    Run,
+    TextGen,
+    Timer,
+    base_parser,
+    bench_dir,
+    percentiles,
+    verdict,
+)
 
 TARGET_P99_MS = 250.0
 PROBE_S = 0.010
@@ -189,18 +198,23 @@ def main(argv=None) -> dict:
     parser.add_argument("--idle-seconds", type=float, default=2.0)
     parser.add_argument("--settle-timeout", type=float, default=600.0)
     parser.add_argument("--upsert-page", type=int, help="what-if: Chroma calls of at most N vectors (patches "
-                                                        "index.vectors._WRITE_PAGE, default 128, in this process only)")
+                                                        "index.vectors.chroma._WRITE_PAGE, default 128, in this process only)")
     args = parser.parse_args(argv)
     run = Run("bench_loop_lag", args)
 
-    from index.config import Config, DataConfig, DiscordConfig, EmbeddingConfig, FeedsConfig
-    from index.embeddings import HashEmbedder, load_embedder
+    from index.config import (
+        Config,
+        DataConfig,
+        DiscordConfig,
+        EmbeddingConfig,
+        FeedsConfig,
+    )
     from index.service import Newsdesk
+    import index.vectors.chroma as chroma
+    from index.vectors.embedders import HashEmbedder, load_embedder
 
     if args.upsert_page:
-        import index.vectors
-
-        index.vectors._WRITE_PAGE = args.upsert_page
+        chroma._WRITE_PAGE = args.upsert_page
     if args.quick:
         n_feeds, sizes = 4, {"initial": 60, "ingest_alone": 40, "ingest_concurrent": 60}
     else:
@@ -234,9 +248,8 @@ def main(argv=None) -> dict:
         out["counts_end"] = desk.archive.counts()
         out["embedder"] = embedder.name
         out["switch_interval_s"] = sys.getswitchinterval()
-        import index.vectors
 
-        out["chroma_write_page"] = index.vectors._WRITE_PAGE
+        out["chroma_write_page"] = chroma._WRITE_PAGE
         desk.close()
     finally:
         server.close()

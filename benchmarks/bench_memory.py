@@ -10,7 +10,6 @@ after each stage and VmHWM (the peak) at the end. Target: VmHWM <= 1.5 GB.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,7 +18,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Run, TextGen, base_parser, bench_dir, eval_config, proc_status, verdict  # noqa: E402
+from _common import (  # noqa: E402
+    Run,
+    TextGen,
+    base_parser,
+    bench_dir,
+    eval_config,
+    proc_status,
+    verdict,
+)
 
 TARGET_MIB = 1.5 * 1024
 

@@ -22,8 +22,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (EVAL_DIR, EvalServer, Run, Timer, add_eval_feeds, base_parser, bench_dir,  # noqa: E402
-                     eval_config, load_questions, percentiles, proc_status, verdict)
+from _common import (  # noqa: E402
+    EVAL_DIR,
+    EvalServer,
+    Run,
+    Timer,
+    add_eval_feeds,
+    base_parser,
+    bench_dir,
+    eval_config,
+    load_questions,
+    percentiles,
+    proc_status,
+    verdict,
+)
 
 SEARCH_P50, SEARCH_P95, ASK_P50 = 30.0, 100.0, 150.0
 WARMUP = ["What happened with the economy this week?", "Who won the election?",
@@ -83,7 +95,7 @@ def main(argv=None) -> dict:
 
 
 def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
-    import index.retrieval as retrieval_mod
+    import index.search.retriever as retrieval_mod
     from index.service import Newsdesk
 
     questions = load_questions(Path(args.questions), limit)

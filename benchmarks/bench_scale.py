@@ -33,8 +33,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (Run, TextGen, Timer, base_parser, bench_dir, dir_size, eval_config, percentiles,  # noqa: E402
-                     proc_status, verdict)
+from _common import (  # noqa: E402
+    Run,
+    TextGen,
+    Timer,
+    base_parser,
+    bench_dir,
+    dir_size,
+    eval_config,
+    percentiles,
+    proc_status,
+    verdict,
+)
 
 DIM = 384
 MODEL = "all-MiniLM-L6-v2"   # the name the real model has, so bench_memory can open the store with it
@@ -85,9 +95,11 @@ class MemoEmbedder(RandomQueryEmbedder):
 def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
     import numpy as np
 
-    from index.archive import Archive, PassageRow, now_iso
-    from index.clean import content_hash
-    from index.vectors import VectorStore
+    from index.archive import Archive
+    from index.archive.sql import now_iso
+    from index.models import PassageRow
+    from index.text.clean import content_hash
+    from index.vectors.chroma import VectorStore
 
     config = eval_config(data_dir)
     gen = TextGen(seed=seed)
@@ -187,8 +199,8 @@ def loop_stalls(store, archive, n: int) -> dict:
 
     import numpy as np
 
-    import index.vectors
-    from index.vectors import DenseMirror
+    import index.vectors.chroma as chroma
+    from index.vectors.mirror import DenseMirror
 
     rows = archive.embedded_passage_rows()  # with the neighbour lists stored by the first refresh
     rng = np.random.default_rng(5)
@@ -221,11 +233,11 @@ def loop_stalls(store, archive, n: int) -> dict:
         mirror = DenseMirror(density_penalty=0.3)
         out[f"dense mirror rebuild from Chroma ({n:,} vectors, pages of 2,000, stored neighbour lists)"] = \
             await stalled(lambda: mirror.refresh(rows, store, "x"))
-        out[f"VectorStore.upsert of 512 vectors (one pipeline batch; Chroma calls of {index.vectors._WRITE_PAGE})"] = await stalled(lambda: store.upsert(extra, vecs, metas))
+        out[f"VectorStore.upsert of 512 vectors (one pipeline batch; Chroma calls of {chroma._WRITE_PAGE})"] = await stalled(lambda: store.upsert(extra, vecs, metas))
         grown = rows + [(pid, -1, 0.0, "bench", None) for pid in extra]
         out["dense mirror refresh with those 512 new (their neighbours against all, the lists they enter)"] = \
             await stalled(lambda: mirror.refresh(grown, store, "y"))
-        out[f"VectorStore.delete of 512 vectors (Chroma calls of {index.vectors._WRITE_PAGE})"] = await stalled(lambda: store.delete(extra))
+        out[f"VectorStore.delete of 512 vectors (Chroma calls of {chroma._WRITE_PAGE})"] = await stalled(lambda: store.delete(extra))
         return out
 
     return asyncio.run(main())
@@ -233,17 +245,15 @@ def loop_stalls(store, archive, n: int) -> dict:
 
 def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     rss_start = proc_status()
-    import numpy as np
 
-    import index.retrieval as retrieval_mod  # noqa: F401
-    from index.service import Newsdesk, Scope
-    from index.vectors import DenseMirror
+    from index.models import Scope
+    from index.service import Newsdesk
 
     gen = TextGen(seed=99)
     queries = list(dict.fromkeys(gen.query() for _ in range(args.queries * 2)))[:args.queries]
     embedder = RandomQueryEmbedder()
     if args.real_query:
-        from index.embeddings import SentenceTransformerEmbedder
+        from index.vectors.embedders import SentenceTransformerEmbedder
 
         real = SentenceTransformerEmbedder()
         vecs = real.encode(queries)

@@ -15,19 +15,24 @@ import discord
 from discord.ext import commands
 
 from index.config import Config
-from index.service import Newsdesk
+from index.service import Newsdesk, install_redaction
 
 from . import errors
 from .checks import Cooldowns, HeavyGate
+from .views import dynamic_items
 
 log = logging.getLogger("bot")
 
+# one extension per feature (bot/exts/<area>/<feature>.py, each with ``async def setup(bot)``)
 EXTENSIONS = (
-    "bot.cogs.ask",
-    "bot.cogs.latest",
-    "bot.cogs.feeds",
-    "bot.cogs.status",
-    "bot.cogs.polling",
+    "bot.exts.reading.ask",
+    "bot.exts.reading.browse",
+    "bot.exts.admin.feeds",
+    "bot.exts.admin.reindex",
+    "bot.exts.admin.status",
+    "bot.exts.delivery.health",
+    "bot.exts.delivery.autopost",
+    "bot.exts.delivery.polling",
 )
 
 __all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS"]
@@ -58,10 +63,8 @@ class _NewsdeskMixin:
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        from .views import dynamic_items
-
         self.add_dynamic_items(*dynamic_items())
-        await asyncio.to_thread(_warm_up)
+        await asyncio.to_thread(_warm_up, self.desk)
         self.synced_commands = await self.sync_commands()
 
     async def sync_commands(self) -> list[discord.app_commands.AppCommand]:
@@ -106,12 +109,10 @@ class ShardedNewsdeskBot(_NewsdeskMixin, commands.AutoShardedBot):
     pass
 
 
-def _warm_up() -> None:
+def _warm_up(desk: Newsdesk) -> None:
     """Load the date parser's data once, so validating /ask options before deferring stays instant."""
-    from index.dates import parse_moment
-
     try:
-        parse_moment("yesterday")
+        desk.check_query(None, since="yesterday")
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
 
@@ -138,8 +139,6 @@ def create_bot(config: Config, desk: Newsdesk | None = None, *, poll: bool | Non
 
 def run_bot(config: Config, token: str, desk: Newsdesk | None = None, poll: bool = True) -> None:
     """Run the bot until interrupted (used by ``newsdesk run``)."""
-    from index.logsafety import install_redaction
-
     root = logging.getLogger()
     if not root.handlers:
         discord.utils.setup_logging(level=logging.INFO)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from index.service import GLOBAL, Scope
+from index.models import GLOBAL, Scope
 
 from .errors import Busy, NotAdmin
 

@@ -15,9 +15,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.errors import (ArchiveError, BadQuery, ConfigError, FeedError, FetchError, IndexUnavailable,
-                          ModelMismatch, NewsdeskError, NotFound, PermissionDenied, UrlRefused)
-from index.logsafety import redact
+from index.errors import (
+    ArchiveError,
+    BadQuery,
+    ConfigError,
+    FeedError,
+    FetchError,
+    IndexUnavailable,
+    ModelMismatch,
+    NewsdeskError,
+    NotFound,
+    PermissionDenied,
+    UrlRefused,
+)
+from index.service import redact
 
 from . import render
 

@@ -1,6 +1,6 @@
 """One progress message, edited as a long job goes (at most every 1.5 s), then a summary.
 
-The job runs in a worker thread and calls :meth:`Progress.callback` (the
+The job runs in a worker thread and calls :meth:`ProgressMessage.callback` (the
 ``index.ingest`` progress protocol: ``start``, ``feed``, ``embedding``,
 ``embedded``, ``done``); events are handed to the event loop, which folds them
 into a state and edits the message only when the last edit is old enough.
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 MIN_EDIT_INTERVAL = 1.5
 
 
-class Progress:
+class ProgressMessage:
     def __init__(self, edit: Callable[[str], Awaitable[None]], title: str, *,
                  min_interval: float = MIN_EDIT_INTERVAL):
         self._edit = edit

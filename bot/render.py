@@ -14,10 +14,8 @@ from typing import Iterable, Sequence
 
 import discord
 
-from index.answers import Answer
-from index.archive import Article, Feed
-from index.logsafety import redact
-from index.retrieval import Hit
+from index.models import Answer, Article, Feed, Hit
+from index.service import redact
 
 MESSAGE_LIMIT = 2000
 TITLE_LIMIT = 256

@@ -14,7 +14,8 @@ from typing import Sequence
 
 import discord
 
-from index.retrieval import Hit
+from index.errors import NotFound
+from index.models import Hit
 
 from . import errors, render
 from .checks import reader_scope
@@ -118,16 +119,12 @@ def answer_view(answer) -> discord.ui.View | None:
 
 def load_passages(desk, article_ids: Sequence[int], quotes: dict[int, list[str]], scope):
     """(n, article, passage text, quotes) for each cited article visible in scope (runs in a thread)."""
-    from index.errors import NotFound
-
     items = []
     for n, article_id in enumerate(article_ids, start=1):
         try:
-            article = desk.article(article_id, scope)
+            article, rows = desk.passage_texts(article_id, scope)
         except NotFound:
             continue
-        rows = [r[0] for r in desk.archive.db.execute(
-            "SELECT text FROM passages WHERE article_id = ? ORDER BY seq", [article_id]).fetchall()]
         cited = quotes.get(n, [])
         items.append((n, article, best_passage(rows, cited) or article.summary or article.text, cited))
     return items

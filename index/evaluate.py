@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import statistics
 import time
 from collections import defaultdict
 from urllib.parse import urlsplit

@@ -8,43 +8,37 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .answers import Answer, ExtractiveAnswerer, LLMAnswerer
-from .archive import Archive, Article, Feed
+from . import doctor
+from .answers.extractive import ExtractiveAnswerer
+from .answers.llm import LLMAnswerer
+from .archive import Archive
 from .config import Config, llm_api_key
-from .embeddings import Embedder, load_embedder
 from .errors import BadQuery, IndexUnavailable, NotFound, PermissionDenied, UrlRefused
-from .feeds import OpmlOutline, parse_opml, render_opml
-from .ingest import IngestReport, Pipeline, Progress
-from .netguard import check_url
-from .retrieval import Hit, Retriever, SearchResult
-from .vectors import VectorStore
+from .feeds.netguard import check_url
+from .feeds.opml import OpmlOutline, parse_opml, render_opml
+from .ingest.pipeline import Pipeline, Progress
+from .logsafety import install_redaction, redact
+from .models import (
+    GLOBAL,
+    Answer,
+    Article,
+    DoctorReport,
+    Feed,
+    Hit,
+    IngestReport,
+    Scope,
+    SearchResult,
+)
+from .search.retriever import Retriever, clean_question
+from .text.dates import parse_moment
+from .vectors.chroma import VectorStore
+from .vectors.embedders import Embedder, load_embedder
+
+__all__ = ["GLOBAL", "Newsdesk", "Scope", "install_redaction", "redact"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Who is asking: a guild (its feeds plus the global ones) or everything (CLI, owners)."""
-    guild_id: int | None = None
-    everything: bool = True
-
-    @property
-    def scoped(self) -> bool:
-        return not self.everything
-
-
-GLOBAL = Scope()
-
-
-@dataclass
-class DoctorReport:
-    ok: bool
-    problems: list[str] = field(default_factory=list)
-    fixed: list[str] = field(default_factory=list)
-    counts: dict = field(default_factory=dict)
 
 
 class Newsdesk:
@@ -91,7 +85,7 @@ class Newsdesk:
         return self.archive.add_feed(url, name.strip(), guild_id, channel_id, added_by)
 
     def list_feeds(self, scope: Scope = GLOBAL) -> list[Feed]:
-        return self.archive.list_feeds(scope.guild_id, scope.scoped)
+        return self.archive.list_feeds(scope)
 
     def feed_for(self, url_or_id: str | int, scope: Scope = GLOBAL, manage: bool = False) -> Feed:
         feed = self.archive.get_feed(url_or_id)
@@ -177,7 +171,7 @@ class Newsdesk:
     def search(self, query: str, *, as_of=None, since=None, until=None, source: str | None = None,
                limit: int = 10, scope: Scope = GLOBAL, context: str | None = None) -> SearchResult:
         return self.retriever.search(query, as_of=as_of, since=since, until=until, source=source, limit=limit,
-                                     guild_id=scope.guild_id, scoped=scope.scoped, context=context)
+                                     scope=scope, context=context)
 
     def ask(self, question: str, *, as_of=None, since=None, until=None, source: str | None = None,
             scope: Scope = GLOBAL, context: str | None = None) -> Answer:
@@ -193,12 +187,11 @@ class Newsdesk:
             relevant = [h for h in result.hits if h.dense >= self.config.answers.min_relevance or h.keyword > 0.3]
             relevant.sort(key=lambda h: -(h.article.published_ts or 0))
             return relevant[:limit]
-        outlets = self.retriever.resolve_outlets(source, scope.guild_id, scope.scoped)
-        from .dates import parse_moment
+        outlets = self.retriever.resolve_outlets(source, scope)
         until = parse_moment(as_of, end_of_day=True, name="as-of")
         articles = self.archive.latest_articles(limit=limit * 3, until_ts=until.timestamp() if until else None,
-                                                outlets=outlets, guild_id=scope.guild_id, scoped=scope.scoped)
-        hits = [Hit(article=a, passage=_first_passage(self.archive, a), score=0.0) for a in articles]
+                                                outlets=outlets, scope=scope)
+        hits = [Hit(article=a, passage=self.archive.first_passage(a), score=0.0) for a in articles]
         try:
             self.retriever.refresh_mirror()
         except IndexUnavailable:
@@ -212,7 +205,52 @@ class Newsdesk:
         return article
 
     def sources(self, scope: Scope = GLOBAL) -> dict:
-        return {"outlets": self.archive.outlets(scope.guild_id, scope.scoped), "feeds": self.list_feeds(scope)}
+        return {"outlets": self.archive.outlets(scope), "feeds": self.list_feeds(scope)}
+
+    def check_query(self, question: str, *, source: str | None = None, since: str | None = None,
+                    until: str | None = None, scope: Scope = GLOBAL) -> None:
+        """The cheap checks of a question and its options, without searching (the bot runs them
+        before deferring, so a mistake gets an ephemeral reply): an empty question, unreadable
+        dates, since after until, an unknown source. Raises BadQuery."""
+        if question is not None:
+            clean_question(question)
+        since_dt = parse_moment(since, name="since")
+        until_dt = parse_moment(until, end_of_day=True, name="until")
+        if since_dt and until_dt and since_dt > until_dt:
+            raise BadQuery("since is after until")
+        if source:
+            self.retriever.resolve_outlets(source, scope)
+
+    def passage_texts(self, article_id: int, scope: Scope = GLOBAL) -> tuple[Article, list[str]]:
+        """An article visible in scope and the texts of its passages, in order (NotFound otherwise)."""
+        article = self.article(article_id, scope)
+        return article, [p.text for p in self.archive.article_passages(article.id)]
+
+    # -- delivery (auto-posts and feed-health notices, claimed across processes) ------
+    def pending_posts(self, limit: int = 200) -> list[tuple[int, Feed | None, Article]]:
+        """(channel_id, feed, article) to auto-post, oldest first."""
+        rows = self.archive.pending_posts(limit=limit)
+        if not rows:
+            return []
+        articles = self.archive.articles_by_ids([article_id for _, _, article_id in rows])
+        feeds = {f.id: f for f in self.archive.list_feeds()}
+        return [(channel_id, feeds.get(feed_id), articles[article_id])
+                for channel_id, feed_id, article_id in rows if article_id in articles]
+
+    def claim_post(self, channel_id: int, article_id: int, feed_id: int) -> bool:
+        """True for exactly one caller, in any process, per channel and article."""
+        return self.archive.claim_post(channel_id, article_id, feed_id)
+
+    def record_post(self, channel_id: int, article_id: int, message_id: int | None) -> None:
+        self.archive.record_post(channel_id, article_id, message_id)
+
+    def feed_health_changes(self) -> list[Feed]:
+        """Feeds whose health differs from what was last announced for them (by any process)."""
+        return self.archive.unannounced_feed_health()
+
+    def claim_feed_notice(self, feed_id: int, state: str) -> bool:
+        """True for exactly one caller, in any process, per change of a feed's health."""
+        return self.archive.claim_feed_notice(feed_id, state)
 
     # -- health ------------------------------------------------------------------
     def stats(self) -> dict:
@@ -237,15 +275,6 @@ class Newsdesk:
         return stats
 
     def doctor(self, fix: bool = False) -> DoctorReport:
-        from .doctor import check
-
-        return check(self, fix)
+        return doctor.check(self.archive, self.store_or_open, self.pipeline, fix)
 
 
-def _first_passage(archive: Archive, article: Article):
-    from .archive import PassageRow
-
-    row = archive.db.execute("SELECT id FROM passages WHERE article_id = ? ORDER BY seq LIMIT 1", [article.id]).fetchone()
-    if row:
-        return archive.passages_by_ids([row[0]])[row[0]]
-    return PassageRow("", article.id, 0, article.title, article.text[:500], article.published_ts, article.outlet)

@@ -5,14 +5,13 @@ Skipped when ../shared is absent (a user's clone won't have it).
 from __future__ import annotations
 
 import dataclasses
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from index.config import Config, DataConfig, FeedsConfig
+from index.config import Config, DataConfig
 from index.service import Newsdesk
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"

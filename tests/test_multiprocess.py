@@ -25,15 +25,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "bot"))
 
 from bot_testkit import METRO, FeedServer, make_feed  # noqa: E402
-from index.archive import Archive, now_iso  # noqa: E402
-from index.config import load_config  # noqa: E402
+
+from index.archive import Archive
+from index.archive.sql import now_iso
+from index.config import load_config
 
 # spawned children import this module: the bot stack (discord.py, simcord, chromadb) only where needed
 
 
 def new_desk(config):
-    from index.embeddings import HashEmbedder
     from index.service import Newsdesk
+    from index.vectors.embedders import HashEmbedder
 
     return Newsdesk(config, embedder=HashEmbedder())
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import discord
 import pytest
+from bot_testkit import STORIES, WIRE_STORIES, Feeds, FeedServer, make_feed
 
 from bot import create_bot
-from bot_testkit import STORIES, WIRE_STORIES, FeedServer, Feeds, make_feed
 from index.config import Config, DataConfig, DiscordConfig, EmbeddingConfig, FeedsConfig
-from index.embeddings import HashEmbedder
 from index.service import Newsdesk
+from index.vectors.embedders import HashEmbedder
 
 _test_ids = itertools.count(1)
 

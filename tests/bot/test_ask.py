@@ -6,12 +6,11 @@ import re
 
 import pytest
 import simcord
+from bot_testkit import archived_urls, message_requests
 from discord import app_commands
 
 from bot import create_bot
 from index.errors import BadQuery
-
-from bot_testkit import archived_urls, message_requests
 
 VOLCANO = "What happened with the volcano in Iceland?"
 LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)]+)\)")

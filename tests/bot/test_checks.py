@@ -8,8 +8,8 @@ import pytest
 
 from bot.checks import Cooldowns, HeavyGate, admin_scope, reader_scope
 from bot.errors import Busy
-from bot.progress import Progress
-from index.service import GLOBAL
+from bot.progress import ProgressMessage
+from index.models import GLOBAL
 
 
 def test_cooldowns(monkeypatch):
@@ -74,7 +74,7 @@ async def test_progress_throttles_edits_and_ends_with_a_summary():
         progress("embedded", count=6)
         return "report"
 
-    slow = Progress(edit, "Working", min_interval=60)
+    slow = ProgressMessage(edit, "Working", min_interval=60)
     assert await slow.run(job) == "report"
     assert len(shown) == 1  # the first event only; the rest fell inside the interval
     assert "embedded 6/6 passages" in slow.text() and "feeds 3/3" in slow.text()
@@ -82,6 +82,6 @@ async def test_progress_throttles_edits_and_ends_with_a_summary():
     assert shown[-1] == "done!" and len(shown) == 2
 
     shown.clear()
-    fast = Progress(edit, "Working", min_interval=0)
+    fast = ProgressMessage(edit, "Working", min_interval=0)
     await fast.run(job)
     assert len(shown) == 6 and shown[-1].endswith("embedded 6/6 passages")

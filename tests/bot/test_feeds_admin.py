@@ -6,13 +6,11 @@ import re
 import discord
 import pytest
 import simcord
+from bot_testkit import METRO, message_requests
 from simcord import SetupError
 
 from bot.errors import NotAdmin
 from index.errors import NotFound, PermissionDenied
-
-from bot_testkit import METRO, message_requests
-
 
 
 def command(world, name):

@@ -5,11 +5,10 @@ import re
 
 import pytest
 import simcord
+from bot_testkit import STORIES, WIRE_STORIES, archived_urls
 from simcord import SetupError
 
 from index.errors import NotFound
-
-from bot_testkit import STORIES, WIRE_STORIES, archived_urls
 
 LINK = re.compile(r"\*\*(\d+)\.\*\* \[([^\]]*)\]\((https?://[^)]+)\)")
 

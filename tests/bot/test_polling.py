@@ -5,11 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import discord
 import pytest
+from bot.exts.delivery import autopost
+from bot_testkit import METRO
 
 from bot import create_bot
-from bot.cogs import polling
-
-from bot_testkit import METRO
 
 
 def interval(world) -> float:
@@ -170,10 +169,11 @@ async def test_a_failed_send_does_not_stop_the_loop(world, desk, feeds):
 async def test_no_polling_when_disabled(world, config, desk, poll_enabled):
     await world.env.restart_bot(create_bot(config, desk, poll=poll_enabled))
     cog = world.bot.get_cog("Polling")
+    autopost = world.bot.get_cog("AutoPost")
     assert cog is not None and not cog.loop.is_running()
-    assert cog.post_loop.is_running()  # posting does not depend on polling (a worker may ingest)
+    assert autopost.loop.is_running()  # posting does not depend on polling (a worker may ingest)
     await world.env.advance_time(interval(world) * 3)
-    assert cog.runs == 0 and cog.post_passes > 1
+    assert cog.runs == 0 and autopost.post_passes > 1
 
 
 async def test_articles_ingested_elsewhere_are_posted_by_a_bot_that_does_not_poll(world, config, desk, feeds):
@@ -183,9 +183,9 @@ async def test_articles_ingested_elsewhere_are_posted_by_a_bot_that_does_not_pol
     link = metro.add_item("Tram strike ends", "The tram strike ended after unions and the city reached an "
                           "agreement on wages, and trams run on the normal timetable again.", slug="tram")
     desk.ingest(feed=metro.url)  # e.g. `newsdesk worker` in another process
-    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     assert [m.embeds[0].url for m in world.news.history()] == [link]
-    await world.env.advance_time(polling.POST_INTERVAL_SECONDS * 5)
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS * 5)
     assert len(world.news.history()) == 1
 
 
@@ -194,17 +194,17 @@ async def test_more_than_the_cap_is_summarised_once_and_never_posted_later(world
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
     feed = desk.feed_for(metro.url)
     extra = 3
-    for i in range(polling.MAX_POSTS_PER_CHANNEL + extra):
+    for i in range(autopost.MAX_POSTS_PER_CHANNEL + extra):
         metro.add_item(f"Council update {i}", f"Update {i}: the council published its weekly notes on roads, "
                        "parks and the library opening hours for residents.", slug=f"update-{i}")
     await poll(world, desk, feed)
     history = world.news.history()
-    assert len([m for m in history if m.embeds]) == polling.MAX_POSTS_PER_CHANNEL
+    assert len([m for m in history if m.embeds]) == autopost.MAX_POSTS_PER_CHANNEL
     assert [m.content for m in history if not m.embeds] == [f"…and {extra} more new articles (see `/latest`)."]
     await poll(world, desk, feed)
-    assert len(world.news.history()) == polling.MAX_POSTS_PER_CHANNEL + 1
+    assert len(world.news.history()) == autopost.MAX_POSTS_PER_CHANNEL + 1
     claimed = desk.archive.db.execute("SELECT count(*) FROM posts WHERE channel_id = ?", [world.news.id]).fetchone()[0]
-    assert claimed == polling.MAX_POSTS_PER_CHANNEL + extra
+    assert claimed == autopost.MAX_POSTS_PER_CHANNEL + extra
 
 
 async def test_feed_health_is_announced_once_when_a_worker_polls_and_no_bot_does(world, config, desk, feeds):
@@ -213,23 +213,23 @@ async def test_feed_health_is_announced_once_when_a_worker_polls_and_no_bot_does
     world.set_discord(admin_channel=world.admin_log.id)
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url)
-    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     assert world.admin_log.history() == []  # a healthy feed: nothing to say
 
     metro.fail(500)
     desk.ingest(feed=metro.url)  # `newsdesk worker` in another process
-    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     notices = [m.content for m in world.admin_log.history()]
     assert len(notices) == 1 and "Metro News" in notices[0] and "is failing" in notices[0] and "HTTP 500" in notices[0]
 
     # another bot process (here: a restarted bot) sees the same state and says nothing more
     await world.env.restart_bot(create_bot(config, desk, poll=False))
     world.set_discord(admin_channel=world.admin_log.id)
-    await world.env.advance_time(polling.POST_INTERVAL_SECONDS * 3)
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS * 3)
     assert len(world.admin_log.history()) == 1
 
     metro.publish()
     desk.ingest(feed=metro.url)
-    await world.env.advance_time(polling.POST_INTERVAL_SECONDS)
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     notices = [m.content for m in world.admin_log.history()]
     assert len(notices) == 2 and "working again" in notices[1]

@@ -5,9 +5,7 @@ import discord
 import pytest
 
 from bot import render
-from index.answers import Answer, Citation
-from index.archive import Article, PassageRow
-from index.retrieval import Hit
+from index.models import Answer, Article, Citation, Hit, PassageRow
 
 
 def article(i: int, title: str = "Title", text: str = "Body text.", outlet: str = "Outlet") -> Article:

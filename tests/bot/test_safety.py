@@ -5,10 +5,9 @@ import logging
 
 import discord
 import simcord
+from bot_testkit import message_requests
 
 from bot import render
-
-from bot_testkit import message_requests
 
 EVERYONE_QUESTION = "@everyone <@&123> @here what happened with the volcano in Iceland?"
 HUGE_TITLE = "Enormous " + " ".join(f"headline{i}" for i in range(120))

@@ -9,11 +9,10 @@ from datetime import timedelta
 import discord
 import pytest
 import simcord
+from bot_testkit import NOW, archived_urls
 
 from index.errors import NotFound
-from index.service import Scope
-
-from bot_testkit import NOW, archived_urls
+from index.models import Scope
 
 LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)]+)\)")
 HARBOUR = "What is happening with the harbour ferry terminal?"
@@ -126,7 +125,7 @@ async def test_the_filter_is_inside_retrieval_so_a_small_server_still_gets_ten_r
     unscoped = desk.retriever.search("harbour ferry terminal", limit=10, group_stories=False)
     assert sum("Southport" in h.article.title for h in unscoped.hits) >= 8  # filtering these afterwards leaves A short
     scoped = desk.retriever.search("harbour ferry terminal", limit=10, group_stories=False,
-                                   guild_id=a.guild.id, scoped=True)
+                                   scope=Scope(guild_id=a.guild.id, everything=False))
     titles = [h.article.title for h in scoped.hits]
     assert len(titles) == 10 and not any("Southport" in t for t in titles), titles
     assert sum("Northport" in t for t in titles) >= 8, "; ".join(titles)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
-import index.ingest
-from index.embeddings import HashEmbedder
-from index.fetch import Fetcher
-from index.service import Newsdesk
 from index_testkit import HTTPTestServer, Site, make_config
+
+from index.feeds.fetch import Fetcher
+from index.service import Newsdesk
+from index.vectors.embedders import HashEmbedder
+import index.ingest.pipeline as pipeline
 
 _prefixes = itertools.count(1)
 
@@ -64,5 +64,5 @@ def sleeps(monkeypatch) -> list[float]:
             super().__init__(*args, **kwargs)
             self.sleep = delays.append
 
-    monkeypatch.setattr(index.ingest, "Fetcher", RecordingFetcher)
+    monkeypatch.setattr(pipeline, "Fetcher", RecordingFetcher)
     return delays

@@ -23,9 +23,9 @@ if _BOT_TESTS not in sys.path:
 
 from bot_testkit import FeedServer, ServedFeed  # noqa: E402
 
-from index.config import Config, DataConfig, EmbeddingConfig, FeedsConfig  # noqa: E402
-from index.embeddings import HashEmbedder  # noqa: E402
-from index.service import Newsdesk  # noqa: E402
+from index.config import Config, DataConfig, EmbeddingConfig, FeedsConfig
+from index.service import Newsdesk
+from index.vectors.embedders import HashEmbedder
 
 GAZETTE = "Harbor Gazette"
 COURIER = "Valley Courier"

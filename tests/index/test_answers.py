@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import re
 
+import helpers_answers as H
 import pytest
 
-import helpers_answers as H
-from index.answers import Answer, build_answer, check_citations, content_words
+from index.answers.citations import build_answer, check_citations
+from index.models import Answer
+from index.text.words import content_words
 
 SENTENCE = re.compile(r"(.+?) \[(\d+)\](?: |$)")
 

@@ -6,12 +6,12 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from index_testkit import Item, Site, long_text, make_config, rss20
 
 from index.archive import MIGRATIONS, Archive, fts_query
-from index.embeddings import HashEmbedder
 from index.errors import ArchiveError
 from index.service import Newsdesk
-from index_testkit import Item, Site, long_text, make_config, rss20
+from index.vectors.embedders import HashEmbedder
 
 NOW = datetime.now(timezone.utc)
 

@@ -1,10 +1,10 @@
 """`newsdesk chat` (run_chat) driven by a scripted input list, output captured."""
 from __future__ import annotations
 
+import helpers_answers as H
 import pytest
 
-import helpers_answers as H
-from index.chat import HELP, run_chat
+from index.cli.session import HELP, run_chat
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from index_testkit import (
+    Item,
+    assert_consistent,
+    free_port,
+    long_text,
+    rss20,
+    with_index,
+)
 
 from index.errors import IndexUnavailable
-from index_testkit import Item, assert_consistent, free_port, long_text, rss20, with_index
 
 pytestmark = pytest.mark.chroma_server
 NOW = datetime.now(timezone.utc)

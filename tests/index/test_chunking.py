@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.chunking import approximate_tokens, chunk_text, split_sentences
-from index.embeddings import HashEmbedder
+from index.text.chunking import approximate_tokens, chunk_text, split_sentences
+from index.vectors.embedders import HashEmbedder
 
 
 def test_abbreviations_stay_whole():

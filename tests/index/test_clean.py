@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from index.clean import canonical_url, content_hash, html_to_text, looks_truncated, normalise_text, strip_trailers
+from index.text.clean import (
+    canonical_url,
+    content_hash,
+    html_to_text,
+    looks_truncated,
+    normalise_text,
+    strip_trailers,
+)
 
 
 def test_paragraphs_kept_and_scripts_dropped():

@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers_answers as H
 import pytest
 from click.testing import CliRunner
 
-import helpers_answers as H
-from index.cli import cli
+from index.cli.commands import cli
 
 NEWSDESK = Path(sys.executable).with_name("newsdesk")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from index.cli import cli
+from index.cli.commands import cli
 from index.config import Config, ConfigError, load_config
 from index.errors import NewsdeskError
 

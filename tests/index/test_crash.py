@@ -10,10 +10,21 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from index_testkit import (
+    Item,
+    delayed,
+    hang,
+    long_text,
+    make_config,
+    newsdesk,
+    rss20,
+    start_newsdesk,
+    static,
+    write_config,
+)
 
-from index.embeddings import HashEmbedder
 from index.service import Newsdesk
-from index_testkit import Item, delayed, hang, long_text, make_config, newsdesk, rss20, start_newsdesk, static, write_config
+from index.vectors.embedders import HashEmbedder
 
 NOW = datetime.now(timezone.utc)
 TOPICS = ("volcano", "bank", "octopus", "football")

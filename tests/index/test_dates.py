@@ -5,8 +5,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from index.dates import parse_moment, resolve_time, year_labels, year_preference
 from index.errors import BadQuery, NewsdeskError
+from index.text.dates import parse_moment, resolve_time, year_labels, year_preference
 
 UTC = timezone.utc
 AS_OF = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)  # a Wednesday

@@ -4,13 +4,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
-import tomllib
 from pathlib import Path
 
 import click
 import pytest
+import tomllib
 
-from index.cli import cli
+from index.cli.commands import cli
 from index.config import Config
 
 REPO = Path(__file__).resolve().parents[2]

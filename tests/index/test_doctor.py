@@ -7,8 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-
-from index_testkit import Item, assert_consistent, long_text, newsdesk, rss20, write_config
+from index_testkit import (
+    Item,
+    assert_consistent,
+    long_text,
+    newsdesk,
+    rss20,
+    write_config,
+)
 
 NOW = datetime.now(timezone.utc)
 

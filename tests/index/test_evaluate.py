@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+import helpers_answers as H
 import pytest
 from click.testing import CliRunner
 
-import helpers_answers as H
-from index.cli import cli
+from index.cli.commands import cli
 from index.evaluate import choice_supported, evaluate, format_report, percentile
 
 

@@ -12,12 +12,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from index_testkit import (
+    Item,
+    assert_consistent,
+    feed_row,
+    long_text,
+    newsdesk,
+    rss20,
+    with_index,
+    write_config,
+)
 
 from index.archive import Archive
 from index.errors import ArchiveError, IndexUnavailable, NewsdeskError
-from index_testkit import (
-    Item, assert_consistent, feed_row, long_text, newsdesk, rss20, with_index, write_config,
-)
 
 NOW = datetime.now(timezone.utc)
 

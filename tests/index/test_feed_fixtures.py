@@ -7,12 +7,12 @@ import dataclasses
 import re
 
 import pytest
-
-from index.embeddings import HashEmbedder
-from index.errors import FeedError
-from index.feeds import parse_feed
-from index.service import Newsdesk
 from index_testkit import SHARED, Item, Site, make_config, rss20, static
+
+from index.errors import FeedError
+from index.feeds.parse import parse_feed
+from index.service import Newsdesk
+from index.vectors.embedders import HashEmbedder
 
 FIXTURES = SHARED / "fixtures" / "feeds"
 FILES = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix in (".xml", ".rss", ".json", ".rdf", ".atom")) \

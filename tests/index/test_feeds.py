@@ -5,12 +5,22 @@ import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from index_testkit import (
+    HTML_TYPE,
+    Item,
+    articles,
+    atom,
+    feed_row,
+    json_feed,
+    rss091,
+    rss092,
+    rss10,
+    rss20,
+)
 
 from index.errors import FeedError
-from index.feeds import parse_feed, parse_opml
-from index_testkit import (
-    HTML_TYPE, Item, articles, atom, feed_row, json_feed, rss091, rss092, rss10, rss20,
-)
+from index.feeds.opml import parse_opml
+from index.feeds.parse import parse_feed
 
 NOW = datetime.now(timezone.utc)
 BODY = ("reported from the harbour where the council met late into the evening to decide the budget for "

@@ -9,14 +9,24 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
-
-import index.ingest
-from index.errors import FetchError
-from index.fetch import Fetcher
 from index_testkit import (
-    Item, article_page, conditional, endless, feed_row, hang, redirect, rss20, sequence, static,
-    trickle_body, trickle_headers,
+    Item,
+    article_page,
+    conditional,
+    endless,
+    feed_row,
+    hang,
+    redirect,
+    rss20,
+    sequence,
+    static,
+    trickle_body,
+    trickle_headers,
 )
+
+from index.errors import FetchError
+from index.feeds.fetch import Fetcher
+import index.ingest.pipeline as pipeline
 
 NOW = datetime.now(timezone.utc)
 
@@ -246,8 +256,8 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
     assert row["etag"] == etag and row["last_modified"] == modified
 
     parsed = []
-    real_parse = index.ingest.parse_feed
-    monkeypatch.setattr(index.ingest, "parse_feed", lambda *a, **k: parsed.append(a) or real_parse(*a, **k))
+    real_parse = pipeline.parse_feed
+    monkeypatch.setattr(pipeline, "parse_feed", lambda *a, **k: parsed.append(a) or real_parse(*a, **k))
     second = desk.ingest()
     hit = site.hits("/cond.xml")[-1]
     assert hit.headers.get("if-none-match") == etag and hit.headers.get("if-modified-since") == modified

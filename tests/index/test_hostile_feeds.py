@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from index_testkit import HTML_TYPE, Item, articles, rss20
 
 from index.errors import FeedError
-from index.extract import extract_article
-from index.feeds import parse_feed, parse_opml
-from index_testkit import HTML_TYPE, Item, articles, rss20
+from index.feeds.extract import extract_article
+from index.feeds.opml import parse_opml
+from index.feeds.parse import parse_feed
 
 NOW = datetime.now(timezone.utc)
 PASSWD = Path("/etc/passwd").read_text() if Path("/etc/passwd").exists() else "root:x:0:0:root:/root:/bin/bash\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+import helpers_answers as H
 import pytest
 
-import helpers_answers as H
 from index.archive import fts_query
 from index.errors import BadQuery, NewsdeskError
 

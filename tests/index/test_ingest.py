@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from index_testkit import HTML_TYPE, Item, article_page, articles, assert_consistent, long_text, rss20
+from index_testkit import (
+    HTML_TYPE,
+    Item,
+    article_page,
+    articles,
+    assert_consistent,
+    long_text,
+    rss20,
+)
 
 NOW = datetime.now(timezone.utc)
 PARAGRAPHS = [

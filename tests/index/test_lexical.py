@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.lexical import coverage, idf, question_words, stems
+from index.search.lexical import coverage, idf, question_words, stems
 
 
 def test_stems_drop_stopwords_and_cut_words_to_their_first_letters():

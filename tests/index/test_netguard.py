@@ -6,12 +6,12 @@ import dataclasses
 import ipaddress
 
 import pytest
-
-import index.netguard as netguard
-from index.errors import FetchError, UrlRefused
-from index.fetch import Fetcher
-from index.netguard import check_url
 from index_testkit import HTTPTestServer, Item, feed_row, redirect, rss20, send
+
+import index.feeds.netguard as netguard
+from index.errors import FetchError, UrlRefused
+from index.feeds.fetch import Fetcher
+from index.feeds.netguard import check_url
 
 PRIVATE_URLS = [
     "http://127.0.0.1/feed.xml",

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import helpers_answers as H
 import pytest
 
-import helpers_answers as H
-from index import retrieval
 from index.errors import BadQuery, NewsdeskError
+from index.search import retriever as retrieval
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import json
 import logging
 from pathlib import Path
 
+import helpers_answers as H
 import pytest
 from click.testing import CliRunner
 
-import helpers_answers as H
-from index.cli import cli
+from index.cli.commands import cli
 from index.logsafety import RedactingFilter, install_redaction, redact
 
 DISCORD = "MTIzNDU2Nzg5.DISCORD-TOKEN-e4b1c9f0a7"
@@ -131,8 +131,8 @@ def test_status_and_config_errors_never_show_secrets(cli_setup, tmp_path, caplog
     install_redaction()
     config, _ = cli_setup
     from index.config import load_config
-    from index.embeddings import HashEmbedder
     from index.service import Newsdesk
+    from index.vectors.embedders import HashEmbedder
 
     desk = Newsdesk(load_config(config), embedder=HashEmbedder())
     try:

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from index.config import IndexConfig
-from index.vectors import NEIGHBOURS, SAME_STORY, DenseMirror, VectorStore, density, update_neighbours
+from index.vectors.chroma import VectorStore
+from index.vectors.density import NEIGHBOURS, SAME_STORY, density, update_neighbours
+from index.vectors.mirror import DenseMirror
 
 
 def unit(rows) -> np.ndarray:

@@ -1,1 +1,0 @@
-"""One extension per feature."""

@@ -1,0 +1,1 @@
+"""Administration: /feeds, /reindex, /status (admins only, checked at run time)."""

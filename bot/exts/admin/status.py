@@ -1,0 +1,31 @@
+"""/status: the archive's health, for admins (counts and errors only, never secrets)."""
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from ... import render
+from ...checks import admin_only, interaction_admin_scope
+
+NONE = discord.AllowedMentions.none()
+
+
+class Status(commands.Cog):
+    def __init__(self, bot):
+        self.bot = bot
+
+    @app_commands.command(name="status", description="Archive size, index, last poll and failing feeds (admins).")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @admin_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        bot = self.bot
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        stats = await bot.call(bot.desk.status, interaction_admin_scope(interaction))
+        stats.pop("index", None)  # a path or a server URL: not for a chat channel
+        await interaction.followup.send(embed=render.status_embed(stats), ephemeral=True, allowed_mentions=NONE)
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(Status(bot))

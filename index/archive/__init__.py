@@ -1,0 +1,29 @@
+"""The archive: one SQLite file (via sqlite-utils) holding feeds, articles and passages.
+
+The file is an ordinary SQLite database, browsable with Datasette as it is. Schema
+changes are ``m00N_…`` functions in :mod:`index.archive.migrations`, applied in order,
+once. Every SQL statement of newsdesk lives in this package, one module per table family:
+
+- :mod:`.db` — connections (one per thread), write transactions, migrations, meta
+- :mod:`.feeds` — feeds and their fetch state
+- :mod:`.articles` — articles, dedupe lookups, the latest list
+- :mod:`.passages` — passages, the embedded flag, vector deletes, neighbour lists, FTS5
+- :mod:`.posts` — auto-post and feed-notice claims
+- :mod:`.scope` — server scope and the date/outlet/scope filters
+- :mod:`.checks` — consistency checks for ``newsdesk doctor``
+"""
+from __future__ import annotations
+
+from .articles import ArticleStore
+from .checks import ConsistencyChecks
+from .feeds import FeedStore
+from .migrations import MIGRATIONS
+from .passages import PassageStore, fts_query
+from .posts import PostStore
+from .scope import ScopeQueries
+
+__all__ = ["MIGRATIONS", "Archive", "fts_query"]
+
+
+class Archive(FeedStore, ArticleStore, PassageStore, PostStore, ScopeQueries, ConsistencyChecks):
+    """Thread-safe access to the archive: one SQLite connection per thread."""

@@ -1,0 +1,126 @@
+"""Schema changes: ``m00N_…`` functions applied in order, once (``Database.migrate`` records them).
+
+Each takes the sqlite-utils database and must be idempotent: processes starting together
+serialise on a file lock, and a migration interrupted half-way runs again."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import sqlite_utils
+
+from .sql import now_iso
+
+MIGRATIONS = []
+
+
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database):
+    db["feeds"].create(
+        {
+            "id": int, "url": str, "name": str, "title": str, "site_url": str,
+            "guild_id": int, "channel_id": int, "added_by": int, "added_at": str,
+            "status": str, "last_fetch_at": str, "last_ok_at": str, "last_error": str,
+            "warning": str, "etag": str, "last_modified": str, "failures": int,
+            "next_poll_at": float, "posting_since": float,
+        },
+        pk="id", not_null={"url"}, defaults={"status": "new", "failures": 0}, if_not_exists=True,
+    )
+    db["feeds"].create_index(["url"], unique=True, if_not_exists=True)
+    db["articles"].create(
+        {
+            "id": int, "guid": str, "url": str, "title": str, "outlet": str, "authors": str,
+            "published": str, "published_ts": float, "date_source": str, "fetched_at": str,
+            "updated_at": str, "language": str, "summary": str, "text": str, "text_source": str,
+            "content_hash": str, "entry_hash": str, "feed_id": int,
+        },
+        pk="id", foreign_keys=[("feed_id", "feeds", "id")], if_not_exists=True,
+    )
+    db["articles"].create_index(["guid"], unique=True, if_not_exists=True)
+    db["articles"].create_index(["url"], if_not_exists=True)
+    db["articles"].create_index(["content_hash"], if_not_exists=True)
+    db["articles"].create_index(["published_ts"], if_not_exists=True)
+    db["article_feeds"].create(
+        {"article_id": int, "feed_id": int, "first_seen_at": str},
+        pk=("article_id", "feed_id"),
+        foreign_keys=[("article_id", "articles", "id"), ("feed_id", "feeds", "id")], if_not_exists=True,
+    )
+    db["article_feeds"].create_index(["feed_id"], if_not_exists=True)
+    db["passages"].create(
+        {"id": str, "article_id": int, "seq": int, "title": str, "text": str,
+         "published_ts": float, "outlet": str, "embedded": int},
+        pk="id", foreign_keys=[("article_id", "articles", "id")], defaults={"embedded": 0}, if_not_exists=True,
+    )
+    db["passages"].create_index(["article_id"], if_not_exists=True)
+    db["passages"].create_index(["embedded"], if_not_exists=True)
+    db["passages"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61", replace=True)
+    db["vector_deletes"].create({"passage_id": str, "queued_at": str}, pk="passage_id", if_not_exists=True)
+    db["posts"].create(
+        {"channel_id": int, "article_id": int, "feed_id": int, "claimed_at": str, "message_id": int},
+        pk=("channel_id", "article_id"), if_not_exists=True,
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+
+@contextmanager
+def _immediate(db: sqlite_utils.Database):
+    """One BEGIN IMMEDIATE transaction for a migration, so processes starting together apply it once."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@migration
+def m002_feed_first_ok(db: sqlite_utils.Database):
+    """feeds.first_ok_at (unix time of the feed's first successful fetch; NULL until then) and
+    feeds.first_ok_seq (the feed's highest article_feeds rowid at that moment). Everything a feed
+    carried by its first successful fetch is backlog, never auto-posted; ``first_ok_seq`` separates
+    backlog from news seen within the same second (``first_seen_at`` has one-second resolution).
+
+    Runs in one BEGIN IMMEDIATE transaction so processes starting together add the columns once.
+    Feeds that already fetched successfully before this migration are marked now: what they
+    carry at this point counts as backlog, and their next new articles are posted as usual."""
+    with _immediate(db):
+        columns = {c.name for c in db["feeds"].columns}
+        if "first_ok_at" not in columns:
+            db["feeds"].add_column("first_ok_at", float)
+        if "first_ok_seq" not in columns:
+            db["feeds"].add_column("first_ok_seq", int)
+        if "first_ok_at" not in columns:
+            db.execute(
+                """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
+                       (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = feeds.id)
+                   WHERE last_ok_at IS NOT NULL AND first_ok_at IS NULL""", [time.time()])
+
+
+@migration
+def m003_feed_notices(db: sqlite_utils.Database):
+    """feed_notices: the health state last announced for each feed (``ok`` or ``error``), shared by
+    every bot process so a feed's failure or recovery is announced once, whoever polled it."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS feed_notices (
+            feed_id INTEGER PRIMARY KEY, announced TEXT NOT NULL, changed_at TEXT)""")
+        # what is true now is old news: seed every existing feed with its current state
+        db.execute("""INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at)
+                      SELECT id, CASE status WHEN 'error' THEN 'error' ELSE 'ok' END, ? FROM feeds""", [now_iso()])
+
+
+@migration
+def m004_passage_neighbours(db: sqlite_utils.Database):
+    """passage_neighbours: each embedded passage's similarities to its nearest other passages
+    (float32 blob, best first), kept by the vector mirror for the density correction and stored
+    so a restart does not redo the all-pairs product."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS passage_neighbours (
+            passage_id TEXT PRIMARY KEY, sims BLOB NOT NULL)""")

@@ -1,0 +1,56 @@
+"""Which articles a server may see (its feeds plus the global ones), and the SQL filters
+for dates, outlets and server scope shared by the keyword search and the latest list."""
+from __future__ import annotations
+
+from ..models import GLOBAL, Scope
+from .db import Database
+
+
+def filter_clauses(alias: str, article_col: str, since_ts: float | None, until_ts: float | None,
+                   outlets: list[str] | None, scope: Scope = GLOBAL) -> tuple[list[str], list]:
+    """WHERE clauses and parameters for the date, outlet and server-scope filters of a table
+    (articles or passages) that has published_ts and outlet columns."""
+    where: list[str] = []
+    params: list = []
+    if since_ts is not None:
+        where.append(f"{alias}.published_ts >= ?")
+        params.append(since_ts)
+    if until_ts is not None:
+        where.append(f"{alias}.published_ts <= ?")
+        params.append(until_ts)
+    if outlets:
+        where.append(f"{alias}.outlet IN (%s)" % ",".join("?" * len(outlets)))
+        params += outlets
+    if scope.scoped:
+        where.append(scope_clause(article_col))
+        params.append(scope.guild_id)
+    return where, params
+
+
+# ids of the articles carried by a global feed or a feed of the given guild (one ? parameter)
+_VISIBLE_ARTICLES = ("SELECT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+                     "WHERE f.guild_id IS NULL OR f.guild_id = ?")
+
+
+def scope_clause(article_col: str) -> str:
+    """SQL: the article is carried by a global feed or a feed of the given guild (one ? parameter)."""
+    return f"{article_col} IN ({_VISIBLE_ARTICLES})"
+
+
+
+class ScopeQueries(Database):
+    """Server-scope lookups."""
+
+    def visible_article_ids(self, guild_id: int | None) -> set[int]:
+        return {r[0] for r in self.db.execute(_VISIBLE_ARTICLES, [guild_id]).fetchall()}
+
+    def article_visible(self, article_id: int, guild_id: int | None) -> bool:
+        return self.db.execute("SELECT " + scope_clause("?"), [article_id, guild_id]).fetchone()[0] == 1
+
+    def scope_signature(self) -> tuple:
+        """Changes whenever which feeds carry which articles, or which server owns a feed, may have
+        changed (a cheap key for caching per-server visibility)."""
+        return tuple(self.db.execute(
+            """SELECT (SELECT count(*) FROM article_feeds), (SELECT coalesce(max(rowid), 0) FROM article_feeds),
+                      (SELECT count(*) FROM feeds), (SELECT coalesce(max(id), 0) FROM feeds),
+                      (SELECT total(coalesce(guild_id, 0)) FROM feeds)""").fetchone())

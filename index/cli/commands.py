@@ -1,0 +1,454 @@
+"""The `newsdesk` command: a thin shell over index.service.Newsdesk."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ..config import Config, discord_token, load_config
+from ..errors import ConfigError, NewsdeskError
+from ..evaluate import evaluate, format_report
+from ..feeds.fetch import Fetcher
+from ..logsafety import install_redaction
+from ..service import Newsdesk
+from ..worker import run_worker
+from .plain import render_answer, render_hits
+from .session import run_chat
+
+log = logging.getLogger(__name__)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "httpcore", "chromadb", "sentence_transformers", "trafilatura", "htmldate", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+    install_redaction()
+
+
+def handle_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except NewsdeskError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    return wrapper
+
+
+class Context:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._config: Config | None = None
+        self._desk = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def desk(self):
+        if self._desk is None:
+
+            self._desk = Newsdesk(self.config)
+        return self._desk
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+@click.group(invoke_without_command=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: ./config.toml when present, else defaults).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(package_name="newsdesk")
+@click.pass_context
+def cli(ctx, config_path, verbose):
+    """newsdesk: answers with cited sources over an archive of news feeds."""
+    _setup_logging(verbose)
+    ctx.obj = Context(config_path)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+# -- feeds ----------------------------------------------------------------------
+@cli.group()
+def feeds():
+    """Manage the feed list."""
+
+
+def _feed_dict(f) -> dict:
+    return {"id": f.id, "url": f.url, "name": f.display_name, "articles": f.articles, "status": f.status,
+            "last_error": f.last_error, "warning": f.warning, "last_fetch": f.last_fetch_at,
+            "guild_id": f.guild_id, "channel_id": f.channel_id}
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="Display name.")
+@pass_ctx
+@handle_errors
+def feeds_add(c: Context, url, name):
+    """Add a feed by URL."""
+    feed, created = c.desk.add_feed(url, name)
+    click.echo(f"{'added' if created else 'already present'}: [{feed.id}] {feed.url}")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def feeds_list(c: Context, as_json):
+    """List feeds with status and last error."""
+    rows = [_feed_dict(f) for f in c.desk.list_feeds()]
+    if as_json:
+        _json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "name", "articles", "status", "last error")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], str(r["articles"]), r["status"], (r["last_error"] or "")[:80])
+    Console().print(table)
+
+
+@feeds.command("remove")
+@click.argument("feed")
+@pass_ctx
+@handle_errors
+def feeds_remove(c: Context, feed):
+    """Remove a feed (by id, URL or name) and the articles only it carried."""
+    removed, articles = c.desk.remove_feed(feed)
+    click.echo(f"removed [{removed.id}] {removed.url} ({articles} articles)")
+
+
+@feeds.command("import")
+@click.argument("source")
+@pass_ctx
+@handle_errors
+def feeds_import(c: Context, source):
+    """Import feeds from an OPML file or URL."""
+    if source.startswith(("http://", "https://")):
+
+        with Fetcher(c.config.feeds) as fetcher:
+            content = fetcher.get(source, accept="text/x-opml, application/xml, */*").content
+    else:
+        try:
+            content = Path(source).read_bytes()
+        except OSError as exc:
+            raise NewsdeskError(f"cannot read {source}: {exc.strerror}") from None
+    result = c.desk.import_opml(content)
+    click.echo(f"imported {len(result['added'])} feeds ({len(result['existing'])} already present, "
+               f"{len(result['refused'])} refused)")
+    for url, why in result["refused"].items():
+        click.echo(f"  refused {url}: {why}", err=True)
+
+
+@feeds.command("export")
+@pass_ctx
+@handle_errors
+def feeds_export(c: Context):
+    """Print the feed list as OPML."""
+    click.echo(c.desk.export_opml(), nl=False)
+
+
+# -- ingest and index -------------------------------------------------------------
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None, None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   transient=False, console=None)
+    tasks = {}
+
+    def progress(event, **info):
+        if event == "start":
+            tasks["feeds"] = bar.add_task("feeds", total=info["feeds"])
+        elif event == "feed":
+            bar.advance(tasks["feeds"])
+            if info.get("error"):
+                bar.console.print(f"[red]✗[/red] {info['feed'].url}: {info['error']}")
+        elif event == "embedding":
+            tasks["embed"] = bar.add_task("passages", total=info["pending"])
+        elif event == "embedded" and "embed" in tasks:
+            bar.advance(tasks["embed"], info["count"])
+    return bar, progress
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        _json(report.to_dict())
+        return
+    d = report.to_dict()
+    click.echo(f"feeds: {d['feeds_ok']} ok ({d['feeds_not_modified']} unchanged), {d['feeds_failed']} failed; "
+               f"articles: {d['articles_new']} new, {d['articles_updated']} updated, {d['articles_unchanged']} unchanged; "
+               f"passages embedded: {d['passages_embedded']}; {d['seconds']}s")
+    for url, why in d["errors"].items():
+        click.echo(f"  error {url}: {why}", err=True)
+
+
+@cli.command()
+@click.option("--feed", default=None, help="Only this feed (id, URL or name).")
+@click.option("--full", is_flag=True, help="Ignore ETag/Last-Modified and re-read every entry.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
+@pass_ctx
+@handle_errors
+def ingest(c: Context, feed, full, as_json):
+    """Fetch feeds, archive new articles and embed their passages."""
+    bar, progress = _progress_printer(not as_json and sys.stderr.isatty())
+    if bar:
+        with bar:
+            report = c.desk.ingest(feed, full=full, progress=progress)
+    else:
+        report = c.desk.ingest(feed, full=full)
+    _print_report(report, as_json)
+    if report.feeds_failed and not report.feeds_ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Rebuild the whole index (needed after changing the model).")
+@click.option("--feed", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def reindex(c: Context, full, feed, as_json):
+    """Embed passages again (only missing ones unless --full)."""
+    report = c.desk.reindex(full=full, feed=feed)
+    _print_report(report, as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def stats(c: Context, as_json):
+    """Archive and index counts."""
+    data = c.desk.stats()
+    if as_json:
+        _json(data)
+    else:
+        for k, v in data.items():
+            click.echo(f"{k}: {v}")
+
+
+@cli.command()
+@click.argument("url_or_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def article(c: Context, url_or_id, as_json):
+    """Show one archived article."""
+    a = c.desk.article(url_or_id)
+    if as_json:
+        _json(a.to_dict())
+        return
+    click.echo(f"{a.title}\n{a.outlet} · {a.published} · {', '.join(a.authors)}\n{a.url}\n\n{a.text}")
+
+
+@cli.command()
+@click.option("--fix", is_flag=True, help="Repair what can be repaired.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def doctor(c: Context, fix, as_json):
+    """Check that the archive and the index agree."""
+    report = c.desk.doctor(fix)
+    if as_json:
+        _json({"ok": report.ok, "problems": report.problems, "fixed": report.fixed, "counts": report.counts})
+    else:
+        click.echo("consistent" if not report.problems else "problems:")
+        for p in report.problems:
+            click.echo(f"  - {p}")
+        for f in report.fixed:
+            click.echo(f"  fixed: {f}")
+        click.echo(" ".join(f"{k}={v}" for k, v in report.counts.items()))
+    if not report.ok:
+        sys.exit(1)
+
+
+# -- questions ---------------------------------------------------------------------
+def _read_queries(path: str) -> list[dict]:
+    queries = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                q = json.loads(line)
+                if not isinstance(q, dict) or not isinstance(q.get("question"), str):
+                    raise ValueError("no 'question' string")
+            except ValueError as exc:
+                raise NewsdeskError(f"{path}:{number}: not a query line ({exc})") from None
+            queries.append(q)
+    return queries
+
+
+def _filters(f):
+    for opt in reversed([
+        click.option("--as-of", default=None, help="Answer as of this date (nothing published later is used)."),
+        click.option("--source", default=None, help="Only this outlet."),
+        click.option("--since", default=None), click.option("--until", default=None),
+        click.option("--json", "as_json", is_flag=True),
+        click.option("--queries", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="Batch mode: a JSONL file of {id, question, asked_at?}."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.argument("query", required=False)
+@_filters
+@click.option("--limit", default=10, show_default=True)
+@pass_ctx
+@handle_errors
+def search(c: Context, query, as_of, source, since, until, as_json, queries, limit):
+    """Find articles (distinct, best first)."""
+    if queries:
+        for q in _read_queries(queries):
+            try:
+                result = c.desk.search(q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since,
+                                       until=until, limit=limit)
+                _json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits]})
+            except NewsdeskError as exc:
+                _json({"id": q.get("id"), "results": [], "error": str(exc)})
+        return
+    if not query:
+        raise NewsdeskError("give a QUERY or --queries FILE")
+    result = c.desk.search(query, as_of=as_of, source=source, since=since, until=until, limit=limit)
+    if as_json:
+        _json({"results": [h.to_dict() for h in result.hits], "notices": result.notices})
+        return
+
+    click.echo(render_hits(result.hits, result.notices))
+
+
+@cli.command()
+@click.argument("question", required=False)
+@_filters
+@pass_ctx
+@handle_errors
+def ask(c: Context, question, as_of, source, since, until, as_json, queries):
+    """Answer a question with cited sources."""
+    if queries:
+        for q in _read_queries(queries):
+            try:
+                answer = c.desk.ask(q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since,
+                                    until=until)
+                _json({"id": q.get("id"), **answer.to_dict()})
+            except NewsdeskError as exc:
+                _json({"id": q.get("id"), "answer": "", "citations": [], "abstained": True, "error": str(exc)})
+        return
+    if not question:
+        raise NewsdeskError("give a QUESTION or --queries FILE")
+    answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until)
+    if as_json:
+        _json(answer.to_dict())
+        return
+
+    click.echo(render_answer(answer))
+
+
+@cli.command()
+@click.argument("topic", required=False)
+@click.option("--source", default=None)
+@click.option("--limit", default=10, show_default=True)
+@click.option("--as-of", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@handle_errors
+def latest(c: Context, topic, source, limit, as_of, as_json):
+    """Newest coverage, optionally of a topic."""
+    hits = c.desk.latest(topic, source=source, limit=limit, as_of=as_of)
+    if as_json:
+        _json({"results": [h.to_dict() for h in hits]})
+        return
+
+    click.echo(render_hits(hits, []))
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False))
+@click.option("--limit", default=None, type=int)
+@click.option("--report", "report_path", default="eval-report.json", show_default=True)
+@click.option("--no-answers", is_flag=True, help="Retrieval metrics only.")
+@pass_ctx
+@handle_errors
+def eval_cmd(c: Context, questions, limit, report_path, no_answers):
+    """Hits@k, MRR@10, answer accuracy and latency on an evaluation file."""
+
+    report = evaluate(c.desk, _read_queries(questions)[:limit] if limit else _read_queries(questions),
+                      answers=not no_answers)
+    Path(report_path).write_text(json.dumps(report, indent=2))
+    click.echo(format_report(report))
+    click.echo(f"report written to {report_path}")
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def chat(c: Context):
+    """A terminal session: ask, search, latest, article, follow-ups."""
+
+    run_chat(c.desk)
+
+
+@cli.command()
+@click.option("--no-poll", is_flag=True, help="Only the bot; a `newsdesk worker` does the polling.")
+@pass_ctx
+@handle_errors
+def run(c: Context, no_poll):
+    """Run the Discord bot (or the terminal session when no DISCORD_TOKEN is set)."""
+    token = discord_token()
+    if not token:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            click.echo("No DISCORD_TOKEN set: opening the terminal session instead (see README).", err=True)
+
+            run_chat(c.desk)
+            return
+        raise ConfigError("DISCORD_TOKEN is not set (the environment variable holding the bot token)")
+    from bot import run_bot
+
+    run_bot(c.config, token, desk=c.desk, poll=not no_poll)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One polling cycle, then exit.")
+@pass_ctx
+@handle_errors
+def worker(c: Context, once):
+    """Poll feeds and index on a schedule, without the bot."""
+
+    run_worker(c.desk, once=once)
+
+
+def main():
+    cli(prog_name="newsdesk")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""Hybrid, date-aware retrieval over the archive.
+
+Keyword (SQLite FTS5, BM25) and dense (the vector mirror) candidates are collapsed
+to distinct articles, fused by a weighted sum of normalised scores, nudged by time
+(the window the question names, and recent coverage) and by outlets named in the
+question, then grouped into stories (near-duplicates folded under one result).
+"""
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Protocol
+
+import numpy as np
+
+from ..archive import Archive
+from ..config import RetrievalConfig
+from ..errors import BadQuery, IndexUnavailable, NewsdeskError
+from ..models import GLOBAL, Hit, Scope, SearchResult, TimeIntent
+from ..text.dates import parse_moment, resolve_time, year_preference
+from ..vectors.chroma import VectorStore
+from ..vectors.mirror import DenseMirror
+from .lexical import coverage, idf, question_words, stems
+from .scoring import linear_fusion, max_normalise
+from .stories import DAY, group_stories
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+WINDOW_BOOST = 1.0     # relevance x2 inside the window the question names
+DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
+OUTLET_BOOST = 1.3     # an outlet named in the question
+YEAR_BOOST = 0.2       # relevance x1.2 around a year the question uses as a label
+LENGTH_SPREAD = 0.13   # about the spread of dense scores among unrelated passages (tuned on dev)
+LENGTH_CAP = 30        # passages; the correction stops growing there
+RERANK_DEPTH = 30      # articles the optional reranker reorders
+COVERAGE_DEPTH = 30    # articles whose lexical coverage of the question is added
+
+
+def length_correction(passages: int) -> float:
+    """The best of n passages beats a single one by about spread * sqrt(2 ln n) by chance alone
+    (the expected maximum of n draws); subtract that so long articles don't win on length."""
+    n = min(max(passages, 1), LENGTH_CAP)
+    return LENGTH_SPREAD * math.sqrt(2 * math.log(n))
+
+
+class Reranker(Protocol):
+    def rerank(self, question: str, passages: list[str]) -> list[float]: ...
+
+
+class CrossEncoderReranker:
+    """A local cross-encoder (never downloaded): ``retrieval.rerank_model`` names its directory."""
+
+    def __init__(self, path: str):
+        from pathlib import Path
+
+        if not Path(path).expanduser().is_dir():
+            raise NewsdeskError(f"retrieval.rerank_model: {path!r} is not a local model directory")
+        from sentence_transformers import CrossEncoder
+
+        self._model = CrossEncoder(str(Path(path).expanduser()), device="cpu", local_files_only=True)
+
+    def rerank(self, question: str, passages: list[str]) -> list[float]:
+        return [float(s) for s in self._model.predict([(question, p) for p in passages])]
+
+
+_TAG = re.compile(r"<[a-zA-Z/!][^<>]{0,2000}>")
+
+
+def clean_question(text: str) -> str:
+    """The question as search text: markup pasted along with it (links copied from a web page)
+    removed, entities decoded; empty or wordless questions refused."""
+    text = (text or "").strip()
+    if "<" in text or "&" in text:
+        text = " ".join(html.unescape(_TAG.sub(" ", text)).split())
+    if not text:
+        raise BadQuery("the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        text = text[:MAX_QUESTION_CHARS]
+    if not re.search(r"\w", text):
+        raise BadQuery("the question has no words to search for")
+    return text
+
+
+class Retriever:
+    def __init__(self, archive: Archive, config: RetrievalConfig, embedder_loader, store_loader):
+        self.archive = archive
+        self.config = config
+        self._embedder_loader = embedder_loader
+        self._store_loader = store_loader
+        self.mirror = DenseMirror(config.density_penalty)
+        self._document_frequency: dict[str, int] = {}
+        self._document_frequency_basis = 0  # articles in the mirror when those counts were taken
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._outlets_cache: dict[tuple, list[str]] = {}
+        self._scope_cache: dict[int | None, tuple[tuple, np.ndarray]] = {}
+        # keyword searches run in these threads beside the dense half of a search
+        self._keyword_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsdesk-keyword")
+        self._reranker: Reranker | None = None
+        if config.rerank_model:
+            self._reranker = CrossEncoderReranker(config.rerank_model)
+
+    # -- pieces ----------------------------------------------------------------
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._cache_lock:
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                return self._cache[text]
+        vector = self._embedder_loader().encode([text])[0]
+        with self._cache_lock:
+            self._cache[text] = vector
+            while len(self._cache) > self.config.query_cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def refresh_mirror(self) -> None:
+        generation = self.archive.get_meta("index_generation") or "0"
+        if generation == self.mirror.generation:
+            return
+        store: VectorStore = self._store_loader()
+        store.check_model()  # vectors of another model would make the query embedding meaningless
+        updates = self.mirror.refresh(self.archive.embedded_passage_rows(), store, generation)
+        if updates:
+            try:
+                self.archive.save_neighbours(updates)
+            except NewsdeskError as exc:  # a read-only archive still searches; it recomputes next start
+                log.warning("could not store passage neighbours: %s", exc)
+
+    def question_weights(self, query: str) -> dict[str, float]:
+        """IDF weight of each of the question's content words (by stem). Document frequencies are
+        cached until the archive has grown or shrunk by 2%: weights need not follow every ingest
+        batch, and counting a common word's articles costs milliseconds."""
+        documents = max(self.mirror.article_count, 1)
+        if abs(documents - self._document_frequency_basis) > 0.02 * self._document_frequency_basis:
+            self._document_frequency = {}
+            self._document_frequency_basis = documents
+        weights = {}
+        for stem, word in question_words(query).items():
+            df = self._document_frequency.get(word)
+            if df is None:
+                df = self.archive.document_frequency(word)
+                if len(self._document_frequency) > 50_000:
+                    self._document_frequency.clear()
+                self._document_frequency[word] = df
+            weights[stem] = idf(df, documents)
+        return weights
+
+    def known_outlets(self, scope: Scope) -> list[str]:
+        """Outlet names in scope, cached until the archive's index generation changes
+        (new or removed articles always change it)."""
+        key = (scope, self.archive.get_meta("index_generation"))
+        cached = self._outlets_cache.get(key)
+        if cached is None:
+            cached = [o["outlet"] for o in self.archive.outlets(scope)]
+            if len(self._outlets_cache) > 256:
+                self._outlets_cache.clear()
+            self._outlets_cache[key] = cached
+        return cached
+
+    def scope_rows(self, guild_id: int | None) -> np.ndarray:
+        """The mirror rows a server may see (its feeds plus the global ones), cached until the
+        mirror or the feed/article links change; a per-query SQL set would cost ~50 ms at 100k passages."""
+        key = (self.mirror.generation, len(self.mirror), self.archive.scope_signature())
+        cached = self._scope_cache.get(guild_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rows = self.mirror.article_mask(self.archive.visible_article_ids(guild_id))
+        if len(self._scope_cache) > 1024:
+            self._scope_cache.clear()
+        self._scope_cache[guild_id] = (key, rows)
+        return rows
+
+    def resolve_outlets(self, source: str | None, scope: Scope = GLOBAL) -> list[str] | None:
+        if not source:
+            return None
+        known = self.known_outlets(scope)
+        wanted = source.strip().lower()
+        exact = [o for o in known if o and o.lower() == wanted]
+        if exact:
+            return exact
+        partial = [o for o in known if o and (o.lower().startswith(wanted) or wanted in o.lower())]
+        if partial:
+            return partial
+        listing = ", ".join(sorted(o for o in known if o)[:15]) or "none yet"
+        raise BadQuery(f"unknown source {source!r}; known sources: {listing}")
+
+    def outlets_named_in(self, question: str, known: list[str]) -> list[str]:
+        low = question.lower()
+        return [o for o in known if o and len(o) > 2 and re.search(rf"(?<!\w){re.escape(o.lower())}(?!\w)", low)]
+
+    # -- search -------------------------------------------------------------------
+    def search(self, question: str, *, as_of=None, since=None, until=None, source: str | None = None,
+               limit: int = 10, scope: Scope = GLOBAL,
+               context: str | None = None, group_stories: bool = True) -> SearchResult:
+        question = clean_question(question)
+        limit = max(1, min(int(limit), 100))
+        as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(timezone.utc)
+        since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
+        until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt)
+        intent = resolve_time(question, as_of_dt, since_dt, until_dt)
+        outlets = self.resolve_outlets(source, scope)
+        named = [] if outlets else self.outlets_named_in(question, self.known_outlets(scope))
+        query = intent.query
+        if context:
+            query = f"{query} {context}"
+        notices: list[str] = []
+        since_ts = intent.since.timestamp() if intent.since else None
+        until_ts = intent.until.timestamp() if intent.until else None
+        k = self.config.candidates
+
+        # keyword candidates, in a worker thread while the query is embedded and the mirror searched
+        # (SQLite and the encoder both release the GIL: on two cores the two overlap)
+        keyword_jobs = [self._keyword_pool.submit(self.archive.keyword_search, query, limit=k, since_ts=since_ts,
+                                               until_ts=until_ts, outlets=outlets, scope=scope)]
+        if intent.window:  # the named window, inside any since/until
+            w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
+            w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
+            keyword_jobs.append(self._keyword_pool.submit(self.archive.keyword_search, query, limit=k // 2, since_ts=w0,
+                                                       until_ts=w1, outlets=outlets, scope=scope))
+
+        # dense candidates
+        dense_scores: dict[str, float] = {}   # ranking score: cosine less the density penalty
+        cosines: dict[str, float] = {}
+        qvec = None
+        try:
+            self.refresh_mirror()
+            if len(self.mirror):
+                qvec = self.embed_query(query)
+                visible = self.scope_rows(scope.guild_id) if scope.scoped else None
+                base_mask = self.mirror.mask(since_ts, until_ts, outlets, visible)
+                found = [self.mirror.search(qvec, k, base_mask)]
+                if intent.window:
+                    found.append(self.mirror.search(qvec, k // 2, self.mirror.mask(w0, w1, outlets, visible)))
+                for hits in found:
+                    dense_scores.update(zip(hits.ids, hits.scores.tolist()))
+                    cosines.update(zip(hits.ids, hits.cosines.tolist()))
+        except IndexUnavailable as exc:
+            notices.append(f"semantic index unavailable ({exc}); keyword results only")
+            log.warning("dense search unavailable: %s", exc)
+
+        kw_rows = [row for job in keyword_jobs for row in job.result()]
+        kw_scores = {pid: score for pid, _, score in kw_rows}
+
+        passage_ids = set(dense_scores) | set(kw_scores)
+        if not passage_ids:
+            return SearchResult([], intent, notices, qvec)
+        meta = self.archive.passage_meta(passage_ids)  # no text yet: most candidates are never shown
+        if qvec is not None:
+            missing = [pid for pid in kw_scores if pid not in dense_scores]
+            for pid, scored in zip(missing, self.mirror.scores_for(qvec, missing)):
+                if scored is not None:
+                    dense_scores[pid], cosines[pid] = scored
+
+        # collapse passages to articles
+        kw_norm = max_normalise(kw_scores)
+        per_article: dict[int, list[tuple[float, str]]] = {}
+        article_meta: dict[int, tuple[float, str]] = {}
+        for pid in passage_ids:
+            m = meta.get(pid)
+            if m is None:
+                continue
+            article_id, published_ts, outlet = m
+            s = dense_scores.get(pid, 0.0) * self.config.dense_weight + kw_norm.get(pid, 0.0) * self.config.keyword_weight
+            per_article.setdefault(article_id, []).append((s, pid))
+            article_meta[article_id] = (published_ts or 0.0, outlet)
+        article_dense = {}
+        article_cosine = {}
+        article_kw = {}
+        for aid, items in per_article.items():
+            article_dense[aid] = max(dense_scores.get(pid, 0.0) for _, pid in items)
+            article_cosine[aid] = max(cosines.get(pid, 0.0) for _, pid in items)
+            article_kw[aid] = max(kw_norm.get(pid, 0.0) for _, pid in items)
+        fused = linear_fusion([(article_dense, self.config.dense_weight), (article_kw, self.config.keyword_weight)])
+
+        lengths = self.archive.passage_counts(list(per_article))
+        year_spans = [(a.timestamp(), b.timestamp()) for a, b in year_preference(intent.years)]
+        base_scores: dict[int, float] = {}
+        factors: dict[int, float] = {}
+        for aid, base in list(fused.items()):
+            published_ts, outlet = article_meta[aid]
+            # the best of many passages is higher by chance alone: correct for the article's length
+            base_scores[aid] = base - length_correction(lengths.get(aid, 1))
+            factor = self._time_factor(published_ts, intent, year_spans)
+            if named and outlet in named:
+                factor *= OUTLET_BOOST
+            factors[aid] = factor
+            fused[aid] = max(0.0, base_scores[aid]) * factor
+
+        # an article whose corrections outweigh its match still ranks, after every positive one
+        order = sorted(fused, key=lambda a: (-fused[a], -base_scores[a], a))
+        # full rows only for what can still be shown: enough for story grouping to fill `limit`
+        order = order[:max(4 * limit, RERANK_DEPTH + 10, COVERAGE_DEPTH + 10)]
+        for aid in order:
+            per_article[aid].sort(reverse=True)
+        passages = self.archive.passages_by_ids(pid for aid in order for _, pid in per_article[aid][:3])
+        articles = self.archive.articles_by_ids(order)
+        order = [a for a in order if a in articles and per_article[a][0][1] in passages]
+        if self.config.coverage_weight > 0 and order:
+            order = self._add_coverage(query, order, per_article, passages, base_scores, factors, fused)
+        if self._reranker is not None and order:
+            top = order[:RERANK_DEPTH]
+            scores = self._reranker.rerank(query, [passages[per_article[a][0][1]].text for a in top])
+            order = [a for _, a in sorted(zip(scores, top), key=lambda x: -x[0])] + order[RERANK_DEPTH:]
+
+        hits = []
+        for aid in order:
+            items = per_article[aid]
+            hits.append(Hit(article=articles[aid], passage=passages[items[0][1]], score=fused[aid],
+                            dense=article_cosine.get(aid, 0.0), keyword=article_kw.get(aid, 0.0),
+                            passages=[passages[pid] for _, pid in items[:3] if pid in passages]))
+        if group_stories:
+            hits = self.group_stories(hits, limit)
+        return SearchResult(hits[:limit], intent, notices, qvec)
+
+    def _add_coverage(self, query: str, order: list[int], per_article: dict, passages: dict,
+                      base_scores: dict[int, float], factors: dict[int, float], fused: dict[int, float]) -> list[int]:
+        """Add each top article's lexical coverage of the question (its best of up to three
+        candidate passages, title included) to its relevance, and reorder those articles."""
+        weights = self.question_weights(query)
+        if not weights:
+            return order
+        top = order[:COVERAGE_DEPTH]
+        for aid in top:
+            covered = max(coverage(weights, stems(f"{passages[pid].title} {passages[pid].text}"))
+                          for _, pid in per_article[aid][:3] if pid in passages)
+            fused[aid] = max(0.0, base_scores[aid] + self.config.coverage_weight * covered) * factors[aid]
+        return sorted(top, key=lambda a: (-fused[a], -base_scores[a], a)) + order[COVERAGE_DEPTH:]
+
+    def _time_factor(self, published_ts: float, intent: TimeIntent, year_spans: list[tuple[float, float]]) -> float:
+        """Multiplies relevance: coverage from the last days before the as-of moment, and
+        coverage inside the window the question names (most of all on the day it names), and
+        around a year the question uses as a label. A multiplier, not an addition, so an
+        irrelevant recent article stays irrelevant."""
+        factor = 1.0
+        age_days = (intent.as_of.timestamp() - published_ts) / DAY
+        recent = self.config.recent_days
+        if recent > 0 and 0 <= age_days <= recent:
+            factor += self.config.recent_boost * (1.0 - age_days / (2 * recent))
+        if intent.window and intent.window[0].timestamp() <= published_ts <= intent.window[1].timestamp():
+            factor += WINDOW_BOOST
+            if intent.day is not None:
+                distance = abs(intent.day.timestamp() - published_ts) / DAY
+                factor += DAY_BOOST * max(0.0, 1.0 - distance / 7.0)
+        if any(start <= published_ts < end for start, end in year_spans):
+            factor *= 1.0 + YEAR_BOOST
+        return factor
+
+    def group_stories(self, hits: list[Hit], limit: int) -> list[Hit]:
+        """Fold near-duplicates (same story, other outlet or syndicated copy) under the best-ranked one."""
+        return group_stories(hits, limit, self.mirror.vector)

@@ -1,0 +1,116 @@
+"""The vector index of record: one Chroma collection (embedded or client-server) holding a
+vector per archived passage, tagged with the model that made it."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ..config import IndexConfig
+from ..errors import IndexUnavailable, ModelMismatch
+
+log = logging.getLogger(__name__)
+
+_PAGE = 2000        # ids per read call
+# Vectors per write call. Chroma's bindings hold the GIL while they write (bench_scale: 512 vectors
+# into a 100k collection stalled an asyncio loop for 0.55 s), so a bot that ingests in-process
+# would freeze for that long; small writes bound each stall.
+_WRITE_PAGE = 128
+
+
+class VectorStore:
+    """One Chroma collection holding a vector per archived passage, tagged with its model."""
+
+    def __init__(self, config: IndexConfig, path, model_name: str, dimension: int):
+        self.config = config
+        self.model_name = model_name
+        self.dimension = dimension
+        self.location = config.chroma_url or str(path)
+        with self._unavailable("vector index at {} is unavailable"):
+            import chromadb  # heavy: loaded only when the index is opened
+            from chromadb.config import Settings
+
+            settings = Settings(anonymized_telemetry=False, allow_reset=False)
+            if config.chroma_url:
+                parts = urlsplit(config.chroma_url)
+                self.client = chromadb.HttpClient(
+                    host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https", settings=settings)
+                self.client.heartbeat()
+            else:
+                self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+            self.collection = self._open_collection()
+        meta = self.collection.metadata or {}
+        if meta.get("model") and meta.get("model") != model_name:
+            self.mismatch = f"index was built with model {meta.get('model')!r}, config says {model_name!r}"
+        else:
+            self.mismatch = None
+
+    @contextmanager
+    def _unavailable(self, message: str) -> Iterator[None]:
+        """Any failure of Chroma's (it raises many kinds; all mean "not usable") as IndexUnavailable;
+        ``message`` has a {} for the index's location."""
+        try:
+            yield
+        except Exception as exc:
+            raise IndexUnavailable(f"{message.format(self.location)}: {_describe(exc)}") from None
+
+    def _open_collection(self):
+        return self.client.get_or_create_collection(
+            self.config.collection, embedding_function=None,
+            metadata={"hnsw:space": "cosine", "model": self.model_name, "dimension": self.dimension},
+        )
+
+    def check_model(self) -> None:
+        if self.mismatch:
+            raise ModelMismatch(self.mismatch + "; run `newsdesk reindex --full`")
+
+    def reset(self) -> None:
+        """Drop and recreate the collection for the configured model."""
+        try:
+            self.client.delete_collection(self.config.collection)
+        except Exception:  # absent is fine
+            pass
+        self.collection = self._open_collection()
+        self.mismatch = None
+
+    def upsert(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:
+        self.check_model()
+        with self._unavailable("cannot write to the vector index at {}"):
+            for start in range(0, len(ids), _WRITE_PAGE):
+                end = start + _WRITE_PAGE
+                self.collection.upsert(ids=ids[start:end], embeddings=vectors[start:end], metadatas=metadatas[start:end])
+
+    def delete(self, ids: list[str]) -> None:
+        with self._unavailable("cannot delete from the vector index at {}"):
+            for start in range(0, len(ids), _WRITE_PAGE):
+                self.collection.delete(ids=ids[start:start + _WRITE_PAGE])
+
+    def count(self) -> int:
+        with self._unavailable("vector index at {} is unavailable"):
+            return self.collection.count()
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        with self._unavailable("vector index at {} is unavailable"):
+            total = self.collection.count()
+            for offset in range(0, total, _PAGE * 5):
+                ids.update(self.collection.get(include=[], limit=_PAGE * 5, offset=offset)["ids"])
+        return ids
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        with self._unavailable("vector index at {} is unavailable"):
+            for start in range(0, len(ids), _PAGE):
+                got = self.collection.get(ids=ids[start:start + _PAGE], include=["embeddings"])
+                for pid, vec in zip(got["ids"], got["embeddings"]):
+                    out[pid] = np.asarray(vec, dtype=np.float32)
+        return out
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
