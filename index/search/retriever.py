@@ -13,7 +13,8 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -86,6 +87,54 @@ def clean_question(text: str) -> str:
     if not re.search(r"\w", text):
         raise BadQuery("the question has no words to search for")
     return text
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """The hard date bounds of a search (unix times) and the window the question names, inside them."""
+    since_ts: float | None
+    until_ts: float | None
+    window: tuple[float, float] | None
+
+    @classmethod
+    def of(cls, intent: TimeIntent) -> _Bounds:
+        since_ts = intent.since.timestamp() if intent.since else None
+        until_ts = intent.until.timestamp() if intent.until else None
+        window = None
+        if intent.window:
+            window = (max(intent.window[0].timestamp(), since_ts or -1e18),
+                      min(intent.window[1].timestamp(), until_ts or 1e18))
+        return cls(since_ts, until_ts, window)
+
+
+@dataclass
+class _Dense:
+    """Dense scores of candidate passages: ranking score (cosine less the density penalty) and cosine."""
+    scores: dict[str, float] = field(default_factory=dict)
+    cosines: dict[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = None
+
+    def add_missing(self, mirror: DenseMirror, passage_ids: list[str]) -> None:
+        """Score keyword-only candidates against the query too (when it was embedded)."""
+        if self.query_vector is None:
+            return
+        for pid, scored in zip(passage_ids, mirror.scores_for(self.query_vector, passage_ids)):
+            if scored is not None:
+                self.scores[pid], self.cosines[pid] = scored
+
+
+@dataclass
+class _Candidates:
+    """Candidate articles: their passages (fused score, id), best dense/cosine/keyword scores, date and
+    outlet; then the ranking's base score, factor and fused score."""
+    passages: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    meta: dict[int, tuple[float, str]] = field(default_factory=dict)
+    dense: dict[int, float] = field(default_factory=dict)
+    cosine: dict[int, float] = field(default_factory=dict)
+    keyword: dict[int, float] = field(default_factory=dict)
+    base: dict[int, float] = field(default_factory=dict)
+    factors: dict[int, float] = field(default_factory=dict)
+    fused: dict[int, float] = field(default_factory=dict)
 
 
 class Retriever:
@@ -199,6 +248,9 @@ class Retriever:
     def search(self, question: str, *, as_of=None, since=None, until=None, source: str | None = None,
                limit: int = 10, scope: Scope = GLOBAL,
                context: str | None = None, group_stories: bool = True) -> SearchResult:
+        """Keyword and dense candidates, collapsed to articles, fused and corrected, the top ones
+        credited with their lexical coverage of the question (and reranked, with a reranker), then
+        near-duplicate stories grouped."""
         question = clean_question(question)
         limit = max(1, min(int(limit), 100))
         as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(timezone.utc)
@@ -210,114 +262,120 @@ class Retriever:
         query = intent.query
         if context:
             query = f"{query} {context}"
-        notices: list[str] = []
-        since_ts = intent.since.timestamp() if intent.since else None
-        until_ts = intent.until.timestamp() if intent.until else None
-        k = self.config.candidates
+        bounds = _Bounds.of(intent)
 
         # keyword candidates, in a worker thread while the query is embedded and the mirror searched
         # (SQLite and the encoder both release the GIL: on two cores the two overlap)
-        keyword_jobs = [self._keyword_pool.submit(self.archive.keyword_search, query, limit=k, since_ts=since_ts,
-                                               until_ts=until_ts, outlets=outlets, scope=scope)]
-        if intent.window:  # the named window, inside any since/until
-            w0 = max(intent.window[0].timestamp(), since_ts or -1e18)
-            w1 = min(intent.window[1].timestamp(), until_ts or 1e18)
-            keyword_jobs.append(self._keyword_pool.submit(self.archive.keyword_search, query, limit=k // 2, since_ts=w0,
-                                                       until_ts=w1, outlets=outlets, scope=scope))
+        keyword_jobs = self._start_keyword_search(query, bounds, outlets, scope)
+        dense, notices = self._dense_candidates(query, bounds, outlets, scope)
+        kw_scores = {pid: score for job in keyword_jobs for pid, _, score in job.result()}
 
-        # dense candidates
-        dense_scores: dict[str, float] = {}   # ranking score: cosine less the density penalty
-        cosines: dict[str, float] = {}
-        qvec = None
+        passage_ids = set(dense.scores) | set(kw_scores)
+        if not passage_ids:
+            return SearchResult([], intent, notices, dense.query_vector)
+        meta = self.archive.passage_meta(passage_ids)  # no text yet: most candidates are never shown
+        dense.add_missing(self.mirror, [pid for pid in kw_scores if pid not in dense.scores])
+        candidates = self._collapse(passage_ids, meta, dense, max_normalise(kw_scores))
+        order = self._rank(candidates, intent, named)
+        hits = self._hits(query, candidates, order, limit)
+        if group_stories:
+            hits = self.group_stories(hits, limit)
+        return SearchResult(hits[:limit], intent, notices, dense.query_vector)
+
+    def _start_keyword_search(self, query: str, bounds: _Bounds, outlets: list[str] | None,
+                              scope: Scope) -> list[Future]:
+        """BM25 over the whole range, and over the window the question names (inside any since/until)."""
+        k = self.config.candidates
+        jobs = [self._keyword_pool.submit(self.archive.keyword_search, query, limit=k, since_ts=bounds.since_ts,
+                                          until_ts=bounds.until_ts, outlets=outlets, scope=scope)]
+        if bounds.window:
+            jobs.append(self._keyword_pool.submit(self.archive.keyword_search, query, limit=k // 2,
+                                                  since_ts=bounds.window[0], until_ts=bounds.window[1],
+                                                  outlets=outlets, scope=scope))
+        return jobs
+
+    def _dense_candidates(self, query: str, bounds: _Bounds, outlets: list[str] | None,
+                          scope: Scope) -> tuple[_Dense, list[str]]:
+        """Nearest passages on the mirror, over the whole range and the named window; keyword
+        results only (with a notice) when the vector index is unavailable."""
+        dense = _Dense()
+        notices: list[str] = []
+        k = self.config.candidates
         try:
             self.refresh_mirror()
             if len(self.mirror):
-                qvec = self.embed_query(query)
+                dense.query_vector = self.embed_query(query)
                 visible = self.scope_rows(scope.guild_id) if scope.scoped else None
-                base_mask = self.mirror.mask(since_ts, until_ts, outlets, visible)
-                found = [self.mirror.search(qvec, k, base_mask)]
-                if intent.window:
-                    found.append(self.mirror.search(qvec, k // 2, self.mirror.mask(w0, w1, outlets, visible)))
+                found = [self.mirror.search(dense.query_vector, k,
+                                            self.mirror.mask(bounds.since_ts, bounds.until_ts, outlets, visible))]
+                if bounds.window:
+                    found.append(self.mirror.search(dense.query_vector, k // 2,
+                                                    self.mirror.mask(*bounds.window, outlets, visible)))
                 for hits in found:
-                    dense_scores.update(zip(hits.ids, hits.scores.tolist()))
-                    cosines.update(zip(hits.ids, hits.cosines.tolist()))
+                    dense.scores.update(zip(hits.ids, hits.scores.tolist()))
+                    dense.cosines.update(zip(hits.ids, hits.cosines.tolist()))
         except IndexUnavailable as exc:
             notices.append(f"semantic index unavailable ({exc}); keyword results only")
             log.warning("dense search unavailable: %s", exc)
+        return dense, notices
 
-        kw_rows = [row for job in keyword_jobs for row in job.result()]
-        kw_scores = {pid: score for pid, _, score in kw_rows}
-
-        passage_ids = set(dense_scores) | set(kw_scores)
-        if not passage_ids:
-            return SearchResult([], intent, notices, qvec)
-        meta = self.archive.passage_meta(passage_ids)  # no text yet: most candidates are never shown
-        if qvec is not None:
-            missing = [pid for pid in kw_scores if pid not in dense_scores]
-            for pid, scored in zip(missing, self.mirror.scores_for(qvec, missing)):
-                if scored is not None:
-                    dense_scores[pid], cosines[pid] = scored
-
-        # collapse passages to articles
-        kw_norm = max_normalise(kw_scores)
-        per_article: dict[int, list[tuple[float, str]]] = {}
-        article_meta: dict[int, tuple[float, str]] = {}
+    def _collapse(self, passage_ids: set[str], meta: dict, dense: _Dense, kw_norm: dict[str, float]) -> _Candidates:
+        """Passages to articles: each article's passages by their fused score, its best dense score,
+        cosine and keyword score, and its date and outlet."""
+        c = _Candidates()
         for pid in passage_ids:
             m = meta.get(pid)
             if m is None:
                 continue
             article_id, published_ts, outlet = m
-            s = dense_scores.get(pid, 0.0) * self.config.dense_weight + kw_norm.get(pid, 0.0) * self.config.keyword_weight
-            per_article.setdefault(article_id, []).append((s, pid))
-            article_meta[article_id] = (published_ts or 0.0, outlet)
-        article_dense = {}
-        article_cosine = {}
-        article_kw = {}
-        for aid, items in per_article.items():
-            article_dense[aid] = max(dense_scores.get(pid, 0.0) for _, pid in items)
-            article_cosine[aid] = max(cosines.get(pid, 0.0) for _, pid in items)
-            article_kw[aid] = max(kw_norm.get(pid, 0.0) for _, pid in items)
-        fused = linear_fusion([(article_dense, self.config.dense_weight), (article_kw, self.config.keyword_weight)])
+            s = dense.scores.get(pid, 0.0) * self.config.dense_weight + kw_norm.get(pid, 0.0) * self.config.keyword_weight
+            c.passages.setdefault(article_id, []).append((s, pid))
+            c.meta[article_id] = (published_ts or 0.0, outlet)
+        for aid, items in c.passages.items():
+            c.dense[aid] = max(dense.scores.get(pid, 0.0) for _, pid in items)
+            c.cosine[aid] = max(dense.cosines.get(pid, 0.0) for _, pid in items)
+            c.keyword[aid] = max(kw_norm.get(pid, 0.0) for _, pid in items)
+        return c
 
-        lengths = self.archive.passage_counts(list(per_article))
+    def _rank(self, c: _Candidates, intent: TimeIntent, named: list[str]) -> list[int]:
+        """Fused relevance less the length correction, times the time and outlet factors; an article
+        whose corrections outweigh its match still ranks, after every positive one."""
+        c.fused = linear_fusion([(c.dense, self.config.dense_weight), (c.keyword, self.config.keyword_weight)])
+        lengths = self.archive.passage_counts(list(c.passages))
         year_spans = [(a.timestamp(), b.timestamp()) for a, b in year_preference(intent.years)]
-        base_scores: dict[int, float] = {}
-        factors: dict[int, float] = {}
-        for aid, base in list(fused.items()):
-            published_ts, outlet = article_meta[aid]
+        for aid, base in list(c.fused.items()):
+            published_ts, outlet = c.meta[aid]
             # the best of many passages is higher by chance alone: correct for the article's length
-            base_scores[aid] = base - length_correction(lengths.get(aid, 1))
+            c.base[aid] = base - length_correction(lengths.get(aid, 1))
             factor = self._time_factor(published_ts, intent, year_spans)
             if named and outlet in named:
                 factor *= OUTLET_BOOST
-            factors[aid] = factor
-            fused[aid] = max(0.0, base_scores[aid]) * factor
+            c.factors[aid] = factor
+            c.fused[aid] = max(0.0, c.base[aid]) * factor
+        return sorted(c.fused, key=lambda a: (-c.fused[a], -c.base[a], a))
 
-        # an article whose corrections outweigh its match still ranks, after every positive one
-        order = sorted(fused, key=lambda a: (-fused[a], -base_scores[a], a))
-        # full rows only for what can still be shown: enough for story grouping to fill `limit`
+    def _hits(self, query: str, c: _Candidates, order: list[int], limit: int) -> list[Hit]:
+        """Full rows for what can still be shown (enough for story grouping to fill ``limit``), the
+        coverage credit and the optional reranker on the top articles, then the hits in order."""
         order = order[:max(4 * limit, RERANK_DEPTH + 10, COVERAGE_DEPTH + 10)]
         for aid in order:
-            per_article[aid].sort(reverse=True)
-        passages = self.archive.passages_by_ids(pid for aid in order for _, pid in per_article[aid][:3])
+            c.passages[aid].sort(reverse=True)
+        passages = self.archive.passages_by_ids(pid for aid in order for _, pid in c.passages[aid][:3])
         articles = self.archive.articles_by_ids(order)
-        order = [a for a in order if a in articles and per_article[a][0][1] in passages]
+        order = [a for a in order if a in articles and c.passages[a][0][1] in passages]
         if self.config.coverage_weight > 0 and order:
-            order = self._add_coverage(query, order, per_article, passages, base_scores, factors, fused)
+            order = self._add_coverage(query, order, c.passages, passages, c.base, c.factors, c.fused)
         if self._reranker is not None and order:
             top = order[:RERANK_DEPTH]
-            scores = self._reranker.rerank(query, [passages[per_article[a][0][1]].text for a in top])
+            scores = self._reranker.rerank(query, [passages[c.passages[a][0][1]].text for a in top])
             order = [a for _, a in sorted(zip(scores, top), key=lambda x: -x[0])] + order[RERANK_DEPTH:]
-
         hits = []
         for aid in order:
-            items = per_article[aid]
-            hits.append(Hit(article=articles[aid], passage=passages[items[0][1]], score=fused[aid],
-                            dense=article_cosine.get(aid, 0.0), keyword=article_kw.get(aid, 0.0),
+            items = c.passages[aid]
+            hits.append(Hit(article=articles[aid], passage=passages[items[0][1]], score=c.fused[aid],
+                            dense=c.cosine.get(aid, 0.0), keyword=c.keyword.get(aid, 0.0),
                             passages=[passages[pid] for _, pid in items[:3] if pid in passages]))
-        if group_stories:
-            hits = self.group_stories(hits, limit)
-        return SearchResult(hits[:limit], intent, notices, qvec)
+        return hits
 
     def _add_coverage(self, query: str, order: list[int], per_article: dict, passages: dict,
                       base_scores: dict[int, float], factors: dict[int, float], fused: dict[int, float]) -> list[int]:
