@@ -126,17 +126,22 @@ def admin_only():
     return app_commands.check(predicate)
 
 
+def check_capacity(bot, kind: str | None, user_id: int) -> None:
+    """Refuse when the heavy queue is full, then apply the per-user cooldown ``kind`` (ask / search):
+    raises Busy or CommandOnCooldown. For slash commands (``guard``) and questions asked by mention."""
+    bot.heavy.check()
+    if kind:
+        per = float(getattr(bot.config.discord, f"{kind}_cooldown_seconds"))
+        retry = bot.cooldowns.retry_after(kind, user_id, per)
+        if retry:
+            raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, per), retry)
+
+
 def guard(kind: str | None = None):
     """Refuse when the heavy queue is full, then apply the per-user cooldown ``kind`` (ask / search)."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        bot = bot_of(interaction)
-        bot.heavy.check()
-        if kind:
-            per = float(getattr(bot.config.discord, f"{kind}_cooldown_seconds"))
-            retry = bot.cooldowns.retry_after(kind, interaction.user.id, per)
-            if retry:
-                raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, per), retry)
+        check_capacity(bot_of(interaction), kind, interaction.user.id)
         return True
 
     return app_commands.check(predicate)

@@ -17,11 +17,11 @@ import logging
 from collections import defaultdict
 
 import discord
-from discord.ext import commands, tasks
 
 from index.models import Article, Feed
 
-from ... import errors, render
+from ... import render
+from ...loops import PeriodicCog
 from ...notices import notify_admins
 
 log = logging.getLogger(__name__)
@@ -33,30 +33,18 @@ PENDING_BATCH = 200                 # rows read per query in a posting pass
 MAX_BATCHES = 50                    # a pass stops after this many batches (the next pass goes on)
 
 
-class AutoPost(commands.Cog):
+class AutoPost(PeriodicCog):
+    job = "auto-post"
+
     def __init__(self, bot):
-        self.bot = bot
-        self.loop = tasks.loop(seconds=POST_INTERVAL_SECONDS)(self._tick)
-        self.loop.before_loop(self._before_loop)
+        super().__init__(bot, seconds=POST_INTERVAL_SECONDS)
         self._post_lock = asyncio.Lock()
         self.problem_channels: set[int] = set()
         self.posted = 0
         self.post_passes = 0
 
-    async def cog_load(self) -> None:
-        self.loop.start()
-
-    async def cog_unload(self) -> None:
-        self.loop.cancel()
-
-    async def _before_loop(self) -> None:
-        await self.bot.wait_until_ready()
-
-    async def _tick(self) -> None:
-        try:
-            await self.post_pending()
-        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
-            errors.log_error(exc, "auto-post")
+    async def tick(self) -> None:
+        await self.post_pending()
 
     # -- one posting pass ------------------------------------------------------------
     async def post_pending(self) -> int:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from discord.ext import commands, tasks
 
 from index.service import redact
 
-from ... import errors, render
+from ... import render
+from ...loops import PeriodicCog
 from ...notices import notify_admins
 
 log = logging.getLogger(__name__)
@@ -18,26 +18,14 @@ log = logging.getLogger(__name__)
 CHECK_INTERVAL_SECONDS = 60
 
 
-class Health(commands.Cog):
+class Health(PeriodicCog):
+    job = "feed health"
+
     def __init__(self, bot):
-        self.bot = bot
-        self.loop = tasks.loop(seconds=CHECK_INTERVAL_SECONDS)(self._tick)
-        self.loop.before_loop(self._before_loop)
+        super().__init__(bot, seconds=CHECK_INTERVAL_SECONDS)
 
-    async def cog_load(self) -> None:
-        self.loop.start()
-
-    async def cog_unload(self) -> None:
-        self.loop.cancel()
-
-    async def _before_loop(self) -> None:
-        await self.bot.wait_until_ready()
-
-    async def _tick(self) -> None:
-        try:
-            await self.announce()
-        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
-            errors.log_error(exc, "feed health")
+    async def tick(self) -> None:
+        await self.announce()
 
     async def announce(self) -> int:
         """Announce feeds whose health changed since it was last announced (by any process).

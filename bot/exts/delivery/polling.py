@@ -6,42 +6,29 @@ from __future__ import annotations
 
 import logging
 
-from discord.ext import commands, tasks
 
 from index.errors import NewsdeskError
 from index.models import IngestReport
 from index.service import redact
 
 from ... import errors, render
+from ...loops import PeriodicCog
 from ...notices import notify_admins
 
 log = logging.getLogger(__name__)
 
 
-class Polling(commands.Cog):
+class Polling(PeriodicCog):
+    job = "poll"
+
     def __init__(self, bot):
-        self.bot = bot
-        minutes = max(1 / 60, float(bot.config.feeds.poll_interval_minutes))
-        self.loop = tasks.loop(minutes=minutes)(self._tick)
-        self.loop.before_loop(self._before_loop)
+        super().__init__(bot, minutes=max(1 / 60, float(bot.config.feeds.poll_interval_minutes)),
+                         start=bot.poll_enabled)
         self.last_index_problem: str | None = None
         self.runs = 0
 
-    async def cog_load(self) -> None:
-        if self.bot.poll_enabled:
-            self.loop.start()
-
-    async def cog_unload(self) -> None:
-        self.loop.cancel()
-
-    async def _before_loop(self) -> None:
-        await self.bot.wait_until_ready()
-
-    async def _tick(self) -> None:
-        try:
-            await self.poll_once()
-        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
-            errors.log_error(exc, "poll")
+    async def tick(self) -> None:
+        await self.poll_once()
 
     # -- one poll ------------------------------------------------------------------
     async def poll_once(self) -> IngestReport | None:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from ... import errors, render
 from ...autocomplete import source_autocomplete
-from ...checks import guard, reader_scope
+from ...checks import check_capacity, guard, reader_scope
 from ...views import answer_view
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,7 @@ class Ask(commands.Cog):
 
     async def _answer_message(self, message: discord.Message, question: str, context: str | None) -> None:
         bot = self.bot
-        bot.heavy.check()
-        retry = bot.cooldowns.retry_after("ask", message.author.id, bot.config.discord.ask_cooldown_seconds)
-        if retry:
-            raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, bot.config.discord.ask_cooldown_seconds), retry)
+        check_capacity(bot, "ask", message.author.id)
         scope = reader_scope(bot, message.author.id, message.guild.id if message.guild else None)
         answer = await bot.heavy_call(bot.desk.ask, question, scope=scope, context=context)
         view = answer_view(answer)
