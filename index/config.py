@@ -212,7 +212,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     Environment overrides are applied last.
     """
     explicit = path is not None
-    path = Path(path) if explicit else DEFAULT_CONFIG_PATH
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     raw: dict = {}
     source = str(path)
     if path.exists():

@@ -51,7 +51,7 @@ class Newsdesk:
         self._ingest_lock = threading.Lock()
         self.retriever = Retriever(self.archive, config.retrieval, self.embedder_or_load, self.store_or_open)
         self.extractive = ExtractiveAnswerer(config.answers, self.embedder_or_load)
-        self.answerer = self.extractive
+        self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
         if config.answers.llm_url:
             self.answerer = LLMAnswerer(config.answers, llm_api_key(config), self.extractive)
         self.last_poll: str | None = None
@@ -107,7 +107,9 @@ class Newsdesk:
 
     def import_opml(self, content: bytes, scope: Scope = GLOBAL, added_by: int | None = None) -> dict:
         outlines = parse_opml(content)
-        added, existing, refused = [], [], {}
+        added: list[Feed] = []
+        existing: list[Feed] = []
+        refused: dict[str, str] = {}
         for outline in outlines:
             try:
                 feed, created = self.add_feed(outline.url, outline.name, guild_id=scope.guild_id if scope.scoped else None,
@@ -207,7 +209,7 @@ class Newsdesk:
     def sources(self, scope: Scope = GLOBAL) -> dict:
         return {"outlets": self.archive.outlets(scope), "feeds": self.list_feeds(scope)}
 
-    def check_query(self, question: str, *, source: str | None = None, since: str | None = None,
+    def check_query(self, question: str | None, *, source: str | None = None, since: str | None = None,
                     until: str | None = None, scope: Scope = GLOBAL) -> None:
         """The cheap checks of a question and its options, without searching (the bot runs them
         before deferring, so a mistake gets an ephemeral reply): an empty question, unreadable

@@ -27,7 +27,7 @@ class FeedStore(PassageStore):
                 "added_by": added_by, "added_at": now_iso(), "status": "new", "failures": 0,
                 "posting_since": time.time(),
             })
-        return self.find_feed(url), True
+        return self.get_feed(url), True
 
     def find_feed(self, url_or_id: str | int) -> Feed | None:
         key = str(url_or_id).strip()

@@ -5,13 +5,14 @@ serialise on a file lock, and a migration interrupted half-way runs again."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import sqlite_utils
 
 from .sql import now_iso
 
-MIGRATIONS = []
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
 
 
 def migration(fn):
@@ -21,7 +22,7 @@ def migration(fn):
 
 @migration
 def m001_initial(db: sqlite_utils.Database):
-    db["feeds"].create(
+    db.table("feeds").create(
         {
             "id": int, "url": str, "name": str, "title": str, "site_url": str,
             "guild_id": int, "channel_id": int, "added_by": int, "added_at": str,
@@ -31,8 +32,8 @@ def m001_initial(db: sqlite_utils.Database):
         },
         pk="id", not_null={"url"}, defaults={"status": "new", "failures": 0}, if_not_exists=True,
     )
-    db["feeds"].create_index(["url"], unique=True, if_not_exists=True)
-    db["articles"].create(
+    db.table("feeds").create_index(["url"], unique=True, if_not_exists=True)
+    db.table("articles").create(
         {
             "id": int, "guid": str, "url": str, "title": str, "outlet": str, "authors": str,
             "published": str, "published_ts": float, "date_source": str, "fetched_at": str,
@@ -41,30 +42,30 @@ def m001_initial(db: sqlite_utils.Database):
         },
         pk="id", foreign_keys=[("feed_id", "feeds", "id")], if_not_exists=True,
     )
-    db["articles"].create_index(["guid"], unique=True, if_not_exists=True)
-    db["articles"].create_index(["url"], if_not_exists=True)
-    db["articles"].create_index(["content_hash"], if_not_exists=True)
-    db["articles"].create_index(["published_ts"], if_not_exists=True)
-    db["article_feeds"].create(
+    db.table("articles").create_index(["guid"], unique=True, if_not_exists=True)
+    db.table("articles").create_index(["url"], if_not_exists=True)
+    db.table("articles").create_index(["content_hash"], if_not_exists=True)
+    db.table("articles").create_index(["published_ts"], if_not_exists=True)
+    db.table("article_feeds").create(
         {"article_id": int, "feed_id": int, "first_seen_at": str},
         pk=("article_id", "feed_id"),
         foreign_keys=[("article_id", "articles", "id"), ("feed_id", "feeds", "id")], if_not_exists=True,
     )
-    db["article_feeds"].create_index(["feed_id"], if_not_exists=True)
-    db["passages"].create(
+    db.table("article_feeds").create_index(["feed_id"], if_not_exists=True)
+    db.table("passages").create(
         {"id": str, "article_id": int, "seq": int, "title": str, "text": str,
          "published_ts": float, "outlet": str, "embedded": int},
         pk="id", foreign_keys=[("article_id", "articles", "id")], defaults={"embedded": 0}, if_not_exists=True,
     )
-    db["passages"].create_index(["article_id"], if_not_exists=True)
-    db["passages"].create_index(["embedded"], if_not_exists=True)
-    db["passages"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61", replace=True)
-    db["vector_deletes"].create({"passage_id": str, "queued_at": str}, pk="passage_id", if_not_exists=True)
-    db["posts"].create(
+    db.table("passages").create_index(["article_id"], if_not_exists=True)
+    db.table("passages").create_index(["embedded"], if_not_exists=True)
+    db.table("passages").enable_fts(["title", "text"], create_triggers=True, tokenize="porter unicode61", replace=True)
+    db.table("vector_deletes").create({"passage_id": str, "queued_at": str}, pk="passage_id", if_not_exists=True)
+    db.table("posts").create(
         {"channel_id": int, "article_id": int, "feed_id": int, "claimed_at": str, "message_id": int},
         pk=("channel_id", "article_id"), if_not_exists=True,
     )
-    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
 @contextmanager
@@ -92,11 +93,11 @@ def m002_feed_first_ok(db: sqlite_utils.Database):
     Feeds that already fetched successfully before this migration are marked now: what they
     carry at this point counts as backlog, and their next new articles are posted as usual."""
     with _immediate(db):
-        columns = {c.name for c in db["feeds"].columns}
+        columns = {c.name for c in db.table("feeds").columns}
         if "first_ok_at" not in columns:
-            db["feeds"].add_column("first_ok_at", float)
+            db.table("feeds").add_column("first_ok_at", float)
         if "first_ok_seq" not in columns:
-            db["feeds"].add_column("first_ok_seq", int)
+            db.table("feeds").add_column("first_ok_seq", int)
         if "first_ok_at" not in columns:
             db.execute(
                 """UPDATE feeds SET first_ok_at = ?, first_ok_seq =

@@ -47,7 +47,7 @@ class PassageStore(Database):
     def passage_meta(self, ids: Iterable[str]) -> dict[str, tuple[int, float | None, str]]:
         """passage id -> (article_id, published_ts, outlet), without reading the text."""
         ids = list(dict.fromkeys(ids))
-        out = {}
+        out: dict[str, tuple[int, float | None, str]] = {}
         for chunk, marks in in_chunks(ids):
             out.update((r[0], (r[1], r[2], r[3] or "")) for r in self.db.execute(
                 f"SELECT id, article_id, published_ts, outlet FROM passages WHERE id IN ({marks})", chunk))
@@ -67,7 +67,7 @@ class PassageStore(Database):
             return 0
 
     def passage_counts(self, article_ids: list[int]) -> dict[int, int]:
-        out = {}
+        out: dict[int, int] = {}
         for chunk, marks in in_chunks(article_ids):
             out.update(self.db.execute(
                 f"SELECT article_id, count(*) FROM passages WHERE article_id IN ({marks}) GROUP BY article_id",

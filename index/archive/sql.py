@@ -26,6 +26,7 @@ def insert_row(db: sqlite_utils.Database, table: str, record: dict, replace: boo
     verb = "INSERT OR REPLACE" if replace else "INSERT"
     cur = db.execute(f"{verb} INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES "
                      f"({', '.join('?' * len(cols))})", [record[c] for c in cols])
+    assert cur.lastrowid is not None
     return cur.lastrowid
 
 

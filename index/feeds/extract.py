@@ -56,8 +56,8 @@ def page_published_time(html: str) -> datetime | None:
             when = _parse_time(content.group(1))
             if when:
                 return when
-    match = _TIME_TAG.search(head)
-    return _parse_time(match.group(1)) if match else None
+    tag = _TIME_TAG.search(head)
+    return _parse_time(tag.group(1)) if tag else None
 
 
 def _defuse(html: str) -> tuple[str, bool]:
@@ -83,7 +83,7 @@ def extract_article(html: str, url: str = "") -> Extracted | None:
     try:
         doc = trafilatura.bare_extraction(
             html, url=url or None, include_comments=False, include_tables=False,
-            favor_precision=True, with_metadata=True, deduplicate=False, **({"fast": True} if cut else {}),
+            favor_precision=True, with_metadata=True, deduplicate=False, fast=cut,
         )
     except (RecursionError, etree.LxmlError, ValueError, MemoryError, TypeError) as exc:
         log.info("extraction failed for %s: %s", url, exc.__class__.__name__)

@@ -197,9 +197,8 @@ class Fetcher:
             else:
                 if response.status in _RETRY_STATUSES:
                     last_error = f"HTTP {response.status}"
-                    delay = _retry_after_seconds(response.headers.get("retry-after"))
-                    if delay is None:
-                        delay = 2.0 ** attempt
+                    asked = _retry_after_seconds(response.headers.get("retry-after"))
+                    delay = 2.0 ** attempt if asked is None else asked
                     if delay > _MAX_RETRY_AFTER:
                         raise FetchError(f"HTTP {response.status}, Retry-After {delay:.0f}s is too long")
                 elif response.status >= 400:

@@ -12,7 +12,7 @@ _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 
-def address_problem(ip: ipaddress._BaseAddress) -> str | None:
+def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why this address is not a public one, or None when it is."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
@@ -29,12 +29,12 @@ def address_problem(ip: ipaddress._BaseAddress) -> str | None:
     return None
 
 
-def resolve(host: str, port: int) -> list[ipaddress._BaseAddress]:
+def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UrlRefused(f"cannot resolve host '{host}': {exc}") from None
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def check_url(url: str, allow_private: bool) -> None:

@@ -100,7 +100,8 @@ def _json_authors(*holders) -> tuple[str, ...]:
     for holder in holders:
         if not isinstance(holder, dict):
             continue
-        authors = holder.get("authors") if isinstance(holder.get("authors"), list) else [holder.get("author")]
+        listed = holder.get("authors")
+        authors = listed if isinstance(listed, list) else [holder.get("author")]
         for author in authors:
             name = (author.get("name") or "").strip() if isinstance(author, dict) else ""
             if name and name not in names:
@@ -126,7 +127,8 @@ def parse_json_feed(content: bytes, url: str = "") -> ParsedFeed:
     base = url or _str(data, "feed_url")
     feed_lang = _str(data, "language") or None
     entries = []
-    for raw in data.get("items") if isinstance(data.get("items"), list) else []:
+    items = data.get("items")
+    for raw in items if isinstance(items, list) else []:
         if not isinstance(raw, dict):
             continue
         link = _str(raw, "url") or _str(raw, "external_url")
@@ -165,8 +167,8 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
         raise FeedError(f"could not parse feed: {exc.__class__.__name__}: {exc}") from None
     warning = None
     if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        warning = f"malformed feed: {exc.__class__.__name__}: {str(exc)[:200]}"
+        problem = parsed.get("bozo_exception")
+        warning = f"malformed feed: {problem.__class__.__name__}: {str(problem)[:200]}"
     raw_entries = parsed.get("entries") or []
     if not raw_entries:
         html = _not_a_feed(content, url, content_type)
@@ -181,15 +183,15 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
     feed_lang = parsed.feed.get("language")
     entries = []
     for raw in raw_entries:
-        content = ""
+        content_html = ""
         for part in raw.get("content") or []:
             value = part.get("value") or ""
-            if len(value) > len(content):
-                content = value
+            if len(value) > len(content_html):
+                content_html = value
         link = raw.get("link") or ""
         guid = raw.get("id") or raw.get("guid") or link
         summary = raw.get("summary") or raw.get("description") or ""
-        if summary == content:
+        if summary == content_html:
             summary = ""
         entries.append(
             Entry(
@@ -197,7 +199,7 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
                 link=str(link)[:2000],
                 title=(raw.get("title") or "").strip()[:1000],
                 summary_html=summary,
-                content_html=content,
+                content_html=content_html,
                 authors=_authors(raw),
                 published=_entry_time(raw),
                 language=(raw.get("language") or feed_lang or None),

@@ -1,10 +1,13 @@
 """Pure rank- and score-fusion functions (tested on hand-written lists)."""
 from __future__ import annotations
 
-from typing import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
-def max_normalise(scores: Mapping[Hashable, float]) -> dict[Hashable, float]:
+def max_normalise(scores: Mapping[K, float]) -> dict[K, float]:
     """Scale positive scores into [0, 1] by the largest one (0 stays 0; negatives become 0)."""
     top = max((s for s in scores.values()), default=0.0)
     if top <= 0:
@@ -12,9 +15,9 @@ def max_normalise(scores: Mapping[Hashable, float]) -> dict[Hashable, float]:
     return {k: max(0.0, s) / top for k, s in scores.items()}
 
 
-def linear_fusion(components: Sequence[tuple[Mapping[Hashable, float], float]]) -> dict[Hashable, float]:
+def linear_fusion(components: Sequence[tuple[Mapping[K, float], float]]) -> dict[K, float]:
     """Weighted sum of score maps; a key missing from a map contributes 0 there."""
-    out: dict[Hashable, float] = {}
+    out: dict[K, float] = {}
     for scores, weight in components:
         for key, value in scores.items():
             out[key] = out.get(key, 0.0) + weight * value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 
 import dateparser
@@ -121,7 +122,7 @@ def _find_named_time(text: str, as_of: datetime) -> tuple[tuple[datetime, dateti
         return (start, _month_window(end_year, b)[1]), None, t[m.start():m.end()]
     # relative expressions
     today = as_of.date()
-    rel = [
+    rel: list[tuple[str, Callable[[re.Match[str]], tuple[date, date]]]] = [
         (r"\btoday\b", lambda m: (today, today)),
         (r"\byesterday\b", lambda m: (today - timedelta(days=1), today - timedelta(days=1))),
         (r"\b(this|the past|the last) week\b", lambda m: (today - timedelta(days=7), today)),
@@ -138,11 +139,11 @@ def _find_named_time(text: str, as_of: datetime) -> tuple[tuple[datetime, dateti
         (r"\b(?:on|last) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
          lambda m: ((d := today - timedelta(days=(today.weekday() - _WEEKDAYS[m.group(1)]) % 7 or 7)), d)),
     ]
-    for pattern, pick in rel:
+    for pattern, span in rel:
         m = re.search(pattern, low)
         if m:
-            a, b = pick(m)
-            return (_day_bound(a, False), _day_bound(b, True)), None, None  # keep the words: they carry meaning
+            first, last = span(m)
+            return (_day_bound(first, False), _day_bound(last, True)), None, None  # keep the words: they carry meaning
     # a bare year: "in 2023", "2019's"
     m = re.search(r"\b(?:in|during|of|from)\s+(19\d{2}|20\d{2})\b", low)
     if m:

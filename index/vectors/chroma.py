@@ -37,13 +37,14 @@ class VectorStore:
             if config.chroma_url:
                 parts = urlsplit(config.chroma_url)
                 self.client = chromadb.HttpClient(
-                    host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    host=parts.hostname or "localhost", port=parts.port or (443 if parts.scheme == "https" else 8000),
                     ssl=parts.scheme == "https", settings=settings)
                 self.client.heartbeat()
             else:
                 self.client = chromadb.PersistentClient(path=str(path), settings=settings)
             self.collection = self._open_collection()
         meta = self.collection.metadata or {}
+        self.mismatch: str | None
         if meta.get("model") and meta.get("model") != model_name:
             self.mismatch = f"index was built with model {meta.get('model')!r}, config says {model_name!r}"
         else:

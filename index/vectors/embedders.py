@@ -47,8 +47,8 @@ class SentenceTransformerEmbedder:
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.name = model
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dimension = int(dimension())
-        self.max_tokens = int(self._model.max_seq_length or 256)
+        self.dimension = int(dimension() or 0)
+        self.max_tokens = int(getattr(self._model, "max_seq_length", None) or 256)
         self._tokenizer = self._model.tokenizer
         self._lock = threading.Lock()
 
@@ -268,7 +268,7 @@ def _exported_model(path: Path, cache_dir: Path, model: str) -> Path:
                               token_type_ids=token_type_ids).last_hidden_state
 
     reference = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    bert = reference[0].auto_model.eval()
+    bert = reference[0].auto_model.eval()  # type: ignore[union-attr]  # sentence-transformers' module list is untyped
     dummy = torch.ones((1, 8), dtype=torch.int64)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     axes = {0: "batch", 1: "tokens"}

@@ -164,7 +164,7 @@ class DenseMirror:
     def scores_for(self, query: np.ndarray, passage_ids: list[str]) -> list[tuple[float, float] | None]:
         """(ranking score, cosine) of each passage, None for one not in the mirror."""
         rows = self.row_of()
-        out = []
+        out: list[tuple[float, float] | None] = []
         for pid in passage_ids:
             row = rows.get(pid)
             if row is None:
