@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
@@ -44,7 +45,13 @@ def intents() -> discord.Intents:
     return discord.Intents.default()
 
 
-class _NewsdeskMixin:
+if TYPE_CHECKING:  # for the type checker the mixin is a Bot (it is only ever mixed into one)
+    _BotBase = commands.Bot
+else:
+    _BotBase = object
+
+
+class _NewsdeskMixin(_BotBase):
     """Shared by the plain and the auto-sharded bot."""
 
     config: Config
@@ -123,7 +130,7 @@ def create_bot(config: Config, desk: Newsdesk | None = None, *, poll: bool | Non
     if desk is None:
         desk = Newsdesk(config)
     poll = config.discord.poll if poll is None else poll
-    options = dict(
+    options: dict[str, Any] = dict(
         command_prefix=commands.when_mentioned,  # never used: on_message does not process commands
         intents=intents(),
         allowed_mentions=discord.AllowedMentions.none(),

@@ -7,12 +7,12 @@ from discord import app_commands
 from index.errors import NewsdeskError
 
 from . import render
-from .checks import interaction_admin_scope, reader_scope
+from .checks import bot_of, interaction_admin_scope, reader_scope
 
 
 async def source_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Outlets known in this scope, best matches first (shared by every command with a `source`)."""
-    bot = interaction.client
+    bot = bot_of(interaction)
     scope = reader_scope(bot, interaction.user.id, interaction.guild_id)
     try:
         outlets = (await bot.call(bot.desk.sources, scope))["outlets"]
@@ -27,7 +27,7 @@ async def source_autocomplete(interaction: discord.Interaction, current: str) ->
 
 async def feed_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Feeds this admin may manage: their server's (all of them for bot owners)."""
-    bot = interaction.client
+    bot = bot_of(interaction)
     scope = interaction_admin_scope(interaction)
     try:
         feeds = await bot.call(bot.desk.list_feeds, scope)

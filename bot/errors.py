@@ -121,7 +121,7 @@ def _where(interaction: discord.Interaction) -> str:
     command = interaction.command.qualified_name if interaction.command else None
     if command:
         return f"/{command}"
-    data = interaction.data or {}
+    data: dict = dict(interaction.data or {})
     return f"component {data.get('custom_id', '?')}"
 
 

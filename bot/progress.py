@@ -32,7 +32,7 @@ class ProgressMessage:
         self.feeds_done = 0
         self.feeds_failed = 0
         self.articles = 0
-        self.pending = None
+        self.pending: int | None = None
         self.embedded = 0
         self.edits = 0
         self._last_edit: float | None = None

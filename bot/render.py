@@ -388,7 +388,8 @@ def strip_credentials(text: str) -> str:
     return re.sub(r"(\w+://)[^/\s@]+@", r"\1", text)
 
 
-def _bytes(n: int) -> str:
+def _bytes(size: int) -> str:
+    n = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import discord
 
@@ -18,7 +19,7 @@ from index.errors import NotFound
 from index.models import Hit
 
 from . import errors, render
-from .checks import reader_scope
+from .checks import bot_of, reader_scope
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class PassagesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:pa
 
     async def _show(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        bot = interaction.client
+        bot = bot_of(interaction)
         message = interaction.message
         quotes = render.quotes_from_embed(message.embeds[0]) if message and message.embeds else {}
         items = await bot.call(load_passages, bot.desk, self.article_ids, quotes, _scope(interaction))
@@ -90,7 +91,7 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:mo
 
     async def _more(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        bot = interaction.client
+        bot = bot_of(interaction)
         scope = _scope(interaction)
         article = await bot.call(bot.desk.article, self.article_id, scope)
         async with bot.heavy.slot():
@@ -213,7 +214,7 @@ async def send_results(interaction: discord.Interaction, title: str, hits: Seque
                        notices: Sequence[str] = (), empty: str = "No matching articles.", ephemeral: bool = False) -> None:
     """Send a result list after a defer: one page, with Previous/Next when there are more."""
     pager = Pager(interaction.user.id, title, hits, notices=notices, empty=empty)
-    kwargs = dict(embed=pager.embed(), allowed_mentions=NONE, ephemeral=ephemeral, wait=True)
+    kwargs: dict[str, Any] = dict(embed=pager.embed(), allowed_mentions=NONE, ephemeral=ephemeral, wait=True)
     if pager.pages > 1:
         kwargs["view"] = pager
     interaction.extras["answered"] = True

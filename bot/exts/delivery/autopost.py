@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from typing import Any
 
 import discord
 
@@ -53,7 +54,7 @@ class AutoPost(PeriodicCog):
             self.post_passes += 1
             per_channel: dict[int, int] = defaultdict(int)
             skipped: dict[int, int] = defaultdict(int)
-            channels: dict[int, object] = {}  # channel_id -> channel or None, looked up once per pass
+            channels: dict[int, Any] = {}  # channel_id -> channel or None, looked up once per pass
             posted = 0
             for _ in range(MAX_BATCHES):
                 batch = await self.bot.call(self.bot.desk.pending_posts, PENDING_BATCH)
@@ -113,7 +114,7 @@ class AutoPost(PeriodicCog):
             await self._channel_problem(channel_id, "it is not a text channel")
             return None
         guild = getattr(channel, "guild", None)
-        if guild is not None and guild.me is not None:
+        if guild is not None and guild.me is not None and isinstance(channel, discord.abc.GuildChannel):
             perms = channel.permissions_for(guild.me)
             if not (perms.view_channel and perms.send_messages and perms.embed_links):
                 await self._channel_problem(channel_id, "I'm missing View Channel, Send Messages or Embed Links there")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -39,7 +40,7 @@ class Ask(commands.Cog):
         interaction.extras["public_defer"] = True
         answer = await bot.heavy_call(bot.desk.ask, question, source=source or None, since=since or None,
                                       until=until or None, scope=scope)
-        kwargs = dict(embed=render.answer_embed(answer, question), allowed_mentions=NONE)
+        kwargs: dict[str, Any] = dict(embed=render.answer_embed(answer, question), allowed_mentions=NONE)
         view = answer_view(answer)
         if view is not None:
             kwargs["view"] = view
@@ -80,7 +81,7 @@ class Ask(commands.Cog):
         scope = reader_scope(bot, message.author.id, message.guild.id if message.guild else None)
         answer = await bot.heavy_call(bot.desk.ask, question, scope=scope, context=context)
         view = answer_view(answer)
-        kwargs = {"embed": render.answer_embed(answer, question)}
+        kwargs: dict[str, Any] = {"embed": render.answer_embed(answer, question)}
         if view is not None:
             kwargs["view"] = view
         await self._reply(message, **kwargs)
