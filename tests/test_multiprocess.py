@@ -21,10 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "bot"))
-
-from bot_testkit import METRO, FeedServer, make_feed  # noqa: E402
+from support.newsroom import METRO, FeedServer, make_feed
 
 from index.archive import Archive
 from index.archive.sql import now_iso

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import discord
 import pytest
-from bot_testkit import STORIES, WIRE_STORIES, Feeds, FeedServer, make_feed
+from support.newsroom import STORIES, WIRE_STORIES, Feeds, make_feed
 
 from bot import create_bot
 from index.config import Config, DataConfig, DiscordConfig, EmbeddingConfig, FeedsConfig
@@ -16,13 +16,6 @@ from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
 
 _test_ids = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def feed_server():
-    server = FeedServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import logging
 
 import discord
 import simcord
-from bot_testkit import message_requests
+from support.discord import message_requests
 
 from bot import render
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 import discord
 import pytest
 import simcord
-from bot_testkit import NOW, archived_urls
+from support.archive import archived_urls
+from support.newsroom import NOW
 
 from index.errors import NotFound
 from index.models import Scope

@@ -5,21 +5,15 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from index_testkit import HTTPTestServer, Site, make_config
+from support.config import make_config
+from support.http import Site
 
+import index.ingest.pipeline as pipeline
 from index.feeds.fetch import Fetcher
 from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
-import index.ingest.pipeline as pipeline
 
 _prefixes = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def http_server():
-    server = HTTPTestServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -7,14 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from index_testkit import (
-    Item,
-    assert_consistent,
-    long_text,
-    newsdesk,
-    rss20,
-    write_config,
-)
+from support.archive import assert_consistent
+from support.config import newsdesk, write_config
+from support.feeds import Item, long_text, rss20
 
 NOW = datetime.now(timezone.utc)
 

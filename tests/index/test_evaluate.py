@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-import helpers_answers as H
 import pytest
+import support.answers as H
 from click.testing import CliRunner
 
 from index.cli.commands import cli

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from index_testkit import Item, Site, long_text, rss20
+from support.feeds import Item, long_text, rss20
+from support.http import Site
 
 from index.errors import BadQuery, NotFound, PermissionDenied
 from index.models import GLOBAL, Scope

@@ -1,0 +1,147 @@
+"""Secrets (the Discord token, the LLM key) never reach logs or output."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import support.answers as H
+from click.testing import CliRunner
+
+from index.cli.commands import cli
+from index.logsafety import RedactingFilter, install_redaction, redact
+
+DISCORD = "MTIzNDU2Nzg5.DISCORD-TOKEN-e4b1c9f0a7"
+LLM_KEY = "sk-LLMKEY-secret-93bd22a1f0c4"
+SECRETS = (DISCORD, LLM_KEY)
+
+
+@pytest.fixture(autouse=True)
+def secret_env(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", DISCORD)
+    monkeypatch.setenv("NEWSDESK_LLM_API_KEY", LLM_KEY)
+
+
+@pytest.fixture(scope="module")
+def llm():
+    server = H.LLMServer()
+    yield server
+    server.close()
+
+
+def assert_clean(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+            assert secret[:16] not in text
+
+
+def test_redaction_masks_secrets_in_messages_args_and_tracebacks(caplog):
+    caplog.set_level(logging.DEBUG)
+    install_redaction()
+    log = logging.getLogger("index.test_secrets")
+    log.warning("token is %s", DISCORD)
+    log.error("key in message " + LLM_KEY)
+    try:
+        raise RuntimeError(f"failed with Authorization: Bearer {LLM_KEY}")
+    except RuntimeError:
+        log.exception("request failed")
+    assert caplog.text.count("[redacted]") >= 3
+    assert_clean(caplog.text)
+    assert redact(f"a {DISCORD} b") == "a [redacted] b"
+
+
+def test_short_values_are_not_treated_as_secrets(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    assert redact("abc abc") == "abc abc"
+
+
+def test_install_redaction_is_idempotent():
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    root.addHandler(handler)
+    try:
+        install_redaction()
+        install_redaction()
+        assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+    finally:
+        root.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def cli_setup(tmp_path_factory, llm):
+    directory = tmp_path_factory.mktemp("secrets")
+    config = directory / "newsdesk.toml"
+    config.write_text(f"""
+[data]
+dir = "{directory / 'data'}"
+[embedding]
+model = "hash-embedder-256"
+[feeds]
+allow_private_networks = true
+fetch_full_text = "never"
+retries = 0
+[answers]
+llm_url = "{llm.url}"
+llm_model = "test"
+llm_timeout_seconds = 1.0
+""", encoding="utf-8")
+    return config, H.serve_feeds()
+
+
+def invoke(config: Path, *args: str):
+    result = CliRunner().invoke(cli, ["--config", str(config), "-vv", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def test_cli_commands_never_show_secrets(cli_setup, llm, caplog):
+    caplog.set_level(logging.DEBUG)
+    install_redaction()
+    config, served = cli_setup
+    outputs = []
+    for args in (["feeds", "add", served.gazette.url, "--name", H.GAZETTE],
+                 ["feeds", "add", served.courier.url],
+                 ["feeds", "add", served.gazette.server.base + "/missing.xml"],
+                 ["ingest", "--json"], ["stats", "--json"], ["stats"], ["doctor"], ["doctor", "--json"],
+                 ["feeds", "list", "--json"], ["latest", "--json"], ["search", "electric ferry", "--json"]):
+        result = invoke(config, *args)
+        outputs.append(result.output)
+    assert "hash-embedder-256" in outputs[4]
+    # the LLM failure paths: timeout, garbage, an error body echoing the request headers
+    llm.requests.clear()
+    llm.replies[:] = [("sleep", 2.0, "late [1]"), ("raw", b"<html>oops</html>"), ("echo", 500), ("echo", 401)]
+    for _ in range(4):
+        result = invoke(config, "ask", "Who won the national chess championship?", "--json")
+        assert result.exit_code == 0
+        data = json.loads(result.stdout)
+        assert data["mode"] == "extractive (LLM unavailable)", data
+        outputs.append(result.output)
+    assert len(llm.requests) == 4
+    # the key was really sent, so there was something to leak
+    assert all(r["headers"].get("Authorization") == f"Bearer {LLM_KEY}" for r in llm.requests)
+    assert "LLM answerer failed" in caplog.text and "HTTP 500" in caplog.text
+    assert_clean(caplog.text, *outputs, *(r.getMessage() for r in caplog.records))
+
+
+def test_status_and_config_errors_never_show_secrets(cli_setup, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    install_redaction()
+    config, _ = cli_setup
+    from index.config import load_config
+    from index.service import Newsdesk
+    from index.vectors.embedders import HashEmbedder
+
+    desk = Newsdesk(load_config(config), embedder=HashEmbedder())
+    try:
+        assert_clean(json.dumps(desk.status(), default=str), json.dumps(desk.stats(), default=str),
+                     repr(desk.config))
+    finally:
+        desk.close()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[answers]\nllm_api_key_env = 3\nllm_url = "{LLM_KEY}"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "stats"])
+    assert result.exit_code == 2
+    assert_clean(result.output, caplog.text)

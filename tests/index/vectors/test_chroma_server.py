@@ -1,0 +1,110 @@
+"""Client-server Chroma: a real `chroma run` on 127.0.0.1 gives the same ingest, search and
+doctor results as the embedded store. Skipped when the server cannot be started."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from support.archive import assert_consistent
+from support.config import with_index
+from support.feeds import Item, long_text, rss20
+from support.http import free_port
+
+from index.errors import IndexUnavailable
+
+pytestmark = pytest.mark.chroma_server
+NOW = datetime.now(timezone.utc)
+QUERIES = ["lava fissures near the crater", "interest rates and mortgage repayments", "deep-sea octopus eggs",
+           "championship final goal in extra time", "harbour"]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    chroma = Path(sys.executable).with_name("chroma")
+    if not chroma.exists():
+        chroma = Path(shutil.which("chroma") or "")
+    if not chroma.is_file():
+        pytest.skip("the chroma command is not installed")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = open(path / "server.log", "w")
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(path / "db"), "--port", str(port),
+                             "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.skip(f"chroma run exited with {proc.returncode}: {(path / 'server.log').read_text()[-500:]}")
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.skip("chroma run did not answer its heartbeat within 60 s")
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def fill(site, desk):
+    topics = ("volcano", "bank", "octopus", "football")
+    desk.add_feed(site.serve("/server.xml", rss20("Server Times", [
+        Item(f"{t.title()} story {i}", f"Story {i}. " + long_text(t, 6 + i), link=site.url(f"/{t}-{i}.html"),
+             guid=f"{t}-{i}", date=NOW - timedelta(hours=3 * i + j))
+        for i in range(3) for j, t in enumerate(topics)])))
+    return desk.ingest()
+
+
+def results(desk) -> list[list[tuple[str, float]]]:
+    return [[(h.article.guid, round(h.score, 4)) for h in desk.search(q).hits] for q in QUERIES]
+
+
+def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site, make_desk, config, tmp_path):
+    url, _ = chroma_server
+    embedded = make_desk(config)
+    served_config = with_index(dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path / "s"))),
+                               chroma_url=url, collection="server_mode")
+    served = make_desk(served_config)
+
+    first, second = fill(site, embedded), fill(site, served)
+    assert first.to_dict() | {"seconds": 0} == second.to_dict() | {"seconds": 0}
+    assert served.stats()["index"] == url
+    assert served.store_or_open().count() == served.archive.counts()["passages"] > 0
+    assert results(served) == results(embedded)
+    assert all(results(served))
+    assert served.doctor().ok and served.doctor().problems == []
+    assert_consistent(served)
+
+    # an update goes through the server too: old vectors deleted, new ones written
+    site.serve("/server.xml", rss20("Server Times", [
+        Item("Volcano story 0", "Story 0 rewritten. " + long_text("octopus", 9), link=site.url("/volcano-0.html"),
+             guid="volcano-0", date=NOW)]))
+    report = served.ingest()
+    assert report.articles_updated == 1 and report.vectors_deleted > 0
+    assert_consistent(served)
+    assert served.doctor().problems == []
+
+
+def test_an_unreachable_server_stops_the_ingest_before_anything_is_archived(site, make_desk, config):
+    port = free_port()  # a port where no server listens
+    desk = make_desk(with_index(config, chroma_url=f"http://127.0.0.1:{port}"))
+    desk.add_feed(site.serve("/gone.xml", rss20("Gone", [Item("A story", long_text("bank", 5),
+                                                              link=site.url("/a.html"), guid="a")])))
+    with pytest.raises(IndexUnavailable, match=f"vector index at http://127.0.0.1:{port} is unavailable"):
+        desk.ingest()
+    assert desk.archive.counts()["articles"] == 0
