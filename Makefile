@@ -1,25 +1,40 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install, then run newsdesk (the Discord bot with DISCORD_TOKEN set, else the terminal session)
 #   make test   install with the dev extras, then run the whole test suite
+# Every install is held to constraints.txt (all dependencies, direct and transitive, pinned):
+#   make lock        regenerate constraints.txt from pyproject.toml (keeps pins that still fit; UPGRADE=1 for all latest)
+#   make check-lock  fail when pyproject.toml and constraints.txt disagree
+#   make lint        ruff check + ruff format --check
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # torch first and pinned: the CPU build; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
+PIP := $(BIN)/pip --disable-pip-version-check
+LOCK := constraints.txt
+LOG := $(VENV)/install.log
+LINTED := index bot tests benchmarks
+# only `make lock` may run before constraints.txt exists (the first lock)
+HELD := $(if $(wildcard $(LOCK)),-c $(LOCK))
 
-.PHONY: run test install install-dev bench
+.PHONY: run test install install-dev bench lock check-lock lint
+
+# $(call pip_install,WHAT): quiet, the whole output in $(LOG), shown only when the install fails.
+define pip_install
+	@echo "installing newsdesk (about 5 minutes the first time)…"
+	@{ $(PIP) install --quiet -c $(LOCK) $(TORCH) && $(PIP) install --quiet -c $(LOCK) $(1) && $(PIP) check; } \
+		>$(LOG) 2>&1 || { cat $(LOG); echo "install failed; the log is in $(LOG)" >&2; exit 1; }
+endef
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --quiet $(HELD) --upgrade pip >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e .
+	$(call pip_install,-e .)
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(call pip_install,-e '.[dev]')
 
 run: install
 	HF_HUB_OFFLINE=1 $(BIN)/newsdesk $(ARGS)
@@ -29,3 +44,30 @@ test: install-dev
 
 bench: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_all.py --quick
+
+# Resolved by pip-compile in the venv that holds the CPU torch, with torch held to $(TORCH) (the
+# resolver would otherwise pick the newest torch and its CUDA pieces). Pins already in $(LOCK) are
+# kept while they still fit; a local version label (2.13.0+cpu) is dropped so the pin names the release.
+lock: $(BIN)/python
+	@$(PIP) install --quiet $(HELD) $(TORCH) pip-tools packaging >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@echo "$(TORCH)" >$(VENV)/torch-pin.txt
+	@cp $(LOCK) $(VENV)/lock.new 2>/dev/null || true
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --no-emit-trusted-host $(if $(UPGRADE),--upgrade) \
+		-c $(VENV)/torch-pin.txt --output-file $(VENV)/lock.new pyproject.toml
+	@sed -E -i -e 's/^([A-Za-z0-9._-]+==[^+ ]+)\+[A-Za-z0-9.]+/\1/' \
+		-e 's|-c $(VENV)/torch-pin.txt|the Makefile'"'"'s TORCH pin ($(TORCH))|' $(VENV)/lock.new
+	@$(BIN)/python scripts/lock_diff.py $(LOCK) $(VENV)/lock.new
+	@mv $(VENV)/lock.new $(LOCK)
+	@$(BIN)/python scripts/check_lock.py
+
+check-lock: $(BIN)/python
+	@$(PIP) install --quiet -c $(LOCK) packaging >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@$(BIN)/python scripts/check_lock.py
+
+lint: $(BIN)/python
+	@$(PIP) install --quiet -c $(LOCK) ruff >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@status=0; \
+	$(BIN)/ruff check $(LINTED) || status=1; \
+	$(BIN)/ruff format --check $(LINTED) || status=1; \
+	exit $$status
