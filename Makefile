@@ -66,8 +66,9 @@ check-lock: $(BIN)/python
 	@$(BIN)/python scripts/check_lock.py
 
 lint: $(BIN)/python
-	@$(PIP) install --quiet -c $(LOCK) ruff >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	@$(PIP) install --quiet -c $(LOCK) ruff mypy >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
 	@status=0; \
 	$(BIN)/ruff check $(LINTED) || status=1; \
 	$(BIN)/ruff format --check $(LINTED) || status=1; \
+	$(BIN)/mypy || status=1; \
 	exit $$status
