@@ -5,6 +5,7 @@ Machine load is recorded at the start and the end of each run: the benchmark box
 cores and test suites may be running next to it, so a number is only meaningful together
 with the load it was measured under.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,11 @@ class Run:
         self.load_start = loadavg()
         self.results: dict = {}
         self.tables: list[str] = []
-        print(f"== {name} ({'quick' if getattr(args, 'quick', False) else 'full'}) — "
-              f"load average at start {fmt_load(self.load_start)} on {os.cpu_count()} CPUs", flush=True)
+        print(
+            f"== {name} ({'quick' if getattr(args, 'quick', False) else 'full'}) — "
+            f"load average at start {fmt_load(self.load_start)} on {os.cpu_count()} CPUs",
+            flush=True,
+        )
 
     def table(self, title: str, headers: list[str], rows: list[list], note: str | None = None) -> str:
         text = render_table(title, headers, rows, note)
@@ -88,11 +92,14 @@ class Run:
     def finish(self) -> dict:
         load_end = loadavg()
         out = {
-            "benchmark": self.name, "quick": bool(getattr(self.args, "quick", False)),
+            "benchmark": self.name,
+            "quick": bool(getattr(self.args, "quick", False)),
             "args": {k: v for k, v in vars(self.args).items()},
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
             "wall_seconds": round(time.time() - self.started, 2),
-            "loadavg_start": self.load_start, "loadavg_end": load_end, "machine": machine(),
+            "loadavg_start": self.load_start,
+            "loadavg_end": load_end,
+            "machine": machine(),
             "results": self.results,
         }
         print(f"load average at end {fmt_load(load_end)}; {self.name} took {out['wall_seconds']:.1f} s", flush=True)
@@ -112,7 +119,8 @@ def render_table(title: str, headers: list[str], rows: list[list], note: str | N
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        cells = enumerate(zip(row, widths, strict=True))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in cells).rstrip()
 
     out = [f"\n{title}", line(cells[0]), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in cells[1:]]
@@ -173,6 +181,7 @@ class Timer:
                 with self._lock:
                     self.seconds += dt
                     self.calls += 1
+
         return timed
 
 
@@ -208,8 +217,9 @@ class EvalServer:
     def __init__(self):
         if not (EVAL_DIR / "serve.py").exists():
             raise SystemExit(f"the evaluation archive is not at {EVAL_DIR} (set NEWSDESK_EVAL_DIR)")
-        self.proc = subprocess.Popen([sys.executable, str(EVAL_DIR / "serve.py"), "--port", "0"],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(EVAL_DIR / "serve.py"), "--port", "0"], stdout=subprocess.PIPE, text=True
+        )
         self.base = self.proc.stdout.readline().strip()
         if not self.base.startswith("http://"):
             self.close()
@@ -266,12 +276,16 @@ def load_questions(path: Path | None = None, limit: int | None = None) -> list[d
 
 
 # -- synthetic text ------------------------------------------------------------------------------
-_SYLLABLES = ("ba be bi bo bu da de di do du fa fe fi fo ga ge gi go ka ke ki ko la le li lo lu ma me mi mo "
-              "na ne ni no nu pa pe pi po ra re ri ro ru sa se si so ta te ti to tu va ve vi vo za ze zo "
-              "bar ben cor dan fel gor han kel lin mar nor pol ran sen tor val ver wil").split()
-FUNCTION_WORDS = ("the of and to in a for on that with as by at from is was said has have will its it be are "
-                  "were after over but not more than this who which their they he she new also about into "
-                  "could would first two last year week government officials people state city").split()
+_SYLLABLES = (
+    "ba be bi bo bu da de di do du fa fe fi fo ga ge gi go ka ke ki ko la le li lo lu ma me mi mo "
+    "na ne ni no nu pa pe pi po ra re ri ro ru sa se si so ta te ti to tu va ve vi vo za ze zo "
+    "bar ben cor dan fel gor han kel lin mar nor pol ran sen tor val ver wil"
+).split()
+FUNCTION_WORDS = (
+    "the of and to in a for on that with as by at from is was said has have will its it be are "
+    "were after over but not more than this who which their they he she new also about into "
+    "could would first two last year week government officials people state city"
+).split()
 
 
 class TextGen:
@@ -289,7 +303,7 @@ class TextGen:
         self.vocab = sorted(words)
         self.rng.shuffle(self.vocab)
         ranks = np.arange(1, len(self.vocab) + 1)
-        weights = 1.0 / ranks ** 1.05
+        weights = 1.0 / ranks**1.05
         self.p = weights / weights.sum()
         self.names = [w.capitalize() for w in self.vocab[200:600]]
 
@@ -314,7 +328,7 @@ class TextGen:
         out, i = [], 0
         while i < len(words):
             k = int(self.rng.integers(8, 26))
-            chunk = words[i:i + k]
+            chunk = words[i : i + k]
             i += k
             chunk[0] = chunk[0].capitalize()
             out.append(" ".join(chunk) + ".")
@@ -361,11 +375,15 @@ class FeedServer:
 
         parts = [
             f"<item><title>{escape(i['title'])}</title><link>{escape(i['link'])}</link>"
-            f"<guid isPermaLink=\"false\">{escape(i['guid'])}</guid><pubDate>{format_datetime(i['date'])}</pubDate>"
-            f"<description>{escape(i['text'])}</description></item>" for i in items]
-        self.files[path] = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                            f"<title>{escape(title)}</title><link>{self.base}</link><description>bench</description>"
-                            f"{''.join(parts)}</channel></rss>").encode("utf-8")
+            f'<guid isPermaLink="false">{escape(i["guid"])}</guid><pubDate>{format_datetime(i["date"])}</pubDate>'
+            f"<description>{escape(i['text'])}</description></item>"
+            for i in items
+        ]
+        self.files[path] = (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{escape(title)}</title><link>{self.base}</link><description>bench</description>"
+            f"{''.join(parts)}</channel></rss>"
+        ).encode()
         return self.base + path
 
     def close(self):

@@ -14,6 +14,7 @@
 The pipeline's time is broken down by wrapping (in this process only) the embedder, the vector
 store, the archive writer and the feed workers with timers, so a shortfall can be explained.
 """
+
 from __future__ import annotations
 
 import resource
@@ -117,13 +118,17 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
         recorded = [t for c in calls for t in c]
         out["inputs_match_pipeline"] = sorted(texts) == sorted(recorded)
         out["inputs_same_order"] = texts == recorded
-        sizes = out["encode_calls"] if sum(out["encode_calls"]) == len(texts) else \
-            [EMBED_BATCH] * (len(texts) // EMBED_BATCH) + ([len(texts) % EMBED_BATCH] if len(texts) % EMBED_BATCH else [])
+        sizes = (
+            out["encode_calls"]
+            if sum(out["encode_calls"]) == len(texts)
+            else [EMBED_BATCH] * (len(texts) // EMBED_BATCH)
+            + ([len(texts) % EMBED_BATCH] if len(texts) % EMBED_BATCH else [])
+        )
         cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         start = 0
         for size in sizes:
-            real_encode(texts[start:start + size], config.embedding.batch_size)
+            real_encode(texts[start : start + size], config.embedding.batch_size)
             start += size
         out["bare_s"] = time.perf_counter() - t0
         out["bare_cpu_s"] = cpu_seconds() - cpu0
@@ -139,7 +144,7 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
             t0 = time.perf_counter()
             start = 0
             for size in sizes:
-                st.encode(texts[start:start + size], config.embedding.batch_size)
+                st.encode(texts[start : start + size], config.embedding.batch_size)
                 start += size
             out["bare_st_s"] = time.perf_counter() - t0
             out["bare_st_pps"] = len(texts) / out["bare_st_s"]
@@ -147,8 +152,9 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
         tokens = embedder.count_tokens(texts) if texts else []
         out["mean_tokens"] = sum(min(t, embedder.max_tokens) for t in tokens) / len(tokens) if tokens else 0
         out["ratio"] = out["pipeline_pps"] / out["bare_pps"] if out["pipeline_pps"] and out["bare_pps"] else None
-        out["ratio_vs_sentence_transformers"] = out["pipeline_pps"] / out["bare_st_pps"] \
-            if out["pipeline_pps"] and out["bare_st_pps"] else None
+        out["ratio_vs_sentence_transformers"] = (
+            out["pipeline_pps"] / out["bare_st_pps"] if out["pipeline_pps"] and out["bare_st_pps"] else None
+        )
         # less sensitive to other processes: passages per CPU-second of this process
         out["cpu_ratio"] = out["bare_cpu_s"] / out["pipeline_cpu_s"] if out["pipeline_cpu_s"] else None
 
@@ -167,20 +173,26 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
 def _all_passages(archive):
     from index.models import PassageRow
 
-    rows = archive.db.execute("SELECT id, article_id, seq, title, text, published_ts, outlet FROM passages "
-                              "ORDER BY article_id, seq").fetchall()
+    rows = archive.db.execute(
+        "SELECT id, article_id, seq, title, text, published_ts, outlet FROM passages ORDER BY article_id, seq"
+    ).fetchall()
     return [PassageRow(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6] or "") for r in rows]
 
 
 def main(argv=None) -> dict:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", help="where to build the archive (default /tmp/bench-ingest-<stamp>; emptied first)")
+    parser.add_argument(
+        "--data-dir", help="where to build the archive (default /tmp/bench-ingest-<stamp>; emptied first)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data dir afterwards (for bench_query.py)")
     parser.add_argument("--feeds", nargs="*", help="only these feeds (names like cnn-2022)")
     parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads(N) first (default: torch's choice)")
     parser.add_argument("--backend", choices=["torch", "onnx"], help="embedding.backend (default: the config default)")
-    parser.add_argument("--bare-torch", action="store_true",
-                        help="with --backend onnx: also time sentence-transformers' model.encode on the same texts")
+    parser.add_argument(
+        "--bare-torch",
+        action="store_true",
+        help="with --backend onnx: also time sentence-transformers' model.encode on the same texts",
+    )
     args = parser.parse_args(argv)
     if args.torch_threads:
         import torch
@@ -201,47 +213,85 @@ def main(argv=None) -> dict:
         f"Ingest of the evaluation archive ({'quick subset' if args.quick else 'all feeds'}; data dir {data_dir}"
         f"{'' if args.keep else ', removed'})",
         ["measure", "value"],
-        [["feeds ok / failed", f"{rep['feeds_ok']} / {rep['feeds_failed']}"],
-         ["articles new", rep["articles_new"]],
-         ["passages embedded", r["pipeline_passages"]],
-         ["mean tokens per passage input", r["mean_tokens"]],
-         ["model load (s)", r["model_load_s"]],
-         ["pipeline time, report.seconds (s)", r["pipeline_s"]],
-         ["wall time incl. model load (s)", r["wall_with_model_load_s"]],
-         ["process CPU during pipeline (s)", r["pipeline_cpu_s"]],
-         ["VmRSS / VmHWM after the ingest (MiB)",
-          f"{r['rss_after_ingest_mib'].get('VmRSS', 0):.0f} / {r['rss_after_ingest_mib'].get('VmHWM', 0):.0f}"],
-         ["torch threads", r["torch_threads"]]])
+        [
+            ["feeds ok / failed", f"{rep['feeds_ok']} / {rep['feeds_failed']}"],
+            ["articles new", rep["articles_new"]],
+            ["passages embedded", r["pipeline_passages"]],
+            ["mean tokens per passage input", r["mean_tokens"]],
+            ["model load (s)", r["model_load_s"]],
+            ["pipeline time, report.seconds (s)", r["pipeline_s"]],
+            ["wall time incl. model load (s)", r["wall_with_model_load_s"]],
+            ["process CPU during pipeline (s)", r["pipeline_cpu_s"]],
+            [
+                "VmRSS / VmHWM after the ingest (MiB)",
+                f"{r['rss_after_ingest_mib'].get('VmRSS', 0):.0f} / {r['rss_after_ingest_mib'].get('VmHWM', 0):.0f}",
+            ],
+            ["torch threads", r["torch_threads"]],
+        ],
+    )
     run.table(
         "Embedding throughput: pipeline vs bare model (same process, same inputs, same encode calls)",
         ["path", "passages", "seconds", "passages/s", "CPU s"],
-        [["Newsdesk.ingest() (fetch+extract+write+embed)", r["pipeline_passages"], r["pipeline_s"],
-          r["pipeline_pps"], r["pipeline_cpu_s"]],
-         [f"bare embedder.encode ({r['backend']}, batch_size {eval_config(data_dir).embedding.batch_size})",
-          r["bare_passages"], r["bare_s"], r["bare_pps"], r["bare_cpu_s"]]]
-        + ([["bare sentence-transformers model.encode (torch)", r["bare_passages"], r["bare_st_s"], r["bare_st_pps"], None]]
-           if r["bare_st_s"] else []),
+        [
+            [
+                "Newsdesk.ingest() (fetch+extract+write+embed)",
+                r["pipeline_passages"],
+                r["pipeline_s"],
+                r["pipeline_pps"],
+                r["pipeline_cpu_s"],
+            ],
+            [
+                f"bare embedder.encode ({r['backend']}, batch_size {eval_config(data_dir).embedding.batch_size})",
+                r["bare_passages"],
+                r["bare_s"],
+                r["bare_pps"],
+                r["bare_cpu_s"],
+            ],
+        ]
+        + (
+            [
+                [
+                    "bare sentence-transformers model.encode (torch)",
+                    r["bare_passages"],
+                    r["bare_st_s"],
+                    r["bare_st_pps"],
+                    None,
+                ]
+            ]
+            if r["bare_st_s"]
+            else []
+        ),
         note=f"ratio pipeline/bare = {r['ratio']:.3f} (target >= {PIPELINE_TARGET}: "
-             f"{verdict(r['ratio'] is not None and r['ratio'] >= PIPELINE_TARGET)}); per CPU-second of this "
-             f"process {r['cpu_ratio']:.3f}; inputs identical: "
-             f"{r['inputs_match_pipeline']}, same order: {r['inputs_same_order']}; "
-             f"{len(r['encode_calls'])} encode calls"
-             + (f"; pipeline / bare sentence-transformers = {r['ratio_vs_sentence_transformers']:.3f}"
-                if r["ratio_vs_sentence_transformers"] else ""))
-    run.table("Where the pipeline's time went (wall seconds inside each part; workers overlap the writer)",
-              ["part", "seconds", "% of pipeline"],
-              [[k, v, 100.0 * v / r["pipeline_s"] if r["pipeline_s"] else None] for k, v in r["breakdown_s"].items()])
+        f"{verdict(r['ratio'] is not None and r['ratio'] >= PIPELINE_TARGET)}); per CPU-second of this "
+        f"process {r['cpu_ratio']:.3f}; inputs identical: "
+        f"{r['inputs_match_pipeline']}, same order: {r['inputs_same_order']}; "
+        f"{len(r['encode_calls'])} encode calls"
+        + (
+            f"; pipeline / bare sentence-transformers = {r['ratio_vs_sentence_transformers']:.3f}"
+            if r["ratio_vs_sentence_transformers"]
+            else ""
+        ),
+    )
+    run.table(
+        "Where the pipeline's time went (wall seconds inside each part; workers overlap the writer)",
+        ["part", "seconds", "% of pipeline"],
+        [[k, v, 100.0 * v / r["pipeline_s"] if r["pipeline_s"] else None] for k, v in r["breakdown_s"].items()],
+    )
     sec = r["second_report"]
-    run.table("Re-ingest of the unchanged archive (conditional GETs)",
-              ["measure", "value"],
-              [["feeds not modified (304)", f"{sec['feeds_not_modified']} of {sec['feeds_ok'] + sec['feeds_failed']}"],
-               ["articles new / updated", f"{sec['articles_new']} / {sec['articles_updated']}"],
-               ["passages embedded", sec["passages_embedded"]],
-               ["second run, report.seconds (s)", r["second_s"]],
-               ["second run, wall (s)", r["second_wall_s"]],
-               ["first / second", r["reingest_ratio"]]],
-              note=f"target first/second >= {REINGEST_TARGET:.0f}x: "
-                   f"{verdict(r['reingest_ratio'] is not None and r['reingest_ratio'] >= REINGEST_TARGET)}")
+    run.table(
+        "Re-ingest of the unchanged archive (conditional GETs)",
+        ["measure", "value"],
+        [
+            ["feeds not modified (304)", f"{sec['feeds_not_modified']} of {sec['feeds_ok'] + sec['feeds_failed']}"],
+            ["articles new / updated", f"{sec['articles_new']} / {sec['articles_updated']}"],
+            ["passages embedded", sec["passages_embedded"]],
+            ["second run, report.seconds (s)", r["second_s"]],
+            ["second run, wall (s)", r["second_wall_s"]],
+            ["first / second", r["reingest_ratio"]],
+        ],
+        note=f"target first/second >= {REINGEST_TARGET:.0f}x: "
+        f"{verdict(r['reingest_ratio'] is not None and r['reingest_ratio'] >= REINGEST_TARGET)}",
+    )
     run.finish()
     return r
 

@@ -14,13 +14,14 @@ To have the bot handle all asks at once, they are dispatched with simcord's sett
 stubbed out and settled once afterwards (the trick of tests/bot/test_ask.py).
 Target: p99 lag <= 250 ms in the last phase.
 """
+
 from __future__ import annotations
 
 import asyncio
 import shutil
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,20 +69,29 @@ class Site:
 
     def __init__(self, server: FeedServer, gen: TextGen, feeds: int):
         self.server, self.gen = server, gen
-        self.feeds = [{"path": f"/feeds/outlet{i}.xml", "title": f"Bench Outlet {i}", "items": []} for i in range(feeds)]
+        self.feeds = [
+            {"path": f"/feeds/outlet{i}.xml", "title": f"Bench Outlet {i}", "items": []} for i in range(feeds)
+        ]
         self.titles: list[str] = []
         self.n = 0
 
     def publish(self, per_feed: int) -> int:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for feed in self.feeds:
             for _ in range(per_feed):
                 self.n += 1
                 title = self.gen.title()
                 self.titles.append(title)
-                feed["items"].insert(0, {"title": title, "text": self.gen.sentences(int(self.gen.rng.integers(110, 170))),
-                                         "link": f"{self.server.base}/a/{self.n}.html", "guid": f"bench-{self.n}",
-                                         "date": now - timedelta(minutes=self.n % 5000)})
+                feed["items"].insert(
+                    0,
+                    {
+                        "title": title,
+                        "text": self.gen.sentences(int(self.gen.rng.integers(110, 170))),
+                        "link": f"{self.server.base}/a/{self.n}.html",
+                        "guid": f"bench-{self.n}",
+                        "date": now - timedelta(minutes=self.n % 5000),
+                    },
+                )
             self.server.publish(feed["path"], feed["title"], feed["items"])
         return per_feed * len(self.feeds)
 
@@ -104,7 +114,6 @@ async def drive(args, desk, site: Site, sizes: dict) -> dict:
             guild = env.create_guild("Bench")
             channel = guild.create_text_channel("general")
             people = iter(guild.add_member(env.create_user(f"reader{i}")) for i in range(10_000))
-            gen = TextGen(seed=3)
             ask_timer = Timer()
             desk.ask = ask_timer.wrap(desk.ask)
 
@@ -122,8 +131,9 @@ async def drive(args, desk, site: Site, sizes: dict) -> dict:
                 env._settle_internal = no_settle
                 t0 = time.perf_counter()
                 try:
-                    results = await asyncio.gather(*(m.slash(channel, "ask", question=question(i))
-                                                     for i, m in enumerate(members)))
+                    results = await asyncio.gather(
+                        *(m.slash(channel, "ask", question=question(i)) for i, m in enumerate(members))
+                    )
                 finally:
                     env._settle_internal = real_settle
                 dispatched = time.perf_counter()
@@ -131,18 +141,29 @@ async def drive(args, desk, site: Site, sizes: dict) -> dict:
                 seconds = time.perf_counter() - t0
                 answered = sum(1 for r in results if r.response is not None and r.response.embeds and not r.ephemeral)
                 busy = sum(1 for r in results if r.ephemeral)
-                return {"asks": n, "answered": answered, "busy_or_error": busy, "seconds": seconds,
-                        "dispatch_s": dispatched - t0, "dispatch_window": (t0, dispatched),
-                        "peak_concurrent": bot.heavy.peak}
+                return {
+                    "asks": n,
+                    "answered": answered,
+                    "busy_or_error": busy,
+                    "seconds": seconds,
+                    "dispatch_s": dispatched - t0,
+                    "dispatch_window": (t0, dispatched),
+                    "peak_concurrent": bot.heavy.peak,
+                }
 
             async def ingest(published: int) -> dict:
                 # the new items were published before the phase: generating them is the benchmark's
                 # own work and must not block the loop while the probe runs
                 t0 = time.perf_counter()
                 report = await asyncio.to_thread(desk.ingest)
-                return {"published": published, "seconds": time.perf_counter() - t0,
-                        "articles_new": report.articles_new, "passages_embedded": report.passages_embedded,
-                        "pipeline_seconds": report.seconds, "end": time.perf_counter()}
+                return {
+                    "published": published,
+                    "seconds": time.perf_counter() - t0,
+                    "articles_new": report.articles_new,
+                    "passages_embedded": report.passages_embedded,
+                    "pipeline_seconds": report.seconds,
+                    "end": time.perf_counter(),
+                }
 
             async def phase(name: str, work):
                 probe = LagProbe().start()
@@ -191,17 +212,24 @@ async def drive(args, desk, site: Site, sizes: dict) -> dict:
 
 def main(argv=None) -> dict:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--real-model", action="store_true", help="the real embedding model instead of the HashEmbedder")
+    parser.add_argument(
+        "--real-model", action="store_true", help="the real embedding model instead of the HashEmbedder"
+    )
     parser.add_argument("--asks", type=int, default=50, help="concurrent /ask (default 50)")
     parser.add_argument("--data-dir", help="data dir (default /tmp/bench-looplag-<stamp>; emptied first)")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--idle-seconds", type=float, default=2.0)
     parser.add_argument("--settle-timeout", type=float, default=600.0)
-    parser.add_argument("--upsert-page", type=int, help="what-if: Chroma calls of at most N vectors (patches "
-                                                        "index.vectors.chroma._WRITE_PAGE, default 128, in this process only)")
+    parser.add_argument(
+        "--upsert-page",
+        type=int,
+        help="what-if: Chroma calls of at most N vectors (patches "
+        "index.vectors.chroma._WRITE_PAGE, default 128, in this process only)",
+    )
     args = parser.parse_args(argv)
     run = Run("bench_loop_lag", args)
 
+    import index.vectors.chroma as chroma
     from index.config import (
         Config,
         DataConfig,
@@ -210,7 +238,6 @@ def main(argv=None) -> dict:
         FeedsConfig,
     )
     from index.service import Newsdesk
-    import index.vectors.chroma as chroma
     from index.vectors.embedders import HashEmbedder, load_embedder
 
     if args.upsert_page:
@@ -225,13 +252,17 @@ def main(argv=None) -> dict:
     server = FeedServer()
     try:
         # the real model as configured by default (embedding.backend = "onnx"), or the test embedder
-        embedder = load_embedder(EmbeddingConfig(model="all-MiniLM-L6-v2"), data_dir / "models") \
-            if args.real_model else HashEmbedder()
+        embedder = (
+            load_embedder(EmbeddingConfig(model="all-MiniLM-L6-v2"), data_dir / "models")
+            if args.real_model
+            else HashEmbedder()
+        )
         config = Config(
             data=DataConfig(dir=str(data_dir)),
             embedding=EmbeddingConfig(model="all-MiniLM-L6-v2" if args.real_model else "hash-embedder-256"),
-            feeds=FeedsConfig(allow_private_networks=True, fetch_full_text="never", workers=4, retries=0,
-                              timeout_seconds=10.0),
+            feeds=FeedsConfig(
+                allow_private_networks=True, fetch_full_text="never", workers=4, retries=0, timeout_seconds=10.0
+            ),
             discord=DiscordConfig(poll=False),
         )
         desk = Newsdesk(config, embedder=embedder)
@@ -241,8 +272,11 @@ def main(argv=None) -> dict:
             desk.add_feed(url, title)
         t0 = time.perf_counter()
         first = desk.ingest()
-        print(f"initial archive: {first.articles_new} articles, {first.passages_embedded} passages "
-              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(
+            f"initial archive: {first.articles_new} articles, {first.passages_embedded} passages "
+            f"in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
         out = asyncio.run(drive(args, desk, site, sizes))
         out["initial"] = first.to_dict()
         out["counts_end"] = desk.archive.counts()
@@ -265,19 +299,23 @@ def main(argv=None) -> dict:
             what.append(f"{d['answered']}/{d['asks']} answered, peak {d['peak_concurrent']} running")
         ing = d.get("ingest") or (d if "articles_new" in d else None)
         if ing:
-            what.append(f"ingest {ing['articles_new']} articles / {ing['passages_embedded']} passages in "
-                        f"{ing['seconds']:.1f} s")
+            what.append(
+                f"ingest {ing['articles_new']} articles / {ing['passages_embedded']} passages in {ing['seconds']:.1f} s"
+            )
         if "ingest_still_running_when_asks_done" in d:
             what.append(f"asks done at {d['asks_end_s']:.1f} s, ingest at {d['ingest_end_s']:.1f} s")
         rows.append([name, ph["seconds"], lag["n"], lag["p50"], lag["p99"], lag["max"], "; ".join(what)])
     last = list(out["phases"].values())[-1]["lag_ms"]
-    run.table(f"Event-loop lag of the bot (probe sleeps {PROBE_S * 1000:.0f} ms; overshoot in ms; embedder "
-              f"{out['embedder']}; Chroma writes of <= {out['chroma_write_page']} vectors)",
-              ["phase", "seconds", "samples", "p50 ms", "p99 ms", "max ms", "what ran"], rows,
-              note=f"target p99 <= {TARGET_P99_MS:.0f} ms with asks + ingest: "
-                   f"{verdict(last['p99'] is not None and last['p99'] <= TARGET_P99_MS)}; desk.ask mean "
-                   f"{out['desk_ask_mean_ms']:.0f} ms over {out['desk_ask_calls']} calls; "
-                   f"simcord errors: {out['simcord_errors'] or 'none'}")
+    run.table(
+        f"Event-loop lag of the bot (probe sleeps {PROBE_S * 1000:.0f} ms; overshoot in ms; embedder "
+        f"{out['embedder']}; Chroma writes of <= {out['chroma_write_page']} vectors)",
+        ["phase", "seconds", "samples", "p50 ms", "p99 ms", "max ms", "what ran"],
+        rows,
+        note=f"target p99 <= {TARGET_P99_MS:.0f} ms with asks + ingest: "
+        f"{verdict(last['p99'] is not None and last['p99'] <= TARGET_P99_MS)}; desk.ask mean "
+        f"{out['desk_ask_mean_ms']:.0f} ms over {out['desk_ask_calls']} calls; "
+        f"simcord errors: {out['simcord_errors'] or 'none'}",
+    )
     run.finish()
     return out
 

@@ -8,6 +8,7 @@ Without it one is built first in a child process (100,000 passages; ``--quick`` 
 process holds nothing but what a running newsdesk would. VmRSS is read from /proc/self/status
 after each stage and VmHWM (the peak) at the end. Target: VmHWM <= 1.5 GB.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,9 @@ TARGET_MIB = 1.5 * 1024
 def main(argv=None) -> dict:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", help="an archive from bench_scale.py --keep")
-    parser.add_argument("--passages", type=int, help="size of the archive to build when no --data-dir "
-                                                     "(default 100,000; --quick 20,000)")
+    parser.add_argument(
+        "--passages", type=int, help="size of the archive to build when no --data-dir (default 100,000; --quick 20,000)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the archive this script builds")
     parser.add_argument("--queries", type=int, default=10, help="searches and asks to run (default 10)")
     args = parser.parse_args(argv)
@@ -51,8 +53,19 @@ def main(argv=None) -> dict:
         passages = args.passages or (20_000 if args.quick else 100_000)
         data_dir = bench_dir(f"memory-scale-{passages}")
         print(f"building a {passages:,}-passage scale archive in {data_dir} (child process) …", flush=True)
-        subprocess.run([sys.executable, str(Path(__file__).with_name("bench_scale.py")), "--build-only",
-                        "--passages", str(passages), "--data-dir", str(data_dir)], check=True, env=os.environ)
+        subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("bench_scale.py")),
+                "--build-only",
+                "--passages",
+                str(passages),
+                "--data-dir",
+                str(data_dir),
+            ],
+            check=True,
+            env=os.environ,
+        )
         built = True
     try:
         out = measure(args, data_dir, stages)
@@ -61,11 +74,13 @@ def main(argv=None) -> dict:
             shutil.rmtree(data_dir, ignore_errors=True)
     run.results = out
     peak = out["final"].get("VmHWM")
-    run.table(f"Memory of one process: real model + archive of {out['counts']['passages']:,} passages ({data_dir})",
-              ["stage", "VmRSS MiB", "VmHWM MiB", "seconds"],
-              [[name, s.get("VmRSS"), s.get("VmHWM"), s.get("seconds")] for name, s in stages],
-              note=f"peak VmHWM {peak:.0f} MiB (target <= {TARGET_MIB:.0f} MiB: {verdict(peak <= TARGET_MIB)}); "
-                   f"mirror matrix {out['mirror_matrix_mib']:.0f} MiB; torch threads {out['torch_threads']}")
+    run.table(
+        f"Memory of one process: real model + archive of {out['counts']['passages']:,} passages ({data_dir})",
+        ["stage", "VmRSS MiB", "VmHWM MiB", "seconds"],
+        [[name, s.get("VmRSS"), s.get("VmHWM"), s.get("seconds")] for name, s in stages],
+        note=f"peak VmHWM {peak:.0f} MiB (target <= {TARGET_MIB:.0f} MiB: {verdict(peak <= TARGET_MIB)}); "
+        f"mirror matrix {out['mirror_matrix_mib']:.0f} MiB; torch threads {out['torch_threads']}",
+    )
     run.finish()
     return out
 
@@ -103,10 +118,14 @@ def measure(args, data_dir: Path, stages: list) -> dict:
         desk.ask(q)
     stage(f"{len(queries)} asks", t0)
     final = proc_status()
-    out = {"data_dir": str(data_dir), "counts": desk.archive.counts(),
-           "stages": [{"stage": n, **s} for n, s in stages], "final": final,
-           "mirror_matrix_mib": desk.retriever.mirror.matrix.nbytes / 2**20,
-           "torch_threads": torch.get_num_threads()}
+    out = {
+        "data_dir": str(data_dir),
+        "counts": desk.archive.counts(),
+        "stages": [{"stage": n, **s} for n, s in stages],
+        "final": final,
+        "mirror_matrix_mib": desk.retriever.mirror.matrix.nbytes / 2**20,
+        "torch_threads": torch.get_num_threads(),
+    }
     desk.close()
     return out
 

@@ -14,6 +14,7 @@ with the query-embedding cache cold (it is cleared before every timed call), in 
 
 Targets: search p50 <= 30 ms and p95 <= 100 ms; ask p50 <= 150 ms.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -38,9 +39,14 @@ from _common import (  # noqa: E402
 )
 
 SEARCH_P50, SEARCH_P95, ASK_P50 = 30.0, 100.0, 150.0
-WARMUP = ["What happened with the economy this week?", "Who won the election?",
-          "Which company announced layoffs recently?", "What did the Supreme Court decide in June 2023?",
-          "Where did the earthquake happen?", "What did the president say about inflation?"]
+WARMUP = [
+    "What happened with the economy this week?",
+    "Who won the election?",
+    "Which company announced layoffs recently?",
+    "What did the Supreme Court decide in June 2023?",
+    "Where did the earthquake happen?",
+    "What did the president say about inflation?",
+]
 
 
 def build_quick_archive(data_dir: Path, quick: bool = True) -> dict:
@@ -81,8 +87,11 @@ def main(argv=None) -> dict:
         print(f"building a quick archive in {data_dir} …", flush=True)
         t0 = time.perf_counter()
         built = build_quick_archive(data_dir)
-        print(f"  built in {time.perf_counter() - t0:.0f} s: {built['articles_new']} articles, "
-              f"{built['passages_embedded']} passages", flush=True)
+        print(
+            f"  built in {time.perf_counter() - t0:.0f} s: {built['articles_new']} articles, "
+            f"{built['passages_embedded']} passages",
+            flush=True,
+        )
     try:
         results = measure(args, data_dir, limit, run)
     finally:
@@ -104,8 +113,12 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
         changes["threads"] = args.threads
     config = eval_config(data_dir, **changes)
     desk = Newsdesk(config)
-    out: dict = {"data_dir": str(data_dir), "questions": len(questions), "counts": desk.archive.counts(),
-                 "backend": config.embedding.backend}
+    out: dict = {
+        "data_dir": str(data_dir),
+        "questions": len(questions),
+        "counts": desk.archive.counts(),
+        "backend": config.embedding.backend,
+    }
     t0 = time.perf_counter()
     embedder = desk.embedder_or_load()
     out["model_load_s"] = time.perf_counter() - t0
@@ -193,21 +206,56 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
         f"Query latency over {n} dev questions as asked (as_of = asked_at), archive of "
         f"{out['counts']['passages']:,} passages ({data_dir})",
         ["call", "p50 ms", "p95 ms", "p99 ms", "mean ms", "max ms", "target", "verdict"],
-        [["query embedding alone (encode 1 text)", e["p50"], e["p95"], e["p99"], e["mean"], e["max"], "", ""],
-         ["search, cold query cache", s["p50"], s["p95"], s["p99"], s["mean"], s["max"],
-          f"p50<={SEARCH_P50:.0f} p95<={SEARCH_P95:.0f}", verdict(search_ok)],
-         ["search, warm cache (no embedding)", w["p50"], w["p95"], w["p99"], w["mean"], w["max"], "", ""],
-         ["ask (extractive), cold cache", a["p50"], a["p95"], a["p99"], a["mean"], a["max"],
-          f"p50<={ASK_P50:.0f}", verdict(a["p50"] is not None and a["p50"] <= ASK_P50)],
-         ["  of which the answerer", stats["answerer"]["p50"], stats["answerer"]["p95"], stats["answerer"]["p99"],
-          stats["answerer"]["mean"], stats["answerer"]["max"], "", ""]],
-        note=(f"backend {out['backend']} (threads {config.embedding.threads or 'default'}); torch threads {out['torch_threads']}; model load {out['model_load_s']:.1f} s, mirror load {out['mirror_load_s']:.2f} s, warm-up "
-              f"{out['warmup_s']:.1f} s; query embedding = {100 * e['p50'] / s['p50']:.0f}% of search p50; "
-              f"sanity: gold in top 5 for {100 * (out['hits_at_5'] or 0):.1f}%, ask abstained "
-              f"{100 * (out['abstained'] or 0):.1f}%") if n else None)
-    run.table("Where a cold search's time goes (mean ms per search)",
-              ["part", "mean ms", "% of mean search"],
-              [[k, v, 100 * v / s["mean"] if s["mean"] else None] for k, v in out["search_parts_mean_ms"].items()])
+        [
+            ["query embedding alone (encode 1 text)", e["p50"], e["p95"], e["p99"], e["mean"], e["max"], "", ""],
+            [
+                "search, cold query cache",
+                s["p50"],
+                s["p95"],
+                s["p99"],
+                s["mean"],
+                s["max"],
+                f"p50<={SEARCH_P50:.0f} p95<={SEARCH_P95:.0f}",
+                verdict(search_ok),
+            ],
+            ["search, warm cache (no embedding)", w["p50"], w["p95"], w["p99"], w["mean"], w["max"], "", ""],
+            [
+                "ask (extractive), cold cache",
+                a["p50"],
+                a["p95"],
+                a["p99"],
+                a["mean"],
+                a["max"],
+                f"p50<={ASK_P50:.0f}",
+                verdict(a["p50"] is not None and a["p50"] <= ASK_P50),
+            ],
+            [
+                "  of which the answerer",
+                stats["answerer"]["p50"],
+                stats["answerer"]["p95"],
+                stats["answerer"]["p99"],
+                stats["answerer"]["mean"],
+                stats["answerer"]["max"],
+                "",
+                "",
+            ],
+        ],
+        note=(
+            f"backend {out['backend']} (threads {config.embedding.threads or 'default'}); "
+            f"torch threads {out['torch_threads']}; model load {out['model_load_s']:.1f} s, "
+            f"mirror load {out['mirror_load_s']:.2f} s, warm-up "
+            f"{out['warmup_s']:.1f} s; query embedding = {100 * e['p50'] / s['p50']:.0f}% of search p50; "
+            f"sanity: gold in top 5 for {100 * (out['hits_at_5'] or 0):.1f}%, ask abstained "
+            f"{100 * (out['abstained'] or 0):.1f}%"
+        )
+        if n
+        else None,
+    )
+    run.table(
+        "Where a cold search's time goes (mean ms per search)",
+        ["part", "mean ms", "% of mean search"],
+        [[k, v, 100 * v / s["mean"] if s["mean"] else None] for k, v in out["search_parts_mean_ms"].items()],
+    )
     return out
 
 

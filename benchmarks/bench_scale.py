@@ -20,6 +20,7 @@ query embedding that costs nothing (a random unit vector per query text; ``--rea
 the queries with the real model beforehand and serves them from memory). Target: filtered p50 /
 unfiltered p50 <= 2. Chroma's own ``collection.query(where=...)`` is timed as the naive baseline.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,7 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,14 +48,32 @@ from _common import (  # noqa: E402
 )
 
 DIM = 384
-MODEL = "all-MiniLM-L6-v2"   # the name the real model has, so bench_memory can open the store with it
+MODEL = "all-MiniLM-L6-v2"  # the name the real model has, so bench_memory can open the store with it
 N_OUTLETS = 20
 GUILD_A, GUILD_B = 1001, 1002
 RATIO_TARGET = 2.0
-OUTLET_NAMES = ["Daily Courier", "Morning Ledger", "Evening Standard Post", "The Harbor Times", "Valley Tribune",
-                "Northern Gazette", "Capital Wire", "Metro Observer", "Coastal Herald", "Prairie Sentinel",
-                "The Civic Record", "Lakeside Journal", "River City News", "Summit Dispatch", "Global Bulletin",
-                "Union Chronicle", "Bay Examiner", "Highland Press", "Central Monitor", "Western Review"]
+OUTLET_NAMES = [
+    "Daily Courier",
+    "Morning Ledger",
+    "Evening Standard Post",
+    "The Harbor Times",
+    "Valley Tribune",
+    "Northern Gazette",
+    "Capital Wire",
+    "Metro Observer",
+    "Coastal Herald",
+    "Prairie Sentinel",
+    "The Civic Record",
+    "Lakeside Journal",
+    "River City News",
+    "Summit Dispatch",
+    "Global Bulletin",
+    "Union Chronicle",
+    "Bay Examiner",
+    "Highland Press",
+    "Central Monitor",
+    "Western Review",
+]
 
 
 class RandomQueryEmbedder:
@@ -87,8 +106,9 @@ class MemoEmbedder(RandomQueryEmbedder):
     def encode(self, texts, batch_size: int = 64):
         import numpy as np
 
-        return np.stack([self.vectors[t] if t in self.vectors else super(MemoEmbedder, self).encode([t])[0]
-                         for t in texts])
+        return np.stack(
+            [self.vectors[t] if t in self.vectors else super(MemoEmbedder, self).encode([t])[0] for t in texts]
+        )
 
 
 # -- build ---------------------------------------------------------------------------------------
@@ -110,9 +130,11 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
         for section in ("news", "world"):
             k = len(feeds)
             guild = GUILD_A if k % 3 == 0 else GUILD_B if k % 3 == 1 else None
-            feed, _ = archive.add_feed(f"https://feeds.example/{o}/{section}.xml", f"{outlet} {section}", guild_id=guild)
+            feed, _ = archive.add_feed(
+                f"https://feeds.example/{o}/{section}.xml", f"{outlet} {section}", guild_id=guild
+            )
             feeds.append((feed, outlet))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = now - timedelta(days=3650)
     span = (now - start).total_seconds()
 
@@ -122,7 +144,7 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
     next_report = max(passages // 5, 1)
     while written < passages:
         t0 = time.perf_counter()
-        n_pass = int(min(passages - written, rng.choice([1, 2, 3, 4, 5, 6], p=[.15, .2, .25, .2, .12, .08])))
+        n_pass = int(min(passages - written, rng.choice([1, 2, 3, 4, 5, 6], p=[0.15, 0.2, 0.25, 0.2, 0.12, 0.08])))
         chunks = [gen.sentences(int(rng.integers(110, 175))) for _ in range(n_pass)]
         title = gen.title()
         fi = int(rng.integers(0, len(feeds)))
@@ -133,15 +155,36 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
         rows = []
         for s, chunk in enumerate(chunks):
             digest = hashlib.sha1(f"{title}\n{chunk}".encode()).hexdigest()[:10]
-            rows.append(PassageRow(id=f"a{{article}}-{s}-{digest}", article_id=0, seq=s, title=title, text=chunk,
-                                   published_ts=ts, outlet=outlet))
+            rows.append(
+                PassageRow(
+                    id=f"a{{article}}-{s}-{digest}",
+                    article_id=0,
+                    seq=s,
+                    title=title,
+                    text=chunk,
+                    published_ts=ts,
+                    outlet=outlet,
+                )
+            )
         guid = f"https://news.example/{fi}/{articles}"
         record = {
-            "guid": guid, "url": guid, "title": title, "outlet": outlet, "authors": "[]",
-            "published": published.isoformat(timespec="seconds"), "published_ts": ts, "date_source": "feed",
-            "fetched_at": now_iso(), "updated_at": now_iso(), "language": "en", "summary": chunks[0][:300],
-            "text": text, "text_source": "feed-content", "content_hash": content_hash(title + "\n" + text),
-            "entry_hash": hashlib.sha256(guid.encode()).hexdigest()[:32], "feed_id": feed.id,
+            "guid": guid,
+            "url": guid,
+            "title": title,
+            "outlet": outlet,
+            "authors": "[]",
+            "published": published.isoformat(timespec="seconds"),
+            "published_ts": ts,
+            "date_source": "feed",
+            "fetched_at": now_iso(),
+            "updated_at": now_iso(),
+            "language": "en",
+            "summary": chunks[0][:300],
+            "text": text,
+            "text_source": "feed-content",
+            "content_hash": content_hash(title + "\n" + text),
+            "entry_hash": hashlib.sha256(guid.encode()).hexdigest()[:32],
+            "feed_id": feed.id,
         }
         t1 = time.perf_counter()
         gen_s += t1 - t0
@@ -181,10 +224,17 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
     archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     archive.close()
     info = {
-        "passages": written, "articles": articles, "feeds": len(feeds), "outlets": N_OUTLETS,
-        "generate_text_s": gen_s, "archive_write_s": write_s, "archive_passages_per_s": written / write_s,
-        "chroma_upsert_s": upsert_s, "chroma_vectors_per_s": done / upsert_s if upsert_s else None,
-        "mark_embedded_s": mark_s, "build_wall_s": time.perf_counter() - t_build,
+        "passages": written,
+        "articles": articles,
+        "feeds": len(feeds),
+        "outlets": N_OUTLETS,
+        "generate_text_s": gen_s,
+        "archive_write_s": write_s,
+        "archive_passages_per_s": written / write_s,
+        "chroma_upsert_s": upsert_s,
+        "chroma_vectors_per_s": done / upsert_s if upsert_s else None,
+        "mark_embedded_s": mark_s,
+        "build_wall_s": time.perf_counter() - t_build,
         "build_peak_rss_mib": proc_status().get("VmHWM"),
     }
     (data_dir / "bench-build.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -231,13 +281,19 @@ def loop_stalls(store, archive, n: int) -> dict:
     async def main():
         out = {}
         mirror = DenseMirror(density_penalty=0.3)
-        out[f"dense mirror rebuild from Chroma ({n:,} vectors, pages of 2,000, stored neighbour lists)"] = \
-            await stalled(lambda: mirror.refresh(rows, store, "x"))
-        out[f"VectorStore.upsert of 512 vectors (one pipeline batch; Chroma calls of {chroma._WRITE_PAGE})"] = await stalled(lambda: store.upsert(extra, vecs, metas))
+        out[
+            f"dense mirror rebuild from Chroma ({n:,} vectors, pages of 2,000, stored neighbour lists)"
+        ] = await stalled(lambda: mirror.refresh(rows, store, "x"))
+        out[
+            f"VectorStore.upsert of 512 vectors (one pipeline batch; Chroma calls of {chroma._WRITE_PAGE})"
+        ] = await stalled(lambda: store.upsert(extra, vecs, metas))
         grown = rows + [(pid, -1, 0.0, "bench", None) for pid in extra]
-        out["dense mirror refresh with those 512 new (their neighbours against all, the lists they enter)"] = \
-            await stalled(lambda: mirror.refresh(grown, store, "y"))
-        out[f"VectorStore.delete of 512 vectors (Chroma calls of {chroma._WRITE_PAGE})"] = await stalled(lambda: store.delete(extra))
+        out[
+            "dense mirror refresh with those 512 new (their neighbours against all, the lists they enter)"
+        ] = await stalled(lambda: mirror.refresh(grown, store, "y"))
+        out[f"VectorStore.delete of 512 vectors (Chroma calls of {chroma._WRITE_PAGE})"] = await stalled(
+            lambda: store.delete(extra)
+        )
         return out
 
     return asyncio.run(main())
@@ -250,17 +306,21 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     from index.service import Newsdesk
 
     gen = TextGen(seed=99)
-    queries = list(dict.fromkeys(gen.query() for _ in range(args.queries * 2)))[:args.queries]
+    queries = list(dict.fromkeys(gen.query() for _ in range(args.queries * 2)))[: args.queries]
     embedder = RandomQueryEmbedder()
     if args.real_query:
         from index.vectors.embedders import SentenceTransformerEmbedder
 
         real = SentenceTransformerEmbedder()
         vecs = real.encode(queries)
-        embedder = MemoEmbedder(dict(zip(queries, vecs)))
+        embedder = MemoEmbedder(dict(zip(queries, vecs, strict=True)))
         del real
-    out: dict = {"data_dir": str(data_dir), "build": build_info, "queries": len(queries),
-                 "query_vectors": "real model (precomputed)" if args.real_query else "random unit vectors"}
+    out: dict = {
+        "data_dir": str(data_dir),
+        "build": build_info,
+        "queries": len(queries),
+        "query_vectors": "real model (precomputed)" if args.real_query else "random unit vectors",
+    }
     config = eval_config(data_dir)
     t0 = time.perf_counter()
     desk = Newsdesk(config, embedder=embedder)
@@ -291,7 +351,7 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     out["loop_stalls"] = loop_stalls(store, desk.archive, n)
 
     outlets = [o["outlet"] for o in desk.archive.outlets()]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     year_since = (now - timedelta(days=5 * 365)).date().isoformat()
     year_until = (now - timedelta(days=4 * 365)).date().isoformat()
     month_since = (now - timedelta(days=3 * 365 + 30)).date().isoformat()
@@ -303,14 +363,21 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
         ("date filter, 30 days", {"since": month_since, "until": month_until}),
         (f"outlet filter (source={outlets[0]!r})", {"source": outlets[0]}),
         (f"guild scope (Scope({GUILD_A}, everything=False))", {"scope": scope}),
-        ("date 1 year + outlet + guild scope", {"since": year_since, "until": year_until, "source": outlets[0],
-                                                "scope": scope}),
+        (
+            "date 1 year + outlet + guild scope",
+            {"since": year_since, "until": year_until, "source": outlets[0], "scope": scope},
+        ),
     ]
     retr, archive = desk.retriever, desk.archive
-    parts = {"dense mask": (retr.mirror, "mask"), "dense search": (retr.mirror, "search"),
-             "keyword FTS5": (archive, "keyword_search"), "scope rows (cached mask)": (retr, "scope_rows"),
-             "outlets()": (archive, "outlets"), "fetch rows (passages/articles/counts)": None,
-             "group_stories": (retr, "group_stories")}
+    parts = {
+        "dense mask": (retr.mirror, "mask"),
+        "dense search": (retr.mirror, "search"),
+        "keyword FTS5": (archive, "keyword_search"),
+        "scope rows (cached mask)": (retr, "scope_rows"),
+        "outlets()": (archive, "outlets"),
+        "fetch rows (passages/articles/counts)": None,
+        "group_stories": (retr, "group_stories"),
+    }
     timers = {}
     for name, target in parts.items():
         timers[name] = Timer()
@@ -342,15 +409,18 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     out["ratios_p50"] = {k: v["p50"] / base_p50 for k, v in stats.items()}
 
     # the dense part alone on the mirror vs Chroma's own filtered query (the naive baseline)
-    ts_since = datetime.fromisoformat(year_since).replace(tzinfo=timezone.utc).timestamp()
-    ts_until = datetime.fromisoformat(year_until).replace(tzinfo=timezone.utc).timestamp() + 86399
+    ts_since = datetime.fromisoformat(year_since).replace(tzinfo=UTC).timestamp()
+    ts_until = datetime.fromisoformat(year_until).replace(tzinfo=UTC).timestamp() + 86399
     mirror = retr.mirror
     qvecs = [embedder.encode([q])[0] for q in queries]
     k = config.retrieval.candidates
     baseline_conditions = [
         ("no filter", None, (None, None, None)),
-        ("date range 1 year", {"$and": [{"published_ts": {"$gte": ts_since}}, {"published_ts": {"$lte": ts_until}}]},
-         (ts_since, ts_until, None)),
+        (
+            "date range 1 year",
+            {"$and": [{"published_ts": {"$gte": ts_since}}, {"published_ts": {"$lte": ts_until}}]},
+            (ts_since, ts_until, None),
+        ),
         ("outlet", {"outlet": outlets[0]}, (None, None, [outlets[0]])),
     ]
     baseline = {}
@@ -373,10 +443,13 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     out["rss_start_mib"] = rss_start
     db_bytes = sum(p.stat().st_size for p in data_dir.glob("archive.db*"))
     chroma_bytes = dir_size(data_dir / "chroma")
-    out["disk"] = {"archive_db_bytes": db_bytes, "chroma_bytes": chroma_bytes,
-                   "per_100k_passages_mib": (db_bytes + chroma_bytes) / n * 100_000 / 2**20 if n else None,
-                   "archive_per_100k_mib": db_bytes / n * 100_000 / 2**20 if n else None,
-                   "chroma_per_100k_mib": chroma_bytes / n * 100_000 / 2**20 if n else None}
+    out["disk"] = {
+        "archive_db_bytes": db_bytes,
+        "chroma_bytes": chroma_bytes,
+        "per_100k_passages_mib": (db_bytes + chroma_bytes) / n * 100_000 / 2**20 if n else None,
+        "archive_per_100k_mib": db_bytes / n * 100_000 / 2**20 if n else None,
+        "chroma_per_100k_mib": chroma_bytes / n * 100_000 / 2**20 if n else None,
+    }
     desk.close()
 
     # -- tables
@@ -384,45 +457,80 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
         f"Synthetic archive: {n:,} passages, {counts['articles']:,} articles, {N_OUTLETS} outlets, 10 years "
         f"({data_dir})",
         ["measure", "value"],
-        [["archive writes: seconds (1 article per transaction)", build_info["archive_write_s"]],
-         ["archive writes: passages/s", build_info["archive_passages_per_s"]],
-         ["Chroma upsert of random vectors: seconds", build_info["chroma_upsert_s"]],
-         ["Chroma upsert: vectors/s", build_info["chroma_vectors_per_s"]],
-         ["mark_embedded + bump_generation: seconds", build_info["mark_embedded_s"]],
-         ["open archive + Chroma (s)", out["open_s"]],
-         ["dense mirror rebuild from Chroma (s)", out["mirror_rebuild_s"]],
-         ["  of which SQL rows / Chroma fetch + arrays (s)",
-          f"{out['mirror_rows_sql_s']:.2f} / {out['mirror_fetch_build_s']:.2f}"],
-         ["mirror refresh after a generation bump, nothing new (s)", out["mirror_refresh_no_change_s"]],
-         ["VmRSS at start (MiB)", rss_start.get("VmRSS")],
-         ["VmRSS after opening + mirror (MiB)", out["rss_after_open_mib"].get("VmRSS")],
-         ["VmRSS / VmHWM after queries (MiB)",
-          f"{out['rss_after_queries_mib'].get('VmRSS', 0):.0f} / {out['rss_after_queries_mib'].get('VmHWM', 0):.0f}"],
-         ["disk: archive.db (MiB)", db_bytes / 2**20],
-         ["disk: chroma dir (MiB)", chroma_bytes / 2**20],
-         ["disk per 100k passages (MiB)", out["disk"]["per_100k_passages_mib"]]])
+        [
+            ["archive writes: seconds (1 article per transaction)", build_info["archive_write_s"]],
+            ["archive writes: passages/s", build_info["archive_passages_per_s"]],
+            ["Chroma upsert of random vectors: seconds", build_info["chroma_upsert_s"]],
+            ["Chroma upsert: vectors/s", build_info["chroma_vectors_per_s"]],
+            ["mark_embedded + bump_generation: seconds", build_info["mark_embedded_s"]],
+            ["open archive + Chroma (s)", out["open_s"]],
+            ["dense mirror rebuild from Chroma (s)", out["mirror_rebuild_s"]],
+            [
+                "  of which SQL rows / Chroma fetch + arrays (s)",
+                f"{out['mirror_rows_sql_s']:.2f} / {out['mirror_fetch_build_s']:.2f}",
+            ],
+            ["mirror refresh after a generation bump, nothing new (s)", out["mirror_refresh_no_change_s"]],
+            ["VmRSS at start (MiB)", rss_start.get("VmRSS")],
+            ["VmRSS after opening + mirror (MiB)", out["rss_after_open_mib"].get("VmRSS")],
+            [
+                "VmRSS / VmHWM after queries (MiB)",
+                "{:.0f} / {:.0f}".format(*(out["rss_after_queries_mib"].get(k, 0) for k in ("VmRSS", "VmHWM"))),
+            ],
+            ["disk: archive.db (MiB)", db_bytes / 2**20],
+            ["disk: chroma dir (MiB)", chroma_bytes / 2**20],
+            ["disk per 100k passages (MiB)", out["disk"]["per_100k_passages_mib"]],
+        ],
+    )
     rows = []
     for label, _ in conditions:
         s = stats[label]
         ratio = out["ratios_p50"][label]
-        rows.append([label, s["p50"], s["p95"], s["p99"], s["max"], ratio, hits_count[label],
-                     "" if label == "unfiltered" else verdict(ratio <= RATIO_TARGET)])
-    run.table(f"Retriever.search latency, {len(queries)} distinct queries each ({out['query_vectors']})",
-              ["condition", "p50 ms", "p95 ms", "p99 ms", "max ms", "p50 / unfiltered", "hits", "<= 2x"], rows)
-    run.table("Event-loop stalls while a worker thread makes Chroma calls (probe sleeps 10 ms)",
-              ["call in a worker thread", "call s", "lag p50 ms", "lag p99 ms", "lag max ms", "samples"],
-              [[k, v["seconds"], v["lag_ms"]["p50"], v["lag_ms"]["p99"], v["lag_ms"]["max"], v["lag_ms"]["n"]]
-               for k, v in out["loop_stalls"].items()])
+        rows.append(
+            [
+                label,
+                s["p50"],
+                s["p95"],
+                s["p99"],
+                s["max"],
+                ratio,
+                hits_count[label],
+                "" if label == "unfiltered" else verdict(ratio <= RATIO_TARGET),
+            ]
+        )
+    run.table(
+        f"Retriever.search latency, {len(queries)} distinct queries each ({out['query_vectors']})",
+        ["condition", "p50 ms", "p95 ms", "p99 ms", "max ms", "p50 / unfiltered", "hits", "<= 2x"],
+        rows,
+    )
+    run.table(
+        "Event-loop stalls while a worker thread makes Chroma calls (probe sleeps 10 ms)",
+        ["call in a worker thread", "call s", "lag p50 ms", "lag p99 ms", "lag max ms", "samples"],
+        [
+            [k, v["seconds"], v["lag_ms"]["p50"], v["lag_ms"]["p99"], v["lag_ms"]["max"], v["lag_ms"]["n"]]
+            for k, v in out["loop_stalls"].items()
+        ],
+    )
     part_names = list(timers)
-    run.table("Mean ms per search by part",
-              ["condition"] + part_names,
-              [[label[:40]] + [part_means[label][p] for p in part_names] for label, _ in conditions])
-    run.table(f"Dense candidates (k={k}) alone: the NumPy mirror vs Chroma's collection.query(where=…), "
-              f"{n_base} queries",
-              ["filter", "mirror p50 ms", "mirror p95 ms", "Chroma p50 ms", "Chroma p95 ms", "Chroma / mirror p50"],
-              [[label, v["mirror"]["p50"], v["mirror"]["p95"], v["chroma"]["p50"], v["chroma"]["p95"],
-                v["chroma"]["p50"] / v["mirror"]["p50"] if v["mirror"]["p50"] else None]
-               for label, v in baseline.items()])
+    run.table(
+        "Mean ms per search by part",
+        ["condition"] + part_names,
+        [[label[:40]] + [part_means[label][p] for p in part_names] for label, _ in conditions],
+    )
+    run.table(
+        f"Dense candidates (k={k}) alone: the NumPy mirror vs Chroma's collection.query(where=…), {n_base} queries",
+        ["filter", "mirror p50 ms", "mirror p95 ms", "Chroma p50 ms", "Chroma p95 ms", "Chroma / mirror p50"],
+        [
+            [
+                label,
+                v["mirror"]["p50"],
+                v["mirror"]["p95"],
+                v["chroma"]["p50"],
+                v["chroma"]["p95"],
+                v["chroma"]["p50"] / v["mirror"]["p50"] if v["mirror"]["p50"] else None,
+            ]
+            for label, v in baseline.items()
+        ],
+    )
     return out
 
 
@@ -430,8 +538,10 @@ def main(argv=None) -> dict:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, help="archive size (default 100,000; --quick 20,000)")
     parser.add_argument("--million", action="store_true", help="1,000,000 passages (slow: hours; not run by default)")
-    parser.add_argument("--data-dir", help="where to build (default /tmp/bench-scale-<n>-<stamp>); an existing "
-                                           "built dir is reused as it is")
+    parser.add_argument(
+        "--data-dir",
+        help="where to build (default /tmp/bench-scale-<n>-<stamp>); an existing built dir is reused as it is",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data dir (for bench_memory.py)")
     parser.add_argument("--build-only", action="store_true", help="build the archive and stop")
     parser.add_argument("--queries", type=int, help="distinct queries per condition (default 100; --quick 50)")

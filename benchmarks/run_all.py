@@ -8,6 +8,7 @@ bench_query reuses the archive bench_ingest built, and bench_memory the one benc
 those data dirs (under /tmp/bench-*) are removed at the end unless ``--keep``.
 Without ``--quick`` this takes a long time (the full ingest alone is ~20 minutes on 2 cores).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,23 +49,33 @@ def main(argv=None) -> int:
         "loop_lag": ["bench_loop_lag.py", *quick],
     }
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    print(f"run_all ({'quick' if args.quick else 'full'}): load average {fmt_load(loadavg())} on "
-          f"{os.cpu_count()} CPUs; JSON in {json_dir}", flush=True)
+    print(
+        f"run_all ({'quick' if args.quick else 'full'}): load average {fmt_load(loadavg())} on "
+        f"{os.cpu_count()} CPUs; JSON in {json_dir}",
+        flush=True,
+    )
     status = {}
     outputs = {}
     try:
         for name in ORDER:
             if name not in wanted:
                 continue
-            cmd = [sys.executable, str(HERE / commands[name][0]), *commands[name][1:],
-                   "--json", str(json_dir / f"{name}.json")]
+            cmd = [
+                sys.executable,
+                str(HERE / commands[name][0]),
+                *commands[name][1:],
+                "--json",
+                str(json_dir / f"{name}.json"),
+            ]
             print(f"\n$ {' '.join(cmd[1:])}", flush=True)
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             outputs[name] = proc.stdout
             # the tables: everything but the model's progress bars and log noise
-            print("\n".join(l for l in proc.stdout.splitlines() if not l.startswith(("Loading weights", "Batches"))),
-                  flush=True)
+            print(
+                "\n".join(ln for ln in proc.stdout.splitlines() if not ln.startswith(("Loading weights", "Batches"))),
+                flush=True,
+            )
             status[name] = (proc.returncode, time.perf_counter() - t0)
             if proc.returncode:
                 print(f"!! {name} failed with exit status {proc.returncode}", flush=True)
@@ -76,8 +87,9 @@ def main(argv=None) -> int:
     for name, (code, seconds) in status.items():
         print(f"  {name:<9} {'ok' if code == 0 else f'FAILED ({code})':<12} {seconds:7.1f} s")
     summary = {name: {"exit": code, "seconds": round(s, 1)} for name, (code, s) in status.items()}
-    (json_dir / "run_all.json").write_text(json.dumps({"quick": args.quick, "status": summary,
-                                                       "loadavg_end": loadavg()}, indent=2) + "\n")
+    (json_dir / "run_all.json").write_text(
+        json.dumps({"quick": args.quick, "status": summary, "loadavg_end": loadavg()}, indent=2) + "\n"
+    )
     print(f"load average at end {fmt_load(loadavg())}")
     return 1 if any(code for code, _ in status.values()) else 0
 

@@ -6,6 +6,7 @@ Cogs parse an interaction, call the (synchronous) service off the event loop wit
     create_bot(config, desk=None, *, poll=None) -> commands.Bot
     run_bot(config, token, desk=None, poll=True) -> None
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Autocomplete for the options several commands share: a source (outlet) and a feed."""
+
 from __future__ import annotations
 
 import discord
@@ -36,7 +37,10 @@ async def feed_autocomplete(interaction: discord.Interaction, current: str) -> l
     if scope.scoped:
         feeds = [f for f in feeds if f.guild_id == scope.guild_id]
     typed = (current or "").strip().lower()
-    matches = [f for f in feeds if not typed or typed in f.display_name.lower() or typed in f.url.lower()
-               or typed == str(f.id)]
-    return [app_commands.Choice(name=render.trim(f"{f.display_name} (id {f.id})", 100), value=str(f.id))
-            for f in matches[:25]]
+    matches = [
+        f for f in feeds if not typed or typed in f.display_name.lower() or typed in f.url.lower() or typed == str(f.id)
+    ]
+    return [
+        app_commands.Choice(name=render.trim(f"{f.display_name} (id {f.id})", 100), value=str(f.id))
+        for f in matches[:25]
+    ]

@@ -10,6 +10,7 @@
 * :func:`reader_scope` / :func:`admin_scope` — the :class:`index.service.Scope`
   a request acts with.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -86,7 +87,7 @@ class HeavyGate:
             self._sem.release()
 
 
-def bot_of(interaction: discord.Interaction) -> "NewsdeskBot":
+def bot_of(interaction: discord.Interaction) -> NewsdeskBot:
     return interaction.client  # type: ignore[return-value]
 
 
@@ -94,8 +95,9 @@ def is_owner(bot, user_id: int) -> bool:
     return user_id in bot.config.discord.owners
 
 
-def is_admin(bot, user: discord.abc.User, guild: discord.Guild | None,
-             permissions: discord.Permissions | None = None) -> bool:
+def is_admin(
+    bot, user: discord.abc.User, guild: discord.Guild | None, permissions: discord.Permissions | None = None
+) -> bool:
     """Manage Server, an admin role, or listed in admin_users / owners."""
     cfg = bot.config.discord
     if user.id in cfg.owners or user.id in cfg.admin_users:

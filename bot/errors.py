@@ -7,6 +7,7 @@ a bug: the full traceback goes to the log (through the secret-redacting filter),
 and the user only reads that something went wrong. No traceback ever reaches a
 channel.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,9 @@ class NotAdmin(app_commands.CheckFailure):
 class Busy(app_commands.CheckFailure):
     """Too much heavy work is queued; the user should try again shortly."""
 
-    def __init__(self, message: str = "Newsdesk is busy answering other questions right now. Please try again in a minute."):
+    def __init__(
+        self, message: str = "Newsdesk is busy answering other questions right now. Please try again in a minute."
+    ):
         super().__init__(message)
 
 
@@ -71,7 +74,9 @@ def describe(error: BaseException) -> str:
     if isinstance(error, (app_commands.MissingPermissions, app_commands.MissingAnyRole, app_commands.MissingRole)):
         return "You don't have permission to use this command."
     if isinstance(error, app_commands.BotMissingPermissions):
-        return "I'm missing permissions here: " + ", ".join(p.replace("_", " ") for p in error.missing_permissions) + "."
+        return (
+            "I'm missing permissions here: " + ", ".join(p.replace("_", " ") for p in error.missing_permissions) + "."
+        )
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
     if isinstance(error, app_commands.TransformerError):

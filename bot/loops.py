@@ -1,4 +1,5 @@
 """A cog that runs one job on a timer once the bot is ready; the loop survives any error."""
+
 from __future__ import annotations
 
 from discord.ext import commands, tasks

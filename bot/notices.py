@@ -1,4 +1,5 @@
 """Notices to the admin channel (``discord.admin_channel``), never pinging anyone."""
+
 from __future__ import annotations
 
 import logging

@@ -7,12 +7,13 @@ into a state and edits the message only when the last edit is old enough.
 No timers: an edit skipped by the throttle is covered by a later event or by the
 final summary.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from . import render
 
@@ -22,8 +23,7 @@ MIN_EDIT_INTERVAL = 1.5
 
 
 class ProgressMessage:
-    def __init__(self, edit: Callable[[str], Awaitable[None]], title: str, *,
-                 min_interval: float = MIN_EDIT_INTERVAL):
+    def __init__(self, edit: Callable[[str], Awaitable[None]], title: str, *, min_interval: float = MIN_EDIT_INTERVAL):
         self._edit = edit
         self.title = title
         self.min_interval = min_interval
@@ -60,8 +60,10 @@ class ProgressMessage:
     def text(self) -> str:
         parts = [f"⏳ {self.title}…"]
         if self.feeds_total:
-            parts.append(f"feeds {self.feeds_done}/{self.feeds_total}"
-                         + (f" ({self.feeds_failed} failed)" if self.feeds_failed else ""))
+            parts.append(
+                f"feeds {self.feeds_done}/{self.feeds_total}"
+                + (f" ({self.feeds_failed} failed)" if self.feeds_failed else "")
+            )
         if self.pending is not None:
             parts.append(f"embedded {self.embedded}/{max(self.pending, self.embedded)} passages")
         elif self.embedded:

@@ -6,11 +6,12 @@ is shown. Long text is cut at a word boundary and ends with "…"; lists are cut
 whole lines ("…and 3 more"). :func:`finalize` enforces every embed limit last, so
 no builder here can produce an embed Discord would refuse.
 """
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 import discord
 
@@ -101,11 +102,10 @@ def short_date(published: str | None) -> str:
 def ts_date(ts: float | None) -> str:
     if not ts:
         return "—"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
-def fit_lines(lines: Sequence[str], limit: int, *, sep: str = "\n",
-              more: str = "…and {n} more") -> str:
+def fit_lines(lines: Sequence[str], limit: int, *, sep: str = "\n", more: str = "…and {n} more") -> str:
     """Join whole lines until ``limit``; what does not fit is summarised as "…and N more"."""
     out: list[str] = []
     used = 0
@@ -134,12 +134,15 @@ def finalize(embed: discord.Embed) -> discord.Embed:
     if embed.description:
         embed.description = trim(embed.description, DESCRIPTION_LIMIT)
     if embed.author and embed.author.name:
-        embed.set_author(name=trim(embed.author.name, AUTHOR_LIMIT), url=embed.author.url,
-                         icon_url=embed.author.icon_url)
+        embed.set_author(
+            name=trim(embed.author.name, AUTHOR_LIMIT), url=embed.author.url, icon_url=embed.author.icon_url
+        )
     if embed.footer and embed.footer.text:
         embed.set_footer(text=trim(embed.footer.text, FOOTER_LIMIT), icon_url=embed.footer.icon_url)
-    fields = [(trim(f.name or "\u200b", FIELD_NAME_LIMIT), trim(f.value or "\u200b", FIELD_VALUE_LIMIT), f.inline)
-              for f in embed.fields][:MAX_FIELDS]
+    fields = [
+        (trim(f.name or "\u200b", FIELD_NAME_LIMIT), trim(f.value or "\u200b", FIELD_VALUE_LIMIT), f.inline)
+        for f in embed.fields
+    ][:MAX_FIELDS]
     embed.clear_fields()
     for name, value, inline in fields:
         embed.add_field(name=name, value=value, inline=inline)
@@ -166,7 +169,9 @@ def message_text(text: str) -> str:
 
 # -- answers -----------------------------------------------------------------------
 def source_line(n: int, article: Article) -> str:
-    return f"[{n}] {link(article.title, article.url)} — {safe(trim(article.outlet, 80))}, {short_date(article.published)}"
+    return (
+        f"[{n}] {link(article.title, article.url)} — {safe(trim(article.outlet, 80))}, {short_date(article.published)}"
+    )
 
 
 def hit_line(hit: Hit, *, number: int | None = None, snippet: bool = True, snippet_chars: int = 160) -> str:
@@ -178,8 +183,9 @@ def hit_line(hit: Hit, *, number: int | None = None, snippet: bool = True, snipp
         if text and text != one_line(a.title):
             line += f"\n> {safe(trim(text, snippet_chars))}"
     if hit.also:
-        outlets = sorted({x.outlet for x in hit.also if x.outlet and x.outlet != a.outlet}) or \
-            sorted({x.outlet for x in hit.also if x.outlet})
+        outlets = sorted({x.outlet for x in hit.also if x.outlet and x.outlet != a.outlet}) or sorted(
+            {x.outlet for x in hit.also if x.outlet}
+        )
         if outlets:
             line += "\n*also: " + safe(trim(", ".join(outlets), 200)) + "*"
     return line
@@ -188,7 +194,9 @@ def hit_line(hit: Hit, *, number: int | None = None, snippet: bool = True, snipp
 def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
     """The answer, with [n] markers, then the numbered sources (or the closest articles)."""
     question = one_line(question or answer.question)
-    embed = discord.Embed(title=safe(trim(question, TITLE_LIMIT - 20)), colour=COLOUR if not answer.abstained else WARN_COLOUR)
+    embed = discord.Embed(
+        title=safe(trim(question, TITLE_LIMIT - 20)), colour=COLOUR if not answer.abstained else WARN_COLOUR
+    )
     if answer.citations:
         heading = "**Sources**"
         lines = [source_line(c.n, c.article) for c in answer.citations]
@@ -287,11 +295,18 @@ def _quote_block(passage: str, quotes: list[str], room: int) -> str:
 
 
 # -- lists -----------------------------------------------------------------------------
-def hits_page_embed(title: str, hits: Sequence[Hit], page: int, per_page: int, *,
-                    notices: Iterable[str] = (), empty: str = "No matching articles.") -> discord.Embed:
+def hits_page_embed(
+    title: str,
+    hits: Sequence[Hit],
+    page: int,
+    per_page: int,
+    *,
+    notices: Iterable[str] = (),
+    empty: str = "No matching articles.",
+) -> discord.Embed:
     pages = max(1, -(-len(hits) // per_page))
     page = max(0, min(page, pages - 1))
-    chunk = hits[page * per_page:(page + 1) * per_page]
+    chunk = hits[page * per_page : (page + 1) * per_page]
     lines = [hit_line(h, number=page * per_page + i + 1) for i, h in enumerate(chunk)]
     embed = discord.Embed(title=safe(trim(one_line(title), TITLE_LIMIT - 10)), colour=COLOUR)
     embed.description = fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else empty
@@ -304,11 +319,14 @@ def hits_page_embed(title: str, hits: Sequence[Hit], page: int, per_page: int, *
 
 
 def article_embed(article: Article) -> discord.Embed:
-    embed = discord.Embed(title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
-                          url=safe_url(article.url), colour=COLOUR)
+    embed = discord.Embed(
+        title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
+        url=safe_url(article.url),
+        colour=COLOUR,
+    )
     opening = one_line(article.text or article.summary)
     if opening.startswith(one_line(article.title)) and len(opening) > len(article.title) + 40:
-        opening = opening[len(one_line(article.title)):].lstrip(" .:-—")
+        opening = opening[len(one_line(article.title)) :].lstrip(" .:-—")
     embed.description = safe(trim(opening, 400)) if opening else "*(no text archived)*"
     embed.add_field(name="Outlet", value=safe(trim(article.outlet, 200)) or "—", inline=True)
     embed.add_field(name="Published", value=short_date(article.published), inline=True)
@@ -323,8 +341,11 @@ def article_embed(article: Article) -> discord.Embed:
 
 def teaser_embed(article: Article, feed: Feed | None = None) -> discord.Embed:
     """An auto-posted article: title linked, outlet, date, teaser of at most 300 characters."""
-    embed = discord.Embed(title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
-                          url=safe_url(article.url), colour=COLOUR)
+    embed = discord.Embed(
+        title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
+        url=safe_url(article.url),
+        colour=COLOUR,
+    )
     teaser = one_line(article.summary or article.text)
     if teaser:
         embed.description = safe(trim(teaser, 300))
@@ -335,8 +356,11 @@ def teaser_embed(article: Article, feed: Feed | None = None) -> discord.Embed:
 
 def sources_embed(outlets: list[dict], feeds: list[Feed]) -> discord.Embed:
     embed = discord.Embed(title="Sources in the archive", colour=COLOUR)
-    lines = [f"**{safe(trim(o['outlet'] or '(unknown)', 80))}** — {o['articles']} articles, "
-             f"latest {ts_date(o.get('latest_ts'))}" for o in outlets]
+    lines = [
+        f"**{safe(trim(o['outlet'] or '(unknown)', 80))}** — {o['articles']} articles, "
+        f"latest {ts_date(o.get('latest_ts'))}"
+        for o in outlets
+    ]
     embed.description = fit_lines(lines, 3000) if lines else "No articles archived yet."
     if feeds:
         feed_lines = [f"`{f.id}` {safe(trim(f.display_name, 60))} — {f.status}, {f.articles} articles" for f in feeds]
@@ -355,7 +379,9 @@ def feeds_embed(feeds: list[Feed], title: str = "Feeds") -> discord.Embed:
         if f.status == "error" and f.last_error:
             line += f"\n⚠ {safe(trim(redact(one_line(f.last_error)), 200))}"
         lines.append(line)
-    embed.description = fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else "No feeds yet. Add one with `/feeds add`."
+    embed.description = (
+        fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else "No feeds yet. Add one with `/feeds add`."
+    )
     return finalize(embed)
 
 
@@ -364,8 +390,9 @@ def status_embed(stats: dict) -> discord.Embed:
     embed = discord.Embed(title="Newsdesk status", colour=COLOUR)
     size = stats.get("archive_bytes") or 0
     embed.add_field(name="Archive", value=f"{stats.get('articles', 0)} articles · {_bytes(size)}", inline=True)
-    embed.add_field(name="Passages", value=f"{stats.get('passages', 0)} ({stats.get('embedded_passages', 0)} embedded)",
-                    inline=True)
+    embed.add_field(
+        name="Passages", value=f"{stats.get('passages', 0)} ({stats.get('embedded_passages', 0)} embedded)", inline=True
+    )
     vectors = stats.get("vectors")
     embed.add_field(name="Vectors", value=str(vectors) if vectors is not None else "index unavailable", inline=True)
     embed.add_field(name="Model", value=safe(trim(str(stats.get("model") or "—"), 200)), inline=True)
@@ -373,13 +400,18 @@ def status_embed(stats: dict) -> discord.Embed:
     embed.add_field(name="Last poll", value=safe(str(stats.get("last_poll") or "never")), inline=True)
     failing = stats.get("failing_feeds") or []
     if failing:
-        lines = [f"**{safe(trim(strip_credentials(f.get('name') or ''), 80))}** — {safe(trim(redact(one_line(f.get('error') or 'error')), 200))}"
-                 for f in failing]
+        lines = [
+            f"**{safe(trim(strip_credentials(f.get('name') or ''), 80))}** — "
+            f"{safe(trim(redact(one_line(f.get('error') or 'error')), 200))}"
+            for f in failing
+        ]
         embed.add_field(name=f"Failing feeds ({len(failing)})", value=fit_lines(lines, FIELD_VALUE_LIMIT), inline=False)
     else:
         embed.add_field(name="Failing feeds", value="none", inline=False)
     if stats.get("index_error"):
-        embed.add_field(name="Index", value=safe(trim(strip_credentials(redact(stats["index_error"])), 300)), inline=False)
+        embed.add_field(
+            name="Index", value=safe(trim(strip_credentials(redact(stats["index_error"])), 300)), inline=False
+        )
     return finalize(embed)
 
 

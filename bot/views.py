@@ -6,6 +6,7 @@
 * :class:`Pager` pages through a result list kept in memory (10 minutes); only
   the member who ran the command may turn pages.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,13 @@ class PassagesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:pa
 
     def __init__(self, article_ids: Sequence[int]):
         self.article_ids = [int(i) for i in article_ids]
-        super().__init__(discord.ui.Button(label="Show passages", style=discord.ButtonStyle.secondary,
-                                           custom_id=self.custom_id_for(self.article_ids)))
+        super().__init__(
+            discord.ui.Button(
+                label="Show passages",
+                style=discord.ButtonStyle.secondary,
+                custom_id=self.custom_id_for(self.article_ids),
+            )
+        )
 
     @classmethod
     def custom_id_for(cls, article_ids: Sequence[int]) -> str:
@@ -68,8 +74,9 @@ class PassagesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:pa
         quotes = render.quotes_from_embed(message.embeds[0]) if message and message.embeds else {}
         items = await bot.call(load_passages, bot.desk, self.article_ids, quotes, _scope(interaction))
         if not items:
-            await interaction.followup.send("Those articles are no longer in the archive.", ephemeral=True,
-                                            allowed_mentions=NONE)
+            await interaction.followup.send(
+                "Those articles are no longer in the archive.", ephemeral=True, allowed_mentions=NONE
+            )
             return
         await interaction.followup.send(embed=render.passages_embed(items), ephemeral=True, allowed_mentions=NONE)
 
@@ -79,8 +86,11 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:mo
 
     def __init__(self, article_id: int):
         self.article_id = int(article_id)
-        super().__init__(discord.ui.Button(label="More like this", style=discord.ButtonStyle.secondary,
-                                           custom_id=f"nd:more:{self.article_id}"))
+        super().__init__(
+            discord.ui.Button(
+                label="More like this", style=discord.ButtonStyle.secondary, custom_id=f"nd:more:{self.article_id}"
+            )
+        )
 
     @classmethod
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /):
@@ -95,11 +105,13 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:mo
         scope = _scope(interaction)
         article = await bot.call(bot.desk.article, self.article_id, scope)
         async with bot.heavy.slot():
-            result = await bot.call(bot.desk.search, article.title or article.text[:200], limit=PER_PAGE + 1,
-                                    scope=scope)
+            result = await bot.call(
+                bot.desk.search, article.title or article.text[:200], limit=PER_PAGE + 1, scope=scope
+            )
         hits = [h for h in result.hits if h.article.id != article.id][:PER_PAGE]
-        embed = render.hits_page_embed(f"More like: {render.one_line(article.title)}", hits, 0, PER_PAGE,
-                                       empty="Nothing similar in the archive.")
+        embed = render.hits_page_embed(
+            f"More like: {render.one_line(article.title)}", hits, 0, PER_PAGE, empty="Nothing similar in the archive."
+        )
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
 
@@ -150,8 +162,17 @@ def best_passage(passages: list[str], quotes: list[str]) -> str:
 class Pager(discord.ui.View):
     """Previous / Next over results kept in memory."""
 
-    def __init__(self, owner_id: int, title: str, hits: Sequence[Hit], *, notices: Sequence[str] = (),
-                 per_page: int = PER_PAGE, timeout: float = PAGER_TIMEOUT, empty: str = "No matching articles."):
+    def __init__(
+        self,
+        owner_id: int,
+        title: str,
+        hits: Sequence[Hit],
+        *,
+        notices: Sequence[str] = (),
+        per_page: int = PER_PAGE,
+        timeout: float = PAGER_TIMEOUT,
+        empty: str = "No matching articles.",
+    ):
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
         self.title = title
@@ -168,8 +189,9 @@ class Pager(discord.ui.View):
         return max(1, -(-len(self.hits) // self.per_page))
 
     def embed(self) -> discord.Embed:
-        return render.hits_page_embed(self.title, self.hits, self.page, self.per_page, notices=self.notices,
-                                      empty=self.empty)
+        return render.hits_page_embed(
+            self.title, self.hits, self.page, self.per_page, notices=self.notices, empty=self.empty
+        )
 
     def _sync_buttons(self) -> None:
         self.previous.disabled = self.page <= 0
@@ -178,8 +200,9 @@ class Pager(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message("Only the person who ran this command can turn its pages.",
-                                                ephemeral=True, allowed_mentions=NONE)
+        await interaction.response.send_message(
+            "Only the person who ran this command can turn its pages.", ephemeral=True, allowed_mentions=NONE
+        )
         return False
 
     async def _turn(self, interaction: discord.Interaction, delta: int) -> None:
@@ -210,8 +233,15 @@ class Pager(discord.ui.View):
         await errors.report(interaction, error)
 
 
-async def send_results(interaction: discord.Interaction, title: str, hits: Sequence[Hit], *,
-                       notices: Sequence[str] = (), empty: str = "No matching articles.", ephemeral: bool = False) -> None:
+async def send_results(
+    interaction: discord.Interaction,
+    title: str,
+    hits: Sequence[Hit],
+    *,
+    notices: Sequence[str] = (),
+    empty: str = "No matching articles.",
+    ephemeral: bool = False,
+) -> None:
     """Send a result list after a defer: one page, with Previous/Next when there are more."""
     pager = Pager(interaction.user.id, title, hits, notices=notices, empty=empty)
     kwargs: dict[str, Any] = dict(embed=pager.embed(), allowed_mentions=NONE, ephemeral=ephemeral, wait=True)

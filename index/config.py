@@ -4,15 +4,15 @@ Secrets never live in the file: the Discord token and LLM keys come from the
 environment. ``NEWSDESK_DATA_DIR`` and ``NEWSDESK_ALLOW_PRIVATE_NETWORKS`` always
 override the file.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from .errors import ConfigError
 
@@ -46,7 +46,7 @@ class EmbeddingConfig:
     # "auto": questions on onnxruntime, batches on sentence-transformers; "torch": all on
     # sentence-transformers; "onnx": all on onnxruntime. The same vectors either way.
     backend: str = "auto"
-    threads: int = 0         # onnx backend, batches: intra-op threads (0 = onnxruntime's default, all cores)
+    threads: int = 0  # onnx backend, batches: intra-op threads (0 = onnxruntime's default, all cores)
     batch_size: int = 64
     device: str = "cpu"
     passage_tokens: int = 200
@@ -119,7 +119,7 @@ class Config:
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
 
-    def replace(self, **sections) -> "Config":
+    def replace(self, **sections) -> Config:
         return dataclasses.replace(self, **sections)
 
 
@@ -171,9 +171,18 @@ def _build_section(cls, raw: dict, name: str, source: str):
 
 
 # Numbers that must be above zero (every other number may be zero but not negative).
-_POSITIVE = {"feeds.timeout_seconds", "feeds.max_body_bytes", "feeds.workers", "feeds.per_host_concurrency",
-             "feeds.poll_interval_minutes", "embedding.batch_size", "answers.llm_timeout_seconds",
-             "answers.max_sentences", "retrieval.candidates", "discord.max_concurrent_heavy"}
+_POSITIVE = {
+    "feeds.timeout_seconds",
+    "feeds.max_body_bytes",
+    "feeds.workers",
+    "feeds.per_host_concurrency",
+    "feeds.poll_interval_minutes",
+    "embedding.batch_size",
+    "answers.llm_timeout_seconds",
+    "answers.max_sentences",
+    "retrieval.candidates",
+    "discord.max_concurrent_heavy",
+}
 
 
 def _validate(config: Config) -> None:

@@ -1,4 +1,5 @@
 """Consistency checks between the archive and the vector index, with repairs (``newsdesk doctor``)."""
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,9 @@ from .vectors.chroma import VectorStore
 log = logging.getLogger(__name__)
 
 
-def check(archive: Archive, open_store: Callable[[], VectorStore], pipeline: Callable[[], Pipeline],
-          fix: bool = False) -> DoctorReport:
+def check(
+    archive: Archive, open_store: Callable[[], VectorStore], pipeline: Callable[[], Pipeline], fix: bool = False
+) -> DoctorReport:
     report = DoctorReport(ok=True)
     integrity = archive.integrity()
     if integrity != "ok":
@@ -67,5 +69,7 @@ def check(archive: Archive, open_store: Callable[[], VectorStore], pipeline: Cal
         archive.bump_generation()
         report.fixed.append(f"embedded {done} passages, deleted {len(extra)} stray vectors")
     report.counts = archive.counts() | {"vectors": store.count()}
-    report.ok = not report.problems or (fix and bool(report.fixed) and not [p for p in report.problems if "integrity" in p or "archived more" in p])
+    report.ok = not report.problems or (
+        fix and bool(report.fixed) and not [p for p in report.problems if "integrity" in p or "archived more" in p]
+    )
     return report

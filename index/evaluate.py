@@ -1,4 +1,5 @@
 """`newsdesk eval`: retrieval and answer quality on a questions file (../shared/eval format)."""
+
 from __future__ import annotations
 
 import re
@@ -54,10 +55,20 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
         except NewsdeskError:
             hits = []
         search_ms.append((time.perf_counter() - started) * 1000)
-        rank = next((i for i, h in enumerate(hits, 1) if _path(h.article.url) in gold
-                     or any(_path(x.url) in gold for x in h.also)), None)
-        row = {"hits1": rank == 1, "hits5": bool(rank and rank <= 5), "hits10": bool(rank and rank <= 10),
-               "mrr10": 1.0 / rank if rank else 0.0}
+        rank = next(
+            (
+                i
+                for i, h in enumerate(hits, 1)
+                if _path(h.article.url) in gold or any(_path(x.url) in gold for x in h.also)
+            ),
+            None,
+        )
+        row = {
+            "hits1": rank == 1,
+            "hits5": bool(rank and rank <= 5),
+            "hits10": bool(rank and rank <= 10),
+            "mrr10": 1.0 / rank if rank else 0.0,
+        }
         if answers:
             started = time.perf_counter()
             try:
@@ -82,6 +93,7 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
         for key, value in row.items():
             totals[key] += float(value)
             by_outlet[outlet][key] += float(value)
+
     def summary(t, count):
         out = {"questions": int(count)}
         if not count:
@@ -94,24 +106,41 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
             out["abstention_rate"] = round(t["abstained"] / count, 4)
             out["citations_resolved"] = round(t["citations_resolved"] / t["citations"], 4) if t["citations"] else 1.0
         return out
+
     report = summary(totals, n)
     report["latency_ms"] = {
-        "search_p50": round(percentile(search_ms, 0.5), 1), "search_p95": round(percentile(search_ms, 0.95), 1),
+        "search_p50": round(percentile(search_ms, 0.5), 1),
+        "search_p95": round(percentile(search_ms, 0.95), 1),
     }
     if ask_ms:
-        report["latency_ms"].update({"ask_p50": round(percentile(ask_ms, 0.5), 1),
-                                     "ask_p95": round(percentile(ask_ms, 0.95), 1)})
+        report["latency_ms"].update(
+            {"ask_p50": round(percentile(ask_ms, 0.5), 1), "ask_p95": round(percentile(ask_ms, 0.95), 1)}
+        )
     report["by_outlet"] = {o: summary(t, t["n"]) for o, t in sorted(by_outlet.items())}
     return report
 
 
 def format_report(report: dict) -> str:
     lines = [f"questions: {report['questions']}"]
-    keys = [k for k in ("hits1", "hits5", "hits10", "mrr10", "mc_accuracy", "gold_cited", "abstention_rate",
-                        "citations_resolved") if k in report]
+    keys = [
+        k
+        for k in (
+            "hits1",
+            "hits5",
+            "hits10",
+            "mrr10",
+            "mc_accuracy",
+            "gold_cited",
+            "abstention_rate",
+            "citations_resolved",
+        )
+        if k in report
+    ]
     lines.append("  ".join(f"{k}={report[k]:.3f}" for k in keys))
     lines.append("latency: " + "  ".join(f"{k}={v}ms" for k, v in report["latency_ms"].items()))
     for outlet, sub in report["by_outlet"].items():
-        lines.append(f"  {outlet:<20} n={sub['questions']:<5} " + "  ".join(
-            f"{k}={sub[k]:.3f}" for k in ("hits1", "hits5", "mrr10", "mc_accuracy") if k in sub))
+        lines.append(
+            f"  {outlet:<20} n={sub['questions']:<5} "
+            + "  ".join(f"{k}={sub[k]:.3f}" for k in ("hits1", "hits5", "mrr10", "mc_accuracy") if k in sub)
+        )
     return "\n".join(lines)

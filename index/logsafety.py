@@ -1,4 +1,5 @@
 """Keep secrets out of logs: a filter that masks the Discord token and API keys."""
+
 from __future__ import annotations
 
 import logging

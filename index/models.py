@@ -1,6 +1,7 @@
 """The domain objects every layer shares: feeds, articles, passages, who is asking, search
 hits, answers and reports. Plain frozen (or simple) dataclasses with no behaviour beyond
 ``to_dict``; the bot imports these and :mod:`index.service`, never the stages behind them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 # -- the archive ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Feed:
@@ -55,10 +57,17 @@ class Article:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "url": self.url, "title": self.title, "outlet": self.outlet,
-            "published": self.published, "authors": list(self.authors), "language": self.language,
-            "text_source": self.text_source, "date_source": self.date_source,
-            "fetched_at": self.fetched_at, "text": self.text,
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "outlet": self.outlet,
+            "published": self.published,
+            "authors": list(self.authors),
+            "language": self.language,
+            "text_source": self.text_source,
+            "date_source": self.date_source,
+            "fetched_at": self.fetched_at,
+            "text": self.text,
         }
 
 
@@ -73,12 +82,13 @@ class PassageRow:
     outlet: str
 
 
-
 # -- who is asking -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Scope:
     """Who is asking: a guild (its feeds plus the global ones) or everything (CLI, owners)."""
+
     guild_id: int | None = None
     everything: bool = True
 
@@ -90,20 +100,20 @@ class Scope:
 GLOBAL = Scope()
 
 
-
 # -- search ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TimeIntent:
     as_of: datetime
-    since: datetime | None = None          # hard lower bound (explicit option)
-    until: datetime | None = None          # hard upper bound (explicit option or as_of)
+    since: datetime | None = None  # hard lower bound (explicit option)
+    until: datetime | None = None  # hard upper bound (explicit option or as_of)
     window: tuple[datetime, datetime] | None = None  # what the question's words point at (soft)
-    day: datetime | None = None            # a single day the question names
-    phrase: str | None = None              # the words that named the time
+    day: datetime | None = None  # a single day the question names
+    phrase: str | None = None  # the words that named the time
     prefer_recent: bool = False
-    query: str = ""                        # the question without the date phrase
-    years: tuple[int, ...] = ()            # years the question uses as a label ("the 2022 Stanley Cup")
+    query: str = ""  # the question without the date phrase
+    years: tuple[int, ...] = ()  # years the question uses as a label ("the 2022 Stanley Cup")
 
 
 @dataclass
@@ -118,8 +128,12 @@ class Hit:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.article.id, "url": self.article.url, "title": self.article.title,
-            "outlet": self.article.outlet, "published": self.article.published, "score": round(self.score, 4),
+            "id": self.article.id,
+            "url": self.article.url,
+            "title": self.article.title,
+            "outlet": self.article.outlet,
+            "published": self.article.published,
+            "score": round(self.score, 4),
             "passage": self.passage.text,
             "also": [{"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet} for a in self.also],
         }
@@ -133,8 +147,8 @@ class SearchResult:
     query_vector: np.ndarray | None = None
 
 
-
 # -- answers --------------------------------------------------------------------
+
 
 @dataclass
 class Citation:
@@ -144,8 +158,15 @@ class Citation:
 
     def to_dict(self) -> dict:
         a = self.article
-        return {"n": self.n, "id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet,
-                "published": a.published, "quote": self.quote}
+        return {
+            "n": self.n,
+            "id": a.id,
+            "url": a.url,
+            "title": a.title,
+            "outlet": a.outlet,
+            "published": a.published,
+            "quote": self.quote,
+        }
 
 
 @dataclass
@@ -159,13 +180,18 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"answer": self.text, "citations": [c.to_dict() for c in self.citations],
-                "abstained": self.abstained, "mode": self.mode, "notices": self.notices,
-                "closest": [h.to_dict() for h in self.hits[:5]] if self.abstained else []}
-
+        return {
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "notices": self.notices,
+            "closest": [h.to_dict() for h in self.hits[:5]] if self.abstained else [],
+        }
 
 
 # -- reports --------------------------------------------------------------------
+
 
 @dataclass
 class IngestReport:
@@ -185,12 +211,18 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         return {
-            "feeds_ok": self.feeds_ok, "feeds_failed": self.feeds_failed,
+            "feeds_ok": self.feeds_ok,
+            "feeds_failed": self.feeds_failed,
             "feeds_not_modified": self.feeds_not_modified,
-            "articles_new": self.articles_new, "articles_updated": self.articles_updated,
-            "articles_unchanged": self.articles_unchanged, "passages_embedded": self.passages_embedded,
-            "vectors_deleted": self.vectors_deleted, "seconds": round(self.seconds, 2),
-            "errors": self.errors, "warnings": self.warnings, "index_error": self.index_error,
+            "articles_new": self.articles_new,
+            "articles_updated": self.articles_updated,
+            "articles_unchanged": self.articles_unchanged,
+            "passages_embedded": self.passages_embedded,
+            "vectors_deleted": self.vectors_deleted,
+            "seconds": round(self.seconds, 2),
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "index_error": self.index_error,
         }
 
 
@@ -200,4 +232,3 @@ class DoctorReport:
     problems: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
-

@@ -3,12 +3,13 @@
 Every method is synchronous and safe to call from worker threads; the bot calls
 them with ``asyncio.to_thread`` so the event loop never blocks.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import doctor
 from .answers.extractive import ExtractiveAnswerer
@@ -78,8 +79,15 @@ class Newsdesk:
         self.archive.close()
 
     # -- feeds -------------------------------------------------------------------
-    def add_feed(self, url: str, name: str = "", *, guild_id: int | None = None, channel_id: int | None = None,
-                 added_by: int | None = None) -> tuple[Feed, bool]:
+    def add_feed(
+        self,
+        url: str,
+        name: str = "",
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        added_by: int | None = None,
+    ) -> tuple[Feed, bool]:
         url = (url or "").strip()
         check_url(url, self.config.feeds.allow_private_networks)
         return self.archive.add_feed(url, name.strip(), guild_id, channel_id, added_by)
@@ -112,8 +120,9 @@ class Newsdesk:
         refused: dict[str, str] = {}
         for outline in outlines:
             try:
-                feed, created = self.add_feed(outline.url, outline.name, guild_id=scope.guild_id if scope.scoped else None,
-                                              added_by=added_by)
+                feed, created = self.add_feed(
+                    outline.url, outline.name, guild_id=scope.guild_id if scope.scoped else None, added_by=added_by
+                )
             except UrlRefused as exc:
                 refused[outline.url] = str(exc)
                 continue
@@ -129,8 +138,15 @@ class Newsdesk:
             return Pipeline(self.config, self.archive, None, None, progress)
         return Pipeline(self.config, self.archive, self.store_or_open, self.embedder_or_load, progress)
 
-    def ingest(self, feed: str | int | None = None, *, scope: Scope = GLOBAL, full: bool = False,
-               progress: Progress | None = None, due_only: bool = False) -> IngestReport:
+    def ingest(
+        self,
+        feed: str | int | None = None,
+        *,
+        scope: Scope = GLOBAL,
+        full: bool = False,
+        progress: Progress | None = None,
+        due_only: bool = False,
+    ) -> IngestReport:
         if feed is not None:
             feeds = [self.feed_for(feed, scope)]
         else:
@@ -142,11 +158,17 @@ class Newsdesk:
             feeds = [f for f in feeds if not f.next_poll_at or f.next_poll_at <= now]
         with self._ingest_lock:
             report = self.pipeline(progress).run(feeds, full=full)
-        self.last_poll = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.last_poll = datetime.now(UTC).isoformat(timespec="seconds")
         return report
 
-    def reindex(self, *, full: bool = False, feed: str | int | None = None, scope: Scope = GLOBAL,
-                progress: Progress | None = None) -> IngestReport:
+    def reindex(
+        self,
+        *,
+        full: bool = False,
+        feed: str | int | None = None,
+        scope: Scope = GLOBAL,
+        progress: Progress | None = None,
+    ) -> IngestReport:
         """Re-embed passages. ``full`` rebuilds the whole index (needed after a model change)."""
         with self._ingest_lock:
             store = self.store_or_open()
@@ -154,8 +176,11 @@ class Newsdesk:
                 store.reset()
                 self.archive.mark_all_unembedded()
             elif feed is not None or scope.scoped:
-                feeds = [self.feed_for(feed, scope, manage=True)] if feed is not None else \
-                    [f for f in self.list_feeds(scope) if f.guild_id == scope.guild_id]
+                feeds = (
+                    [self.feed_for(feed, scope, manage=True)]
+                    if feed is not None
+                    else [f for f in self.list_feeds(scope) if f.guild_id == scope.guild_id]
+                )
                 for f in feeds:
                     self.archive.mark_all_unembedded(f.id)
             pipeline = self.pipeline(progress)
@@ -170,19 +195,41 @@ class Newsdesk:
             return report
 
     # -- questions ------------------------------------------------------------------
-    def search(self, query: str, *, as_of=None, since=None, until=None, source: str | None = None,
-               limit: int = 10, scope: Scope = GLOBAL, context: str | None = None) -> SearchResult:
-        return self.retriever.search(query, as_of=as_of, since=since, until=until, source=source, limit=limit,
-                                     scope=scope, context=context)
+    def search(
+        self,
+        query: str,
+        *,
+        as_of=None,
+        since=None,
+        until=None,
+        source: str | None = None,
+        limit: int = 10,
+        scope: Scope = GLOBAL,
+        context: str | None = None,
+    ) -> SearchResult:
+        return self.retriever.search(
+            query, as_of=as_of, since=since, until=until, source=source, limit=limit, scope=scope, context=context
+        )
 
-    def ask(self, question: str, *, as_of=None, since=None, until=None, source: str | None = None,
-            scope: Scope = GLOBAL, context: str | None = None) -> Answer:
-        result = self.search(question, as_of=as_of, since=since, until=until, source=source, limit=8,
-                             scope=scope, context=context)
+    def ask(
+        self,
+        question: str,
+        *,
+        as_of=None,
+        since=None,
+        until=None,
+        source: str | None = None,
+        scope: Scope = GLOBAL,
+        context: str | None = None,
+    ) -> Answer:
+        result = self.search(
+            question, as_of=as_of, since=since, until=until, source=source, limit=8, scope=scope, context=context
+        )
         return self.answerer.answer(question, result)
 
-    def latest(self, topic: str | None = None, *, source: str | None = None, limit: int = 10,
-               as_of=None, scope: Scope = GLOBAL) -> list[Hit]:
+    def latest(
+        self, topic: str | None = None, *, source: str | None = None, limit: int = 10, as_of=None, scope: Scope = GLOBAL
+    ) -> list[Hit]:
         limit = max(1, min(int(limit), 50))
         if topic and topic.strip():
             result = self.search(topic, source=source, limit=limit * 3, as_of=as_of, scope=scope)
@@ -191,8 +238,9 @@ class Newsdesk:
             return relevant[:limit]
         outlets = self.retriever.resolve_outlets(source, scope)
         until = parse_moment(as_of, end_of_day=True, name="as-of")
-        articles = self.archive.latest_articles(limit=limit * 3, until_ts=until.timestamp() if until else None,
-                                                outlets=outlets, scope=scope)
+        articles = self.archive.latest_articles(
+            limit=limit * 3, until_ts=until.timestamp() if until else None, outlets=outlets, scope=scope
+        )
         hits = [Hit(article=a, passage=self.archive.first_passage(a), score=0.0) for a in articles]
         try:
             self.retriever.refresh_mirror()
@@ -209,8 +257,15 @@ class Newsdesk:
     def sources(self, scope: Scope = GLOBAL) -> dict:
         return {"outlets": self.archive.outlets(scope), "feeds": self.list_feeds(scope)}
 
-    def check_query(self, question: str | None, *, source: str | None = None, since: str | None = None,
-                    until: str | None = None, scope: Scope = GLOBAL) -> None:
+    def check_query(
+        self,
+        question: str | None,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        scope: Scope = GLOBAL,
+    ) -> None:
         """The cheap checks of a question and its options, without searching (the bot runs them
         before deferring, so a mistake gets an ephemeral reply): an empty question, unreadable
         dates, since after until, an unknown source. Raises BadQuery."""
@@ -236,8 +291,11 @@ class Newsdesk:
             return []
         articles = self.archive.articles_by_ids([article_id for _, _, article_id in rows])
         feeds = {f.id: f for f in self.archive.list_feeds()}
-        return [(channel_id, feeds.get(feed_id), articles[article_id])
-                for channel_id, feed_id, article_id in rows if article_id in articles]
+        return [
+            (channel_id, feeds.get(feed_id), articles[article_id])
+            for channel_id, feed_id, article_id in rows
+            if article_id in articles
+        ]
 
     def claim_post(self, channel_id: int, article_id: int, feed_id: int) -> bool:
         """True for exactly one caller, in any process, per channel and article."""
@@ -264,8 +322,9 @@ class Newsdesk:
     def status(self, scope: Scope = GLOBAL) -> dict:
         stats = self.stats()
         feeds = self.list_feeds(scope)
-        stats["failing_feeds"] = [{"url": f.url, "name": f.display_name, "error": f.last_error}
-                                  for f in feeds if f.status == "error"]
+        stats["failing_feeds"] = [
+            {"url": f.url, "name": f.display_name, "error": f.last_error} for f in feeds if f.status == "error"
+        ]
         stats["last_poll"] = self.last_poll or max((f.last_fetch_at or "" for f in feeds), default="") or None
         try:
             stats["vectors"] = self.store_or_open().count()
@@ -278,5 +337,3 @@ class Newsdesk:
 
     def doctor(self, fix: bool = False) -> DoctorReport:
         return doctor.check(self.archive, self.store_or_open, self.pipeline, fix)
-
-

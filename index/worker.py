@@ -4,6 +4,7 @@ The worker never posts to Discord (it has no connection): every bot process, pol
 auto-posts what the worker archived (see ``bot/cogs/polling.py``); the archive's ``posts``
 claims make that happen once per channel and article however many bots run.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,13 @@ def run_worker(desk, once: bool = False, sleep=time.sleep) -> None:
             if once:
                 raise
         else:
-            log.warning("poll: %d ok, %d failed, %d new articles, %d passages embedded",
-                        report.feeds_ok, report.feeds_failed, report.articles_new, report.passages_embedded)
+            log.warning(
+                "poll: %d ok, %d failed, %d new articles, %d passages embedded",
+                report.feeds_ok,
+                report.feeds_failed,
+                report.articles_new,
+                report.passages_embedded,
+            )
             for url, error in report.errors.items():
                 log.warning("poll: %s: %s", url, error)
             if report.index_error:

@@ -90,7 +90,9 @@ def main(argv: list[str]) -> int:
             print(f"  - {problem}", file=sys.stderr)
         print("run `make lock` to regenerate constraints.txt, and commit it with pyproject.toml", file=sys.stderr)
         return 1
-    print(f"check-lock: {constraints.name} pins every dependency {pyproject.name} declares ({len(declared(pyproject))})")
+    print(
+        f"check-lock: {constraints.name} pins every dependency {pyproject.name} declares ({len(declared(pyproject))})"
+    )
     return 0
 
 

@@ -1,5 +1,6 @@
 """Fixtures every test directory shares. ``tests/support/`` (importable as ``support``) holds the
 servers, feed builders, configs and archive checks the tests use."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 
 Skipped when ../shared is absent (a user's clone won't have it).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,11 @@ from index.service import Newsdesk
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 FEEDS = ["left-voice-2026", "usa-today-2012", "usa-today-2013", "cnn-2026"]
 
-pytestmark = [pytest.mark.eval, pytest.mark.model,
-              pytest.mark.skipif(not (EVAL / "serve.py").exists(), reason="../shared/eval is absent")]
+pytestmark = [
+    pytest.mark.eval,
+    pytest.mark.model,
+    pytest.mark.skipif(not (EVAL / "serve.py").exists(), reason="../shared/eval is absent"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +38,10 @@ def eval_server():
 def desk(eval_server, tmp_path_factory):
     config = Config()
     config = dataclasses.replace(
-        config, data=DataConfig(dir=str(tmp_path_factory.mktemp("eval-data"))),
-        feeds=dataclasses.replace(config.feeds, allow_private_networks=True))
+        config,
+        data=DataConfig(dir=str(tmp_path_factory.mktemp("eval-data"))),
+        feeds=dataclasses.replace(config.feeds, allow_private_networks=True),
+    )
     desk = Newsdesk(config)
     for name in FEEDS:
         desk.add_feed(f"{eval_server}/feeds/{name}.xml")
@@ -56,13 +62,17 @@ def test_every_item_is_archived_with_its_outlet(desk):
     expected = sum(len(_items(n)) for n in FEEDS)
     assert report.articles_new == expected
     outlets = {o["outlet"]: o["articles"] for o in desk.sources()["outlets"]}
-    assert outlets == {"Left Voice": 1, "USA TODAY": len(_items("usa-today-2012")) + len(_items("usa-today-2013")),
-                       "CNN": len(_items("cnn-2026"))}
+    assert outlets == {
+        "Left Voice": 1,
+        "USA TODAY": len(_items("usa-today-2012")) + len(_items("usa-today-2013")),
+        "CNN": len(_items("cnn-2026")),
+    }
 
 
 def test_long_articles_have_their_full_body_not_the_teaser(desk):
     rows = desk.archive.db.execute(
-        "SELECT text, text_source, summary FROM articles WHERE outlet = 'USA TODAY'").fetchall()
+        "SELECT text, text_source, summary FROM articles WHERE outlet = 'USA TODAY'"
+    ).fetchall()
     assert rows
     for text, source, summary in rows:
         assert source == "page"
@@ -72,7 +82,8 @@ def test_long_articles_have_their_full_body_not_the_teaser(desk):
 
 def test_wordpress_trailer_is_dropped_and_dates_are_kept(desk):
     article = desk.archive.get_article(
-        desk.archive.db.execute("SELECT id FROM articles WHERE outlet = 'Left Voice'").fetchone()[0])
+        desk.archive.db.execute("SELECT id FROM articles WHERE outlet = 'Left Voice'").fetchone()[0]
+    )
     assert "appeared first on" not in article.text
     assert article.text_source == "feed-content"
     assert article.published.startswith("2026-02-04T18:30")

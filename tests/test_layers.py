@@ -7,6 +7,7 @@
 - no import cycles between modules, and internal imports at module top (lazy ones are only for
   heavy optional libraries, never for newsdesk's own modules).
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BOT_MAY_IMPORT = {"index.service", "index.models", "index.errors", "index.config"}
 LAZY_BOT_IMPORT = ("index/cli/commands.py", "bot")
 # SQL as this project writes it: keywords in capitals
-SQL = re.compile(r"\b(SELECT\b.*\bFROM\b|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\[?\w+\]?\s+SET|DELETE\s+FROM|"
-                 r"CREATE\s+(TABLE|INDEX|VIRTUAL)|PRAGMA\s+\w+)", re.S)
+SQL = re.compile(
+    r"\b(SELECT\b.*\bFROM\b|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\[?\w+\]?\s+SET|DELETE\s+FROM|"
+    r"CREATE\s+(TABLE|INDEX|VIRTUAL)|PRAGMA\s+\w+)",
+    re.S,
+)
 
 
 def modules(package: str) -> dict[str, Path]:
@@ -40,7 +44,7 @@ def resolve(module: str, path: Path, node: ast.ImportFrom) -> list[str]:
     """Absolute module names an ``from … import …`` statement loads (a name may be a submodule)."""
     if node.level:
         package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-        base = package[:len(package) - node.level + 1]
+        base = package[: len(package) - node.level + 1]
         target = ".".join(base + ([node.module] if node.module else []))
     else:
         target = node.module or ""
@@ -79,17 +83,24 @@ def internal(name: str) -> bool:
 
 
 def test_the_bot_imports_only_the_service_models_errors_and_config():
-    bad = [f"{path.relative_to(ROOT)}:{line} imports {name}"
-           for module, path in ALL.items() if module.split(".")[0] == "bot"
-           for name, line, _ in imports(module, path, top_only=False)
-           if name.split(".")[0] == "index" and name not in BOT_MAY_IMPORT]
+    bad = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for module, path in ALL.items()
+        if module.split(".")[0] == "bot"
+        for name, line, _ in imports(module, path, top_only=False)
+        if name.split(".")[0] == "index" and name not in BOT_MAY_IMPORT
+    ]
     assert bad == []
 
 
 def test_nothing_in_index_imports_the_bot_but_the_command_that_starts_it():
-    found = [(str(path.relative_to(ROOT)), name, at_top)
-             for module, path in ALL.items() if module.split(".")[0] == "index"
-             for name, line, at_top in imports(module, path, top_only=False) if name.split(".")[0] == "bot"]
+    found = [
+        (str(path.relative_to(ROOT)), name, at_top)
+        for module, path in ALL.items()
+        if module.split(".")[0] == "index"
+        for name, line, at_top in imports(module, path, top_only=False)
+        if name.split(".")[0] == "bot"
+    ]
     assert [(p, n) for p, n, _ in found] == [LAZY_BOT_IMPORT]
     assert not found[0][2], "the bot is imported lazily, inside the command that runs it"
 
@@ -106,10 +117,12 @@ def test_no_sql_outside_the_archive():
 
 
 def test_internal_imports_are_at_module_top():
-    lazy = [f"{path.relative_to(ROOT)}:{line} imports {name}"
-            for module, path in ALL.items()
-            for name, line, at_top in imports(module, path, top_only=False)
-            if internal(name) and not at_top and (str(path.relative_to(ROOT)), name) != LAZY_BOT_IMPORT]
+    lazy = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for module, path in ALL.items()
+        for name, line, at_top in imports(module, path, top_only=False)
+        if internal(name) and not at_top and (str(path.relative_to(ROOT)), name) != LAZY_BOT_IMPORT
+    ]
     assert lazy == []
 
 
@@ -125,7 +138,7 @@ def test_no_import_cycles():
             if node.startswith(nxt + ".") or nxt.startswith(node + "."):
                 continue
             if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = 2

@@ -8,6 +8,7 @@
 * N OS processes race ``pending_posts`` + ``claim_post`` on one archive file;
 * in-process: ingest outside the bot, restart, a feed re-dating old items.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def config_path(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "newsdesk.toml"
     path.write_text(f"""
 [data]
-dir = "{tmp_path / 'data'}"
+dir = "{tmp_path / "data"}"
 
 [embedding]
 model = "hash-embedder-256"
@@ -85,8 +86,13 @@ workers = 2
 def run_worker(config_path: Path) -> str:
     """One `newsdesk worker --once` in its own process; returns its log."""
     env = dict(os.environ, NEWSDESK_ALLOW_PRIVATE_NETWORKS="1")
-    proc = subprocess.run([str(NEWSDESK), "--config", str(config_path), "worker", "--once"],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [str(NEWSDESK), "--config", str(config_path), "worker", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stderr
 
@@ -98,11 +104,15 @@ def make_due(config_path: Path) -> None:
 
 
 def new_stories(feed, tag: str, n: int) -> list[str]:
-    return [feed.add_item(f"{tag} story number {i}: the council announces change {i}",
-                          f"Story {i} of {tag}: the city council announced change number {i} to the bus "
-                          "timetable, effective next month, after a consultation with residents.",
-                          slug=f"{tag}-{i}")
-            for i in range(n)]
+    return [
+        feed.add_item(
+            f"{tag} story number {i}: the council announces change {i}",
+            f"Story {i} of {tag}: the city council announced change number {i} to the bus "
+            "timetable, effective next month, after a consultation with residents.",
+            slug=f"{tag}-{i}",
+        )
+        for i in range(n)
+    ]
 
 
 def world(env):
@@ -191,8 +201,13 @@ async def _bot_main(config_path: str, barrier) -> dict:
         await asyncio.to_thread(barrier.wait, 300)  # the worker archived new articles
         await env.advance_time(POST_WAIT)  # both bots run their posting pass now
         await env.advance_time(POST_WAIT)
-        return {"channel": news.id, "before": before, "urls": posted_urls(news, env.bot.user.id),
-                "messages": len(news.history()), "pid": os.getpid()}
+        return {
+            "channel": news.id,
+            "before": before,
+            "urls": posted_urls(news, env.bot.user.id),
+            "messages": len(news.history()),
+            "pid": os.getpid(),
+        }
     finally:
         await env.shutdown()
         desk.close()
@@ -282,10 +297,21 @@ def _seed(archive: Archive, feeds: dict[int, int], n: int) -> None:
     """n new articles, each carried by every feed in ``feeds`` ({feed_id: channel_id})."""
     for i in range(n):
         with archive.transaction():
-            article_id = archive.write_article({
-                "guid": f"race-{i}", "url": f"https://example.org/race-{i}", "title": f"Race {i}",
-                "outlet": "Race", "published_ts": time.time(), "published": now_iso(), "fetched_at": now_iso(),
-                "text": f"story {i}", "content_hash": f"h{i}", "entry_hash": f"e{i}"}, [])
+            article_id = archive.write_article(
+                {
+                    "guid": f"race-{i}",
+                    "url": f"https://example.org/race-{i}",
+                    "title": f"Race {i}",
+                    "outlet": "Race",
+                    "published_ts": time.time(),
+                    "published": now_iso(),
+                    "fetched_at": now_iso(),
+                    "text": f"story {i}",
+                    "content_hash": f"h{i}",
+                    "entry_hash": f"e{i}",
+                },
+                [],
+            )
             for feed_id in feeds:
                 archive.link_feed(article_id, feed_id)
 
@@ -309,8 +335,9 @@ def test_concurrent_processes_claim_every_post_exactly_once(tmp_path):
     assert sum(1 for o in out if o) >= 2, "expected the work to be shared between processes"
 
     archive = Archive(path)
-    rows = archive.db.execute("SELECT channel_id, article_id, count(*), min(message_id) FROM posts "
-                              "GROUP BY channel_id, article_id").fetchall()
+    rows = archive.db.execute(
+        "SELECT channel_id, article_id, count(*), min(message_id) FROM posts GROUP BY channel_id, article_id"
+    ).fetchall()
     assert len(rows) == 300 and all(r[2] == 1 and r[3] for r in rows)
     assert archive.pending_posts() == []
     assert archive.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -332,17 +359,43 @@ def test_pending_posts_rules(tmp_path):
     assert archive.pending_posts() == []  # the backlog
 
     with archive.transaction():  # new after the first fetch, within the same second: still news
-        new_id = archive.write_article({"guid": "n", "url": "https://example.org/n", "title": "N",
-                                        "published_ts": time.time(), "content_hash": "n"}, [])
-        old_id = archive.write_article({"guid": "o", "url": "https://example.org/o", "title": "O",
-                                        "published_ts": time.time() - 3 * 86400, "content_hash": "o"}, [])
-        stale_id = archive.write_article({"guid": "s", "url": "https://example.org/s", "title": "S",
-                                          "published_ts": time.time(), "content_hash": "s"}, [])
+        new_id = archive.write_article(
+            {
+                "guid": "n",
+                "url": "https://example.org/n",
+                "title": "N",
+                "published_ts": time.time(),
+                "content_hash": "n",
+            },
+            [],
+        )
+        old_id = archive.write_article(
+            {
+                "guid": "o",
+                "url": "https://example.org/o",
+                "title": "O",
+                "published_ts": time.time() - 3 * 86400,
+                "content_hash": "o",
+            },
+            [],
+        )
+        stale_id = archive.write_article(
+            {
+                "guid": "s",
+                "url": "https://example.org/s",
+                "title": "S",
+                "published_ts": time.time(),
+                "content_hash": "s",
+            },
+            [],
+        )
         for article_id in (new_id, old_id, stale_id):
             archive.link_feed(article_id, feed.id)
             archive.link_feed(article_id, quiet.id)
-        three_days_ago = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat(timespec="seconds")
-        archive.db.execute("UPDATE article_feeds SET first_seen_at = ? WHERE article_id = ?", [three_days_ago, stale_id])
+        three_days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="seconds")
+        archive.db.execute(
+            "UPDATE article_feeds SET first_seen_at = ? WHERE article_id = ?", [three_days_ago, stale_id]
+        )
     # old_id: published long before the feed was added; stale_id: first seen 3 days ago (downtime)
     assert archive.pending_posts() == [(5, feed.id, new_id)]
     assert archive.claim_post(5, new_id, feed.id) and not archive.claim_post(5, new_id, feed.id)
@@ -386,7 +439,7 @@ async def test_ingest_outside_the_bot_posts_once_across_restart_and_redating(ser
 
         # the feed re-dates everything (same GUIDs, new pubDate): nothing is posted again
         for item in metro.items:
-            item["date"] = datetime.now(timezone.utc)
+            item["date"] = datetime.now(UTC)
         metro.publish()
         desk.archive.update_feed(feed.id, next_poll_at=0)
         report = await asyncio.to_thread(desk.ingest, due_only=True)

@@ -1,5 +1,6 @@
 """Citations: numbered in order of first use, built from hits (so every one points at an
 archived article), and checked when a model wrote them."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,13 @@ _CITE = re.compile(r"\[(\d{1,3})\]")
 MIN_SHARED_WORDS = 3  # a supported sentence shares at least this many content words with its passage
 
 
-def build_answer(question: str, result: SearchResult, sentences: list[tuple[str, int]], mode: str = "extractive",
-                 notices: list[str] | None = None) -> Answer:
+def build_answer(
+    question: str,
+    result: SearchResult,
+    sentences: list[tuple[str, int]],
+    mode: str = "extractive",
+    notices: list[str] | None = None,
+) -> Answer:
     """Number citations in order of first use; each sentence followed by its [n]."""
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
@@ -26,14 +32,14 @@ def build_answer(question: str, result: SearchResult, sentences: list[tuple[str,
             hit = result.hits[hit_index]
             citations.append(Citation(numbers[hit_index], hit.article, text))
         parts.append(f"{text} [{numbers[hit_index]}]")
-    return Answer(question, " ".join(parts), citations, False, mode, list(result.notices) + (notices or []),
-                  result.hits)
+    return Answer(
+        question, " ".join(parts), citations, False, mode, list(result.notices) + (notices or []), result.hits
+    )
 
 
 def abstain(question: str, result: SearchResult) -> Answer:
     if result.hits:
-        text = ("I couldn't find coverage in the archive that answers this. "
-                "The closest articles are listed below.")
+        text = "I couldn't find coverage in the archive that answers this. The closest articles are listed below."
     else:
         text = "I couldn't find any coverage in the archive that matches this question."
     return Answer(question, text, [], True, "extractive", list(result.notices), result.hits)
@@ -58,7 +64,9 @@ def check_citations(reply: str, hits: list[Hit], min_support: float = 0.5) -> li
         words = content_words(text)
         supported = None
         for n in dict.fromkeys(valid):
-            passage_words = content_words(" ".join([hits[n - 1].article.title] + [p.text for p in hits[n - 1].passages]))
+            passage_words = content_words(
+                " ".join([hits[n - 1].article.title] + [p.text for p in hits[n - 1].passages])
+            )
             shared = len(words & passage_words)
             if words and shared >= MIN_SHARED_WORDS and shared / len(words) >= min_support:
                 supported = n

@@ -4,6 +4,7 @@ It picks the sentences of the retrieved passages that best answer the question
 (relevance plus diversity) and cites each. Every citation points at an article in the
 archive by construction: citations are built from hits, which are built from archive rows.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,7 +43,11 @@ class ExtractiveAnswerer:
             return False
         top = result.hits[0]
         if result.query_vector is not None:
-            return top.dense >= self.config.min_relevance or top.keyword >= 0.99 and top.dense >= self.config.min_relevance * 0.7
+            return (
+                top.dense >= self.config.min_relevance
+                or top.keyword >= 0.99
+                and top.dense >= self.config.min_relevance * 0.7
+            )
         return top.keyword > 0  # keyword-only mode: any match
 
     def answer(self, question: str, result: SearchResult, max_articles: int = 4) -> Answer:
@@ -94,5 +99,3 @@ class ExtractiveAnswerer:
 
 def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
-
-

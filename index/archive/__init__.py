@@ -12,6 +12,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.scope` — server scope and the date/outlet/scope filters
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
 """
+
 from __future__ import annotations
 
 from .articles import ArticleStore

@@ -1,4 +1,5 @@
 """Articles: dedupe lookups, writes with their passages, reads and the latest list."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -16,30 +17,39 @@ class ArticleStore(PassageStore):
     """Articles and the feeds that carry them."""
 
     # -- articles ----------------------------------------------------------
-    def find_article_for_entry(self, guid: str, url: str, chash: str, published_ts: float,
-                               same_text_days: float = 7.0) -> dict | None:
+    def find_article_for_entry(
+        self, guid: str, url: str, chash: str, published_ts: float, same_text_days: float = 7.0
+    ) -> dict | None:
         """The archived article this entry is: same GUID, same canonical URL, or the same text
         published within a few days (a re-post under a new GUID). The same text years apart
         (a recurring item) is a different article."""
         window = same_text_days * 86400
-        for sql, params in (("guid = ?", [guid]), ("url = ?", [url]),
-                            ("content_hash = ? AND abs(published_ts - ?) <= ?", [chash, published_ts, window])):
+        for sql, params in (
+            ("guid = ?", [guid]),
+            ("url = ?", [url]),
+            ("content_hash = ? AND abs(published_ts - ?) <= ?", [chash, published_ts, window]),
+        ):
             if not params[0]:
                 continue
-            row = self.db.execute(f"SELECT id, guid, content_hash, url FROM articles WHERE {sql} LIMIT 1",
-                                  params).fetchone()
+            row = self.db.execute(
+                f"SELECT id, guid, content_hash, url FROM articles WHERE {sql} LIMIT 1", params
+            ).fetchone()
             if row:
                 return {"id": row[0], "guid": row[1], "content_hash": row[2], "url": row[3], "by": sql.split()[0]}
         return None
 
     def entry_unchanged(self, guid: str, entry_hash: str) -> int | None:
         """The article id when this entry was archived before with the same feed fields."""
-        row = self.db.execute("SELECT id FROM articles WHERE guid = ? AND entry_hash = ?", [guid, entry_hash]).fetchone()
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE guid = ? AND entry_hash = ?", [guid, entry_hash]
+        ).fetchone()
         return row[0] if row else None
 
     def link_feed(self, article_id: int, feed_id: int) -> None:
-        self.db.execute("INSERT OR IGNORE INTO article_feeds (article_id, feed_id, first_seen_at) VALUES (?, ?, ?)",
-                        [article_id, feed_id, now_iso()])
+        self.db.execute(
+            "INSERT OR IGNORE INTO article_feeds (article_id, feed_id, first_seen_at) VALUES (?, ?, ?)",
+            [article_id, feed_id, now_iso()],
+        )
 
     def write_article(self, record: dict, passages: list[PassageRow], article_id: int | None = None) -> int:
         """Insert or replace an article and its passages in one transaction (caller holds it)."""
@@ -50,15 +60,25 @@ class ArticleStore(PassageStore):
             update_row(db, "articles", article_id, record)
             self._delete_passages(article_id)
         rows = [
-            {"id": p.id.replace("{article}", str(article_id)), "article_id": article_id, "seq": p.seq,
-             "title": p.title, "text": p.text, "published_ts": p.published_ts, "outlet": p.outlet, "embedded": 0}
+            {
+                "id": p.id.replace("{article}", str(article_id)),
+                "article_id": article_id,
+                "seq": p.seq,
+                "title": p.title,
+                "text": p.text,
+                "published_ts": p.published_ts,
+                "outlet": p.outlet,
+                "embedded": 0,
+            }
             for p in passages
         ]
         if rows:
             for row in rows:
                 insert_row(db, "passages", row)
-            db.execute("DELETE FROM vector_deletes WHERE passage_id IN (%s)" % ",".join("?" * len(rows)),
-                       [r["id"] for r in rows])
+            db.execute(
+                f"DELETE FROM vector_deletes WHERE passage_id IN ({','.join('?' * len(rows))})",
+                [r["id"] for r in rows],
+            )
         return article_id
 
     def get_article(self, url_or_id: str | int) -> Article:
@@ -67,8 +87,12 @@ class ArticleStore(PassageStore):
         if key.isdigit():
             row = next(self.db.query("SELECT * FROM articles WHERE id = ?", [int(key)]), None)
         if row is None and key:
-            row = next(self.db.query("SELECT * FROM articles WHERE url = ? OR url = ? OR guid = ?",
-                                     [key, canonical_url(key), key]), None)
+            row = next(
+                self.db.query(
+                    "SELECT * FROM articles WHERE url = ? OR url = ? OR guid = ?", [key, canonical_url(key), key]
+                ),
+                None,
+            )
         if row is None:
             raise NotFound(f"no article {url_or_id!r} in the archive")
         return article_from_row(row)
@@ -86,20 +110,29 @@ class ArticleStore(PassageStore):
     def article_exists(self, article_id: int) -> bool:
         return self.db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone() is not None
 
-    def latest_articles(self, *, limit: int, until_ts: float | None, outlets: list[str] | None,
-                        since_ts: float | None = None, scope: Scope = GLOBAL) -> list[Article]:
+    def latest_articles(
+        self,
+        *,
+        limit: int,
+        until_ts: float | None,
+        outlets: list[str] | None,
+        since_ts: float | None = None,
+        scope: Scope = GLOBAL,
+    ) -> list[Article]:
         where, params = filter_clauses("a", "a.id", since_ts, until_ts, outlets, scope)
         where.insert(0, "1=1")
         params.append(limit)
         rows = self.db.query(
             f"SELECT * FROM articles a WHERE {' AND '.join(where)} ORDER BY a.published_ts DESC, a.id DESC LIMIT ?",
-            params)
+            params,
+        )
         return [article_from_row(r) for r in rows]
 
     def first_passage(self, article: Article) -> PassageRow:
         """The article's first passage (or one made of its title and opening, when it has none)."""
-        row = self.db.execute("SELECT id FROM passages WHERE article_id = ? ORDER BY seq LIMIT 1",
-                              [article.id]).fetchone()
+        row = self.db.execute(
+            "SELECT id FROM passages WHERE article_id = ? ORDER BY seq LIMIT 1", [article.id]
+        ).fetchone()
         if row:
             return self.passages_by_ids([row[0]])[row[0]]
         return PassageRow("", article.id, 0, article.title, article.text[:500], article.published_ts, article.outlet)

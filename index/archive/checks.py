@@ -1,4 +1,5 @@
 """Consistency checks of the archive itself, for ``newsdesk doctor``."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -14,7 +15,8 @@ class ConsistencyChecks(Database):
 
     def duplicate_guids(self) -> int:
         return self.db.execute(
-            "SELECT count(*) FROM (SELECT guid FROM articles GROUP BY guid HAVING count(*) > 1)").fetchone()[0]
+            "SELECT count(*) FROM (SELECT guid FROM articles GROUP BY guid HAVING count(*) > 1)"
+        ).fetchone()[0]
 
     def duplicate_urls(self) -> int:
         return self.db.execute(
@@ -23,7 +25,8 @@ class ConsistencyChecks(Database):
 
     def orphan_passages(self) -> int:
         return self.db.execute(
-            "SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)").fetchone()[0]
+            "SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
+        ).fetchone()[0]
 
     def delete_orphan_passages(self) -> None:
         with self.transaction():

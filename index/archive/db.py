@@ -1,6 +1,7 @@
 """The archive's database: one SQLite file (via sqlite-utils), a connection per thread,
 write transactions, migrations and the meta table. The table modules beside this one
 (feeds, articles, passages, posts, scope, checks) add their queries to this base."""
+
 from __future__ import annotations
 
 import fcntl

@@ -1,4 +1,5 @@
 """Feeds: add, find, list, remove, and their fetch state."""
+
 from __future__ import annotations
 
 import time
@@ -15,18 +16,34 @@ class FeedStore(PassageStore):
     """Feeds and their state (status, conditional-GET validators, backoff)."""
 
     # -- feeds -------------------------------------------------------------
-    def add_feed(self, url: str, name: str = "", guild_id: int | None = None,
-                 channel_id: int | None = None, added_by: int | None = None) -> tuple[Feed, bool]:
+    def add_feed(
+        self,
+        url: str,
+        name: str = "",
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        added_by: int | None = None,
+    ) -> tuple[Feed, bool]:
         """Add a feed; returns (feed, created). An existing URL is returned unchanged."""
         existing = self.find_feed(url)
         if existing:
             return existing, False
         with self.transaction():
-            insert_row(self.db, "feeds", {
-                "url": url, "name": name, "guild_id": guild_id, "channel_id": channel_id,
-                "added_by": added_by, "added_at": now_iso(), "status": "new", "failures": 0,
-                "posting_since": time.time(),
-            })
+            insert_row(
+                self.db,
+                "feeds",
+                {
+                    "url": url,
+                    "name": name,
+                    "guild_id": guild_id,
+                    "channel_id": channel_id,
+                    "added_by": added_by,
+                    "added_at": now_iso(),
+                    "status": "new",
+                    "failures": 0,
+                    "posting_since": time.time(),
+                },
+            )
         return self.get_feed(url), True
 
     def find_feed(self, url_or_id: str | int) -> Feed | None:
@@ -53,15 +70,22 @@ class FeedStore(PassageStore):
             where, params = "WHERE f.guild_id IS NULL OR f.guild_id = ?", [scope.guild_id]
         rows = self.db.query(
             f"""SELECT f.*, (SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id) AS n
-                FROM feeds f {where} ORDER BY f.id""", params)
+                FROM feeds f {where} ORDER BY f.id""",
+            params,
+        )
         return [feed_from_row(r, r["n"]) for r in rows]
 
     def remove_feed(self, feed_id: int) -> int:
         """Remove a feed and the articles no other feed carries. Returns articles removed."""
         with self.transaction():
-            orphans = [r[0] for r in self.db.execute(
-                """SELECT article_id FROM article_feeds WHERE feed_id = ? AND article_id NOT IN
-                   (SELECT article_id FROM article_feeds WHERE feed_id != ?)""", [feed_id, feed_id]).fetchall()]
+            orphans = [
+                r[0]
+                for r in self.db.execute(
+                    """SELECT article_id FROM article_feeds WHERE feed_id = ? AND article_id NOT IN
+                   (SELECT article_id FROM article_feeds WHERE feed_id != ?)""",
+                    [feed_id, feed_id],
+                ).fetchall()
+            ]
             self.db.execute("DELETE FROM article_feeds WHERE feed_id = ?", [feed_id])
             for article_id in orphans:
                 self._delete_passages(article_id)
@@ -83,7 +107,9 @@ class FeedStore(PassageStore):
             self.db.execute(
                 """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
                        (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = ?)
-                   WHERE id = ? AND first_ok_at IS NULL""", [time.time(), feed_id, feed_id])
+                   WHERE id = ? AND first_ok_at IS NULL""",
+                [time.time(), feed_id, feed_id],
+            )
 
     def outlets(self, scope: Scope = GLOBAL) -> list[dict]:
         where, params = "", []
@@ -91,5 +117,7 @@ class FeedStore(PassageStore):
             where, params = "WHERE " + scope_clause("a.id"), [scope.guild_id]
         rows = self.db.execute(
             f"""SELECT a.outlet, count(*), max(a.published_ts), max(a.fetched_at) FROM articles a {where}
-                GROUP BY a.outlet ORDER BY count(*) DESC""", params).fetchall()
+                GROUP BY a.outlet ORDER BY count(*) DESC""",
+            params,
+        ).fetchall()
         return [{"outlet": r[0], "articles": r[1], "latest_ts": r[2], "last_fetched": r[3]} for r in rows]

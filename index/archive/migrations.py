@@ -2,6 +2,7 @@
 
 Each takes the sqlite-utils database and must be idempotent: processes starting together
 serialise on a file lock, and a migration interrupted half-way runs again."""
+
 from __future__ import annotations
 
 import time
@@ -24,23 +25,56 @@ def migration(fn):
 def m001_initial(db: sqlite_utils.Database):
     db.table("feeds").create(
         {
-            "id": int, "url": str, "name": str, "title": str, "site_url": str,
-            "guild_id": int, "channel_id": int, "added_by": int, "added_at": str,
-            "status": str, "last_fetch_at": str, "last_ok_at": str, "last_error": str,
-            "warning": str, "etag": str, "last_modified": str, "failures": int,
-            "next_poll_at": float, "posting_since": float,
+            "id": int,
+            "url": str,
+            "name": str,
+            "title": str,
+            "site_url": str,
+            "guild_id": int,
+            "channel_id": int,
+            "added_by": int,
+            "added_at": str,
+            "status": str,
+            "last_fetch_at": str,
+            "last_ok_at": str,
+            "last_error": str,
+            "warning": str,
+            "etag": str,
+            "last_modified": str,
+            "failures": int,
+            "next_poll_at": float,
+            "posting_since": float,
         },
-        pk="id", not_null={"url"}, defaults={"status": "new", "failures": 0}, if_not_exists=True,
+        pk="id",
+        not_null={"url"},
+        defaults={"status": "new", "failures": 0},
+        if_not_exists=True,
     )
     db.table("feeds").create_index(["url"], unique=True, if_not_exists=True)
     db.table("articles").create(
         {
-            "id": int, "guid": str, "url": str, "title": str, "outlet": str, "authors": str,
-            "published": str, "published_ts": float, "date_source": str, "fetched_at": str,
-            "updated_at": str, "language": str, "summary": str, "text": str, "text_source": str,
-            "content_hash": str, "entry_hash": str, "feed_id": int,
+            "id": int,
+            "guid": str,
+            "url": str,
+            "title": str,
+            "outlet": str,
+            "authors": str,
+            "published": str,
+            "published_ts": float,
+            "date_source": str,
+            "fetched_at": str,
+            "updated_at": str,
+            "language": str,
+            "summary": str,
+            "text": str,
+            "text_source": str,
+            "content_hash": str,
+            "entry_hash": str,
+            "feed_id": int,
         },
-        pk="id", foreign_keys=[("feed_id", "feeds", "id")], if_not_exists=True,
+        pk="id",
+        foreign_keys=[("feed_id", "feeds", "id")],
+        if_not_exists=True,
     )
     db.table("articles").create_index(["guid"], unique=True, if_not_exists=True)
     db.table("articles").create_index(["url"], if_not_exists=True)
@@ -49,13 +83,25 @@ def m001_initial(db: sqlite_utils.Database):
     db.table("article_feeds").create(
         {"article_id": int, "feed_id": int, "first_seen_at": str},
         pk=("article_id", "feed_id"),
-        foreign_keys=[("article_id", "articles", "id"), ("feed_id", "feeds", "id")], if_not_exists=True,
+        foreign_keys=[("article_id", "articles", "id"), ("feed_id", "feeds", "id")],
+        if_not_exists=True,
     )
     db.table("article_feeds").create_index(["feed_id"], if_not_exists=True)
     db.table("passages").create(
-        {"id": str, "article_id": int, "seq": int, "title": str, "text": str,
-         "published_ts": float, "outlet": str, "embedded": int},
-        pk="id", foreign_keys=[("article_id", "articles", "id")], defaults={"embedded": 0}, if_not_exists=True,
+        {
+            "id": str,
+            "article_id": int,
+            "seq": int,
+            "title": str,
+            "text": str,
+            "published_ts": float,
+            "outlet": str,
+            "embedded": int,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+        defaults={"embedded": 0},
+        if_not_exists=True,
     )
     db.table("passages").create_index(["article_id"], if_not_exists=True)
     db.table("passages").create_index(["embedded"], if_not_exists=True)
@@ -63,7 +109,8 @@ def m001_initial(db: sqlite_utils.Database):
     db.table("vector_deletes").create({"passage_id": str, "queued_at": str}, pk="passage_id", if_not_exists=True)
     db.table("posts").create(
         {"channel_id": int, "article_id": int, "feed_id": int, "claimed_at": str, "message_id": int},
-        pk=("channel_id", "article_id"), if_not_exists=True,
+        pk=("channel_id", "article_id"),
+        if_not_exists=True,
     )
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
@@ -102,7 +149,9 @@ def m002_feed_first_ok(db: sqlite_utils.Database):
             db.execute(
                 """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
                        (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = feeds.id)
-                   WHERE last_ok_at IS NOT NULL AND first_ok_at IS NULL""", [time.time()])
+                   WHERE last_ok_at IS NOT NULL AND first_ok_at IS NULL""",
+                [time.time()],
+            )
 
 
 @migration
@@ -113,8 +162,11 @@ def m003_feed_notices(db: sqlite_utils.Database):
         db.execute("""CREATE TABLE IF NOT EXISTS feed_notices (
             feed_id INTEGER PRIMARY KEY, announced TEXT NOT NULL, changed_at TEXT)""")
         # what is true now is old news: seed every existing feed with its current state
-        db.execute("""INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at)
-                      SELECT id, CASE status WHEN 'error' THEN 'error' ELSE 'ok' END, ? FROM feeds""", [now_iso()])
+        db.execute(
+            """INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at)
+                      SELECT id, CASE status WHEN 'error' THEN 'error' ELSE 'ok' END, ? FROM feeds""",
+            [now_iso()],
+        )
 
 
 @migration

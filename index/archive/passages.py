@@ -1,4 +1,5 @@
 """Passages: the embedded flag, the vector-delete queue, neighbour lists and keyword search (FTS5)."""
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,6 @@ def fts_query(text: str) -> str | None:
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
 
 
-
 class PassageStore(Database):
     """Passages and what keeps the vector index in step with them."""
 
@@ -34,23 +34,37 @@ class PassageStore(Database):
         out = {}
         for chunk, marks in in_chunks(ids):
             for row in self.db.query(f"SELECT * FROM passages WHERE id IN ({marks})", chunk):
-                out[row["id"]] = PassageRow(row["id"], row["article_id"], row["seq"], row["title"] or "",
-                                            row["text"], row["published_ts"], row["outlet"] or "")
+                out[row["id"]] = PassageRow(
+                    row["id"],
+                    row["article_id"],
+                    row["seq"],
+                    row["title"] or "",
+                    row["text"],
+                    row["published_ts"],
+                    row["outlet"] or "",
+                )
         return out
 
     def article_passages(self, article_id: int) -> list[PassageRow]:
         """An article's passages, in order."""
-        return [PassageRow(r["id"], r["article_id"], r["seq"], r["title"] or "", r["text"], r["published_ts"],
-                           r["outlet"] or "")
-                for r in self.db.query("SELECT * FROM passages WHERE article_id = ? ORDER BY seq", [article_id])]
+        return [
+            PassageRow(
+                r["id"], r["article_id"], r["seq"], r["title"] or "", r["text"], r["published_ts"], r["outlet"] or ""
+            )
+            for r in self.db.query("SELECT * FROM passages WHERE article_id = ? ORDER BY seq", [article_id])
+        ]
 
     def passage_meta(self, ids: Iterable[str]) -> dict[str, tuple[int, float | None, str]]:
         """passage id -> (article_id, published_ts, outlet), without reading the text."""
         ids = list(dict.fromkeys(ids))
         out: dict[str, tuple[int, float | None, str]] = {}
         for chunk, marks in in_chunks(ids):
-            out.update((r[0], (r[1], r[2], r[3] or "")) for r in self.db.execute(
-                f"SELECT id, article_id, published_ts, outlet FROM passages WHERE id IN ({marks})", chunk))
+            out.update(
+                (r[0], (r[1], r[2], r[3] or ""))
+                for r in self.db.execute(
+                    f"SELECT id, article_id, published_ts, outlet FROM passages WHERE id IN ({marks})", chunk
+                )
+            )
         return out
 
     def document_frequency(self, word: str) -> int:
@@ -62,23 +76,31 @@ class PassageStore(Database):
         try:
             return self.db.execute(
                 """SELECT count(DISTINCT p.article_id) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
-                   WHERE passages_fts MATCH ?""", [match]).fetchone()[0]
+                   WHERE passages_fts MATCH ?""",
+                [match],
+            ).fetchone()[0]
         except sqlite3.OperationalError:
             return 0
 
     def passage_counts(self, article_ids: list[int]) -> dict[int, int]:
         out: dict[int, int] = {}
         for chunk, marks in in_chunks(article_ids):
-            out.update(self.db.execute(
-                f"SELECT article_id, count(*) FROM passages WHERE article_id IN ({marks}) GROUP BY article_id",
-                chunk).fetchall())
+            out.update(
+                self.db.execute(
+                    f"SELECT article_id, count(*) FROM passages WHERE article_id IN ({marks}) GROUP BY article_id",
+                    chunk,
+                ).fetchall()
+            )
         return out
 
     def passages_to_embed(self, limit: int = 100_000) -> list[PassageRow]:
-        rows = self.db.query(
-            "SELECT * FROM passages WHERE embedded = 0 ORDER BY article_id, seq LIMIT ?", [limit])
-        return [PassageRow(r["id"], r["article_id"], r["seq"], r["title"] or "", r["text"], r["published_ts"],
-                           r["outlet"] or "") for r in rows]
+        rows = self.db.query("SELECT * FROM passages WHERE embedded = 0 ORDER BY article_id, seq LIMIT ?", [limit])
+        return [
+            PassageRow(
+                r["id"], r["article_id"], r["seq"], r["title"] or "", r["text"], r["published_ts"], r["outlet"] or ""
+            )
+            for r in rows
+        ]
 
     def mark_embedded(self, ids: list[str], value: int = 1) -> None:
         """A passage (re-)embedded or taken out of the index: its neighbours are recomputed."""
@@ -90,8 +112,10 @@ class PassageStore(Database):
     def _delete_passages(self, article_id: int) -> None:
         ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE article_id = ?", [article_id]).fetchall()]
         if ids:
-            self.db.execute("DELETE FROM passage_neighbours WHERE passage_id IN "
-                            "(SELECT id FROM passages WHERE article_id = ?)", [article_id])
+            self.db.execute(
+                "DELETE FROM passage_neighbours WHERE passage_id IN (SELECT id FROM passages WHERE article_id = ?)",
+                [article_id],
+            )
             self.db.execute("DELETE FROM passages WHERE article_id = ?", [article_id])
             for passage_id in ids:
                 insert_row(self.db, "vector_deletes", {"passage_id": passage_id, "queued_at": now_iso()}, replace=True)
@@ -102,12 +126,14 @@ class PassageStore(Database):
         return self.db.execute(
             """SELECT p.id, p.article_id, p.published_ts, p.outlet, n.sims FROM passages p
                LEFT JOIN passage_neighbours n ON n.passage_id = p.id
-               WHERE p.embedded = 1 ORDER BY p.rowid""").fetchall()
+               WHERE p.embedded = 1 ORDER BY p.rowid"""
+        ).fetchall()
 
     def save_neighbours(self, sims: dict[str, bytes]) -> None:
         with self.transaction():
-            self.db.conn.executemany("INSERT OR REPLACE INTO passage_neighbours (passage_id, sims) VALUES (?, ?)",
-                                     sims.items())
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO passage_neighbours (passage_id, sims) VALUES (?, ?)", sims.items()
+            )
 
     def mark_all_unembedded(self, feed_id: int | None = None) -> int:
         with self.transaction():
@@ -117,10 +143,14 @@ class PassageStore(Database):
             else:
                 cur = self.db.execute(
                     "UPDATE passages SET embedded = 0 WHERE article_id IN "
-                    "(SELECT article_id FROM article_feeds WHERE feed_id = ?)", [feed_id])
-                self.db.execute("DELETE FROM passage_neighbours WHERE passage_id IN (SELECT p.id FROM passages p "
-                                "JOIN article_feeds af ON af.article_id = p.article_id WHERE af.feed_id = ?)",
-                                [feed_id])
+                    "(SELECT article_id FROM article_feeds WHERE feed_id = ?)",
+                    [feed_id],
+                )
+                self.db.execute(
+                    "DELETE FROM passage_neighbours WHERE passage_id IN (SELECT p.id FROM passages p "
+                    "JOIN article_feeds af ON af.article_id = p.article_id WHERE af.feed_id = ?)",
+                    [feed_id],
+                )
             return cur.rowcount
 
     def pending_vector_deletes(self) -> list[str]:
@@ -134,9 +164,17 @@ class PassageStore(Database):
     def all_passage_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM passages").fetchall()}
 
-    def keyword_search(self, text: str, *, limit: int, since_ts: float | None, until_ts: float | None,
-                       outlets: list[str] | None = None, article_ids: list[int] | None = None,
-                       scope: Scope = GLOBAL) -> list[tuple[str, int, float]]:
+    def keyword_search(
+        self,
+        text: str,
+        *,
+        limit: int,
+        since_ts: float | None,
+        until_ts: float | None,
+        outlets: list[str] | None = None,
+        article_ids: list[int] | None = None,
+        scope: Scope = GLOBAL,
+    ) -> list[tuple[str, int, float]]:
         """BM25 over passages: (passage_id, article_id, score) best first; score is -bm25 (higher is better)."""
         match = fts_query(text)
         if match is None:
@@ -146,7 +184,7 @@ class PassageStore(Database):
         params.insert(0, match)
         sql = f"""SELECT p.id, p.article_id, -bm25(passages_fts, 2.0, 1.0) AS score
                   FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
-                  WHERE {' AND '.join(where)} ORDER BY bm25(passages_fts, 2.0, 1.0) LIMIT ?"""
+                  WHERE {" AND ".join(where)} ORDER BY bm25(passages_fts, 2.0, 1.0) LIMIT ?"""
         params.append(limit)
         try:
             return [(r[0], r[1], r[2]) for r in self.db.execute(sql, params).fetchall()]

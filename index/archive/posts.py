@@ -1,5 +1,6 @@
 """Deliveries claimed across processes: auto-posts (one row per channel and article) and
 feed-health notices (the state last announced for each feed)."""
+
 from __future__ import annotations
 
 import time
@@ -15,7 +16,6 @@ POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed wa
 _EPOCH_SQL = "CAST(strftime('%s', {}) AS INTEGER)"
 
 
-
 class PostStore(Database):
     """Claims: each delivery is won by exactly one caller, in any process."""
 
@@ -25,13 +25,16 @@ class PostStore(Database):
         with self.transaction():
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO posts (channel_id, article_id, feed_id, claimed_at) VALUES (?, ?, ?, ?)",
-                [channel_id, article_id, feed_id, now_iso()])
+                [channel_id, article_id, feed_id, now_iso()],
+            )
             return cur.rowcount == 1
 
     def record_post(self, channel_id: int, article_id: int, message_id: int | None) -> None:
         with self.transaction():
-            self.db.execute("UPDATE posts SET message_id = ? WHERE channel_id = ? AND article_id = ?",
-                            [message_id, channel_id, article_id])
+            self.db.execute(
+                "UPDATE posts SET message_id = ? WHERE channel_id = ? AND article_id = ?",
+                [message_id, channel_id, article_id],
+            )
 
     def pending_posts(self, limit: int = 200, max_age_seconds: float = 2 * 86400) -> list[tuple[int, int, int]]:
         """(channel_id, feed_id, article_id) still to auto-post, oldest first, one row per
@@ -58,7 +61,8 @@ class PostStore(Database):
                 GROUP BY f.channel_id, af.article_id
                 ORDER BY seen, published, af.article_id
                 LIMIT ?""",
-            [now - max_age_seconds, POST_GRACE_SECONDS, limit]).fetchall()
+            [now - max_age_seconds, POST_GRACE_SECONDS, limit],
+        ).fetchall()
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
     def unannounced_feed_health(self) -> list[Feed]:
@@ -66,7 +70,8 @@ class PostStore(Database):
         rows = self.db.query(
             """SELECT f.* FROM feeds f LEFT JOIN feed_notices n ON n.feed_id = f.id
                WHERE coalesce(n.announced, 'ok') != CASE f.status WHEN 'error' THEN 'error' ELSE 'ok' END
-               ORDER BY f.id""")
+               ORDER BY f.id"""
+        )
         return [feed_from_row(r) for r in rows]
 
     def claim_feed_notice(self, feed_id: int, state: str) -> bool:
@@ -74,9 +79,12 @@ class PostStore(Database):
         A feed added after migration m003 starts as ``ok`` (so failing from its first fetch is news);
         exactly one caller, in any process, wins each change."""
         with self.transaction():
-            self.db.execute("INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at) VALUES (?, 'ok', ?)",
-                            [feed_id, now_iso()])
+            self.db.execute(
+                "INSERT OR IGNORE INTO feed_notices (feed_id, announced, changed_at) VALUES (?, 'ok', ?)",
+                [feed_id, now_iso()],
+            )
             cur = self.db.execute(
                 "UPDATE feed_notices SET announced = ?, changed_at = ? WHERE feed_id = ? AND announced != ?",
-                [state, now_iso(), feed_id, state])
+                [state, now_iso(), feed_id, state],
+            )
             return cur.rowcount == 1

@@ -1,13 +1,20 @@
 """Which articles a server may see (its feeds plus the global ones), and the SQL filters
 for dates, outlets and server scope shared by the keyword search and the latest list."""
+
 from __future__ import annotations
 
 from ..models import GLOBAL, Scope
 from .db import Database
 
 
-def filter_clauses(alias: str, article_col: str, since_ts: float | None, until_ts: float | None,
-                   outlets: list[str] | None, scope: Scope = GLOBAL) -> tuple[list[str], list]:
+def filter_clauses(
+    alias: str,
+    article_col: str,
+    since_ts: float | None,
+    until_ts: float | None,
+    outlets: list[str] | None,
+    scope: Scope = GLOBAL,
+) -> tuple[list[str], list]:
     """WHERE clauses and parameters for the date, outlet and server-scope filters of a table
     (articles or passages) that has published_ts and outlet columns."""
     where: list[str] = []
@@ -28,14 +35,15 @@ def filter_clauses(alias: str, article_col: str, since_ts: float | None, until_t
 
 
 # ids of the articles carried by a global feed or a feed of the given guild (one ? parameter)
-_VISIBLE_ARTICLES = ("SELECT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-                     "WHERE f.guild_id IS NULL OR f.guild_id = ?")
+_VISIBLE_ARTICLES = (
+    "SELECT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+    "WHERE f.guild_id IS NULL OR f.guild_id = ?"
+)
 
 
 def scope_clause(article_col: str) -> str:
     """SQL: the article is carried by a global feed or a feed of the given guild (one ? parameter)."""
     return f"{article_col} IN ({_VISIBLE_ARTICLES})"
-
 
 
 class ScopeQueries(Database):
@@ -50,7 +58,10 @@ class ScopeQueries(Database):
     def scope_signature(self) -> tuple:
         """Changes whenever which feeds carry which articles, or which server owns a feed, may have
         changed (a cheap key for caching per-server visibility)."""
-        return tuple(self.db.execute(
-            """SELECT (SELECT count(*) FROM article_feeds), (SELECT coalesce(max(rowid), 0) FROM article_feeds),
+        return tuple(
+            self.db.execute(
+                """SELECT (SELECT count(*) FROM article_feeds), (SELECT coalesce(max(rowid), 0) FROM article_feeds),
                       (SELECT count(*) FROM feeds), (SELECT coalesce(max(id), 0) FROM feeds),
-                      (SELECT total(coalesce(guild_id, 0)) FROM feeds)""").fetchone())
+                      (SELECT total(coalesce(guild_id, 0)) FROM feeds)"""
+            ).fetchone()
+        )

@@ -1,4 +1,5 @@
 """The `newsdesk` command: a thin shell over index.service.Newsdesk."""
+
 from __future__ import annotations
 
 import functools
@@ -42,6 +43,7 @@ def handle_errors(fn):
         except NewsdeskError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+
     return wrapper
 
 
@@ -60,7 +62,6 @@ class Context:
     @property
     def desk(self):
         if self._desk is None:
-
             self._desk = Newsdesk(self.config)
         return self._desk
 
@@ -73,8 +74,13 @@ def _json(data) -> None:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: ./config.toml when present, else defaults).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: ./config.toml when present, else defaults).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.version_option(package_name="newsdesk")
 @click.pass_context
@@ -93,9 +99,18 @@ def feeds():
 
 
 def _feed_dict(f) -> dict:
-    return {"id": f.id, "url": f.url, "name": f.display_name, "articles": f.articles, "status": f.status,
-            "last_error": f.last_error, "warning": f.warning, "last_fetch": f.last_fetch_at,
-            "guild_id": f.guild_id, "channel_id": f.channel_id}
+    return {
+        "id": f.id,
+        "url": f.url,
+        "name": f.display_name,
+        "articles": f.articles,
+        "status": f.status,
+        "last_error": f.last_error,
+        "warning": f.warning,
+        "last_fetch": f.last_fetch_at,
+        "guild_id": f.guild_id,
+        "channel_id": f.channel_id,
+    }
 
 
 @feeds.command("add")
@@ -145,7 +160,6 @@ def feeds_remove(c: Context, feed):
 def feeds_import(c: Context, source):
     """Import feeds from an OPML file or URL."""
     if source.startswith(("http://", "https://")):
-
         with Fetcher(c.config.feeds) as fetcher:
             content = fetcher.get(source, accept="text/x-opml, application/xml, */*").content
     else:
@@ -154,8 +168,10 @@ def feeds_import(c: Context, source):
         except OSError as exc:
             raise NewsdeskError(f"cannot read {source}: {exc.strerror}") from None
     result = c.desk.import_opml(content)
-    click.echo(f"imported {len(result['added'])} feeds ({len(result['existing'])} already present, "
-               f"{len(result['refused'])} refused)")
+    click.echo(
+        f"imported {len(result['added'])} feeds ({len(result['existing'])} already present, "
+        f"{len(result['refused'])} refused)"
+    )
     for url, why in result["refused"].items():
         click.echo(f"  refused {url}: {why}", err=True)
 
@@ -180,8 +196,14 @@ def _progress_printer(enabled: bool):
         TimeElapsedColumn,
     )
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=False, console=None)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+        console=None,
+    )
     tasks = {}
 
     def progress(event, **info):
@@ -195,6 +217,7 @@ def _progress_printer(enabled: bool):
             tasks["embed"] = bar.add_task("passages", total=info["pending"])
         elif event == "embedded" and "embed" in tasks:
             bar.advance(tasks["embed"], info["count"])
+
     return bar, progress
 
 
@@ -203,9 +226,11 @@ def _print_report(report, as_json: bool) -> None:
         _json(report.to_dict())
         return
     d = report.to_dict()
-    click.echo(f"feeds: {d['feeds_ok']} ok ({d['feeds_not_modified']} unchanged), {d['feeds_failed']} failed; "
-               f"articles: {d['articles_new']} new, {d['articles_updated']} updated, {d['articles_unchanged']} unchanged; "
-               f"passages embedded: {d['passages_embedded']}; {d['seconds']}s")
+    click.echo(
+        f"feeds: {d['feeds_ok']} ok ({d['feeds_not_modified']} unchanged), {d['feeds_failed']} failed; "
+        f"articles: {d['articles_new']} new, {d['articles_updated']} updated, {d['articles_unchanged']} unchanged; "
+        f"passages embedded: {d['passages_embedded']}; {d['seconds']}s"
+    )
     for url, why in d["errors"].items():
         click.echo(f"  error {url}: {why}", err=True)
 
@@ -308,14 +333,21 @@ def _read_queries(path: str) -> list[dict]:
 
 
 def _filters(f):
-    for opt in reversed([
-        click.option("--as-of", default=None, help="Answer as of this date (nothing published later is used)."),
-        click.option("--source", default=None, help="Only this outlet."),
-        click.option("--since", default=None), click.option("--until", default=None),
-        click.option("--json", "as_json", is_flag=True),
-        click.option("--queries", default=None, type=click.Path(exists=True, dir_okay=False),
-                     help="Batch mode: a JSONL file of {id, question, asked_at?}."),
-    ]):
+    for opt in reversed(
+        [
+            click.option("--as-of", default=None, help="Answer as of this date (nothing published later is used)."),
+            click.option("--source", default=None, help="Only this outlet."),
+            click.option("--since", default=None),
+            click.option("--until", default=None),
+            click.option("--json", "as_json", is_flag=True),
+            click.option(
+                "--queries",
+                default=None,
+                type=click.Path(exists=True, dir_okay=False),
+                help="Batch mode: a JSONL file of {id, question, asked_at?}.",
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
@@ -331,8 +363,14 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
     if queries:
         for q in _read_queries(queries):
             try:
-                result = c.desk.search(q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since,
-                                       until=until, limit=limit)
+                result = c.desk.search(
+                    q["question"],
+                    as_of=q.get("asked_at") or as_of,
+                    source=source,
+                    since=since,
+                    until=until,
+                    limit=limit,
+                )
                 _json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits]})
             except NewsdeskError as exc:
                 _json({"id": q.get("id"), "results": [], "error": str(exc)})
@@ -357,8 +395,9 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
     if queries:
         for q in _read_queries(queries):
             try:
-                answer = c.desk.ask(q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since,
-                                    until=until)
+                answer = c.desk.ask(
+                    q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since, until=until
+                )
                 _json({"id": q.get("id"), **answer.to_dict()})
             except NewsdeskError as exc:
                 _json({"id": q.get("id"), "answer": "", "citations": [], "abstained": True, "error": str(exc)})
@@ -401,8 +440,9 @@ def latest(c: Context, topic, source, limit, as_of, as_json):
 def eval_cmd(c: Context, questions, limit, report_path, no_answers):
     """Hits@k, MRR@10, answer accuracy and latency on an evaluation file."""
 
-    report = evaluate(c.desk, _read_queries(questions)[:limit] if limit else _read_queries(questions),
-                      answers=not no_answers)
+    report = evaluate(
+        c.desk, _read_queries(questions)[:limit] if limit else _read_queries(questions), answers=not no_answers
+    )
     Path(report_path).write_text(json.dumps(report, indent=2))
     click.echo(format_report(report))
     click.echo(f"report written to {report_path}")

@@ -1,4 +1,5 @@
 """Plain-text rendering of answers and results for the terminal."""
+
 from __future__ import annotations
 
 from ..models import Answer, Hit
@@ -18,7 +19,9 @@ def render_answer(answer: Answer) -> str:
     elif answer.hits:
         lines.append("Closest articles:")
         for h in answer.hits[:5]:
-            lines.append(f"- {h.article.title} — {h.article.outlet}, {short_date(h.article.published)}\n    {h.article.url}")
+            lines.append(
+                f"- {h.article.title} — {h.article.outlet}, {short_date(h.article.published)}\n    {h.article.url}"
+            )
     if answer.mode != "extractive":
         lines.append(f"(answer mode: {answer.mode})")
     for notice in answer.notices:

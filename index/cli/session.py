@@ -1,4 +1,5 @@
 """`newsdesk chat`: a terminal session over the same services as the bot."""
+
 from __future__ import annotations
 
 import click

@@ -1,10 +1,11 @@
 """Article extraction from web pages (trafilatura), guarded against huge or hostile HTML."""
+
 from __future__ import annotations
 
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import trafilatura
 from lxml import etree
@@ -44,7 +45,7 @@ def _parse_time(value: str) -> datetime | None:
     except ValueError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when
 
 
@@ -67,9 +68,9 @@ def _defuse(html: str) -> tuple[str, bool]:
     cut = False
     for n, match in enumerate(_TAG.finditer(html)):
         if n == _MAX_TAGS:
-            html, cut = html[:match.start()], True
+            html, cut = html[: match.start()], True
             break
-    if "\n" not in html[:_MAX_LINE * 2] and len(html) > _MAX_LINE * 2:
+    if "\n" not in html[: _MAX_LINE * 2] and len(html) > _MAX_LINE * 2:
         # one giant line: give the parser line breaks between tags so nothing is quadratic
         html = html.replace("><", ">\n<")
     return html, cut
@@ -82,8 +83,14 @@ def extract_article(html: str, url: str = "") -> Extracted | None:
     html, cut = _defuse(html)
     try:
         doc = trafilatura.bare_extraction(
-            html, url=url or None, include_comments=False, include_tables=False,
-            favor_precision=True, with_metadata=True, deduplicate=False, fast=cut,
+            html,
+            url=url or None,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+            with_metadata=True,
+            deduplicate=False,
+            fast=cut,
         )
     except (RecursionError, etree.LxmlError, ValueError, MemoryError, TypeError) as exc:
         log.info("extraction failed for %s: %s", url, exc.__class__.__name__)

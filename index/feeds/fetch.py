@@ -1,5 +1,6 @@
 """HTTP fetching for feeds and pages: timeouts, a body cap, checked redirects,
 retries with backoff, Retry-After, per-host politeness and conditional GET."""
+
 from __future__ import annotations
 
 import email.utils
@@ -119,8 +120,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._stream.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname,
-                                                      _capped(timeout, httpcore.ConnectTimeout)))
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout))
+        )
 
     def get_extra_info(self, info: str):
         return self._stream.get_extra_info(info)
@@ -131,8 +133,9 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        stream = self._backend.connect_tcp(host, port, _capped(timeout, httpcore.ConnectTimeout),
-                                           local_address, socket_options)
+        stream = self._backend.connect_tcp(
+            host, port, _capped(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
         return _DeadlineStream(stream)
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
@@ -145,8 +148,10 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(limits=limits)
     transport._pool = httpcore.ConnectionPool(  # the same pool httpx builds, on a deadline-aware backend
-        ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
         network_backend=_DeadlineBackend(),
     )
     return transport
@@ -178,8 +183,9 @@ class Fetcher:
     def __exit__(self, *exc):
         self.close()
 
-    def get(self, url: str, *, accept: str = FEED_ACCEPT, etag: str | None = None,
-            last_modified: str | None = None) -> Response:
+    def get(
+        self, url: str, *, accept: str = FEED_ACCEPT, etag: str | None = None, last_modified: str | None = None
+    ) -> Response:
         """GET with retries. Raises UrlRefused or FetchError; a 304 is returned, not raised."""
         attempts = self.config.retries + 1
         last_error = "no attempt made"
@@ -190,15 +196,15 @@ class Fetcher:
                 raise
             except (httpx.TimeoutException, _Deadline) as exc:
                 last_error = f"timed out ({exc.__class__.__name__})"
-                delay = 2.0 ** attempt
+                delay = 2.0**attempt
             except httpx.HTTPError as exc:
                 last_error = f"network error: {exc.__class__.__name__}: {exc}"
-                delay = 2.0 ** attempt
+                delay = 2.0**attempt
             else:
                 if response.status in _RETRY_STATUSES:
                     last_error = f"HTTP {response.status}"
                     asked = _retry_after_seconds(response.headers.get("retry-after"))
-                    delay = 2.0 ** attempt if asked is None else asked
+                    delay = 2.0**attempt if asked is None else asked
                     if delay > _MAX_RETRY_AFTER:
                         raise FetchError(f"HTTP {response.status}, Retry-After {delay:.0f}s is too long")
                 elif response.status >= 400:

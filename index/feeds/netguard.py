@@ -1,4 +1,5 @@
 """Refuse URLs that point into the machine's own networks (SSRF guard)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -7,8 +8,11 @@ from urllib.parse import urlsplit
 
 from ..errors import UrlRefused
 
-_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
-             ipaddress.ip_address("100.100.100.200")}
+_METADATA = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+    ipaddress.ip_address("100.100.100.200"),
+}
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 
@@ -55,6 +59,4 @@ def check_url(url: str, allow_private: bool) -> None:
     for ip in resolve(host, port):
         problem = address_problem(ip)
         if problem:
-            raise UrlRefused(
-                f"{host} resolves to {ip}, {problem}; set feeds.allow_private_networks = true to allow it"
-            )
+            raise UrlRefused(f"{host} resolves to {ip}, {problem}; set feeds.allow_private_networks = true to allow it")

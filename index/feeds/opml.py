@@ -1,8 +1,8 @@
 """OPML: feed lists in and out."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
@@ -33,16 +33,26 @@ def parse_opml(content: bytes) -> list[OpmlOutline]:
         if not url or url in seen:
             continue
         seen.add(url)
-        outlines.append(OpmlOutline(url=url, name=(el.get("title") or el.get("text") or "").strip(),
-                                    html_url=(el.get("htmlUrl") or "").strip()))
+        outlines.append(
+            OpmlOutline(
+                url=url,
+                name=(el.get("title") or el.get("text") or "").strip(),
+                html_url=(el.get("htmlUrl") or "").strip(),
+            )
+        )
     return outlines
 
 
 def render_opml(feeds: list[OpmlOutline], title: str = "newsdesk feeds") -> str:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">',
-             f"<head><title>{escape_xml(title)}</title></head>", "<body>"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        f"<head><title>{escape_xml(title)}</title></head>",
+        "<body>",
+    ]
     for feed in feeds:
-        attrs = f'type="rss" text={quoteattr(feed.name or feed.url)} title={quoteattr(feed.name or feed.url)} xmlUrl={quoteattr(feed.url)}'
+        name = quoteattr(feed.name or feed.url)
+        attrs = f'type="rss" text={name} title={name} xmlUrl={quoteattr(feed.url)}'
         if feed.html_url:
             attrs += f" htmlUrl={quoteattr(feed.html_url)}"
         lines.append(f"<outline {attrs}/>")

@@ -1,4 +1,5 @@
 """Feed parsing (feedparser) into plain entries, and OPML import/export."""
+
 from __future__ import annotations
 
 import calendar
@@ -6,7 +7,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import feedparser
@@ -47,7 +48,7 @@ def _entry_time(entry) -> datetime | None:
         value = entry.get(key)
         if value:
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, ValueError, TypeError):
                 continue
     return None
@@ -67,7 +68,8 @@ def _authors(entry) -> tuple[str, ...]:
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>])", re.I | re.S)
 _FEED_LINK = re.compile(
     r"<link\b(?=[^>]*\brel=[\"']?alternate)(?=[^>]*\btype=[\"']?application/(?:rss|atom)\+xml)[^>]*\bhref=[\"']([^\"'>]+)",
-    re.I)
+    re.I,
+)
 
 
 def _not_a_feed(content: bytes, url: str, content_type: str) -> str | None:
@@ -92,7 +94,7 @@ def _json_time(value) -> datetime | None:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _json_authors(*holders) -> tuple[str, ...]:
@@ -137,20 +139,23 @@ def parse_json_feed(content: bytes, url: str = "") -> ParsedFeed:
         if not content_html and _str(raw, "content_text"):
             paragraphs = re.split(r"\n\s*\n", _str(raw, "content_text"))
             content_html = "".join(f"<p>{escape_xml(p)}</p>" for p in paragraphs if p.strip())
-        entries.append(Entry(
-            guid=str(raw.get("id") or link)[:2000],
-            link=link[:2000],
-            title=_str(raw, "title").strip()[:1000],
-            summary_html=escape_xml(_str(raw, "summary")),
-            content_html=content_html,
-            authors=_json_authors(raw, data),
-            published=_json_time(raw.get("date_published")) or _json_time(raw.get("date_modified")),
-            language=_str(raw, "language") or feed_lang,
-        ))
+        entries.append(
+            Entry(
+                guid=str(raw.get("id") or link)[:2000],
+                link=link[:2000],
+                title=_str(raw, "title").strip()[:1000],
+                summary_html=escape_xml(_str(raw, "summary")),
+                content_html=content_html,
+                authors=_json_authors(raw, data),
+                published=_json_time(raw.get("date_published")) or _json_time(raw.get("date_modified")),
+                language=_str(raw, "language") or feed_lang,
+            )
+        )
     if not entries and not data.get("title"):
         raise FeedError("no entries: an empty JSON Feed")
-    return ParsedFeed(title=_str(data, "title").strip(), link=_str(data, "home_page_url"), language=feed_lang,
-                      entries=entries)
+    return ParsedFeed(
+        title=_str(data, "title").strip(), link=_str(data, "home_page_url"), language=feed_lang, entries=entries
+    )
 
 
 def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedFeed:
@@ -161,8 +166,7 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
     if content_type:
         headers["content-type"] = content_type
     try:
-        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True,
-                                  resolve_relative_uris=True)
+        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     except Exception as exc:  # feedparser is defensive, but a parser bug must not kill the run
         raise FeedError(f"could not parse feed: {exc.__class__.__name__}: {exc}") from None
     warning = None
@@ -177,8 +181,9 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
         if parsed.get("version") or parsed.get("feed", {}).get("title"):
             if warning:
                 raise FeedError(f"no entries ({warning})")
-            return ParsedFeed(parsed.feed.get("title", ""), parsed.feed.get("link", ""),
-                              parsed.feed.get("language"), [], None)
+            return ParsedFeed(
+                parsed.feed.get("title", ""), parsed.feed.get("link", ""), parsed.feed.get("language"), [], None
+            )
         raise FeedError("no entries: not a recognisable RSS or Atom feed" + (f" ({warning})" if warning else ""))
     feed_lang = parsed.feed.get("language")
     entries = []
@@ -212,5 +217,3 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
         entries=entries,
         warning=warning,
     )
-
-

@@ -7,6 +7,7 @@ Consistency with the vector index rests on two markers kept in the archive:
 (vectors still to remove). Both are written in the same transaction as the passages,
 so a run killed at any point leaves work the next run finishes.
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -15,9 +16,9 @@ import json
 import logging
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from ..archive import Archive
@@ -50,6 +51,7 @@ EMBED_BATCH = 512
 @dataclass
 class Draft:
     """An entry made ready for the archive by a worker thread."""
+
     feed: Feed
     guid: str
     url: str
@@ -79,8 +81,17 @@ class FeedResult:
 
 
 def _entry_hash(entry: Entry) -> str:
-    raw = json.dumps([entry.guid, entry.link, entry.title, entry.summary_html, entry.content_html,
-                      entry.published.isoformat() if entry.published else None], ensure_ascii=False)
+    raw = json.dumps(
+        [
+            entry.guid,
+            entry.link,
+            entry.title,
+            entry.summary_html,
+            entry.content_html,
+            entry.published.isoformat() if entry.published else None,
+        ],
+        ensure_ascii=False,
+    )
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:32]
 
 
@@ -97,8 +108,14 @@ def _outlet(parsed_title: str, feed: Feed, site_name: str | None) -> str:
 
 
 class Pipeline:
-    def __init__(self, config: Config, archive: Archive, store_loader: Callable[[], VectorStore] | None,
-                 embedder_loader: Callable[[], Embedder] | None, progress: Progress | None = None):
+    def __init__(
+        self,
+        config: Config,
+        archive: Archive,
+        store_loader: Callable[[], VectorStore] | None,
+        embedder_loader: Callable[[], Embedder] | None,
+        progress: Progress | None = None,
+    ):
         """The loaders are called only when there is something to chunk or embed, so a run over
         an unchanged archive never loads the model or opens the index."""
         self.config = config
@@ -119,15 +136,23 @@ class Pipeline:
     # -- worker side ----------------------------------------------------------
     def _process_feed(self, fetcher: Fetcher, feed: Feed, full: bool) -> FeedResult:
         try:
-            response = fetcher.get(feed.url, etag=None if full else feed.etag,
-                                   last_modified=None if full else feed.last_modified)
+            response = fetcher.get(
+                feed.url, etag=None if full else feed.etag, last_modified=None if full else feed.last_modified
+            )
             if response.not_modified:
-                return FeedResult(feed, [], "not_modified", etag=response.etag or feed.etag,
-                                  last_modified=response.last_modified or feed.last_modified)
+                return FeedResult(
+                    feed,
+                    [],
+                    "not_modified",
+                    etag=response.etag or feed.etag,
+                    last_modified=response.last_modified or feed.last_modified,
+                )
             parsed = parse_feed(response.content, response.url, response.content_type)
             warning = parsed.warning
             if response.truncated:
-                warning = f"feed cut off at {self.config.feeds.max_body_bytes} bytes" + (f"; {warning}" if warning else "")
+                warning = f"feed cut off at {self.config.feeds.max_body_bytes} bytes" + (
+                    f"; {warning}" if warning else ""
+                )
             drafts = []
             seen: set[str] = set()
             for entry in parsed.entries:
@@ -146,8 +171,15 @@ class Pipeline:
                     drafts.append(draft)
             if not drafts and parsed.entries:
                 raise FeedError("no usable entries (every entry lacked a title, link and text)")
-            return FeedResult(feed, drafts, "ok", warning=warning, etag=response.etag,
-                              last_modified=response.last_modified, title=parsed.title or None)
+            return FeedResult(
+                feed,
+                drafts,
+                "ok",
+                warning=warning,
+                etag=response.etag,
+                last_modified=response.last_modified,
+                title=parsed.title or None,
+            )
         except (FetchError, FeedError, UrlRefused) as exc:
             return FeedResult(feed, [], "error", error=str(exc))
         except Exception as exc:  # one bad feed never stops the others
@@ -165,13 +197,22 @@ class Pipeline:
                 return None
             guid = "hash:" + content_hash(entry.title + "\n" + (content_text or summary_text))
         unchanged = self.archive.entry_unchanged(guid, ehash)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         title = _one_line(entry.title)
-        base = dict(feed=feed, guid=guid, url=link, title=title, authors=entry.authors,
-                    language=entry.language, summary=summary_text[:2000], entry_hash=ehash)
+        base = dict(
+            feed=feed,
+            guid=guid,
+            url=link,
+            title=title,
+            authors=entry.authors,
+            language=entry.language,
+            summary=summary_text[:2000],
+            entry_hash=ehash,
+        )
         if unchanged is not None:
-            return Draft(**base, outlet="", published=now, date_source="", text="", text_source="",
-                         unchanged_id=unchanged)
+            return Draft(
+                **base, outlet="", published=now, date_source="", text="", text_source="", unchanged_id=unchanged
+            )
         mode = self.config.feeds.fetch_full_text
         text, source, extracted = "", "", None
         if content_text and (word_count(content_text) >= TEASER_WORDS * 2 or not looks_truncated(content_text)):
@@ -199,22 +240,39 @@ class Pipeline:
             published, date_source = now, "fetched"
         elif published > now + timedelta(days=1):
             published, date_source = now, "fetched (feed date in the future)"
-        return Draft(**base, outlet=_outlet(parsed_title, feed, extracted.site_name if extracted else None),
-                     published=published, date_source=date_source,
-                     text=text or title, text_source=source or "title")
+        return Draft(
+            **base,
+            outlet=_outlet(parsed_title, feed, extracted.site_name if extracted else None),
+            published=published,
+            date_source=date_source,
+            text=text or title,
+            text_source=source or "title",
+        )
 
     # -- writer side ----------------------------------------------------------
     def _passages(self, draft: Draft) -> list[PassageRow]:
         budget = self.config.embedding.passage_tokens
         counter = self.embedder.count_tokens if self.indexing else None
-        chunks = chunk_text(draft.text, budget, counter, self.config.embedding.overlap_sentences) if counter \
+        chunks = (
+            chunk_text(draft.text, budget, counter, self.config.embedding.overlap_sentences)
+            if counter
             else chunk_text(draft.text, budget, overlap=self.config.embedding.overlap_sentences)
+        )
         ts = draft.published.timestamp()
         rows = []
         for seq, chunk in enumerate(chunks):
             digest = hashlib.sha1(f"{draft.title}\n{chunk}".encode()).hexdigest()[:10]
-            rows.append(PassageRow(id=f"a{{article}}-{seq}-{digest}", article_id=0, seq=seq, title=draft.title,
-                                   text=chunk, published_ts=ts, outlet=draft.outlet))
+            rows.append(
+                PassageRow(
+                    id=f"a{{article}}-{seq}-{digest}",
+                    article_id=0,
+                    seq=seq,
+                    title=draft.title,
+                    text=chunk,
+                    published_ts=ts,
+                    outlet=draft.outlet,
+                )
+            )
         return rows
 
     def _write(self, draft: Draft, report: IngestReport) -> None:
@@ -227,20 +285,34 @@ class Pipeline:
         chash = content_hash(draft.title + "\n" + draft.text)
         existing = archive.find_article_for_entry(draft.guid, draft.url, chash, draft.published.timestamp())
         record = {
-            "guid": draft.guid, "url": draft.url, "title": draft.title, "outlet": draft.outlet,
+            "guid": draft.guid,
+            "url": draft.url,
+            "title": draft.title,
+            "outlet": draft.outlet,
             "authors": json.dumps(list(draft.authors), ensure_ascii=False),
-            "published": draft.published.astimezone(timezone.utc).isoformat(timespec="seconds"),
-            "published_ts": draft.published.timestamp(), "date_source": draft.date_source,
-            "fetched_at": now_iso(), "updated_at": now_iso(), "language": draft.language,
-            "summary": draft.summary, "text": draft.text, "text_source": draft.text_source,
-            "content_hash": chash, "entry_hash": draft.entry_hash, "feed_id": draft.feed.id,
+            "published": draft.published.astimezone(UTC).isoformat(timespec="seconds"),
+            "published_ts": draft.published.timestamp(),
+            "date_source": draft.date_source,
+            "fetched_at": now_iso(),
+            "updated_at": now_iso(),
+            "language": draft.language,
+            "summary": draft.summary,
+            "text": draft.text,
+            "text_source": draft.text_source,
+            "content_hash": chash,
+            "entry_hash": draft.entry_hash,
+            "feed_id": draft.feed.id,
         }
         with archive.transaction():
             if existing is None:
                 article_id = archive.write_article(record, self._passages(draft))
                 report.articles_new += 1
                 report.new_article_ids.append(article_id)
-            elif existing["by"] == "guid" and existing["content_hash"] != chash and self._may_replace(existing["id"], draft):
+            elif (
+                existing["by"] == "guid"
+                and existing["content_hash"] != chash
+                and self._may_replace(existing["id"], draft)
+            ):
                 del record["fetched_at"]
                 article_id = archive.write_article(record, self._passages(draft), existing["id"])
                 report.articles_updated += 1
@@ -265,14 +337,28 @@ class Pipeline:
         if result.status == "error":
             failures = feed.failures + 1
             backoff = min(interval * (2 ** min(failures, 10)), self.config.feeds.max_backoff_minutes * 60)
-            self.archive.update_feed(feed.id, status="error", last_fetch_at=now, last_error=result.error,
-                                     failures=failures, next_poll_at=time.time() + backoff)
+            self.archive.update_feed(
+                feed.id,
+                status="error",
+                last_fetch_at=now,
+                last_error=result.error,
+                failures=failures,
+                next_poll_at=time.time() + backoff,
+            )
             report.feeds_failed += 1
             report.errors[feed.url] = result.error or "unknown error"
             return
-        fields = dict(status="warning" if result.warning else "ok", last_fetch_at=now, last_ok_at=now,
-                      last_error=None, warning=result.warning, failures=0, next_poll_at=time.time() + interval,
-                      etag=result.etag, last_modified=result.last_modified)
+        fields = dict(
+            status="warning" if result.warning else "ok",
+            last_fetch_at=now,
+            last_ok_at=now,
+            last_error=None,
+            warning=result.warning,
+            failures=0,
+            next_poll_at=time.time() + interval,
+            etag=result.etag,
+            last_modified=result.last_modified,
+        )
         if result.title:
             fields["title"] = result.title
         self.archive.update_feed(feed.id, **fields)
@@ -303,8 +389,9 @@ class Pipeline:
             texts = [passage_input(p) for p in batch]
             vectors = self.embedder.encode(texts, self.config.embedding.batch_size)
             ids = [p.id for p in batch]
-            metadatas = [{"article_id": p.article_id, "published_ts": p.published_ts or 0.0, "outlet": p.outlet}
-                         for p in batch]
+            metadatas = [
+                {"article_id": p.article_id, "published_ts": p.published_ts or 0.0, "outlet": p.outlet} for p in batch
+            ]
             self.store.upsert(ids, vectors, metadatas)
             self.archive.mark_embedded(ids)
             self.archive.bump_generation()
@@ -324,8 +411,10 @@ class Pipeline:
             self.apply_vector_deletes(report)
         self.progress("start", feeds=len(feeds))
         results: queue.Queue = queue.Queue()
-        with Fetcher(self.config.feeds) as fetcher, cf.ThreadPoolExecutor(
-                max_workers=self.config.feeds.workers, thread_name_prefix="ingest") as pool:
+        with (
+            Fetcher(self.config.feeds) as fetcher,
+            cf.ThreadPoolExecutor(max_workers=self.config.feeds.workers, thread_name_prefix="ingest") as pool,
+        ):
             futures = [pool.submit(self._process_feed, fetcher, feed, full) for feed in feeds]
             for future in futures:
                 future.add_done_callback(lambda f: results.put(f.result()))
@@ -348,8 +437,9 @@ class Pipeline:
                 self._record_feed(result, report)
                 if result.status != "error":
                     self.archive.mark_feed_first_ok(result.feed.id)  # what it carried so far is backlog
-                self.progress("feed", feed=result.feed, status=result.status, error=result.error,
-                              articles=len(result.drafts))
+                self.progress(
+                    "feed", feed=result.feed, status=result.status, error=result.error, articles=len(result.drafts)
+                )
                 # embed while other feeds are still being fetched
                 if self.indexing and remaining:
                     self.embed_pending(report, limit=EMBED_BATCH * 2)
@@ -367,7 +457,7 @@ def passage_input(passage: PassageRow) -> str:
     """What the model embeds: a short header (title, outlet, date) so the passage stands alone."""
     when = ""
     if passage.published_ts:
-        when = datetime.fromtimestamp(passage.published_ts, tz=timezone.utc).strftime("%-d %B %Y")
+        when = datetime.fromtimestamp(passage.published_ts, tz=UTC).strftime("%-d %B %Y")
     header = " — ".join(x for x in (passage.title, passage.outlet, when) if x)
     return f"{header}\n{passage.text}" if header else passage.text
 

@@ -4,6 +4,7 @@ BM25 over an OR of the question's words lets a passage win on one rare word repe
 is the soft AND: the share of the question's information (sum of IDF) that the passage holds.
 Words are compared by their first STEM_CHARS letters, a crude stemmer that needs no model and
 no dictionary ("reports"/"reported", "elected"/"election")."""
+
 from __future__ import annotations
 
 import math

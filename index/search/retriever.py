@@ -5,6 +5,7 @@ to distinct articles, fused by a weighted sum of normalised scores, nudged by ti
 (the window the question names, and recent coverage) and by outlets named in the
 question, then grouped into stories (near-duplicates folded under one result).
 """
+
 from __future__ import annotations
 
 import html
@@ -15,7 +16,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
@@ -34,14 +35,14 @@ from .stories import DAY, group_stories
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
-WINDOW_BOOST = 1.0     # relevance x2 inside the window the question names
-DAY_BOOST = 0.5        # and up to x2.5 on the very day it names
-OUTLET_BOOST = 1.3     # an outlet named in the question
-YEAR_BOOST = 0.2       # relevance x1.2 around a year the question uses as a label
-LENGTH_SPREAD = 0.13   # about the spread of dense scores among unrelated passages (tuned on dev)
-LENGTH_CAP = 30        # passages; the correction stops growing there
-RERANK_DEPTH = 30      # articles the optional reranker reorders
-COVERAGE_DEPTH = 30    # articles whose lexical coverage of the question is added
+WINDOW_BOOST = 1.0  # relevance x2 inside the window the question names
+DAY_BOOST = 0.5  # and up to x2.5 on the very day it names
+OUTLET_BOOST = 1.3  # an outlet named in the question
+YEAR_BOOST = 0.2  # relevance x1.2 around a year the question uses as a label
+LENGTH_SPREAD = 0.13  # about the spread of dense scores among unrelated passages (tuned on dev)
+LENGTH_CAP = 30  # passages; the correction stops growing there
+RERANK_DEPTH = 30  # articles the optional reranker reorders
+COVERAGE_DEPTH = 30  # articles whose lexical coverage of the question is added
 
 
 def length_correction(passages: int) -> float:
@@ -92,6 +93,7 @@ def clean_question(text: str) -> str:
 @dataclass(frozen=True)
 class _Bounds:
     """The hard date bounds of a search (unix times) and the window the question names, inside them."""
+
     since_ts: float | None
     until_ts: float | None
     window: tuple[float, float] | None
@@ -102,14 +104,17 @@ class _Bounds:
         until_ts = intent.until.timestamp() if intent.until else None
         window = None
         if intent.window:
-            window = (max(intent.window[0].timestamp(), since_ts or -1e18),
-                      min(intent.window[1].timestamp(), until_ts or 1e18))
+            window = (
+                max(intent.window[0].timestamp(), since_ts or -1e18),
+                min(intent.window[1].timestamp(), until_ts or 1e18),
+            )
         return cls(since_ts, until_ts, window)
 
 
 @dataclass
 class _Dense:
     """Dense scores of candidate passages: ranking score (cosine less the density penalty) and cosine."""
+
     scores: dict[str, float] = field(default_factory=dict)
     cosines: dict[str, float] = field(default_factory=dict)
     query_vector: np.ndarray | None = None
@@ -118,7 +123,7 @@ class _Dense:
         """Score keyword-only candidates against the query too (when it was embedded)."""
         if self.query_vector is None:
             return
-        for pid, scored in zip(passage_ids, mirror.scores_for(self.query_vector, passage_ids)):
+        for pid, scored in zip(passage_ids, mirror.scores_for(self.query_vector, passage_ids), strict=True):
             if scored is not None:
                 self.scores[pid], self.cosines[pid] = scored
 
@@ -127,6 +132,7 @@ class _Dense:
 class _Candidates:
     """Candidate articles: their passages (fused score, id), best dense/cosine/keyword scores, date and
     outlet; then the ranking's base score, factor and fused score."""
+
     passages: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
     meta: dict[int, tuple[float, str]] = field(default_factory=dict)
     dense: dict[int, float] = field(default_factory=dict)
@@ -245,15 +251,25 @@ class Retriever:
         return [o for o in known if o and len(o) > 2 and re.search(rf"(?<!\w){re.escape(o.lower())}(?!\w)", low)]
 
     # -- search -------------------------------------------------------------------
-    def search(self, question: str, *, as_of=None, since=None, until=None, source: str | None = None,
-               limit: int = 10, scope: Scope = GLOBAL,
-               context: str | None = None, group_stories: bool = True) -> SearchResult:
+    def search(
+        self,
+        question: str,
+        *,
+        as_of=None,
+        since=None,
+        until=None,
+        source: str | None = None,
+        limit: int = 10,
+        scope: Scope = GLOBAL,
+        context: str | None = None,
+        group_stories: bool = True,
+    ) -> SearchResult:
         """Keyword and dense candidates, collapsed to articles, fused and corrected, the top ones
         credited with their lexical coverage of the question (and reranked, with a reranker), then
         near-duplicate stories grouped."""
         question = clean_question(question)
         limit = max(1, min(int(limit), 100))
-        as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(timezone.utc)
+        as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(UTC)
         since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
         until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt)
         intent = resolve_time(question, as_of_dt, since_dt, until_dt)
@@ -282,20 +298,39 @@ class Retriever:
             hits = self.group_stories(hits, limit)
         return SearchResult(hits[:limit], intent, notices, dense.query_vector)
 
-    def _start_keyword_search(self, query: str, bounds: _Bounds, outlets: list[str] | None,
-                              scope: Scope) -> list[Future]:
+    def _start_keyword_search(
+        self, query: str, bounds: _Bounds, outlets: list[str] | None, scope: Scope
+    ) -> list[Future]:
         """BM25 over the whole range, and over the window the question names (inside any since/until)."""
         k = self.config.candidates
-        jobs = [self._keyword_pool.submit(self.archive.keyword_search, query, limit=k, since_ts=bounds.since_ts,
-                                          until_ts=bounds.until_ts, outlets=outlets, scope=scope)]
+        jobs = [
+            self._keyword_pool.submit(
+                self.archive.keyword_search,
+                query,
+                limit=k,
+                since_ts=bounds.since_ts,
+                until_ts=bounds.until_ts,
+                outlets=outlets,
+                scope=scope,
+            )
+        ]
         if bounds.window:
-            jobs.append(self._keyword_pool.submit(self.archive.keyword_search, query, limit=k // 2,
-                                                  since_ts=bounds.window[0], until_ts=bounds.window[1],
-                                                  outlets=outlets, scope=scope))
+            jobs.append(
+                self._keyword_pool.submit(
+                    self.archive.keyword_search,
+                    query,
+                    limit=k // 2,
+                    since_ts=bounds.window[0],
+                    until_ts=bounds.window[1],
+                    outlets=outlets,
+                    scope=scope,
+                )
+            )
         return jobs
 
-    def _dense_candidates(self, query: str, bounds: _Bounds, outlets: list[str] | None,
-                          scope: Scope) -> tuple[_Dense, list[str]]:
+    def _dense_candidates(
+        self, query: str, bounds: _Bounds, outlets: list[str] | None, scope: Scope
+    ) -> tuple[_Dense, list[str]]:
         """Nearest passages on the mirror, over the whole range and the named window; keyword
         results only (with a notice) when the vector index is unavailable."""
         dense = _Dense()
@@ -306,14 +341,20 @@ class Retriever:
             if len(self.mirror):
                 dense.query_vector = self.embed_query(query)
                 visible = self.scope_rows(scope.guild_id) if scope.scoped else None
-                found = [self.mirror.search(dense.query_vector, k,
-                                            self.mirror.mask(bounds.since_ts, bounds.until_ts, outlets, visible))]
+                found = [
+                    self.mirror.search(
+                        dense.query_vector, k, self.mirror.mask(bounds.since_ts, bounds.until_ts, outlets, visible)
+                    )
+                ]
                 if bounds.window:
-                    found.append(self.mirror.search(dense.query_vector, k // 2,
-                                                    self.mirror.mask(*bounds.window, outlets, visible)))
+                    found.append(
+                        self.mirror.search(
+                            dense.query_vector, k // 2, self.mirror.mask(*bounds.window, outlets, visible)
+                        )
+                    )
                 for hits in found:
-                    dense.scores.update(zip(hits.ids, hits.scores.tolist()))
-                    dense.cosines.update(zip(hits.ids, hits.cosines.tolist()))
+                    dense.scores.update(zip(hits.ids, hits.scores.tolist(), strict=True))
+                    dense.cosines.update(zip(hits.ids, hits.cosines.tolist(), strict=True))
         except IndexUnavailable as exc:
             notices.append(f"semantic index unavailable ({exc}); keyword results only")
             log.warning("dense search unavailable: %s", exc)
@@ -328,7 +369,10 @@ class Retriever:
             if m is None:
                 continue
             article_id, published_ts, outlet = m
-            s = dense.scores.get(pid, 0.0) * self.config.dense_weight + kw_norm.get(pid, 0.0) * self.config.keyword_weight
+            s = (
+                dense.scores.get(pid, 0.0) * self.config.dense_weight
+                + kw_norm.get(pid, 0.0) * self.config.keyword_weight
+            )
             c.passages.setdefault(article_id, []).append((s, pid))
             c.meta[article_id] = (published_ts or 0.0, outlet)
         for aid, items in c.passages.items():
@@ -357,7 +401,7 @@ class Retriever:
     def _hits(self, query: str, c: _Candidates, order: list[int], limit: int) -> list[Hit]:
         """Full rows for what can still be shown (enough for story grouping to fill ``limit``), the
         coverage credit and the optional reranker on the top articles, then the hits in order."""
-        order = order[:max(4 * limit, RERANK_DEPTH + 10, COVERAGE_DEPTH + 10)]
+        order = order[: max(4 * limit, RERANK_DEPTH + 10, COVERAGE_DEPTH + 10)]
         for aid in order:
             c.passages[aid].sort(reverse=True)
         passages = self.archive.passages_by_ids(pid for aid in order for _, pid in c.passages[aid][:3])
@@ -368,17 +412,32 @@ class Retriever:
         if self._reranker is not None and order:
             top = order[:RERANK_DEPTH]
             scores = self._reranker.rerank(query, [passages[c.passages[a][0][1]].text for a in top])
-            order = [a for _, a in sorted(zip(scores, top), key=lambda x: -x[0])] + order[RERANK_DEPTH:]
+            order = [a for _, a in sorted(zip(scores, top, strict=True), key=lambda x: -x[0])] + order[RERANK_DEPTH:]
         hits = []
         for aid in order:
             items = c.passages[aid]
-            hits.append(Hit(article=articles[aid], passage=passages[items[0][1]], score=c.fused[aid],
-                            dense=c.cosine.get(aid, 0.0), keyword=c.keyword.get(aid, 0.0),
-                            passages=[passages[pid] for _, pid in items[:3] if pid in passages]))
+            hits.append(
+                Hit(
+                    article=articles[aid],
+                    passage=passages[items[0][1]],
+                    score=c.fused[aid],
+                    dense=c.cosine.get(aid, 0.0),
+                    keyword=c.keyword.get(aid, 0.0),
+                    passages=[passages[pid] for _, pid in items[:3] if pid in passages],
+                )
+            )
         return hits
 
-    def _add_coverage(self, query: str, order: list[int], per_article: dict, passages: dict,
-                      base_scores: dict[int, float], factors: dict[int, float], fused: dict[int, float]) -> list[int]:
+    def _add_coverage(
+        self,
+        query: str,
+        order: list[int],
+        per_article: dict,
+        passages: dict,
+        base_scores: dict[int, float],
+        factors: dict[int, float],
+        fused: dict[int, float],
+    ) -> list[int]:
         """Add each top article's lexical coverage of the question (its best of up to three
         candidate passages, title included) to its relevance, and reorder those articles."""
         weights = self.question_weights(query)
@@ -386,8 +445,11 @@ class Retriever:
             return order
         top = order[:COVERAGE_DEPTH]
         for aid in top:
-            covered = max(coverage(weights, stems(f"{passages[pid].title} {passages[pid].text}"))
-                          for _, pid in per_article[aid][:3] if pid in passages)
+            covered = max(
+                coverage(weights, stems(f"{passages[pid].title} {passages[pid].text}"))
+                for _, pid in per_article[aid][:3]
+                if pid in passages
+            )
             fused[aid] = max(0.0, base_scores[aid] + self.config.coverage_weight * covered) * factors[aid]
         return sorted(top, key=lambda a: (-fused[a], -base_scores[a], a)) + order[COVERAGE_DEPTH:]
 

@@ -1,4 +1,5 @@
 """Pure rank- and score-fusion functions (tested on hand-written lists)."""
+
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
@@ -22,5 +23,3 @@ def linear_fusion(components: Sequence[tuple[Mapping[K, float], float]]) -> dict
         for key, value in scores.items():
             out[key] = out.get(key, 0.0) + weight * value
     return out
-
-

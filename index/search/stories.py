@@ -1,4 +1,5 @@
 """Stories: copies of one story (another outlet's, a syndicated one) folded under the best-ranked."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,7 +20,7 @@ def group_stories(hits: list[Hit], limit: int, vector_of: Callable[[str], np.nda
     for hit in hits:
         vec = vector_of(hit.passage.id)
         folded = False
-        for other, ovec in zip(kept, kept_vecs):
+        for other, ovec in zip(kept, kept_vecs, strict=True):
             same_text = hit.article.title and hit.article.title.lower() == other.article.title.lower()
             close = vec is not None and ovec is not None and float(vec @ ovec) >= STORY_SIMILARITY
             near_in_time = abs((hit.article.published_ts or 0) - (other.article.published_ts or 0)) <= 3 * DAY

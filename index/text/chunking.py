@@ -1,13 +1,58 @@
 """Sentence-aware passages sized to the embedding model's window."""
+
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "gov", "sen", "rep", "lt", "col", "capt",
-    "sgt", "rev", "hon", "pres", "vs", "etc", "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr", "jun",
-    "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "fig", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "mt",
+    "gen",
+    "gov",
+    "sen",
+    "rep",
+    "lt",
+    "col",
+    "capt",
+    "sgt",
+    "rev",
+    "hon",
+    "pres",
+    "vs",
+    "etc",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "no",
+    "fig",
+    "u.s",
+    "u.k",
+    "u.n",
+    "e.g",
+    "i.e",
+    "a.m",
+    "p.m",
 }
 # A sentence ends at . ! ? or … plus any closing quotes, brackets and citation markers ("[3]"),
 # which stay with it; the next one starts with a capital or a digit (not a citation marker).
@@ -25,11 +70,11 @@ def split_sentences(text: str) -> list[str]:
             continue
         start = 0
         for match in _SPLIT.finditer(paragraph):
-            before = paragraph[start:match.start()].rstrip("\"”’)]")
+            before = paragraph[start : match.start()].rstrip('"”’)]')
             last_word = before.rsplit(" ", 1)[-1].rstrip(".").lower()
             if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
                 continue
-            sentences.append(paragraph[start:match.end(1)].strip())
+            sentences.append(paragraph[start : match.end(1)].strip())
             start = match.end()
         tail = paragraph[start:].strip()
         if tail:
@@ -47,7 +92,7 @@ def _split_long(sentence: str, budget: int, count: TokenCounter) -> list[str]:
     n = count([sentence])[0]
     pieces = max(2, -(-n // budget))
     size = max(1, -(-len(words) // pieces))
-    return [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
+    return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
 
 
 def chunk_text(text: str, budget: int, count: TokenCounter = approximate_tokens, overlap: int = 1) -> list[str]:
@@ -61,10 +106,10 @@ def chunk_text(text: str, budget: int, count: TokenCounter = approximate_tokens,
         return []
     sizes = count(sentences)
     units: list[tuple[str, int]] = []
-    for sentence, size in zip(sentences, sizes):
+    for sentence, size in zip(sentences, sizes, strict=True):
         if size > budget:
             parts = _split_long(sentence, budget, count)
-            units += list(zip(parts, count(parts)))
+            units += list(zip(parts, count(parts), strict=True))
         else:
             units.append((sentence, size))
     chunks: list[str] = []

@@ -1,4 +1,5 @@
 """Text cleaning: HTML to paragraphs, boilerplate trailers, Unicode, canonical URLs."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,31 @@ import lxml.html
 from lxml import etree
 
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "pre", "table", "tr", "section", "article", "header", "footer", "figure", "figcaption", "hr", "dd", "dt",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "hr",
+    "dd",
+    "dt",
 }
 _DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "form", "svg", "template")
 
@@ -22,8 +46,13 @@ _TRAILERS = [
     re.compile(r"^the post\b.{1,400}\bappeared first on\b.{1,200}$", re.I | re.S),
     re.compile(r"^(continue|keep) reading\b.{0,200}$", re.I | re.S),
     re.compile(r"^(read|see) (the )?(full|more|original)( story| article| post)?\b.{0,200}$", re.I | re.S),
-    re.compile(r"^this (article|story|post) (was )?(originally )?(first )?(appeared|published)\b.{0,300}$", re.I | re.S),
-    re.compile(r"^(the )?(article|post|entry) .{1,300} (was|is) (originally )?(published|posted) (on|at|by) .{1,200}$", re.I | re.S),
+    re.compile(
+        r"^this (article|story|post) (was )?(originally )?(first )?(appeared|published)\b.{0,300}$", re.I | re.S
+    ),
+    re.compile(
+        r"^(the )?(article|post|entry) .{1,300} (was|is) (originally )?(published|posted) (on|at|by) .{1,200}$",
+        re.I | re.S,
+    ),
     re.compile(r"^\[?(…|\.\.\.)\]?$"),
     re.compile(r"^(related|more)( articles| stories| news)?:?$", re.I),
 ]

@@ -1,5 +1,6 @@
 """Words: the one tokenizer and stopword list behind keyword search, lexical coverage and
 answer selection."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The vector index of record: one Chroma collection (embedded or client-server) holding a
 vector per archived passage, tagged with the model that made it."""
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,7 @@ from ..errors import IndexUnavailable, ModelMismatch
 
 log = logging.getLogger(__name__)
 
-_PAGE = 2000        # ids per read call
+_PAGE = 2000  # ids per read call
 # Vectors per write call. Chroma's bindings hold the GIL while they write (bench_scale: 512 vectors
 # into a 100k collection stalled an asyncio loop for 0.55 s), so a bot that ingests in-process
 # would freeze for that long; small writes bound each stall.
@@ -37,8 +38,11 @@ class VectorStore:
             if config.chroma_url:
                 parts = urlsplit(config.chroma_url)
                 self.client = chromadb.HttpClient(
-                    host=parts.hostname or "localhost", port=parts.port or (443 if parts.scheme == "https" else 8000),
-                    ssl=parts.scheme == "https", settings=settings)
+                    host=parts.hostname or "localhost",
+                    port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https",
+                    settings=settings,
+                )
                 self.client.heartbeat()
             else:
                 self.client = chromadb.PersistentClient(path=str(path), settings=settings)
@@ -61,7 +65,8 @@ class VectorStore:
 
     def _open_collection(self):
         return self.client.get_or_create_collection(
-            self.config.collection, embedding_function=None,
+            self.config.collection,
+            embedding_function=None,
             metadata={"hnsw:space": "cosine", "model": self.model_name, "dimension": self.dimension},
         )
 
@@ -83,12 +88,14 @@ class VectorStore:
         with self._unavailable("cannot write to the vector index at {}"):
             for start in range(0, len(ids), _WRITE_PAGE):
                 end = start + _WRITE_PAGE
-                self.collection.upsert(ids=ids[start:end], embeddings=vectors[start:end], metadatas=metadatas[start:end])
+                self.collection.upsert(
+                    ids=ids[start:end], embeddings=vectors[start:end], metadatas=metadatas[start:end]
+                )
 
     def delete(self, ids: list[str]) -> None:
         with self._unavailable("cannot delete from the vector index at {}"):
             for start in range(0, len(ids), _WRITE_PAGE):
-                self.collection.delete(ids=ids[start:start + _WRITE_PAGE])
+                self.collection.delete(ids=ids[start : start + _WRITE_PAGE])
 
     def count(self) -> int:
         with self._unavailable("vector index at {} is unavailable"):
@@ -106,8 +113,8 @@ class VectorStore:
         out: dict[str, np.ndarray] = {}
         with self._unavailable("vector index at {} is unavailable"):
             for start in range(0, len(ids), _PAGE):
-                got = self.collection.get(ids=ids[start:start + _PAGE], include=["embeddings"])
-                for pid, vec in zip(got["ids"], got["embeddings"]):
+                got = self.collection.get(ids=ids[start : start + _PAGE], include=["embeddings"])
+                for pid, vec in zip(got["ids"], got["embeddings"], strict=True):
                     out[pid] = np.asarray(vec, dtype=np.float32)
         return out
 

@@ -1,17 +1,18 @@
 """The density (hubness) correction's maths: exact nearest-neighbour similarities between
 passages, kept up to date as passages arrive, and each passage's density (mean similarity to
 its nearest neighbours). Pure NumPy, no storage."""
+
 from __future__ import annotations
 
 import numpy as np
 
-NEIGHBOURS = 10        # a passage's density: mean cosine to its NEIGHBOURS nearest other passages
+NEIGHBOURS = 10  # a passage's density: mean cosine to its NEIGHBOURS nearest other passages
 
 
 DENSITY_FULL_AT = 1000  # articles: below, the density correction is scaled down in proportion
 
 
-SAME_STORY = 0.90      # closer than this, another passage is a copy of the story (as retrieval.STORY_SIMILARITY)
+SAME_STORY = 0.90  # closer than this, another passage is a copy of the story (as retrieval.STORY_SIMILARITY)
 
 
 _NEIGHBOUR_BLOCK = 256  # rows per block of the all-pairs product (256 x 100k floats = 100 MB)
@@ -31,7 +32,7 @@ def update_neighbours(matrix: np.ndarray, groups: np.ndarray, top: np.ndarray, k
     new_rows = np.flatnonzero(~known)
     old_rows = np.flatnonzero(known)
     for start in range(0, len(new_rows), _NEIGHBOUR_BLOCK):
-        block = new_rows[start:start + _NEIGHBOUR_BLOCK]
+        block = new_rows[start : start + _NEIGHBOUR_BLOCK]
         sims = matrix[block] @ matrix.T
         sims[groups[block][:, None] == groups[None, :]] = -np.inf  # its own article, itself included
         sims[sims >= SAME_STORY] = -np.inf
@@ -39,7 +40,7 @@ def update_neighbours(matrix: np.ndarray, groups: np.ndarray, top: np.ndarray, k
         best = -np.partition(-sims, take - 1, axis=1)[:, :take] if take else np.empty((len(block), 0))
         best = -np.sort(-best, axis=1)
         top[block] = -np.inf
-        top[block, :best.shape[1]] = best
+        top[block, : best.shape[1]] = best
         if len(old_rows):
             cand = sims[:, old_rows].T  # old rows x block
             take = min(k, len(block))

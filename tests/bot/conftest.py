@@ -1,5 +1,6 @@
 """Shared fixtures for the Discord layer: a real Newsdesk on a temporary data dir, filled
 from small RSS feeds served over HTTP on 127.0.0.1, and a simcord world around the bot."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,12 @@ _test_ids = itertools.count(1)
 @pytest.fixture
 def feeds(feed_server) -> Feeds:
     prefix = f"/t{next(_test_ids)}"
-    return Feeds(make_feed(feed_server, "planet", "Daily Planet", STORIES, prefix),
-                 make_feed(feed_server, "wire", "Wire Service", WIRE_STORIES, prefix), prefix, feed_server)
+    return Feeds(
+        make_feed(feed_server, "planet", "Daily Planet", STORIES, prefix),
+        make_feed(feed_server, "wire", "Wire Service", WIRE_STORIES, prefix),
+        prefix,
+        feed_server,
+    )
 
 
 @pytest.fixture
@@ -36,8 +41,9 @@ def config(tmp_path, discord_config) -> Config:
     return Config(
         data=DataConfig(dir=str(tmp_path / "data")),
         embedding=EmbeddingConfig(model="hash-embedder-256"),
-        feeds=FeedsConfig(allow_private_networks=True, fetch_full_text="never", workers=4, retries=0,
-                          timeout_seconds=5.0),
+        feeds=FeedsConfig(
+            allow_private_networks=True, fetch_full_text="never", workers=4, retries=0, timeout_seconds=5.0
+        ),
         discord=discord_config,
     )
 
@@ -89,5 +95,3 @@ def world(simcord_env) -> World:
     admin = guild.add_member(env.create_user("alice"), roles=[editors])
     member = guild.add_member(env.create_user("bob"))
     return World(env, guild, general, news, admin_log, admin, member)
-
-

@@ -1,4 +1,5 @@
 """create_bot: intents, mentions, sharding, command metadata, syncing to configured guilds."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """bot.checks: cooldowns, the heavy-work gate, scopes; bot.progress: throttled edits."""
+
 from __future__ import annotations
 
 import asyncio

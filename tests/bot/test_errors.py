@@ -1,4 +1,5 @@
 """bot.errors: every error becomes one short line; nothing internal leaks."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,20 +9,26 @@ from bot.errors import Busy, NotAdmin, describe, is_expected
 from index import errors as ix
 
 
-@pytest.mark.parametrize("error, expected", [
-    (ix.BadQuery("since: cannot understand the date 'x'"), "That didn't work: since: cannot understand the date 'x'"),
-    (ix.NotFound("no article '9' in the archive"), "Not found: no article '9' in the archive"),
-    (ix.UrlRefused("private address"), "That URL was refused: private address"),
-    (ix.PermissionDenied("that feed is global"), "Not allowed: that feed is global"),
-    (ix.ConfigError("/etc/newsdesk/config.toml: key 'x' must be a number"), "Newsdesk is not configured correctly"),
-    (ix.IndexUnavailable("vector index at /srv/chroma is unavailable"), "The search index is unavailable"),
-    (ix.ArchiveError("disk full at /srv/data"), "The archive can't be written"),
-    (NotAdmin(), "This command is for server admins"),
-    (Busy(), "Newsdesk is busy"),
-    (app_commands.CommandOnCooldown(app_commands.Cooldown(1, 10), 7.4), "again in 7 s"),
-    (app_commands.NoPrivateMessage(), "only works in a server"),
-    (RuntimeError("secret internals"), "Something went wrong on our side"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (
+            ix.BadQuery("since: cannot understand the date 'x'"),
+            "That didn't work: since: cannot understand the date 'x'",
+        ),
+        (ix.NotFound("no article '9' in the archive"), "Not found: no article '9' in the archive"),
+        (ix.UrlRefused("private address"), "That URL was refused: private address"),
+        (ix.PermissionDenied("that feed is global"), "Not allowed: that feed is global"),
+        (ix.ConfigError("/etc/newsdesk/config.toml: key 'x' must be a number"), "Newsdesk is not configured correctly"),
+        (ix.IndexUnavailable("vector index at /srv/chroma is unavailable"), "The search index is unavailable"),
+        (ix.ArchiveError("disk full at /srv/data"), "The archive can't be written"),
+        (NotAdmin(), "This command is for server admins"),
+        (Busy(), "Newsdesk is busy"),
+        (app_commands.CommandOnCooldown(app_commands.Cooldown(1, 10), 7.4), "again in 7 s"),
+        (app_commands.NoPrivateMessage(), "only works in a server"),
+        (RuntimeError("secret internals"), "Something went wrong on our side"),
+    ],
+)
 def test_describe(error, expected):
     text = describe(error)
     assert text.startswith(expected) or expected in text

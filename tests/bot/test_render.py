@@ -1,4 +1,5 @@
 """bot.render: limits, clean trimming, escaping (no Discord needed)."""
+
 from __future__ import annotations
 
 import discord
@@ -9,9 +10,22 @@ from index.models import Answer, Article, Citation, Hit, PassageRow
 
 
 def article(i: int, title: str = "Title", text: str = "Body text.", outlet: str = "Outlet") -> Article:
-    return Article(id=i, guid=f"g{i}", url=f"https://news.example/a/{i}", title=title, outlet=outlet, authors=("A",),
-                   published="2025-03-0%dT10:00:00+00:00" % (i % 9 + 1), published_ts=1_740_000_000.0 + i,
-                   date_source="feed", fetched_at="", language="en", summary=text[:300], text=text, text_source="feed")
+    return Article(
+        id=i,
+        guid=f"g{i}",
+        url=f"https://news.example/a/{i}",
+        title=title,
+        outlet=outlet,
+        authors=("A",),
+        published=f"2025-03-0{i % 9 + 1}T10:00:00+00:00",
+        published_ts=1_740_000_000.0 + i,
+        date_source="feed",
+        fetched_at="",
+        language="en",
+        summary=text[:300],
+        text=text,
+        text_source="feed",
+    )
 
 
 def hit(i: int, **kw) -> Hit:
@@ -24,7 +38,9 @@ def within_limits(embed: discord.Embed) -> None:
     assert len(embed.title or "") <= render.TITLE_LIMIT
     assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
     assert len(embed.fields) <= render.MAX_FIELDS
-    assert all(len(f.value) <= render.FIELD_VALUE_LIMIT and len(f.name) <= render.FIELD_NAME_LIMIT for f in embed.fields)
+    assert all(
+        len(f.value) <= render.FIELD_VALUE_LIMIT and len(f.name) <= render.FIELD_NAME_LIMIT for f in embed.fields
+    )
 
 
 def test_trim_cuts_at_a_word_with_an_ellipsis():
@@ -52,8 +68,10 @@ def test_safe_escapes_markdown_and_mentions():
 
 
 def test_link_and_url_safety():
-    assert render.link("A [weird] title", "https://x.example/a (1)") == \
-        "[A \\[weird\\] title](https://x.example/a%20%281%29)"
+    assert (
+        render.link("A [weird] title", "https://x.example/a (1)")
+        == "[A \\[weird\\] title](https://x.example/a%20%281%29)"
+    )
     assert render.link("Title", "javascript:alert(1)") == "Title"
     assert render.safe_url("ftp://x") is None
 
@@ -100,7 +118,7 @@ def test_result_pages(n):
 
 def test_finalize_enforces_every_limit():
     embed = discord.Embed(title="t" * 1000, description="d" * 10000)
-    for i in range(40):
+    for _ in range(40):
         embed.add_field(name="n" * 300, value="v" * 2000)
     embed.set_footer(text="f" * 3000)
     embed.set_author(name="a" * 300)
@@ -108,8 +126,17 @@ def test_finalize_enforces_every_limit():
 
 
 def test_status_embed_shows_no_paths():
-    stats = {"articles": 3, "passages": 9, "embedded_passages": 9, "vectors": 9, "model": "m", "feeds": 1,
-             "archive_bytes": 5_000_000, "last_poll": None, "index_error": "https://user:pw@chroma.example down",
-             "failing_feeds": [{"name": "https://u:p@feed.example/rss", "error": "HTTP 500"}]}
+    stats = {
+        "articles": 3,
+        "passages": 9,
+        "embedded_passages": 9,
+        "vectors": 9,
+        "model": "m",
+        "feeds": 1,
+        "archive_bytes": 5_000_000,
+        "last_poll": None,
+        "index_error": "https://user:pw@chroma.example down",
+        "failing_feeds": [{"name": "https://u:p@feed.example/rss", "error": "HTTP 500"}],
+    }
     text = str(render.status_embed(stats).to_dict())
     assert "pw@" not in text and "u:p@" not in text and "4.8 MB" in text

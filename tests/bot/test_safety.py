@@ -1,4 +1,5 @@
 """Nobody gets pinged, nothing oversized is sent, no traceback or secret reaches a channel."""
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,9 @@ from bot import render
 
 EVERYONE_QUESTION = "@everyone <@&123> @here what happened with the volcano in Iceland?"
 HUGE_TITLE = "Enormous " + " ".join(f"headline{i}" for i in range(120))
-HUGE_TEXT = " ".join(f"The enormous report sentence number {i} discusses the giant glacier melting." for i in range(700))
+HUGE_TEXT = " ".join(
+    f"The enormous report sentence number {i} discusses the giant glacier melting." for i in range(700)
+)
 
 
 def assert_within_limits(embed: discord.Embed) -> None:
@@ -53,7 +56,9 @@ async def test_everyone_in_a_question_pings_no_one(world):
         if message.author.id == world.bot.user.id:
             assert message.mention_everyone is False
             assert not message.role_mentions
-    listing = next(m for m in world.general.history() if m.embeds and "markets rally" in (m.embeds[0].description or ""))
+    listing = next(
+        m for m in world.general.history() if m.embeds and "markets rally" in (m.embeds[0].description or "")
+    )
     assert "@\u200beveryone Breaking: <@&\u200b123> markets rally" in listing.embeds[0].description
     assert world.bot.allowed_mentions.to_dict() == {"parse": []}
 
@@ -84,7 +89,9 @@ async def test_huge_articles_still_render_within_limits(world, desk, feeds):
     results = [
         # the question names the huge article's words so that the test embedder ranks it first
         # despite its length correction: what is checked here is rendering, not ranking
-        await world.member.slash(world.general, "ask", question="What does the enormous report say about the giant glacier melting?"),
+        await world.member.slash(
+            world.general, "ask", question="What does the enormous report say about the giant glacier melting?"
+        ),
         await world.member.slash(world.general, "search", query="enormous report glacier"),
         await world.member.slash(world.general, "article", url_or_id=url),
         await world.member.slash(world.general, "latest", count=50),

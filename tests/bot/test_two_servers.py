@@ -1,5 +1,6 @@
 """Two servers on one bot: each sees its own feeds plus the global ones, never the other's,
 and each server's admins manage only their own feeds."""
+
 from __future__ import annotations
 
 import re
@@ -24,15 +25,25 @@ def harbour_stories(town: str, n: int, on_topic: bool) -> list[tuple[str, str, i
     other council news (the other server's on-topic stories then outrank these, so a filter applied
     after ranking would leave this server short of results)."""
     if on_topic:
-        return [(f"{town} harbour ferry terminal update {i}",
-                 f"The harbour ferry terminal in {town}: crews at the ferry terminal replaced pontoon {i} "
-                 f"and the harbour ferry timetable changed for terminal passengers in week {i}.", i)
-                for i in range(1, n + 1)]
-    return [(f"{town} council notes {i}",
-             f"{town} council notes for week {i}: the library reopened after repairs, road works on street {i} "
-             f"finished early, a playground opened near the school, the market moved to the square, and the "
-             f"harbour ferry terminal got a fresh coat of paint.", i)
-            for i in range(1, n + 1)]
+        return [
+            (
+                f"{town} harbour ferry terminal update {i}",
+                f"The harbour ferry terminal in {town}: crews at the ferry terminal replaced pontoon {i} "
+                f"and the harbour ferry timetable changed for terminal passengers in week {i}.",
+                i,
+            )
+            for i in range(1, n + 1)
+        ]
+    return [
+        (
+            f"{town} council notes {i}",
+            f"{town} council notes for week {i}: the library reopened after repairs, road works on street {i} "
+            f"finished early, a playground opened near the school, the market moved to the square, and the "
+            f"harbour ferry terminal got a fresh coat of paint.",
+            i,
+        )
+        for i in range(1, n + 1)
+    ]
 
 
 @dataclass
@@ -47,8 +58,12 @@ def make_server(env, name: str) -> Server:
     guild = env.create_guild(name)
     channel = guild.create_text_channel("general")
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
-    return Server(guild, channel, guild.add_member(env.create_user(f"{name.lower()}-admin"), roles=[mods]),
-                  guild.add_member(env.create_user(f"{name.lower()}-reader")))
+    return Server(
+        guild,
+        channel,
+        guild.add_member(env.create_user(f"{name.lower()}-admin"), roles=[mods]),
+        guild.add_member(env.create_user(f"{name.lower()}-reader")),
+    )
 
 
 @pytest.fixture
@@ -62,9 +77,13 @@ def two(world, desk, feeds):
     south = feeds.new("south", "South Courier", harbour_stories("Southport", 15, on_topic=True))
     shared = feeds.server.base + f"{feeds.prefix}/shared/harbour-strike.html"
     for feed in (north, south):
-        feed.add_item("Harbour ferry workers strike at the terminal",
-                      "Ferry workers at the harbour terminal went on strike over pay, halting ferry sailings "
-                      "from the terminal for a day.", date=NOW - timedelta(hours=2), slug="strike")
+        feed.add_item(
+            "Harbour ferry workers strike at the terminal",
+            "Ferry workers at the harbour terminal went on strike over pay, halting ferry sailings "
+            "from the terminal for a day.",
+            date=NOW - timedelta(hours=2),
+            slug="strike",
+        )
         feed.items[-1]["guid"], feed.items[-1]["link"] = "shared-strike", shared
         feed.publish()
     return a, b, north, south, shared
@@ -125,11 +144,13 @@ async def test_the_filter_is_inside_retrieval_so_a_small_server_still_gets_ten_r
     await add_feeds(two, desk)
     unscoped = desk.retriever.search("harbour ferry terminal", limit=10, group_stories=False)
     assert sum("Southport" in h.article.title for h in unscoped.hits) >= 8  # filtering these afterwards leaves A short
-    scoped = desk.retriever.search("harbour ferry terminal", limit=10, group_stories=False,
-                                   scope=Scope(guild_id=a.guild.id, everything=False))
+    scoped = desk.retriever.search(
+        "harbour ferry terminal", limit=10, group_stories=False, scope=Scope(guild_id=a.guild.id, everything=False)
+    )
     titles = [h.article.title for h in scoped.hits]
     assert len(titles) == 10 and not any("Southport" in t for t in titles), titles
     assert sum("Northport" in t for t in titles) >= 8, "; ".join(titles)
+
 
 async def test_scope_follows_feed_changes_at_once(desk, feeds, two):
     """The per-server visibility is cached; adding or removing a feed must show in the next search."""
@@ -160,7 +181,8 @@ async def test_an_admin_cannot_remove_or_reindex_the_other_servers_feeds(world, 
     # /reindex without a feed re-embeds this server's feeds only
     own_passages = desk.archive.db.execute(
         "SELECT count(*) FROM passages WHERE article_id IN (SELECT article_id FROM article_feeds WHERE feed_id = ?)",
-        [north_feed.id]).fetchone()[0]
+        [north_feed.id],
+    ).fetchone()[0]
     everything = desk.archive.counts()["passages"]
     assert own_passages < everything
     done = await a.admin.slash(a.channel, "reindex")

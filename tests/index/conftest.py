@@ -1,5 +1,6 @@
 """Fixtures for the index tests: a real HTTP server on 127.0.0.1, real SQLite and embedded Chroma
 in temporary directories, and the deterministic hash embedder."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """index.config: defaults, the example file, errors that name key and file, env overrides, CLI exit 2."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,7 +59,9 @@ def test_example_file_loads_and_documents_the_defaults():
 
 
 def test_values_are_read_and_numbers_widened(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [data]
 dir = "/srv/news"
 [feeds]
@@ -70,7 +73,8 @@ llm_url = "http://127.0.0.1:1/v1"
 [discord]
 guilds = [1, 2]
 poll = false
-""")
+""",
+    )
     config = load_config(path)
     assert config.data.dir == "/srv/news"
     assert config.feeds.timeout_seconds == 5.0 and isinstance(config.feeds.timeout_seconds, float)
@@ -83,30 +87,33 @@ poll = false
     assert config.feeds.retries == Config().feeds.retries
 
 
-@pytest.mark.parametrize("text, key", [
-    ("[feeds]\nbogus = 1\n", "feeds.bogus"),
-    ("[feeds]\nworkers = \"eight\"\n", "feeds.workers"),
-    ("[feeds]\nworkers = true\n", "feeds.workers"),
-    ("[feeds]\ntimeout_seconds = \"20\"\n", "feeds.timeout_seconds"),
-    ("[feeds]\nallow_private_networks = \"yes\"\n", "feeds.allow_private_networks"),
-    ("[data]\ndir = 3\n", "data.dir"),
-    ("[discord]\nguilds = [1, \"two\"]\n", "discord.guilds"),
-    ("[discord]\nowners = 5\n", "discord.owners"),
-    ("[feeds]\nfetch_full_text = \"sometimes\"\n", "feeds.fetch_full_text"),
-    ("[feeds]\nworkers = 0\n", "feeds.workers"),
-    ("[embedding]\npassage_tokens = 10\n", "embedding.passage_tokens"),
-    ("[index]\nchroma_url = \"ftp://example.org\"\n", "index.chroma_url"),
-    ("[feeds]\nretries = -1\n", "feeds.retries"),
-    ("[feeds]\ntimeout_seconds = -1.5\n", "feeds.timeout_seconds"),
-    ("[feeds]\npoll_interval_minutes = 0\n", "feeds.poll_interval_minutes"),
-    ("[answers]\nllm_timeout_seconds = 0\n", "answers.llm_timeout_seconds"),
-    ("[answers]\nmax_sentences = 0\n", "answers.max_sentences"),
-    ("[retrieval]\ncandidates = 0\n", "retrieval.candidates"),
-    ("[retrieval]\nquery_cache_size = -1\n", "retrieval.query_cache_size"),
-    ("[discord]\nask_cooldown_seconds = -3\n", "discord.ask_cooldown_seconds"),
-    ("[nosuchsection]\nx = 1\n", "nosuchsection"),
-    ("feeds = 3\n", "feeds"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("[feeds]\nbogus = 1\n", "feeds.bogus"),
+        ('[feeds]\nworkers = "eight"\n', "feeds.workers"),
+        ("[feeds]\nworkers = true\n", "feeds.workers"),
+        ('[feeds]\ntimeout_seconds = "20"\n', "feeds.timeout_seconds"),
+        ('[feeds]\nallow_private_networks = "yes"\n', "feeds.allow_private_networks"),
+        ("[data]\ndir = 3\n", "data.dir"),
+        ('[discord]\nguilds = [1, "two"]\n', "discord.guilds"),
+        ("[discord]\nowners = 5\n", "discord.owners"),
+        ('[feeds]\nfetch_full_text = "sometimes"\n', "feeds.fetch_full_text"),
+        ("[feeds]\nworkers = 0\n", "feeds.workers"),
+        ("[embedding]\npassage_tokens = 10\n", "embedding.passage_tokens"),
+        ('[index]\nchroma_url = "ftp://example.org"\n', "index.chroma_url"),
+        ("[feeds]\nretries = -1\n", "feeds.retries"),
+        ("[feeds]\ntimeout_seconds = -1.5\n", "feeds.timeout_seconds"),
+        ("[feeds]\npoll_interval_minutes = 0\n", "feeds.poll_interval_minutes"),
+        ("[answers]\nllm_timeout_seconds = 0\n", "answers.llm_timeout_seconds"),
+        ("[answers]\nmax_sentences = 0\n", "answers.max_sentences"),
+        ("[retrieval]\ncandidates = 0\n", "retrieval.candidates"),
+        ("[retrieval]\nquery_cache_size = -1\n", "retrieval.query_cache_size"),
+        ("[discord]\nask_cooldown_seconds = -3\n", "discord.ask_cooldown_seconds"),
+        ("[nosuchsection]\nx = 1\n", "nosuchsection"),
+        ("feeds = 3\n", "feeds"),
+    ],
+)
 def test_bad_values_name_the_key_and_the_file(tmp_path, text, key):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
@@ -127,15 +134,18 @@ def test_bad_toml_names_the_file(tmp_path):
 
 
 def test_zero_is_allowed_where_it_means_off(tmp_path):
-    path = write(tmp_path, "[feeds]\nretries = 0\nmax_redirects = 0\nper_host_delay_seconds = 0\n"
-                           "[retrieval]\nrecent_days = 0\nkeyword_weight = 0\n[discord]\nshards = 0\n")
+    path = write(
+        tmp_path,
+        "[feeds]\nretries = 0\nmax_redirects = 0\nper_host_delay_seconds = 0\n"
+        "[retrieval]\nrecent_days = 0\nkeyword_weight = 0\n[discord]\nshards = 0\n",
+    )
     config = load_config(path)
     assert config.feeds.retries == 0 and config.retrieval.recent_days == 0.0
 
 
 def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path):
     path = tmp_path / "latin1.toml"
-    path.write_bytes(b"[data]\ndir = \"caf\xe9\"\n")
+    path.write_bytes(b'[data]\ndir = "caf\xe9"\n')
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(path) in str(info.value) and "UTF-8" in str(info.value)
@@ -175,11 +185,14 @@ def test_environment_overrides_the_defaults(tmp_path, monkeypatch):
     assert config.feeds.allow_private_networks is True
 
 
-@pytest.mark.parametrize("text, key", [
-    ("[feeds]\nbogus = 1\n", "feeds.bogus"),
-    ("[feeds]\nworkers = \"eight\"\n", "feeds.workers"),
-    ("[feeds\n", None),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("[feeds]\nbogus = 1\n", "feeds.bogus"),
+        ('[feeds]\nworkers = "eight"\n', "feeds.workers"),
+        ("[feeds\n", None),
+    ],
+)
 def test_cli_prints_one_error_line_and_exits_2(tmp_path, text, key):
     path = write(tmp_path, text)
     result = CliRunner().invoke(cli, ["--config", str(path), "stats", "--json"])

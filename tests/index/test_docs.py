@@ -1,14 +1,15 @@
 """The README and config.example.toml agree with the code."""
+
 from __future__ import annotations
 
 import dataclasses
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import click
 import pytest
-import tomllib
 
 from index.cli.commands import cli
 from index.config import Config
@@ -83,8 +84,9 @@ def test_every_command_in_the_readme_exists(readme):
             word = word.strip("[]")  # "[--fix]": an optional option
             if word.startswith("--"):
                 option = word.split("=", 1)[0]
-                assert option in _options(command) | _options(cli), \
+                assert option in _options(command) | _options(cli), (
                     f"README: `newsdesk {' '.join(words)}`: {option} is not an option of {command.name}"
+                )
 
 
 def test_make_targets_in_the_readme_exist(readme):
@@ -105,8 +107,11 @@ def test_config_example_keys_equal_the_config_fields():
     if not EXAMPLE.exists():
         pytest.skip("config.example.toml is not written yet")
     raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    expected = {f.name: {g.name for g in dataclasses.fields(f.default_factory())}
-                for f in dataclasses.fields(Config) if f.name != "source"}
+    expected = {
+        f.name: {g.name for g in dataclasses.fields(f.default_factory())}
+        for f in dataclasses.fields(Config)
+        if f.name != "source"
+    }
     assert set(raw) == set(expected)
     for section, keys in expected.items():
         assert set(raw[section]) == keys, section

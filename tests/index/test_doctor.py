@@ -1,9 +1,10 @@
 """`doctor`: finds where the archive and the vector index disagree, and --fix repairs it."""
+
 from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -11,14 +12,29 @@ from support.archive import assert_consistent
 from support.config import newsdesk, write_config
 from support.feeds import Item, long_text, rss20
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
 def ingested(site, desk):
-    desk.add_feed(site.serve("/doctor.xml", rss20("Doctor Times", [
-        Item(f"{topic.title()} story", long_text(topic, 10), link=site.url(f"/{topic}.html"), guid=topic,
-             date=NOW - timedelta(hours=i)) for i, topic in enumerate(("volcano", "bank", "octopus", "football"))])))
+    desk.add_feed(
+        site.serve(
+            "/doctor.xml",
+            rss20(
+                "Doctor Times",
+                [
+                    Item(
+                        f"{topic.title()} story",
+                        long_text(topic, 10),
+                        link=site.url(f"/{topic}.html"),
+                        guid=topic,
+                        date=NOW - timedelta(hours=i),
+                    )
+                    for i, topic in enumerate(("volcano", "bank", "octopus", "football"))
+                ],
+            ),
+        )
+    )
     assert desk.ingest().articles_new == 4
     return desk
 
@@ -57,12 +73,17 @@ def test_fix_rebuilds_the_full_text_index_and_drops_orphan_passages(ingested):
     desk = ingested
     db = desk.archive.db
     passage = db.execute("SELECT rowid, id FROM passages LIMIT 1").fetchone()
-    db.execute("INSERT INTO passages_fts(passages_fts, rowid, title, text) SELECT 'delete', rowid, title, text "
-               "FROM passages WHERE rowid = ?", [passage[0]])
+    db.execute(
+        "INSERT INTO passages_fts(passages_fts, rowid, title, text) SELECT 'delete', rowid, title, text "
+        "FROM passages WHERE rowid = ?",
+        [passage[0]],
+    )
     # an orphan, written behind the archive's back (no foreign keys on this connection)
     raw = sqlite3.connect(desk.config.archive_path)
-    raw.execute("INSERT INTO passages (id, article_id, seq, title, text, published_ts, outlet, embedded) "
-                "VALUES ('a424242-0-orphan0000', 424242, 0, 'Orphan', 'orphan text', 0, 'Ghost', 0)")
+    raw.execute(
+        "INSERT INTO passages (id, article_id, seq, title, text, published_ts, outlet, embedded) "
+        "VALUES ('a424242-0-orphan0000', 424242, 0, 'Orphan', 'orphan text', 0, 'Ghost', 0)"
+    )
     raw.commit()
     raw.close()
 
@@ -83,8 +104,9 @@ def test_duplicates_are_reported_and_not_fixed_by_guesswork(ingested):
     desk = ingested
     url = desk.archive.db.execute("SELECT url FROM articles LIMIT 1").fetchone()[0]
     with desk.archive.transaction():
-        desk.archive.db.execute("INSERT INTO articles (guid, url, title, text) VALUES ('dup-guid', ?, 'Dup', 'dup')",
-                                [url])
+        desk.archive.db.execute(
+            "INSERT INTO articles (guid, url, title, text) VALUES ('dup-guid', ?, 'Dup', 'dup')", [url]
+        )
     report = desk.doctor(fix=True)
     assert "1 URLs archived more than once" in report.problems and not report.ok
 

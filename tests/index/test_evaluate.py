@@ -1,4 +1,5 @@
 """index.evaluate: choice_supported, percentile, and evaluate() metrics on the small archive."""
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,18 @@ def path(url: str) -> str:
     return urlsplit(url).path
 
 
-@pytest.mark.parametrize("answer, choices, expected", [
-    ("The electric ferry crossed the bay.", ["electric ferry", "airport runway", "cable car"], 0),
-    ("It was the cable car.", ["electric ferry", "airport runway", "cable car"], 2),
-    ("Nothing related.", ["electric ferry", "airport runway"], None),            # no overlap
-    ("ferry and runway", ["electric ferry", "airport runway"], None),             # a tie
-    ("A ferry, electric and quiet.", ["Electric Ferry!", "ferry boat"], 0),       # case and punctuation ignored
-    ("anything", [], None),
-    ("anything", ["", "..."], None),
-])
+@pytest.mark.parametrize(
+    "answer, choices, expected",
+    [
+        ("The electric ferry crossed the bay.", ["electric ferry", "airport runway", "cable car"], 0),
+        ("It was the cable car.", ["electric ferry", "airport runway", "cable car"], 2),
+        ("Nothing related.", ["electric ferry", "airport runway"], None),  # no overlap
+        ("ferry and runway", ["electric ferry", "airport runway"], None),  # a tie
+        ("A ferry, electric and quiet.", ["Electric Ferry!", "ferry boat"], 0),  # case and punctuation ignored
+        ("anything", [], None),
+        ("anything", ["", "..."], None),
+    ],
+)
 def test_choice_supported(answer, choices, expected):
     assert choice_supported(answer, choices) == expected
 
@@ -44,17 +48,39 @@ def test_percentile():
 
 def questions(links) -> list[dict]:
     return [
-        {"id": "chess", "question": "Who won the national chess championship?", "outlet": H.GAZETTE,
-         "choices": ["a twelve year old prodigy", "retired banker", "football coach"], "answer": 0,
-         "gold": ["https://elsewhere.example" + path(links["chess"])]},  # hosts vary: paths compare
-        {"id": "ferry", "question": "What opened across the bay?", "outlet": H.GAZETTE,
-         "choices": ["electric ferry", "airport runway", "toll motorway"], "answer": 0,
-         "gold": [path(links["ferry"]), path(links["ferry-wire"])]},
-        {"id": "bakery-before", "question": "Why did the bakery recall sourdough bread?", "asked_at": "2024-04-01",
-         "outlet": H.COURIER, "choices": ["sesame labels", "mouldy flour"], "answer": 0,
-         "gold": [path(links["bakery"])]},  # published three weeks after asked_at: cannot be found
-        {"id": "nowhere", "question": "quantum entanglement cryptography", "outlet": H.COURIER,
-         "choices": ["photons", "qubits"], "answer": 1, "gold": ["/not/in/the/archive.html"]},
+        {
+            "id": "chess",
+            "question": "Who won the national chess championship?",
+            "outlet": H.GAZETTE,
+            "choices": ["a twelve year old prodigy", "retired banker", "football coach"],
+            "answer": 0,
+            "gold": ["https://elsewhere.example" + path(links["chess"])],
+        },  # hosts vary: paths compare
+        {
+            "id": "ferry",
+            "question": "What opened across the bay?",
+            "outlet": H.GAZETTE,
+            "choices": ["electric ferry", "airport runway", "toll motorway"],
+            "answer": 0,
+            "gold": [path(links["ferry"]), path(links["ferry-wire"])],
+        },
+        {
+            "id": "bakery-before",
+            "question": "Why did the bakery recall sourdough bread?",
+            "asked_at": "2024-04-01",
+            "outlet": H.COURIER,
+            "choices": ["sesame labels", "mouldy flour"],
+            "answer": 0,
+            "gold": [path(links["bakery"])],
+        },  # published three weeks after asked_at: cannot be found
+        {
+            "id": "nowhere",
+            "question": "quantum entanglement cryptography",
+            "outlet": H.COURIER,
+            "choices": ["photons", "qubits"],
+            "answer": 1,
+            "gold": ["/not/in/the/archive.html"],
+        },
     ]
 
 
@@ -104,14 +130,16 @@ def test_evaluate_ranks_beyond_the_first(archive):
 def test_eval_command(archive, tmp_path):
     desk, served = archive
     config = tmp_path / "newsdesk.toml"
-    config.write_text(f'[data]\ndir = "{desk.config.data.dir}"\n[embedding]\nmodel = "hash-embedder-256"\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[data]\ndir = "{desk.config.data.dir}"\n[embedding]\nmodel = "hash-embedder-256"\n', encoding="utf-8"
+    )
     qfile = tmp_path / "questions.jsonl"
     qfile.write_text("\n".join(json.dumps(q) for q in questions(served.links)), encoding="utf-8")
     report_path = tmp_path / "report.json"
     before = H.archive_fingerprint(desk)
-    result = CliRunner().invoke(cli, ["--config", str(config), "eval", str(qfile), "--report", str(report_path),
-                                      "--no-answers", "--limit", "3"])
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "eval", str(qfile), "--report", str(report_path), "--no-answers", "--limit", "3"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     assert report["questions"] == 3

@@ -1,4 +1,5 @@
 """Secrets (the Discord token, the LLM key) never reach logs or output."""
+
 from __future__ import annotations
 
 import json
@@ -73,9 +74,10 @@ def test_install_redaction_is_idempotent():
 def cli_setup(tmp_path_factory, llm):
     directory = tmp_path_factory.mktemp("secrets")
     config = directory / "newsdesk.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [data]
-dir = "{directory / 'data'}"
+dir = "{directory / "data"}"
 [embedding]
 model = "hash-embedder-256"
 [feeds]
@@ -86,7 +88,9 @@ retries = 0
 llm_url = "{llm.url}"
 llm_model = "test"
 llm_timeout_seconds = 1.0
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config, H.serve_feeds()
 
 
@@ -102,11 +106,19 @@ def test_cli_commands_never_show_secrets(cli_setup, llm, caplog):
     install_redaction()
     config, served = cli_setup
     outputs = []
-    for args in (["feeds", "add", served.gazette.url, "--name", H.GAZETTE],
-                 ["feeds", "add", served.courier.url],
-                 ["feeds", "add", served.gazette.server.base + "/missing.xml"],
-                 ["ingest", "--json"], ["stats", "--json"], ["stats"], ["doctor"], ["doctor", "--json"],
-                 ["feeds", "list", "--json"], ["latest", "--json"], ["search", "electric ferry", "--json"]):
+    for args in (
+        ["feeds", "add", served.gazette.url, "--name", H.GAZETTE],
+        ["feeds", "add", served.courier.url],
+        ["feeds", "add", served.gazette.server.base + "/missing.xml"],
+        ["ingest", "--json"],
+        ["stats", "--json"],
+        ["stats"],
+        ["doctor"],
+        ["doctor", "--json"],
+        ["feeds", "list", "--json"],
+        ["latest", "--json"],
+        ["search", "electric ferry", "--json"],
+    ):
         result = invoke(config, *args)
         outputs.append(result.output)
     assert "hash-embedder-256" in outputs[4]
@@ -136,8 +148,7 @@ def test_status_and_config_errors_never_show_secrets(cli_setup, tmp_path, caplog
 
     desk = Newsdesk(load_config(config), embedder=HashEmbedder())
     try:
-        assert_clean(json.dumps(desk.status(), default=str), json.dumps(desk.stats(), default=str),
-                     repr(desk.config))
+        assert_clean(json.dumps(desk.status(), default=str), json.dumps(desk.stats(), default=str), repr(desk.config))
     finally:
         desk.close()
     bad = tmp_path / "bad.toml"

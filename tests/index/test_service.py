@@ -1,8 +1,9 @@
 """index.service.Newsdesk, the one API the bot and the command line call: validation before any
 search, server scope on every read, and deliveries claimed once."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.feeds import Item, long_text, rss20
@@ -11,13 +12,26 @@ from support.http import Site
 from index.errors import BadQuery, NotFound, PermissionDenied
 from index.models import GLOBAL, Scope
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def serve(site: Site, name: str, topics: list[str]) -> str:
-    return site.serve(f"/{name}.xml", rss20(f"{name.title()} Post", [
-        Item(f"{t.title()} news", long_text(t, 6), link=site.url(f"/{name}/{t}.html"), guid=f"{name}-{t}",
-             date=NOW - timedelta(days=i + 1)) for i, t in enumerate(topics)]))
+    return site.serve(
+        f"/{name}.xml",
+        rss20(
+            f"{name.title()} Post",
+            [
+                Item(
+                    f"{t.title()} news",
+                    long_text(t, 6),
+                    link=site.url(f"/{name}/{t}.html"),
+                    guid=f"{name}-{t}",
+                    date=NOW - timedelta(days=i + 1),
+                )
+                for i, t in enumerate(topics)
+            ],
+        ),
+    )
 
 
 @pytest.fixture
@@ -31,12 +45,15 @@ def two_servers(desk, site):
     return desk, one, two, shared
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"question": "   "}, "empty"),
-    ({"question": "?!"}, "no words"),
-    ({"question": "volcano", "since": "not a date at all"}, "since"),
-    ({"question": "volcano", "since": "2024-05-02", "until": "2024-05-01"}, "since is after until"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"question": "   "}, "empty"),
+        ({"question": "?!"}, "no words"),
+        ({"question": "volcano", "since": "not a date at all"}, "since"),
+        ({"question": "volcano", "since": "2024-05-02", "until": "2024-05-01"}, "since is after until"),
+    ],
+)
 def test_check_query_refuses_before_searching(desk, kwargs, message):
     question = kwargs.pop("question")
     with pytest.raises(BadQuery, match=message):

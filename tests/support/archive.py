@@ -1,4 +1,5 @@
 """What must hold of an archive after any ingest, and reads of it for assertions."""
+
 from __future__ import annotations
 
 
@@ -7,8 +8,12 @@ def consistency(desk) -> dict:
     the vectors in Chroma."""
     db = desk.archive.db
     return {
-        "dup_guids": db.execute("SELECT count(*) FROM (SELECT guid FROM articles GROUP BY guid HAVING count(*) > 1)").fetchone()[0],
-        "dup_urls": db.execute("SELECT count(*) FROM (SELECT url FROM articles WHERE url != '' GROUP BY url HAVING count(*) > 1)").fetchone()[0],
+        "dup_guids": db.execute(
+            "SELECT count(*) FROM (SELECT guid FROM articles GROUP BY guid HAVING count(*) > 1)"
+        ).fetchone()[0],
+        "dup_urls": db.execute(
+            "SELECT count(*) FROM (SELECT url FROM articles WHERE url != '' GROUP BY url HAVING count(*) > 1)"
+        ).fetchone()[0],
         "archive_ids": desk.archive.all_passage_ids(),
         "chroma_ids": desk.store_or_open().all_ids(),
         "unembedded": db.execute("SELECT count(*) FROM passages WHERE embedded = 0").fetchone()[0],

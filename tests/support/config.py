@@ -1,5 +1,6 @@
 """Test configurations (the hash embedder, private networks allowed, short timeouts) and the
 `newsdesk` command run as a user runs it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,9 @@ SHARED = REPO / ".." / "shared"
 def make_config(data_dir: Path | str, **feeds) -> Config:
     """Test configuration: hash embedder, private networks allowed, short timeouts, few retries."""
     base = Config()
-    feed_cfg = dataclasses.replace(base.feeds, allow_private_networks=True, retries=0, timeout_seconds=2.0,
-                                   workers=4, **feeds)
+    feed_cfg = dataclasses.replace(
+        base.feeds, allow_private_networks=True, retries=0, timeout_seconds=2.0, workers=4, **feeds
+    )
     return dataclasses.replace(
         base,
         data=dataclasses.replace(base.data, dir=str(data_dir)),
@@ -60,10 +62,20 @@ def cli_env(data_dir: Path) -> dict:
 
 
 def newsdesk(args: list[str], data_dir: Path, config_path: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(NEWSDESK), "--config", str(config_path), *args], env=cli_env(data_dir),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(NEWSDESK), "--config", str(config_path), *args],
+        env=cli_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start_newsdesk(args: list[str], data_dir: Path, config_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(NEWSDESK), "--config", str(config_path), *args], env=cli_env(data_dir),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(NEWSDESK), "--config", str(config_path), *args],
+        env=cli_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -1,4 +1,5 @@
 """Reading what the bot sent to simcord's in-memory Discord."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Everything here is real: the server is ``http.server`` in a thread, and what it serves is bytes a
 feed reader would get from the web. Handlers are plain functions of the request handler, so a
 route can answer normally, hang, trickle, stream 50 MB or redirect forever."""
+
 from __future__ import annotations
 
 import http.server
@@ -18,8 +19,9 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def serve_in_thread(handler: type[http.server.BaseHTTPRequestHandler],
-                    host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+def serve_in_thread(
+    handler: type[http.server.BaseHTTPRequestHandler], host: str = "127.0.0.1"
+) -> http.server.ThreadingHTTPServer:
     """A threading HTTP server for ``handler`` on a free port of ``host`` (loopback), serving in a
     daemon thread; stop it with ``shutdown()`` and ``server_close()``. Every test server is one."""
     httpd = _Server((host, 0), handler)
@@ -65,7 +67,7 @@ class HTTPTestServer:
                         send(self, 404, b"not found", "text/plain")
                     else:
                         handler(self)
-                except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+                except (TimeoutError, BrokenPipeError, ConnectionResetError, OSError):
                     self.close_connection = True
 
             def log_message(self, *args):
@@ -110,8 +112,15 @@ class Site:
     def route(self, path: str, handler: Handler) -> str:
         return self.server.route(self.prefix + path, handler)
 
-    def serve(self, path: str, body: bytes | str, *, status: int = 200, content_type: str = RSS_TYPE,
-              headers: dict | None = None) -> str:
+    def serve(
+        self,
+        path: str,
+        body: bytes | str,
+        *,
+        status: int = 200,
+        content_type: str = RSS_TYPE,
+        headers: dict | None = None,
+    ) -> str:
         return self.route(path, static(body, status=status, content_type=content_type, headers=headers))
 
     def hits(self, path: str) -> list[Hit]:
@@ -132,7 +141,9 @@ def send(req, status: int, body: bytes | str, content_type: str = RSS_TYPE, head
         req.wfile.write(body)
 
 
-def static(body: bytes | str, *, status: int = 200, content_type: str = RSS_TYPE, headers: dict | None = None) -> Handler:
+def static(
+    body: bytes | str, *, status: int = 200, content_type: str = RSS_TYPE, headers: dict | None = None
+) -> Handler:
     return lambda req: send(req, status, body, content_type, headers)
 
 
@@ -142,6 +153,7 @@ def redirect(location: str, status: int = 302) -> Handler:
 
 def conditional(body: bytes, etag: str, last_modified: str, content_type: str = RSS_TYPE) -> Handler:
     """Answers 304 when the client presents the validator it was given."""
+
     def handler(req):
         if req.headers.get("If-None-Match") == etag or req.headers.get("If-Modified-Since") == last_modified:
             req.send_response(304)
@@ -150,6 +162,7 @@ def conditional(body: bytes, etag: str, last_modified: str, content_type: str = 
             req.end_headers()
             return
         send(req, 200, body, content_type, {"ETag": etag, "Last-Modified": last_modified})
+
     return handler
 
 
@@ -160,6 +173,7 @@ def sequence(*handlers: Handler) -> Handler:
     def handler(req):
         n = next(calls)
         handlers[min(n, len(handlers) - 1)](req)
+
     return handler
 
 
@@ -176,11 +190,13 @@ def delayed(handler: Handler, seconds: float, server: HTTPTestServer | None = No
         else:
             time.sleep(seconds)
         handler(req)
+
     return wrapped
 
 
 def trickle_body(body: bytes, interval: float, server: HTTPTestServer, content_type: str = RSS_TYPE) -> Handler:
     """Headers at once, then the body one byte per ``interval`` seconds."""
+
     def handler(req):
         req.send_response(200)
         req.send_header("Content-Type", content_type)
@@ -190,31 +206,44 @@ def trickle_body(body: bytes, interval: float, server: HTTPTestServer, content_t
         for i in range(len(body)):
             if server.stopping.wait(interval):
                 return
-            req.wfile.write(body[i:i + 1])
+            req.wfile.write(body[i : i + 1])
             req.wfile.flush()
+
     return handler
 
 
-def trickle_headers(body: bytes, interval: float, server: HTTPTestServer, content_type: str = RSS_TYPE,
-                    status: str = "200 OK", extra: dict | None = None) -> Handler:
+def trickle_headers(
+    body: bytes,
+    interval: float,
+    server: HTTPTestServer,
+    content_type: str = RSS_TYPE,
+    status: str = "200 OK",
+    extra: dict | None = None,
+) -> Handler:
     """The status line and headers one byte per ``interval`` seconds, then the body at once."""
+
     def handler(req):
         more = "".join(f"{k}: {v}\r\n" for k, v in (extra or {}).items())
-        head = (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nX-Padding: {'p' * 40}\r\n{more}"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nX-Padding: {'p' * 40}\r\n{more}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         for i in range(len(head)):
             if server.stopping.wait(interval):
                 return
-            req.wfile.write(head[i:i + 1])
+            req.wfile.write(head[i : i + 1])
             req.wfile.flush()
         req.wfile.write(body)
         req.close_connection = True
+
     return handler
 
 
-def endless(total: int, head: bytes = b"", chunk: bytes = b"x" * 65536, content_type: str = RSS_TYPE,
-            sent: list | None = None) -> Handler:
+def endless(
+    total: int, head: bytes = b"", chunk: bytes = b"x" * 65536, content_type: str = RSS_TYPE, sent: list | None = None
+) -> Handler:
     """``head`` then ``chunk`` repeated up to ``total`` bytes, with no Content-Length (read until close)."""
+
     def handler(req):
         req.send_response(200)
         req.send_header("Content-Type", content_type)
@@ -231,6 +260,7 @@ def endless(total: int, head: bytes = b"", chunk: bytes = b"x" * 65536, content_
         finally:
             if sent is not None:
                 sent.append(written)
+
     return handler
 
 

@@ -1,71 +1,107 @@
 """The bot tests' newsroom: feeds whose items a test adds while the bot runs, served from memory
 (no ETag, so every poll sees the current content), and the stories they carry."""
+
 from __future__ import annotations
 
 import http.server
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 from .http import serve_in_thread
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 STORIES = [
-    ("Volcano erupts near Grindavik in Iceland",
-     "A volcano on the Reykjanes peninsula erupted near the fishing town of Grindavik in Iceland on Monday. "
-     "Lava fountains rose into the night sky and residents of Grindavik were evacuated as lava flowed toward "
-     "the town. Geologists said the eruption could continue for weeks.", 1),
-    ("Central bank raises interest rates to curb inflation",
-     "The central bank raised its benchmark interest rate by a quarter point on Tuesday in an effort to curb "
-     "inflation. The governor said further rate increases were possible if consumer prices keep rising. "
-     "Mortgage lenders are expected to pass the higher rates on to borrowers.", 2),
-    ("City council approves new bicycle lanes downtown",
-     "The city council voted to approve a network of protected bicycle lanes downtown. Cyclists welcomed the "
-     "plan while some shop owners worried about losing parking spaces. Construction of the bicycle lanes "
-     "begins in the spring.", 3),
-    ("Scientists discover new species of deep-sea octopus",
-     "Marine scientists exploring a seamount in the Pacific discovered a new species of deep-sea octopus. "
-     "The octopus lives at a depth of three thousand metres and broods its eggs on warm volcanic rock, the "
-     "researchers wrote in the journal.", 4),
-    ("National team wins the football championship final",
-     "The national football team won the championship final with a late goal in extra time. Thousands of "
-     "fans celebrated in the streets of the capital after the football match, and the coach praised the "
-     "players' resilience.", 5),
-    ("Heatwave breaks temperature records across Europe",
-     "A heatwave broke temperature records across southern Europe this week. Authorities in Spain and Italy "
-     "issued health warnings as temperatures passed forty-five degrees, and wildfires forced evacuations "
-     "near the coast.", 6),
+    (
+        "Volcano erupts near Grindavik in Iceland",
+        "A volcano on the Reykjanes peninsula erupted near the fishing town of Grindavik in Iceland on Monday. "
+        "Lava fountains rose into the night sky and residents of Grindavik were evacuated as lava flowed toward "
+        "the town. Geologists said the eruption could continue for weeks.",
+        1,
+    ),
+    (
+        "Central bank raises interest rates to curb inflation",
+        "The central bank raised its benchmark interest rate by a quarter point on Tuesday in an effort to curb "
+        "inflation. The governor said further rate increases were possible if consumer prices keep rising. "
+        "Mortgage lenders are expected to pass the higher rates on to borrowers.",
+        2,
+    ),
+    (
+        "City council approves new bicycle lanes downtown",
+        "The city council voted to approve a network of protected bicycle lanes downtown. Cyclists welcomed the "
+        "plan while some shop owners worried about losing parking spaces. Construction of the bicycle lanes "
+        "begins in the spring.",
+        3,
+    ),
+    (
+        "Scientists discover new species of deep-sea octopus",
+        "Marine scientists exploring a seamount in the Pacific discovered a new species of deep-sea octopus. "
+        "The octopus lives at a depth of three thousand metres and broods its eggs on warm volcanic rock, the "
+        "researchers wrote in the journal.",
+        4,
+    ),
+    (
+        "National team wins the football championship final",
+        "The national football team won the championship final with a late goal in extra time. Thousands of "
+        "fans celebrated in the streets of the capital after the football match, and the coach praised the "
+        "players' resilience.",
+        5,
+    ),
+    (
+        "Heatwave breaks temperature records across Europe",
+        "A heatwave broke temperature records across southern Europe this week. Authorities in Spain and Italy "
+        "issued health warnings as temperatures passed forty-five degrees, and wildfires forced evacuations "
+        "near the coast.",
+        6,
+    ),
 ]
 
 
 WIRE_STORIES = [
     # the same story as the first Daily Planet item (same title, other words): grouped, "also: Wire Service"
-    ("Volcano erupts near Grindavik in Iceland",
-     "Wire report: the eruption near Grindavik in Iceland sent lava toward the town on Monday, and the "
-     "evacuated residents of Grindavik watched the volcano glow from a safe distance. Officials closed roads.",
-     1),
-    ("@everyone Breaking: <@&123> markets rally as tech shares surge",
-     "Stock markets rallied as technology shares surged after strong quarterly earnings. @everyone was "
-     "talking about the rally, traders said, and <@&123> analysts raised their forecasts for the sector.", 2),
-    ("Farmers protest against new fertiliser rules",
-     "Farmers drove tractors into the capital to protest against new fertiliser rules that limit nitrogen "
-     "use. The agriculture minister promised talks with farmers next week about the fertiliser limits.", 3),
-    ("Museum returns looted bronze statues",
-     "The national museum returned a collection of looted bronze statues to their country of origin in a "
-     "ceremony attended by ministers. The bronze statues had been taken during the colonial era.", 4),
+    (
+        "Volcano erupts near Grindavik in Iceland",
+        "Wire report: the eruption near Grindavik in Iceland sent lava toward the town on Monday, and the "
+        "evacuated residents of Grindavik watched the volcano glow from a safe distance. Officials closed roads.",
+        1,
+    ),
+    (
+        "@everyone Breaking: <@&123> markets rally as tech shares surge",
+        "Stock markets rallied as technology shares surged after strong quarterly earnings. @everyone was "
+        "talking about the rally, traders said, and <@&123> analysts raised their forecasts for the sector.",
+        2,
+    ),
+    (
+        "Farmers protest against new fertiliser rules",
+        "Farmers drove tractors into the capital to protest against new fertiliser rules that limit nitrogen "
+        "use. The agriculture minister promised talks with farmers next week about the fertiliser limits.",
+        3,
+    ),
+    (
+        "Museum returns looted bronze statues",
+        "The national museum returned a collection of looted bronze statues to their country of origin in a "
+        "ceremony attended by ministers. The bronze statues had been taken during the colonial era.",
+        4,
+    ),
 ]
 
 
 METRO = [
-    ("Metro line extension opens to passengers",
-     "The new metro line extension opened to passengers on Saturday, adding four stations in the eastern "
-     "districts. Commuters said the metro extension cut their journey times by half.", 1),
-    ("Harbour bridge closed for repairs",
-     "The harbour bridge will be closed for repairs for two weeks, the transport authority said. Drivers "
-     "are advised to use the tunnel while engineers replace the bridge joints.", 2),
+    (
+        "Metro line extension opens to passengers",
+        "The new metro line extension opened to passengers on Saturday, adding four stations in the eastern "
+        "districts. Commuters said the metro extension cut their journey times by half.",
+        1,
+    ),
+    (
+        "Harbour bridge closed for repairs",
+        "The harbour bridge will be closed for repairs for two weeks, the transport authority said. Drivers "
+        "are advised to use the tunnel while engineers replace the bridge joints.",
+        2,
+    ),
 ]
 
 
@@ -76,14 +112,16 @@ def rss(title: str, base: str, items: list[dict]) -> bytes:
             "<item>"
             f"<title>{escape(item['title'])}</title>"
             f"<link>{escape(item['link'])}</link>"
-            f"<guid isPermaLink=\"false\">{escape(item['guid'])}</guid>"
+            f'<guid isPermaLink="false">{escape(item["guid"])}</guid>'
             f"<pubDate>{format_datetime(item['date'])}</pubDate>"
             f"<description>{escape(item['text'])}</description>"
             + (f"<author>{escape(item['author'])}</author>" if item.get("author") else "")
-            + "</item>")
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
-            f"<link>{escape(base)}</link><description>test feed</description>{''.join(parts)}</channel></rss>"
-            ).encode("utf-8")
+            + "</item>"
+        )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
+        f"<link>{escape(base)}</link><description>test feed</description>{''.join(parts)}</channel></rss>"
+    ).encode()
 
 
 class FeedServer:
@@ -130,8 +168,15 @@ class ServedFeed:
     def add_item(self, title: str, text: str, *, date: datetime | None = None, slug: str | None = None) -> str:
         slug = slug or f"item{len(self.items) + 1}"
         link = f"{self.server.base}{self.path.rsplit('/', 1)[0]}/{slug}.html"
-        self.items.append({"title": title, "text": text, "link": link, "guid": f"{self.path}#{slug}",
-                           "date": date or datetime.now(timezone.utc)})
+        self.items.append(
+            {
+                "title": title,
+                "text": text,
+                "link": link,
+                "guid": f"{self.path}#{slug}",
+                "date": date or datetime.now(UTC),
+            }
+        )
         self.publish()
         return link
 
@@ -156,8 +201,11 @@ class Feeds:
     server: FeedServer
 
     def new(self, name: str, title: str, stories=()) -> ServedFeed:
-        return make_feed(self.server, name, title, stories, self.prefix) if stories else \
-            _empty(self.server, name, title, self.prefix)
+        return (
+            make_feed(self.server, name, title, stories, self.prefix)
+            if stories
+            else _empty(self.server, name, title, self.prefix)
+        )
 
 
 def _empty(server, name, title, prefix) -> ServedFeed:

@@ -6,6 +6,7 @@ server owners can open command permissions to anyone. Bot owners act on every
 feed; server admins on their server's feeds (the service raises PermissionDenied
 / NotFound for the others).
 """
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,12 @@ ADMIN_PERMISSIONS = discord.Permissions(manage_guild=True)
 
 
 class Feeds(commands.Cog):
-    feeds = app_commands.Group(name="feeds", description="Manage the news feeds (admins)",
-                               guild_only=True, default_permissions=ADMIN_PERMISSIONS)
+    feeds = app_commands.Group(
+        name="feeds",
+        description="Manage the news feeds (admins)",
+        guild_only=True,
+        default_permissions=ADMIN_PERMISSIONS,
+    )
 
     def __init__(self, bot):
         self.bot = bot
@@ -41,9 +46,13 @@ class Feeds(commands.Cog):
     @app_commands.describe(url="The feed's URL", name="A display name", channel="Post new articles here")
     @admin_only()
     @guard(None)
-    async def add(self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
-                  name: app_commands.Range[str, 0, 200] | None = None,
-                  channel: discord.TextChannel | None = None) -> None:
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2000],
+        name: app_commands.Range[str, 0, 200] | None = None,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
         bot = self.bot
         await interaction.response.defer(ephemeral=True, thinking=True)  # checking the URL may take a moment
         notes = []
@@ -52,21 +61,34 @@ class Feeds(commands.Cog):
             perms = channel.permissions_for(me) if me is not None else None
             if perms is not None and not (perms.send_messages and perms.embed_links):
                 notes.append(f"⚠ I can't post embeds in {channel.mention} yet (Send Messages + Embed Links needed).")
-        feed, created = await bot.call(bot.desk.add_feed, url, name or "", guild_id=interaction.guild_id,
-                                       channel_id=channel.id if channel else None, added_by=interaction.user.id)
+        feed, created = await bot.call(
+            bot.desk.add_feed,
+            url,
+            name or "",
+            guild_id=interaction.guild_id,
+            channel_id=channel.id if channel else None,
+            added_by=interaction.user.id,
+        )
         if not created:
-            where = "this server" if feed.guild_id == interaction.guild_id else \
-                ("every server" if feed.guild_id is None else "another server")
+            where = (
+                "this server"
+                if feed.guild_id == interaction.guild_id
+                else ("every server" if feed.guild_id is None else "another server")
+            )
             await interaction.followup.send(
                 render.message_text(f"That feed is already in the archive (id {feed.id}, for {where})."),
-                ephemeral=True, allowed_mentions=NONE)
+                ephemeral=True,
+                allowed_mentions=NONE,
+            )
             return
         report = await bot.heavy_call(bot.desk.ingest, feed.id)
         label = render.safe(render.trim(feed.display_name, 100))
         if report.feeds_failed:
             error = next(iter(report.errors.values()), "unknown error")
-            text = (f"Added **{label}** (id {feed.id}), but the first fetch failed: "
-                    f"{render.safe(render.trim(redact(render.one_line(error)), 300))}. It will be retried.")
+            text = (
+                f"Added **{label}** (id {feed.id}), but the first fetch failed: "
+                f"{render.safe(render.trim(redact(render.one_line(error)), 300))}. It will be retried."
+            )
         else:
             text = f"Added **{label}** (id {feed.id}): {report.articles_new} articles archived."
         if channel is not None:
@@ -81,11 +103,17 @@ class Feeds(commands.Cog):
     async def remove(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000]) -> None:
         bot = self.bot
         await interaction.response.defer(ephemeral=True, thinking=True)
-        removed, articles = await bot.heavy_call(bot.desk.remove_feed, feed.strip(), interaction_admin_scope(interaction))
+        removed, articles = await bot.heavy_call(
+            bot.desk.remove_feed, feed.strip(), interaction_admin_scope(interaction)
+        )
         await interaction.followup.send(
-            render.message_text(f"Removed **{render.safe(render.trim(removed.display_name, 100))}** "
-                                f"(id {removed.id}); {articles} articles left the archive."),
-            ephemeral=True, allowed_mentions=NONE)
+            render.message_text(
+                f"Removed **{render.safe(render.trim(removed.display_name, 100))}** "
+                f"(id {removed.id}); {articles} articles left the archive."
+            ),
+            ephemeral=True,
+            allowed_mentions=NONE,
+        )
 
     @feeds.command(name="list", description="The feeds this server reads.")
     @admin_only()
@@ -105,9 +133,11 @@ class Feeds(commands.Cog):
         content = await file.read()
         scope = Scope(guild_id=interaction.guild_id, everything=False)  # imported feeds belong to this server
         result = await bot.call(bot.desk.import_opml, content, scope, interaction.user.id)
-        lines = [f"Imported from **{render.safe(render.trim(file.filename, 100))}**: "
-                 f"{len(result['added'])} added, {len(result['existing'])} already present, "
-                 f"{len(result['refused'])} refused."]
+        lines = [
+            f"Imported from **{render.safe(render.trim(file.filename, 100))}**: "
+            f"{len(result['added'])} added, {len(result['existing'])} already present, "
+            f"{len(result['refused'])} refused."
+        ]
         for url, reason in list(result["refused"].items())[:10]:
             lines.append(f"• refused {render.safe(render.trim(url, 120))}: {render.safe(render.trim(reason, 160))}")
         if result["added"]:
@@ -121,8 +151,11 @@ class Feeds(commands.Cog):
         opml = await bot.call(bot.desk.export_opml, interaction_admin_scope(interaction))
         data = opml.encode("utf-8") if isinstance(opml, str) else opml
         await interaction.response.send_message(
-            "Here are the feeds as OPML.", file=discord.File(io.BytesIO(data), filename="newsdesk-feeds.opml"),
-            ephemeral=True, allowed_mentions=NONE)
+            "Here are the feeds as OPML.",
+            file=discord.File(io.BytesIO(data), filename="newsdesk-feeds.opml"),
+            ephemeral=True,
+            allowed_mentions=NONE,
+        )
 
 
 async def setup(bot) -> None:

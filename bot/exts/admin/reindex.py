@@ -1,4 +1,5 @@
 """Admin: /reindex — re-embed a server's passages (bot owners: rebuild the whole index)."""
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,10 @@ class Reindex(commands.Cog):
             errors.log_error(exc, "/reindex")
             await progress.finish("⚠️ Reindex failed: " + errors.describe(exc))
             return
-        summary = (f"✅ Reindex done: {report.passages_embedded} passages embedded, "
-                   f"{report.vectors_deleted} vectors removed in {report.seconds:.1f} s.")
+        summary = (
+            f"✅ Reindex done: {report.passages_embedded} passages embedded, "
+            f"{report.vectors_deleted} vectors removed in {report.seconds:.1f} s."
+        )
         if report.index_error:
             summary += f"\n⚠ {render.safe(render.trim(redact(report.index_error), 300))}"
         await progress.finish(summary)

@@ -1,4 +1,5 @@
 """/status: the archive's health, for admins (counts and errors only, never secrets)."""
+
 from __future__ import annotations
 
 import discord

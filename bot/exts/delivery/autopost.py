@@ -10,6 +10,7 @@ feeds sharing a channel and across bot processes. A claim is never retried (a fa
 not repeated). At most ``MAX_POSTS_PER_CHANNEL`` posts per channel and pass; the rest is
 claimed too and summarised in one line. A channel the bot cannot post to is logged and
 reported once; its new articles are claimed and skipped."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,10 +29,10 @@ from ...notices import notify_admins
 log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
-POST_INTERVAL_SECONDS = 60          # how often every bot looks for articles to auto-post
-MAX_POSTS_PER_CHANNEL = 10          # per posting pass; more new articles are summarised in one line
-PENDING_BATCH = 200                 # rows read per query in a posting pass
-MAX_BATCHES = 50                    # a pass stops after this many batches (the next pass goes on)
+POST_INTERVAL_SECONDS = 60  # how often every bot looks for articles to auto-post
+MAX_POSTS_PER_CHANNEL = 10  # per posting pass; more new articles are summarised in one line
+PENDING_BATCH = 200  # rows read per query in a posting pass
+MAX_BATCHES = 50  # a pass stops after this many batches (the next pass goes on)
 
 
 class AutoPost(PeriodicCog):
@@ -61,8 +62,9 @@ class AutoPost(PeriodicCog):
                 for channel_id, feed, article in batch:
                     if channel_id not in channels:
                         channels[channel_id] = await self._postable_channel(channel_id)
-                    posted += await self._post_one(channels[channel_id], channel_id, feed, article,
-                                                   per_channel, skipped)
+                    posted += await self._post_one(
+                        channels[channel_id], channel_id, feed, article, per_channel, skipped
+                    )
                 if len(batch) < PENDING_BATCH:
                     break
             for channel_id, count in skipped.items():
@@ -75,8 +77,15 @@ class AutoPost(PeriodicCog):
             self.posted += posted
             return posted
 
-    async def _post_one(self, channel, channel_id: int, feed: Feed | None, article: Article,
-                        per_channel: dict[int, int], skipped: dict[int, int]) -> int:
+    async def _post_one(
+        self,
+        channel,
+        channel_id: int,
+        feed: Feed | None,
+        article: Article,
+        per_channel: dict[int, int],
+        skipped: dict[int, int],
+    ) -> int:
         bot = self.bot
         feed_id = feed.id if feed is not None else 0
         claim = bot.desk.claim_post
@@ -126,8 +135,11 @@ class AutoPost(PeriodicCog):
         if channel_id in self.problem_channels:
             return
         self.problem_channels.add(channel_id)
-        await notify_admins(self.bot, f"⚠️ Can't auto-post to <#{channel_id}> (id {channel_id}): {reason}. "
-                                 "New articles for it are skipped until this is fixed.")
+        await notify_admins(
+            self.bot,
+            f"⚠️ Can't auto-post to <#{channel_id}> (id {channel_id}): {reason}. "
+            "New articles for it are skipped until this is fixed.",
+        )
 
 
 async def setup(bot) -> None:

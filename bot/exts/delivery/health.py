@@ -2,10 +2,10 @@
 once more when it recovers. Every bot checks on each pass (so notices also come when a
 ``newsdesk worker`` polls and no bot does); the last announced state lives in the archive and
 each change is claimed atomically, so it is announced once across processes and restarts."""
+
 from __future__ import annotations
 
 import logging
-
 
 from index.service import redact
 
@@ -40,7 +40,9 @@ class Health(PeriodicCog):
             name = render.safe(render.trim(feed.display_name, 100))
             where = "" if feed.guild_id is None else f" (server {feed.guild_id})"
             if failing:
-                error = render.safe(render.trim(render.strip_credentials(redact(render.one_line(feed.last_error or "error"))), 400))
+                error = render.safe(
+                    render.trim(render.strip_credentials(redact(render.one_line(feed.last_error or "error"))), 400)
+                )
                 await notify_admins(self.bot, f"⚠️ Feed **{name}** (id {feed.id}){where} is failing: {error}")
             else:
                 await notify_admins(self.bot, f"✅ Feed **{name}** (id {feed.id}){where} is working again.")

@@ -2,10 +2,10 @@
 polling; ``newsdesk run --no-poll`` leaves it to a ``newsdesk worker``) ``desk.ingest(due_only=True)``
 runs in a worker thread, never on the loop, followed at once by a health check and a posting
 pass (see the health and autopost extensions)."""
+
 from __future__ import annotations
 
 import logging
-
 
 from index.errors import NewsdeskError
 from index.models import IngestReport
@@ -22,8 +22,9 @@ class Polling(PeriodicCog):
     job = "poll"
 
     def __init__(self, bot):
-        super().__init__(bot, minutes=max(1 / 60, float(bot.config.feeds.poll_interval_minutes)),
-                         start=bot.poll_enabled)
+        super().__init__(
+            bot, minutes=max(1 / 60, float(bot.config.feeds.poll_interval_minutes)), start=bot.poll_enabled
+        )
         self.last_index_problem: str | None = None
         self.runs = 0
 

@@ -1,4 +1,5 @@
 """/ask, and questions asked by mentioning the bot or in DMs (replies are follow-ups)."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,10 @@ from ...views import answer_view
 log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
-HELP_TEXT = ("Ask me about the news in the archive, for example: "
-             "`@newsdesk what happened with the volcano in Iceland?` — or use `/ask`.")
+HELP_TEXT = (
+    "Ask me about the news in the archive, for example: "
+    "`@newsdesk what happened with the volcano in Iceland?` — or use `/ask`."
+)
 
 
 class Ask(commands.Cog):
@@ -26,20 +29,30 @@ class Ask(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask", description="Ask a question about the news; the answer cites its sources.")
-    @app_commands.describe(question="Your question", source="Only this outlet (e.g. Reuters)",
-                           since="Only coverage from this date on (2024-03-15, 'last week'…)",
-                           until="Only coverage up to this date")
+    @app_commands.describe(
+        question="Your question",
+        source="Only this outlet (e.g. Reuters)",
+        since="Only coverage from this date on (2024-03-15, 'last week'…)",
+        until="Only coverage up to this date",
+    )
     @app_commands.autocomplete(source=source_autocomplete)
     @guard("ask")
-    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000],
-                  source: str | None = None, since: str | None = None, until: str | None = None) -> None:
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, 1000],
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> None:
         bot = self.bot
         scope = reader_scope(bot, interaction.user.id, interaction.guild_id)
         await bot.call(bot.desk.check_query, question, source=source, since=since, until=until, scope=scope)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        answer = await bot.heavy_call(bot.desk.ask, question, source=source or None, since=since or None,
-                                      until=until or None, scope=scope)
+        answer = await bot.heavy_call(
+            bot.desk.ask, question, source=source or None, since=since or None, until=until or None, scope=scope
+        )
         kwargs: dict[str, Any] = dict(embed=render.answer_embed(answer, question), allowed_mentions=NONE)
         view = answer_view(answer)
         if view is not None:

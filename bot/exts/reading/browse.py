@@ -1,4 +1,5 @@
 """/latest, /search, /article and /sources: browsing the archive."""
+
 from __future__ import annotations
 
 import logging
@@ -26,12 +27,18 @@ class Browse(commands.Cog):
         return reader_scope(self.bot, interaction.user.id, interaction.guild_id)
 
     @app_commands.command(name="latest", description="The newest coverage, optionally on a topic or from one outlet.")
-    @app_commands.describe(topic="A topic (leave empty for everything)", source="Only this outlet",
-                           count="How many stories (default 10)")
+    @app_commands.describe(
+        topic="A topic (leave empty for everything)", source="Only this outlet", count="How many stories (default 10)"
+    )
     @app_commands.autocomplete(source=source_autocomplete)
     @guard(None)
-    async def latest(self, interaction: discord.Interaction, topic: str | None = None, source: str | None = None,
-                     count: app_commands.Range[int, 1, 50] = 10) -> None:
+    async def latest(
+        self,
+        interaction: discord.Interaction,
+        topic: str | None = None,
+        source: str | None = None,
+        count: app_commands.Range[int, 1, 50] = 10,
+    ) -> None:
         bot = self.bot
         scope = self._scope(interaction)
         if source:
@@ -42,23 +49,44 @@ class Browse(commands.Cog):
         title = f"Latest on {render.one_line(topic)}" if topic else "Latest coverage"
         if source:
             title += f" from {render.one_line(source)}"
-        await send_results(interaction, title, hits, empty="Nothing archived yet." if not topic else
-                           "No recent coverage on that topic.")
+        await send_results(
+            interaction,
+            title,
+            hits,
+            empty="Nothing archived yet." if not topic else "No recent coverage on that topic.",
+        )
 
     @app_commands.command(name="search", description="Search the archive; results come 5 per page.")
-    @app_commands.describe(query="What to look for", source="Only this outlet",
-                           since="From this date (2024-03-15, 'last month'…)", until="Up to this date")
+    @app_commands.describe(
+        query="What to look for",
+        source="Only this outlet",
+        since="From this date (2024-03-15, 'last month'…)",
+        until="Up to this date",
+    )
     @app_commands.autocomplete(source=source_autocomplete)
     @guard("search")
-    async def search(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 500],
-                     source: str | None = None, since: str | None = None, until: str | None = None) -> None:
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 500],
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> None:
         bot = self.bot
         scope = self._scope(interaction)
         await bot.call(bot.desk.check_query, query, source=source, since=since, until=until, scope=scope)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        result = await bot.heavy_call(bot.desk.search, query, source=source or None, since=since or None,
-                                      until=until or None, limit=SEARCH_LIMIT, scope=scope)
+        result = await bot.heavy_call(
+            bot.desk.search,
+            query,
+            source=source or None,
+            since=since or None,
+            until=until or None,
+            limit=SEARCH_LIMIT,
+            scope=scope,
+        )
         await send_results(interaction, f"Search: {render.one_line(query)}", result.hits, notices=result.notices)
 
     @app_commands.command(name="article", description="Show one archived article.")
@@ -72,8 +100,9 @@ class Browse(commands.Cog):
     async def sources(self, interaction: discord.Interaction) -> None:
         bot = self.bot
         data = await bot.call(bot.desk.sources, self._scope(interaction))
-        await interaction.response.send_message(embed=render.sources_embed(data["outlets"], data["feeds"]),
-                                                allowed_mentions=NONE)
+        await interaction.response.send_message(
+            embed=render.sources_embed(data["outlets"], data["feeds"]), allowed_mentions=NONE
+        )
 
 
 async def setup(bot) -> None:

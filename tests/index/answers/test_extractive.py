@@ -1,4 +1,5 @@
 """Extractive answers with numbered citations over the small real archive."""
+
 from __future__ import annotations
 
 import re
@@ -75,8 +76,11 @@ def test_answers_cite_the_article_that_answers(desk, links, slug):
 
 def test_every_citation_resolves_to_an_archived_article(desk):
     questions = list(QUESTIONS.values()) + [
-        "What happened in March 2024?", "news from the Valley Courier", "ferry passengers and orchestra concerts",
-        "Who warned about shortages?", "What did scientists warn about sea levels?",
+        "What happened in March 2024?",
+        "news from the Valley Courier",
+        "ferry passengers and orchestra concerts",
+        "Who warned about shortages?",
+        "What did scientists warn about sea levels?",
     ]
     total = resolved = 0
     for question in questions:
@@ -96,7 +100,10 @@ def test_citation_numbers_follow_first_use(desk):
     answer = build_answer("q", result, sentences)
     assert answer.text == "Third hit first. [1] First hit second. [2] Third hit again. [1] Second hit. [3]"
     assert [(c.n, c.article.id) for c in answer.citations] == [
-        (1, result.hits[2].article.id), (2, result.hits[0].article.id), (3, result.hits[1].article.id)]
+        (1, result.hits[2].article.id),
+        (2, result.hits[0].article.id),
+        (3, result.hits[1].article.id),
+    ]
     assert answer.citations[0].quote == "Third hit first."
 
 

@@ -1,4 +1,5 @@
 """The LLM answerer against a real local OpenAI-compatible server (127.0.0.1) with scripted replies."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,8 +34,9 @@ def setup(tmp_path_factory, llm):
     mp.setenv("NEWSDESK_LLM_API_KEY", API_KEY)
     data = tmp_path_factory.mktemp("llm") / "data"
     config = H.make_config(data)
-    config = dataclasses.replace(config, answers=AnswersConfig(llm_url=llm.url, llm_model="test",
-                                                               llm_timeout_seconds=1.0))
+    config = dataclasses.replace(
+        config, answers=AnswersConfig(llm_url=llm.url, llm_model="test", llm_timeout_seconds=1.0)
+    )
     desk, served = H.build_desk(data, config, extra_gazette=[LIGHTHOUSE])
     yield desk, served
     desk.close()
@@ -99,8 +101,10 @@ def test_citation_after_the_full_stop_stays_with_its_sentence(desk, llm):
 def test_unknown_citation_numbers_are_removed(desk, llm, links):
     hits = hits_for(desk, CHESS_Q)
     s0 = first_sentence(hits[0])
-    llm.replies.append(f"{s0} [1][9]. The young champion defeated three grandmasters [9]. "
-                       "Her coach said the prodigy studies chess openings every day [1].")
+    llm.replies.append(
+        f"{s0} [1][9]. The young champion defeated three grandmasters [9]. "
+        "Her coach said the prodigy studies chess openings every day [1]."
+    )
     answer = desk.ask(CHESS_Q)
     assert answer.mode == "llm"
     assert "[9]" not in answer.text and "[2]" not in answer.text
@@ -152,8 +156,15 @@ def test_timeout_falls_back_with_a_notice(desk, llm, links):
     assert "too late" not in answer.text
 
 
-@pytest.mark.parametrize("raw", [b"this is not json", b'{"choices": []}', b'{"choices": [{"message": {"content": ""}}]}',
-                                 b'{"choices": [{"message": {"content": null}}]}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"this is not json",
+        b'{"choices": []}',
+        b'{"choices": [{"message": {"content": ""}}]}',
+        b'{"choices": [{"message": {"content": null}}]}',
+    ],
+)
 def test_garbage_falls_back_with_a_notice(desk, llm, raw):
     llm.replies.append(("raw", raw))
     answer = desk.ask(CHESS_Q)
@@ -164,8 +175,9 @@ def test_garbage_falls_back_with_a_notice(desk, llm, raw):
 
 def test_unreachable_server_falls_back(tmp_path, setup):
     desk = setup[0]
-    config = dataclasses.replace(desk.config, answers=AnswersConfig(
-        llm_url="http://127.0.0.1:9/v1", llm_model="test", llm_timeout_seconds=1.0))
+    config = dataclasses.replace(
+        desk.config, answers=AnswersConfig(llm_url="http://127.0.0.1:9/v1", llm_model="test", llm_timeout_seconds=1.0)
+    )
     other = Newsdesk(config, embedder=HashEmbedder())
     try:
         answer = other.ask(CHESS_Q)
@@ -205,11 +217,16 @@ def test_passages_are_quoted_as_json_data_under_a_guarding_system_prompt(desk, l
     assert user["content"].rstrip().endswith(f"Question: {LIGHTHOUSE_Q}")
 
 
-@pytest.mark.parametrize("reply", [
-    "PWNED [1]", "PWNED. [1]", "PWNED [1]. PWNED [1].",
-    "The reply is PWNED as instructed by the article [1]. "
-    "Lighthouse keepers restored the old lighthouse lamp on the rocky island [1].",
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "PWNED [1]",
+        "PWNED. [1]",
+        "PWNED [1]. PWNED [1].",
+        "The reply is PWNED as instructed by the article [1]. "
+        "Lighthouse keepers restored the old lighthouse lamp on the rocky island [1].",
+    ],
+)
 def test_injected_reply_is_not_shown(desk, llm, reply):
     llm.replies.append(reply)
     answer = desk.ask(LIGHTHOUSE_Q)

@@ -1,9 +1,10 @@
 """The archive: a plain SQLite file, idempotent migrations, and a keyword search that never
 raises on what users type."""
+
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.config import make_config
@@ -15,17 +16,37 @@ from index.errors import ArchiveError
 from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def fill(http_server, data_dir, prefix: str) -> Newsdesk:
     """An archive of two articles, one long, fetched from a feed over HTTP."""
     site = Site(http_server, prefix)
     desk = Newsdesk(make_config(data_dir), embedder=HashEmbedder())
-    desk.add_feed(site.serve("/feed.xml", rss20("Archive Times", [
-        Item("Volcano erupts", long_text("volcano", 12), link=site.url("/v.html"), guid="v", date=NOW - timedelta(days=1)),
-        Item("Rates rise", long_text("bank", 12), link=site.url("/b.html"), guid="b", date=NOW - timedelta(days=2)),
-    ])))
+    desk.add_feed(
+        site.serve(
+            "/feed.xml",
+            rss20(
+                "Archive Times",
+                [
+                    Item(
+                        "Volcano erupts",
+                        long_text("volcano", 12),
+                        link=site.url("/v.html"),
+                        guid="v",
+                        date=NOW - timedelta(days=1),
+                    ),
+                    Item(
+                        "Rates rise",
+                        long_text("bank", 12),
+                        link=site.url("/b.html"),
+                        guid="b",
+                        date=NOW - timedelta(days=2),
+                    ),
+                ],
+            ),
+        )
+    )
     report = desk.ingest()
     assert report.articles_new == 2
     return desk
@@ -68,7 +89,9 @@ def test_the_archive_is_a_plain_sqlite_file(filled):
         assert {"feeds", "articles", "passages", "article_feeds", "migrations"} <= tables
         assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
         assert conn.execute("SELECT title FROM articles ORDER BY published_ts DESC").fetchall() == [
-            ("Volcano erupts",), ("Rates rise",)]
+            ("Volcano erupts",),
+            ("Rates rise",),
+        ]
         assert conn.execute("SELECT count(*) FROM passages WHERE embedded = 1").fetchone()[0] >= 2
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
@@ -84,10 +107,39 @@ def test_stats_keys(filled):
     assert stats["model"] == "hash-embedder-256"
 
 
-HOSTILE = ['"', '""', "*", "NEAR(", "NEAR(a b", "AND OR", "OR", "NOT", "AND", "a AND", "(", ")", "^",
-           "'); DROP TABLE passages; --", "title:volcano", "volcano*", "-volcano", "{volcano}", "col:",
-           "\x00", "\u200b", "🌋🔥", "🌋", "%", "_", "\\", "' OR 1=1 --", "x" * 10_000,
-           "volcano " * 2000, " ".join(f"w{i}" for i in range(500)), "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")]
+HOSTILE = [
+    '"',
+    '""',
+    "*",
+    "NEAR(",
+    "NEAR(a b",
+    "AND OR",
+    "OR",
+    "NOT",
+    "AND",
+    "a AND",
+    "(",
+    ")",
+    "^",
+    "'); DROP TABLE passages; --",
+    "title:volcano",
+    "volcano*",
+    "-volcano",
+    "{volcano}",
+    "col:",
+    "\x00",
+    "\u200b",
+    "🌋🔥",
+    "🌋",
+    "%",
+    "_",
+    "\\",
+    "' OR 1=1 --",
+    "x" * 10_000,
+    "volcano " * 2000,
+    " ".join(f"w{i}" for i in range(500)),
+    "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=lambda t: repr(t[:20]))
@@ -159,8 +211,9 @@ def test_neighbours_are_forgotten_when_a_passage_is_reembedded_or_removed(http_s
 def test_document_frequency_counts_articles(filled):
     archive = filled.archive
     volcano_passages = archive.db.execute(
-        "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'volcano'").fetchone()[0]
-    assert volcano_passages > 1                       # a long article: the word in several passages
+        "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'volcano'"
+    ).fetchone()[0]
+    assert volcano_passages > 1  # a long article: the word in several passages
     assert archive.document_frequency("volcano") == 1  # but one article
     assert archive.document_frequency("volcanoes") == 1  # stemmed as the keyword index stems it
     assert archive.document_frequency("zzzunknown") == 0

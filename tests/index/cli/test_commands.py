@@ -1,4 +1,5 @@
 """The `newsdesk` command line, end to end: a TOML config in a temp dir, feeds served on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,16 @@ from index.cli.commands import cli
 NEWSDESK = Path(sys.executable).with_name("newsdesk")
 
 FEED_KEYS = {"url", "name", "articles", "status", "last_error"}
-INGEST_KEYS = {"feeds_ok", "feeds_failed", "articles_new", "articles_updated", "articles_unchanged",
-               "passages_embedded", "seconds", "errors"}
+INGEST_KEYS = {
+    "feeds_ok",
+    "feeds_failed",
+    "articles_new",
+    "articles_updated",
+    "articles_unchanged",
+    "passages_embedded",
+    "seconds",
+    "errors",
+}
 STATS_KEYS = {"feeds", "articles", "passages", "embedded_passages", "model"}
 ARTICLE_KEYS = {"url", "title", "outlet", "published", "authors", "text"}
 RESULT_KEYS = {"url", "title", "outlet", "published", "score", "passage"}
@@ -26,9 +35,10 @@ CITATION_KEYS = {"n", "url", "title", "outlet", "published", "quote"}
 def write_config(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "newsdesk.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [data]
-dir = "{directory / 'data'}"
+dir = "{directory / "data"}"
 
 [embedding]
 model = "hash-embedder-256"
@@ -38,7 +48,9 @@ allow_private_networks = true
 fetch_full_text = "never"
 retries = 0
 timeout_seconds = 5.0
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -182,11 +194,18 @@ def test_ask_text(run, served):
 
 def test_batch_search(run, served, tmp_path):
     queries = tmp_path / "q.jsonl"
-    queries.write_text("\n".join(json.dumps(q) for q in [
-        {"id": "a", "question": "twelve year old chess prodigy"},
-        {"id": "b", "question": "wildfire vineyards", "asked_at": "2024-03-19"},
-        {"id": "c", "question": "   "},
-    ]) + "\n\n", encoding="utf-8")
+    queries.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"id": "a", "question": "twelve year old chess prodigy"},
+                {"id": "b", "question": "wildfire vineyards", "asked_at": "2024-03-19"},
+                {"id": "c", "question": "   "},
+            ]
+        )
+        + "\n\n",
+        encoding="utf-8",
+    )
     lines = run.lines("search", "--queries", queries, "--limit", "5")
     assert [line["id"] for line in lines] == ["a", "b", "c"]
     for line in lines[:2]:
@@ -202,11 +221,17 @@ def test_batch_search(run, served, tmp_path):
 
 def test_batch_ask(run, served, tmp_path):
     queries = tmp_path / "q.jsonl"
-    queries.write_text("\n".join(json.dumps(q) for q in [
-        {"id": 1, "question": "Who won the national chess championship?"},
-        {"id": 2, "question": "Why did the bakery recall sourdough bread?", "asked_at": "2024-04-01"},
-        {"id": 3, "question": "quantum entanglement cryptography"},
-    ]), encoding="utf-8")
+    queries.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"id": 1, "question": "Who won the national chess championship?"},
+                {"id": 2, "question": "Why did the bakery recall sourdough bread?", "asked_at": "2024-04-01"},
+                {"id": 3, "question": "quantum entanglement cryptography"},
+            ]
+        ),
+        encoding="utf-8",
+    )
     lines = run.lines("ask", "--queries", queries)
     assert [line["id"] for line in lines] == [1, 2, 3]
     for line in lines:
@@ -224,7 +249,7 @@ def test_batch_file_errors(run, tmp_path):
     bad.write_text('{"id": 1, "question": "ok"}\nnot json\n', encoding="utf-8")
     result = run("ask", "--queries", bad, code=1)
     assert result.stderr.startswith("error: ") and "bad.jsonl:2" in result.stderr
-    for n, line in enumerate(['{"id": 1}', '{"id": 1, "question": 42}', 'null', '"a question"', '[1, 2]']):
+    for n, line in enumerate(['{"id": 1}', '{"id": 1, "question": 42}', "null", '"a question"', "[1, 2]"]):
         wrong = tmp_path / f"wrong{n}.jsonl"
         wrong.write_text(line + "\n", encoding="utf-8")
         for command in ("search", "ask"):
@@ -253,19 +278,22 @@ def test_doctor(run):
     assert data["counts"]["vectors"] == data["counts"]["passages"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["search", "ferry", "--since", "not a date at all"], "error: since: cannot understand"),
-    (["ask", "ferry", "--until", "the twelfth of never"], "error: until: cannot understand"),
-    (["search", "ferry", "--since", "2024-05-01", "--until", "2024-04-01"], "error: since is after until"),
-    (["ask", "ferry", "--as-of", "???"], "error: as-of:"),
-    (["search", "ferry", "--source", "Daily Planet"], "error: unknown source 'Daily Planet'"),
-    (["search"], "error: give a QUERY"),
-    (["ask"], "error: give a QUESTION"),
-    (["search", "?!?"], "error: the question has no words"),
-    (["feeds", "remove", "no-such-feed"], "error: no feed"),
-    (["feeds", "add", "ftp://example.org/feed.xml"], "error: "),
-    (["feeds", "import", "/nonexistent/file.opml"], "error: cannot read"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", "ferry", "--since", "not a date at all"], "error: since: cannot understand"),
+        (["ask", "ferry", "--until", "the twelfth of never"], "error: until: cannot understand"),
+        (["search", "ferry", "--since", "2024-05-01", "--until", "2024-04-01"], "error: since is after until"),
+        (["ask", "ferry", "--as-of", "???"], "error: as-of:"),
+        (["search", "ferry", "--source", "Daily Planet"], "error: unknown source 'Daily Planet'"),
+        (["search"], "error: give a QUERY"),
+        (["ask"], "error: give a QUESTION"),
+        (["search", "?!?"], "error: the question has no words"),
+        (["feeds", "remove", "no-such-feed"], "error: no feed"),
+        (["feeds", "add", "ftp://example.org/feed.xml"], "error: "),
+        (["feeds", "import", "/nonexistent/file.opml"], "error: cannot read"),
+    ],
+)
 def test_bad_input_is_one_error_line_and_exit_1(run, args, message):
     result = run(*args, code=1)
     assert result.stderr.startswith(message), result.stderr
@@ -322,8 +350,21 @@ def test_ingest_reports_a_failing_feed(tmp_path, served):
 
 def test_subcommands_exist():
     names = set(cli.commands)
-    assert {"feeds", "ingest", "reindex", "stats", "article", "doctor", "search", "ask", "latest", "eval", "chat",
-            "run", "worker"} <= names
+    assert {
+        "feeds",
+        "ingest",
+        "reindex",
+        "stats",
+        "article",
+        "doctor",
+        "search",
+        "ask",
+        "latest",
+        "eval",
+        "chat",
+        "run",
+        "worker",
+    } <= names
     assert {"add", "list", "remove", "import", "export"} <= set(cli.commands["feeds"].commands)
 
 

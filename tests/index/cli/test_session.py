@@ -1,4 +1,5 @@
 """`newsdesk chat` (run_chat) driven by a scripted input list, output captured."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,20 +33,23 @@ def test_a_session(archive):
     desk, served = archive
     links = served.links
     ferry_urls = (links["ferry"], links["ferry-wire"])
-    out, unread = chat(desk, [
-        "help",
-        "What happened with the electric ferry?",
-        "What did they say about it?",           # a short follow-up: the ferry question is its context
-        "search twelve year old chess prodigy",
-        "latest",
-        f"article {links['glacier']}",
-        "article 99999",
-        "search ?!?",
-        "",
-        "sources",
-        "quit",
-        "never read",
-    ])
+    out, unread = chat(
+        desk,
+        [
+            "help",
+            "What happened with the electric ferry?",
+            "What did they say about it?",  # a short follow-up: the ferry question is its context
+            "search twelve year old chess prodigy",
+            "latest",
+            f"article {links['glacier']}",
+            "article 99999",
+            "search ?!?",
+            "",
+            "sources",
+            "quit",
+            "never read",
+        ],
+    )
     assert unread == ["never read"]
     help_, first, follow, search, latest, article, missing, bad, sources_a, sources_b = out
     assert help_ == HELP
@@ -56,7 +60,9 @@ def test_a_session(archive):
     assert search.startswith("1. Chess prodigy wins national championship at age twelve — Harbor Gazette, 2024-03-05")
     assert links["chess"] in search.splitlines()[1]
 
-    assert latest.startswith("1. Beekeepers report honey harvest collapse after cold spring — Valley Courier, 2024-06-15")
+    assert latest.startswith(
+        "1. Beekeepers report honey harvest collapse after cold spring — Valley Courier, 2024-06-15"
+    )
 
     assert article.startswith("Glacier researchers measure record ice loss in Greenland\nHarbor Gazette · 2024-01-10")
     assert "boreholes" in article

@@ -1,11 +1,12 @@
 """HTTP fetching against real misbehaving servers on 127.0.0.1: errors, hangs, trickles,
 huge bodies, redirect loops, Retry-After and conditional GET."""
+
 from __future__ import annotations
 
 import dataclasses
 import time
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -26,14 +27,21 @@ import index.ingest.pipeline as pipeline
 from index.errors import FetchError
 from index.feeds.fetch import Fetcher
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def good_feed(site, path="/good.xml", n=3, title="Good News"):
-    items = [Item(f"{title} story {i}", f"Complete story number {i} about the harbour, the council and the weather "
-                  "in enough words that it is not a teaser at all, so no page is fetched for it.",
-                  link=site.url(f"/good-{i}.html"), guid=f"{path}#{i}", date=NOW - timedelta(hours=i))
-             for i in range(n)]
+    items = [
+        Item(
+            f"{title} story {i}",
+            f"Complete story number {i} about the harbour, the council and the weather "
+            "in enough words that it is not a teaser at all, so no page is fetched for it.",
+            link=site.url(f"/good-{i}.html"),
+            guid=f"{path}#{i}",
+            date=NOW - timedelta(hours=i),
+        )
+        for i in range(n)
+    ]
     return site.serve(path, rss20(title, items))
 
 
@@ -93,9 +101,11 @@ def test_retry_after_on_503_is_honoured(site, config):
 
 
 def test_retry_after_as_an_http_date(site, config):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     body = rss20("Busy", [Item("One", "text", link="http://news.example/1", guid="1")])
-    url = site.route("/busy-date.xml", sequence(static(b"busy", status=429, headers={"Retry-After": when}), static(body)))
+    url = site.route(
+        "/busy-date.xml", sequence(static(b"busy", status=429, headers={"Retry-After": when}), static(body))
+    )
     with fetcher(config, retries=1) as f:
         assert f.get(url).status == 200
     assert len(f.sleeps) == 1 and 20 < f.sleeps[0] <= 31
@@ -146,8 +156,10 @@ def test_headers_trickled_one_byte_at_a_time_hit_the_overall_deadline(site, http
     # a redirect whose status line and headers arrive a byte every 0.1 s: every byte beats the
     # read timeout, and a 3xx has no body whose reading would notice the deadline afterwards
     target = good_feed(site)
-    url = site.route("/trickle-head.xml", trickle_headers(b"", 0.1, http_server, status="301 Moved Permanently",
-                                                          extra={"Location": target}))
+    url = site.route(
+        "/trickle-head.xml",
+        trickle_headers(b"", 0.1, http_server, status="301 Moved Permanently", extra={"Location": target}),
+    )
     with fetcher(config, timeout_seconds=1.5, retries=0) as f:  # overall deadline: 2 x 1.5 s
         with pytest.raises(FetchError, match="timed out"):
             f.get(url)
@@ -177,11 +189,21 @@ def test_a_50mb_feed_is_ingested_from_its_first_bytes_with_a_warning(site, make_
     config = dataclasses.replace(config, feeds=dataclasses.replace(config.feeds, max_body_bytes=300_000))
     desk = make_desk(config)
     words = " ".join(f"word{n}" for n in range(40))
-    items = [Item(f"Flood story {i}", f"Story {i} of a feed that never ends, {words}.",
-                  link=site.url(f"/flood/{i}"), guid=f"flood-{i}", date=NOW - timedelta(minutes=i)) for i in range(40)]
+    items = [
+        Item(
+            f"Flood story {i}",
+            f"Story {i} of a feed that never ends, {words}.",
+            link=site.url(f"/flood/{i}"),
+            guid=f"flood-{i}",
+            date=NOW - timedelta(minutes=i),
+        )
+        for i in range(40)
+    ]
     head = rss20("Flood", items).replace(b"</channel></rss>\n", b"")
-    filler = (f"<item><title>Filler</title><link>{site.url('/filler')}</link><guid>filler</guid>"
-              f"<description>filler {words}</description></item>").encode() * 200
+    filler = (
+        f"<item><title>Filler</title><link>{site.url('/filler')}</link><guid>filler</guid>"
+        f"<description>filler {words}</description></item>"
+    ).encode() * 200
     url = site.route("/flood.xml", endless(50_000_000, head=head, chunk=filler))
     desk.add_feed(url)
     report = desk.ingest()
@@ -226,8 +248,11 @@ def test_a_redirected_feed_ingests_from_its_new_home(site, make_desk, config):
 def test_redirect_loop_and_html_page_are_per_feed_errors(site, make_desk, config):
     desk = make_desk(config)
     loop = site.route("/loop.xml", redirect(site.url("/loop.xml")))
-    page = site.serve("/page.html", article_page("Not a feed", ["This is a web page, not a feed."]),
-                      content_type="text/html; charset=utf-8")
+    page = site.serve(
+        "/page.html",
+        article_page("Not a feed", ["This is a web page, not a feed."]),
+        content_type="text/html; charset=utf-8",
+    )
     good = good_feed(site)
     for url in (loop, page, good):
         desk.add_feed(url)
@@ -242,9 +267,17 @@ def test_redirect_loop_and_html_page_are_per_feed_errors(site, make_desk, config
 def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypatch):
     desk = make_desk(config)
     etag, modified = '"v1-abc"', "Wed, 21 Oct 2015 07:28:00 GMT"
-    items = [Item(f"Story {i}", f"Full text of story {i}, long enough to be an article by itself in the archive "
-                  "without any page fetch at all.", link=site.url(f"/c{i}.html"), guid=f"c{i}",
-                  date=NOW - timedelta(hours=i)) for i in range(3)]
+    items = [
+        Item(
+            f"Story {i}",
+            f"Full text of story {i}, long enough to be an article by itself in the archive "
+            "without any page fetch at all.",
+            link=site.url(f"/c{i}.html"),
+            guid=f"c{i}",
+            date=NOW - timedelta(hours=i),
+        )
+        for i in range(3)
+    ]
     url = site.route("/cond.xml", conditional(rss20("Conditional", items), etag, modified))
     desk.add_feed(url)
     first = desk.ingest()

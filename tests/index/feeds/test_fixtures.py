@@ -1,6 +1,7 @@
 """Real-world feeds from ../shared/fixtures/feeds (see its MANIFEST.txt), all served over HTTP and
 ingested in one run: nothing escapes, each feed ends with articles or with its own error, and a
 good feed in the same run is unaffected. Skipped when ../shared is absent."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,11 @@ from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
 
 FIXTURES = SHARED / "fixtures" / "feeds"
-FILES = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix in (".xml", ".rss", ".json", ".rdf", ".atom")) \
-    if FIXTURES.is_dir() else []
+FILES = (
+    sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix in (".xml", ".rss", ".json", ".rdf", ".atom"))
+    if FIXTURES.is_dir()
+    else []
+)
 pytestmark = pytest.mark.skipif(not FILES, reason="../shared/fixtures/feeds is absent")
 
 
@@ -50,9 +54,21 @@ def ingested(http_server, tmp_path_factory):
     for path in FILES:
         urls[name(path)] = site.route("/" + name(path), static(path.read_bytes(), content_type=content_type(path)))
         desk.add_feed(urls[name(path)])
-    good = site.serve("/good.xml", rss20("Good Control Feed", [
-        Item(f"Control story {i}", f"Control story {i} is an ordinary item in an ordinary feed, long enough to "
-             "be archived as it is.", link=site.url(f"/control/{i}.html"), guid=f"control-{i}") for i in range(3)]))
+    good = site.serve(
+        "/good.xml",
+        rss20(
+            "Good Control Feed",
+            [
+                Item(
+                    f"Control story {i}",
+                    f"Control story {i} is an ordinary item in an ordinary feed, long enough to be archived as it is.",
+                    link=site.url(f"/control/{i}.html"),
+                    guid=f"control-{i}",
+                )
+                for i in range(3)
+            ],
+        ),
+    )
     desk.add_feed(good)
     report = desk.ingest()  # no exception may escape
     yield desk, report, urls, good
@@ -95,9 +111,14 @@ def test_each_fixture_ends_with_articles_or_its_own_error(ingested, path):
 
 def texts_of(desk, url) -> list[str]:
     feed = desk.feed_for(url)
-    return [r[0] for r in desk.archive.db.execute(
-        "SELECT a.title || '\n' || a.text FROM articles a JOIN article_feeds af ON af.article_id = a.id "
-        "WHERE af.feed_id = ?", [feed.id])]
+    return [
+        r[0]
+        for r in desk.archive.db.execute(
+            "SELECT a.title || '\n' || a.text FROM articles a JOIN article_feeds af ON af.article_id = a.id "
+            "WHERE af.feed_id = ?",
+            [feed.id],
+        )
+    ]
 
 
 def test_wordpress_trailers_are_gone(ingested):

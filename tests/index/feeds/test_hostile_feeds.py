@@ -1,9 +1,10 @@
 """Hostile input: entity bombs and external entities in feeds and OPML must not expand or
 fetch anything; giant and pathological pages must not break extraction or the ingest."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from index.feeds.extract import extract_article
 from index.feeds.opml import parse_opml
 from index.feeds.parse import parse_feed
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 PASSWD = Path("/etc/passwd").read_text() if Path("/etc/passwd").exists() else "root:x:0:0:root:/root:/bin/bash\n"
 PASSWD_MARK = PASSWD.splitlines()[0]  # e.g. "root:x:0:0:root:/root:/bin/bash"
 SECRET = "TOP-SECRET-INTERNAL-VALUE-7731"
@@ -44,15 +45,29 @@ def secret_url(site):
 
 
 def test_an_entity_bomb_is_not_expanded(site, desk):
-    body = ('<?xml version="1.0" encoding="utf-8"?>\n' + billion_laughs() +
-            '\n<rss version="2.0"><channel><title>Bomb &lol9;</title>'
-            f'<item><title>Laughs &lol9;</title><link>{site.url("/bomb.html")}</link><guid>bomb</guid>'
-            "<description>A story about laughing. &lol9; The end of the story is here, with enough words to "
-            "stand as an article on its own.</description></item></channel></rss>")
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        + billion_laughs()
+        + '\n<rss version="2.0"><channel><title>Bomb &lol9;</title>'
+        f"<item><title>Laughs &lol9;</title><link>{site.url('/bomb.html')}</link><guid>bomb</guid>"
+        "<description>A story about laughing. &lol9; The end of the story is here, with enough words to "
+        "stand as an article on its own.</description></item></channel></rss>"
+    )
     url = site.serve("/bomb.xml", body)
-    good = site.serve("/good.xml", rss20("Good", [Item("Fine", "A perfectly ordinary story about the harbour "
-                                                              "and the council, long enough to keep.",
-                                                       link=site.url("/fine.html"), guid="fine")]))
+    good = site.serve(
+        "/good.xml",
+        rss20(
+            "Good",
+            [
+                Item(
+                    "Fine",
+                    "A perfectly ordinary story about the harbour and the council, long enough to keep.",
+                    link=site.url("/fine.html"),
+                    guid="fine",
+                )
+            ],
+        ),
+    )
     desk.add_feed(url)
     desk.add_feed(good)
     report = desk.ingest()  # returns at all: nothing expanded to 10**9 bytes
@@ -65,16 +80,22 @@ def test_an_entity_bomb_is_not_expanded(site, desk):
 
 @pytest.mark.parametrize("where", ["description", "title"])
 def test_external_entities_are_not_resolved(site, desk, secret_url, where):
-    doctype = (f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
-               f'<!ENTITY web SYSTEM "{secret_url}">'
-               f'<!ENTITY % remote SYSTEM "{site.url("/evil.dtd")}"> %remote;]>')
+    doctype = (
+        f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+        f'<!ENTITY web SYSTEM "{secret_url}">'
+        f'<!ENTITY % remote SYSTEM "{site.url("/evil.dtd")}"> %remote;]>'
+    )
     title = "Entity &xxe; &web; &exfil;" if where == "title" else "Entity story"
-    description = ("Before &xxe; middle &web; after &exfil;. A story long enough to be an article of its own "
-                   "without its page." if where == "description" else "A plain story long enough to be kept as "
-                   "an article without fetching its page at all.")
-    body = (f'<?xml version="1.0" encoding="utf-8"?>\n{doctype}\n<rss version="2.0"><channel><title>XXE</title>'
-            f'<item><title>{title}</title><link>{site.url("/xxe.html")}</link><guid>xxe</guid>'
-            f"<description>{description}</description></item></channel></rss>")
+    description = (
+        "Before &xxe; middle &web; after &exfil;. A story long enough to be an article of its own without its page."
+        if where == "description"
+        else "A plain story long enough to be kept as an article without fetching its page at all."
+    )
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?>\n{doctype}\n<rss version="2.0"><channel><title>XXE</title>'
+        f"<item><title>{title}</title><link>{site.url('/xxe.html')}</link><guid>xxe</guid>"
+        f"<description>{description}</description></item></channel></rss>"
+    )
     url = site.serve("/xxe.xml", body)
     desk.add_feed(url)
     desk.ingest()
@@ -84,11 +105,13 @@ def test_external_entities_are_not_resolved(site, desk, secret_url, where):
 
 
 def test_external_entities_in_atom_are_not_resolved(site, secret_url):
-    body = (f'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
-            f'<!ENTITY web SYSTEM "{secret_url}">]>'
-            '<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id><updated>2024-01-01T00:00:00Z</updated>'
-            '<entry><title>t &web;</title><id>urn:e</id><updated>2024-01-01T00:00:00Z</updated>'
-            '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">&xxe;</div></content></entry></feed>')
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+        f'<!ENTITY web SYSTEM "{secret_url}">]>'
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id><updated>2024-01-01T00:00:00Z</updated>'
+        "<entry><title>t &web;</title><id>urn:e</id><updated>2024-01-01T00:00:00Z</updated>"
+        '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">&xxe;</div></content></entry></feed>'
+    )
     try:
         parsed = parse_feed(body.encode(), site.url("/a.xml"), "application/atom+xml")
         dump = repr(parsed)
@@ -99,9 +122,11 @@ def test_external_entities_in_atom_are_not_resolved(site, secret_url):
 
 
 def test_an_opml_entity_bomb_is_not_expanded(desk):
-    body = (f'<?xml version="1.0"?>{billion_laughs().replace("rss", "opml")}'
-            '<opml version="2.0"><head><title>&lol9;</title></head><body>'
-            '<outline text="&lol9;" xmlUrl="http://93.184.216.34/bomb.xml"/></body></opml>')
+    body = (
+        f'<?xml version="1.0"?>{billion_laughs().replace("rss", "opml")}'
+        '<opml version="2.0"><head><title>&lol9;</title></head><body>'
+        '<outline text="&lol9;" xmlUrl="http://93.184.216.34/bomb.xml"/></body></opml>'
+    )
     outlines = parse_opml(body.encode())
     assert "lollollol" not in repr(outlines)
     result = desk.import_opml(body.encode())
@@ -109,11 +134,13 @@ def test_an_opml_entity_bomb_is_not_expanded(desk):
 
 
 def test_opml_external_entities_are_neither_resolved_nor_fetched(site, desk, secret_url):
-    body = (f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
-            f'<!ENTITY web SYSTEM "{secret_url}"><!ENTITY % remote SYSTEM "{site.url("/evil.dtd")}"> %remote;]>'
-            '<opml version="2.0"><head><title>t</title></head><body>'
-            '<outline text="&xxe;" xmlUrl="http://93.184.216.34/a.xml"/>'
-            '<outline text="Web &web;" xmlUrl="http://93.184.216.34/b.xml"/></body></opml>')
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+        f'<!ENTITY web SYSTEM "{secret_url}"><!ENTITY % remote SYSTEM "{site.url("/evil.dtd")}"> %remote;]>'
+        '<opml version="2.0"><head><title>t</title></head><body>'
+        '<outline text="&xxe;" xmlUrl="http://93.184.216.34/a.xml"/>'
+        '<outline text="Web &web;" xmlUrl="http://93.184.216.34/b.xml"/></body></opml>'
+    )
     outlines = parse_opml(body.encode())
     assert [o.url for o in outlines] == ["http://93.184.216.34/a.xml", "http://93.184.216.34/b.xml"]
     desk.import_opml(body.encode())
@@ -123,15 +150,21 @@ def test_opml_external_entities_are_neither_resolved_nor_fetched(site, desk, sec
 
 
 def test_a_page_with_external_entities_is_extracted_without_fetching_them(site, desk, secret_url):
-    page = (f'<?xml version="1.0"?>\n<!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
-            f'<!ENTITY web SYSTEM "{secret_url}">]>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><title>X</title>'
-            "</head><body><article><h1>Page with entities</h1>"
-            + "".join(f"<p>Paragraph {i} of a page that declares external entities &xxe; and &web; in its "
-                      "doctype, which nothing may resolve or fetch while reading it.</p>" for i in range(6))
-            + "</article></body></html>")
+    page = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+        f'<!ENTITY web SYSTEM "{secret_url}">]>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><title>X</title>'
+        "</head><body><article><h1>Page with entities</h1>"
+        + "".join(
+            f"<p>Paragraph {i} of a page that declares external entities &xxe; and &web; in its "
+            "doctype, which nothing may resolve or fetch while reading it.</p>"
+            for i in range(6)
+        )
+        + "</article></body></html>"
+    )
     link = site.serve("/entities.html", page, content_type="application/xhtml+xml")
-    desk.add_feed(site.serve("/teaser.xml", rss20("T", [Item("Entities", "A page with entities that…", link=link,
-                                                             guid="ent")])))
+    desk.add_feed(
+        site.serve("/teaser.xml", rss20("T", [Item("Entities", "A page with entities that…", link=link, guid="ent")]))
+    )
     desk.ingest()
     assert len(site.hits("/entities.html")) == 1 and site.hits("/secret") == []
     text = archive_text(desk)
@@ -163,9 +196,14 @@ def test_pathological_pages_do_not_break_extraction(make):
 
 
 def test_a_giant_page_after_a_real_article_still_yields_the_article():
-    article = "<article><h1>Headline</h1>" + "".join(
-        f"<p>Real paragraph {i} of the story, with enough words in it to be taken for article text.</p>"
-        for i in range(8)) + "</article>"
+    article = (
+        "<article><h1>Headline</h1>"
+        + "".join(
+            f"<p>Real paragraph {i} of the story, with enough words in it to be taken for article text.</p>"
+            for i in range(8)
+        )
+        + "</article>"
+    )
     html = "<html><body>" + article + "<div><a href='/x'>link</a></div>" * 300_000 + "</body></html>"
     result = extract_article(html, "http://news.example/page")
     assert result is not None and "Real paragraph 7 of the story" in result.text
@@ -176,10 +214,28 @@ def test_ingest_keeps_the_feed_text_when_pages_are_pathological(site, make_desk,
     desk = make_desk(config)
     giant = site.serve("/giant.html", giant_single_line(), content_type=HTML_TYPE)
     deep = site.serve("/deep.html", deep_nesting(), content_type=HTML_TYPE)
-    desk.add_feed(site.serve("/patho.xml", rss20("Pathological", [
-        Item("Giant page", "The start of a story whose page is ten megabytes on one line…", link=giant, guid="g"),
-        Item("Deep page", "The start of a story whose page nests five thousand levels deep…", link=deep, guid="d"),
-    ])))
+    desk.add_feed(
+        site.serve(
+            "/patho.xml",
+            rss20(
+                "Pathological",
+                [
+                    Item(
+                        "Giant page",
+                        "The start of a story whose page is ten megabytes on one line…",
+                        link=giant,
+                        guid="g",
+                    ),
+                    Item(
+                        "Deep page",
+                        "The start of a story whose page nests five thousand levels deep…",
+                        link=deep,
+                        guid="d",
+                    ),
+                ],
+            ),
+        )
+    )
     report = desk.ingest()
     assert report.articles_new == 2 and not report.errors
     assert len(site.hits("/giant.html")) == 1 and len(site.hits("/deep.html")) == 1
@@ -191,8 +247,23 @@ def test_ingest_keeps_the_feed_text_when_pages_are_pathological(site, make_desk,
 
 def test_feed_content_nested_thousands_deep_does_not_break_ingest(site, desk):
     content = "<div>" * 5000 + "<p>Buried sentence.</p>" + "</div>" * 5000
-    desk.add_feed(site.serve("/nested.xml", rss20("Nested", [
-        Item("Nested content", "A summary that is long enough to stand as the article text when the content "
-             "cannot be read at all.", link=site.url("/n.html"), guid="n", content_html=content)])))
+    desk.add_feed(
+        site.serve(
+            "/nested.xml",
+            rss20(
+                "Nested",
+                [
+                    Item(
+                        "Nested content",
+                        "A summary that is long enough to stand as the article text when the content "
+                        "cannot be read at all.",
+                        link=site.url("/n.html"),
+                        guid="n",
+                        content_html=content,
+                    )
+                ],
+            ),
+        )
+    )
     report = desk.ingest()
     assert report.articles_new == 1 and not report.errors

@@ -1,5 +1,6 @@
 """SSRF guard: private, loopback, link-local and metadata addresses are refused unless
 feeds.allow_private_networks is set, at add time and on every redirect hop at fetch time."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,7 +35,7 @@ PRIVATE_URLS = [
 # spellings the system resolver may or may not accept: refused either way
 ODD_SPELLINGS = [
     "http://2130706433/feed.xml",  # 127.0.0.1 as one decimal number
-    "http://0x7f.1/feed.xml",      # and in hex shorthand
+    "http://0x7f.1/feed.xml",  # and in hex shorthand
     "http://LOCALHOST.:8000/feed.xml",
 ]
 
@@ -47,14 +48,25 @@ def strict(config):
 @pytest.mark.parametrize("url", PRIVATE_URLS + ODD_SPELLINGS)
 def test_private_addresses_are_refused_at_add_time(make_desk, strict, url):
     desk = make_desk(strict)
-    with pytest.raises(UrlRefused, match="allow_private_networks" if url in PRIVATE_URLS
-                       else "allow_private_networks|cannot resolve"):
+    with pytest.raises(
+        UrlRefused, match="allow_private_networks" if url in PRIVATE_URLS else "allow_private_networks|cannot resolve"
+    ):
         desk.add_feed(url)
     assert desk.list_feeds() == []
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/feed.xml", "gopher://127.0.0.1:70/",
-                                 "javascript:alert(1)", "feed.xml", "http:///nohost", "http://[::1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/feed.xml",
+        "gopher://127.0.0.1:70/",
+        "javascript:alert(1)",
+        "feed.xml",
+        "http:///nohost",
+        "http://[::1/",
+    ],
+)
 def test_other_schemes_and_broken_urls_are_refused_even_when_private_is_allowed(make_desk, config, url):
     desk = make_desk(config)  # allow_private_networks = True
     with pytest.raises(UrlRefused):
@@ -93,14 +105,32 @@ def public_looking_server(monkeypatch):
 
 
 def test_a_public_url_that_redirects_to_a_private_address_is_refused_at_fetch_time(
-        public_looking_server, site, strict, make_desk):
-    secret = site.serve("/internal/secret.xml", rss20("Internal", [Item("Internal memo", "secret text",
-                                                                        link="http://x.example/", guid="m")]))
+    public_looking_server, site, strict, make_desk
+):
+    secret = site.serve(
+        "/internal/secret.xml",
+        rss20("Internal", [Item("Internal memo", "secret text", link="http://x.example/", guid="m")]),
+    )
     public_looking_server.route("/feed.xml", redirect(secret))
-    public_looking_server.route("/fine.xml", lambda req: send(
-        req, 200, rss20("Fine", [Item("Fine story", "A story from the public server that is long enough to keep "
-                                      "as it is in the archive without fetching its page at all.",
-                                      link=public_looking_server.url("/fine.html"), guid="fine-1")])))
+    public_looking_server.route(
+        "/fine.xml",
+        lambda req: send(
+            req,
+            200,
+            rss20(
+                "Fine",
+                [
+                    Item(
+                        "Fine story",
+                        "A story from the public server that is long enough to keep "
+                        "as it is in the archive without fetching its page at all.",
+                        link=public_looking_server.url("/fine.html"),
+                        guid="fine-1",
+                    )
+                ],
+            ),
+        ),
+    )
     desk = make_desk(strict)
     bad, _ = desk.add_feed(public_looking_server.url("/feed.xml"))  # the first hop looks public: accepted
     fine, _ = desk.add_feed(public_looking_server.url("/fine.xml"))
@@ -114,11 +144,17 @@ def test_a_public_url_that_redirects_to_a_private_address_is_refused_at_fetch_ti
 
 
 def test_a_teaser_whose_page_link_is_private_is_kept_without_fetching_the_page(
-        public_looking_server, site, strict, make_desk):
-    page = site.serve("/internal/page.html", b"<html><body><p>internal page</p></body></html>",
-                      content_type="text/html")
-    public_looking_server.route("/teaser.xml", lambda req: send(
-        req, 200, rss20("Teasers", [Item("A teaser", "The start of a story that goes on…", link=page, guid="t1")])))
+    public_looking_server, site, strict, make_desk
+):
+    page = site.serve(
+        "/internal/page.html", b"<html><body><p>internal page</p></body></html>", content_type="text/html"
+    )
+    public_looking_server.route(
+        "/teaser.xml",
+        lambda req: send(
+            req, 200, rss20("Teasers", [Item("A teaser", "The start of a story that goes on…", link=page, guid="t1")])
+        ),
+    )
     desk = make_desk(strict)
     desk.add_feed(public_looking_server.url("/teaser.xml"))
     report = desk.ingest()

@@ -1,8 +1,9 @@
 """Feed formats and odd feeds, parsed and ingested over HTTP; OPML import and export."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.archive import articles, feed_row
@@ -13,28 +14,47 @@ from index.errors import FeedError
 from index.feeds.opml import parse_opml
 from index.feeds.parse import parse_feed
 
-NOW = datetime.now(timezone.utc)
-BODY = ("reported from the harbour where the council met late into the evening to decide the budget for "
-        "the coming year, with residents filling the public gallery")
+NOW = datetime.now(UTC)
+BODY = (
+    "reported from the harbour where the council met late into the evening to decide the budget for "
+    "the coming year, with residents filling the public gallery"
+)
 
 
 def items(site, tag: str, n: int = 2, **extra) -> list[Item]:
-    return [Item(f"{tag} headline {i}", f"{tag} story {i} {BODY}.", link=site.url(f"/{tag}/{i}.html"),
-                 guid=f"{tag}-{i}", date=(NOW - timedelta(hours=i + 1)).replace(microsecond=0), **extra)
-            for i in range(n)]
+    return [
+        Item(
+            f"{tag} headline {i}",
+            f"{tag} story {i} {BODY}.",
+            link=site.url(f"/{tag}/{i}.html"),
+            guid=f"{tag}-{i}",
+            date=(NOW - timedelta(hours=i + 1)).replace(microsecond=0),
+            **extra,
+        )
+        for i in range(n)
+    ]
 
 
 def test_every_feed_format_is_ingested(site, desk):
     feeds = {
-        "rss091": site.serve("/rss091.xml", rss091("RSS 0.91 Times", items(site, "rss091")),
-                             content_type="text/xml; charset=iso-8859-1"),
+        "rss091": site.serve(
+            "/rss091.xml", rss091("RSS 0.91 Times", items(site, "rss091")), content_type="text/xml; charset=iso-8859-1"
+        ),
         "rss092": site.serve("/rss092.xml", rss092("RSS 0.92 Times", items(site, "rss092"))),
         "rss10": site.serve("/rss10.rdf", rss10("RDF Times", items(site, "rss10")), content_type="application/rdf+xml"),
-        "rss20": site.serve("/rss20.xml", rss20("RSS 2 Times", items(site, "rss20", author="ada@example.com (Ada Byline)"))),
-        "atom": site.serve("/atom.xml", atom("Atom Times", items(site, "atom", author="Grace Byline")),
-                           content_type="application/atom+xml"),
-        "json": site.serve("/feed.json", json_feed("JSON Times", items(site, "json", author="Linus Byline")),
-                           content_type="application/feed+json"),
+        "rss20": site.serve(
+            "/rss20.xml", rss20("RSS 2 Times", items(site, "rss20", author="ada@example.com (Ada Byline)"))
+        ),
+        "atom": site.serve(
+            "/atom.xml",
+            atom("Atom Times", items(site, "atom", author="Grace Byline")),
+            content_type="application/atom+xml",
+        ),
+        "json": site.serve(
+            "/feed.json",
+            json_feed("JSON Times", items(site, "json", author="Linus Byline")),
+            content_type="application/feed+json",
+        ),
     }
     for url in feeds.values():
         desk.add_feed(url)
@@ -62,28 +82,33 @@ def test_every_feed_format_is_ingested(site, desk):
 
 
 def test_json_feed_version_1_with_content_html_and_relative_urls():
-    body = (b'{"version": "https://jsonfeed.org/version/1", "title": "J", "home_page_url": "https://j.example/",'
-            b'"author": {"name": "Feed Author"},'
-            b'"items": [{"id": 7, "url": "/posts/7", "title": "Seven", "content_html": "<p>Hello <b>world</b></p>",'
-            b'"summary": "Hi", "date_modified": "2024-02-03T04:05:06Z"},'
-            b'{"id": "x", "external_url": "https://other.example/x", "content_text": "Para one.\\n\\nPara <two>."},'
-            b'"not an item"]}')
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1", "title": "J", "home_page_url": "https://j.example/",'
+        b'"author": {"name": "Feed Author"},'
+        b'"items": [{"id": 7, "url": "/posts/7", "title": "Seven", "content_html": "<p>Hello <b>world</b></p>",'
+        b'"summary": "Hi", "date_modified": "2024-02-03T04:05:06Z"},'
+        b'{"id": "x", "external_url": "https://other.example/x", "content_text": "Para one.\\n\\nPara <two>."},'
+        b'"not an item"]}'
+    )
     parsed = parse_feed(body, "https://j.example/feed.json", "application/json")
     assert parsed.title == "J" and len(parsed.entries) == 2
     first, second = parsed.entries
     assert first.guid == "7" and first.link == "https://j.example/posts/7"
     assert first.content_html == "<p>Hello <b>world</b></p>" and first.summary_html == "Hi"
-    assert first.published == datetime(2024, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert first.published == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
     assert first.authors == ("Feed Author",)
     assert second.link == "https://other.example/x" and second.published is None
     assert second.content_html == "<p>Para one.</p><p>Para &lt;two&gt;.</p>"
 
 
-@pytest.mark.parametrize("body, message", [
-    (b'{"title": "not a feed", "items": []}', "not a JSON Feed"),
-    (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "not valid JSON"),
-    (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', "empty JSON Feed"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b'{"title": "not a feed", "items": []}', "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "not valid JSON"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', "empty JSON Feed"),
+    ],
+)
 def test_json_that_is_not_a_usable_feed_is_a_feed_error(body, message):
     with pytest.raises(FeedError, match=message):
         parse_feed(body, "https://j.example/feed.json")
@@ -103,12 +128,15 @@ def test_a_malformed_feed_that_still_yields_entries_is_ingested_with_a_warning(s
     assert {"sloppy headline 0", "sloppy headline 1"} <= titles
 
 
-@pytest.mark.parametrize("body, message", [
-    (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Cut', "no entries"),
-    (b"just some text, nothing like a feed", "not a recognisable RSS or Atom feed"),
-    (b"", "no entries"),
-    (b"<html><body><p>hello</p></body></html>", "HTML web page"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Cut', "no entries"),
+        (b"just some text, nothing like a feed", "not a recognisable RSS or Atom feed"),
+        (b"", "no entries"),
+        (b"<html><body><p>hello</p></body></html>", "HTML web page"),
+    ],
+)
 def test_a_feed_with_no_entries_is_a_feed_error(site, desk, body, message):
     url = site.serve("/empty.xml", body)
     good = site.serve("/good.xml", rss20("Good", items(site, "good")))
@@ -121,13 +149,17 @@ def test_a_feed_with_no_entries_is_a_feed_error(site, desk, body, message):
 
 
 def test_a_web_page_that_links_its_feed_says_where_the_feed_is(site, desk):
-    page = (b'<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="/feeds/all.xml">'
-            b"</head><body><p>Home page</p></body></html>")
+    page = (
+        b'<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="/feeds/all.xml">'
+        b"</head><body><p>Home page</p></body></html>"
+    )
     url = site.serve("/home", page, content_type=HTML_TYPE)
     desk.add_feed(url)
     report = desk.ingest()
-    assert report.errors[url] == ("the URL returned an HTML web page, not an RSS or Atom feed; "
-                                  f"the page names a feed at {site.base}/feeds/all.xml")
+    assert report.errors[url] == (
+        "the URL returned an HTML web page, not an RSS or Atom feed; "
+        f"the page names a feed at {site.base}/feeds/all.xml"
+    )
 
 
 def test_a_well_formed_feed_with_no_items_is_fetched_fine_with_nothing_to_archive(site, desk):
@@ -153,7 +185,7 @@ def test_items_without_links_or_dates(site, desk):
     assert rows["No link"]["url"] == "" and rows["No link"]["guid"] == "nolink-1"
     assert rows["No link"]["date_source"] == "feed"
     assert rows["No date"]["date_source"] == "fetched"
-    assert abs(rows["No date"]["published_ts"] - datetime.now(timezone.utc).timestamp()) < 600
+    assert abs(rows["No date"]["published_ts"] - datetime.now(UTC).timestamp()) < 600
     assert rows["Nothing"]["guid"].startswith("hash:") and rows["Nothing"]["url"] == ""
     # and a second run recognises all three instead of archiving them again
     again = desk.ingest()
@@ -161,12 +193,25 @@ def test_items_without_links_or_dates(site, desk):
 
 
 def test_a_guid_listed_twice_in_one_feed_is_one_article_and_stays_quiet(site, desk):
-    twice = [Item("Original wording", f"First copy of the item {BODY}.", link=site.url("/dup-a.html"), guid="dup",
-                  date=NOW - timedelta(hours=1)),
-             Item("Edited wording", f"Second copy of the same item, edited {BODY}.", link=site.url("/dup-b.html"),
-                  guid="dup", date=NOW - timedelta(hours=1)),
-             Item("Other", f"Another story {BODY}.", link=site.url("/other.html"), guid="other",
-                  date=NOW - timedelta(hours=2))]
+    twice = [
+        Item(
+            "Original wording",
+            f"First copy of the item {BODY}.",
+            link=site.url("/dup-a.html"),
+            guid="dup",
+            date=NOW - timedelta(hours=1),
+        ),
+        Item(
+            "Edited wording",
+            f"Second copy of the same item, edited {BODY}.",
+            link=site.url("/dup-b.html"),
+            guid="dup",
+            date=NOW - timedelta(hours=1),
+        ),
+        Item(
+            "Other", f"Another story {BODY}.", link=site.url("/other.html"), guid="other", date=NOW - timedelta(hours=2)
+        ),
+    ]
     url = site.serve("/twice.xml", rss20("Twice", twice))
     desk.add_feed(url)
     first = desk.ingest()
@@ -179,27 +224,44 @@ def test_a_guid_listed_twice_in_one_feed_is_one_article_and_stays_quiet(site, de
 
 def test_a_date_in_the_future_is_clamped_and_says_so(site, desk):
     future = NOW + timedelta(days=400)
-    url = site.serve("/future.xml", rss20("Future", [
-        Item("From the future", f"Dated next year {BODY}.", link=site.url("/f.html"), guid="f", date=future),
-        Item("Tomorrow-ish", f"Dated a few hours ahead {BODY}.", link=site.url("/t.html"), guid="t",
-             date=NOW + timedelta(hours=5)),
-    ]))
+    url = site.serve(
+        "/future.xml",
+        rss20(
+            "Future",
+            [
+                Item("From the future", f"Dated next year {BODY}.", link=site.url("/f.html"), guid="f", date=future),
+                Item(
+                    "Tomorrow-ish",
+                    f"Dated a few hours ahead {BODY}.",
+                    link=site.url("/t.html"),
+                    guid="t",
+                    date=NOW + timedelta(hours=5),
+                ),
+            ],
+        ),
+    )
     desk.add_feed(url)
     desk.ingest()
     rows = {r["title"]: r for r in articles(desk)}
     clamped = rows["From the future"]
     assert clamped["date_source"] == "fetched (feed date in the future)"
-    assert clamped["published_ts"] <= datetime.now(timezone.utc).timestamp()
+    assert clamped["published_ts"] <= datetime.now(UTC).timestamp()
     assert rows["Tomorrow-ish"]["date_source"] == "feed"  # a time zone slip is tolerated
 
 
 def test_relative_links_are_resolved_against_the_feed_url(site, desk):
-    body = rss20("Relative", [
-        Item("Rooted", f"Root-relative link {BODY}.", link="/news/rooted.html", guid="r1", date=NOW),
-        Item("Sibling", f"Document-relative link {BODY}.", link="sibling.html", guid="r2", date=NOW),
-    ])
-    atom_body = atom("Relative Atom", [Item("Based", f"xml:base link {BODY}.", link="posts/based", guid="urn:b",
-                                            date=NOW)], base="http://127.0.0.1:1/blog/")
+    body = rss20(
+        "Relative",
+        [
+            Item("Rooted", f"Root-relative link {BODY}.", link="/news/rooted.html", guid="r1", date=NOW),
+            Item("Sibling", f"Document-relative link {BODY}.", link="sibling.html", guid="r2", date=NOW),
+        ],
+    )
+    atom_body = atom(
+        "Relative Atom",
+        [Item("Based", f"xml:base link {BODY}.", link="posts/based", guid="urn:b", date=NOW)],
+        base="http://127.0.0.1:1/blog/",
+    )
     url = site.serve("/dir/relative.xml", body)
     atom_url = site.serve("/dir/relative-atom.xml", atom_body, content_type="application/atom+xml")
     desk.add_feed(url)
@@ -232,8 +294,11 @@ def test_opml_import_refuses_private_urls_when_not_allowed(make_desk, config):
     desk = make_desk(strict)
     result = desk.import_opml(OPML)
     assert [f.url for f in result["added"]] == ["http://93.184.216.34/gazette.xml", "http://93.184.216.35/deep.xml"]
-    assert set(result["refused"]) == {"http://10.0.0.5/internal.xml", "http://169.254.169.254/latest/meta-data/",
-                                      "http://localhost:8080/feed"}
+    assert set(result["refused"]) == {
+        "http://10.0.0.5/internal.xml",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:8080/feed",
+    }
     assert all("allow_private_networks" in why for why in result["refused"].values())
     assert {f.url for f in desk.list_feeds()} == {"http://93.184.216.34/gazette.xml", "http://93.184.216.35/deep.xml"}
     # importing again adds nothing

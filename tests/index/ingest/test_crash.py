@@ -1,13 +1,14 @@
 """Crash consistency: `newsdesk ingest` killed with SIGKILL at several points, then run again to
 completion. Afterwards `newsdesk doctor --json` is ok, no article is archived twice, and the
 archive's passages are exactly the vectors in Chroma."""
+
 from __future__ import annotations
 
 import json
 import signal
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.config import make_config, newsdesk, start_newsdesk, write_config
@@ -17,7 +18,7 @@ from support.http import delayed, hang, static
 from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 TOPICS = ("volcano", "bank", "octopus", "football")
 FEEDS = 5
 
@@ -34,14 +35,19 @@ class Served:
             for i in range(per_feed):
                 n = len(self.items[f])
                 topic = TOPICS[(f + n) % len(TOPICS)]
-                self.items[f].append(Item(
-                    f"Feed {f} round {round_no} item {i}: {topic}",
-                    f"Round {round_no}, feed {f}, item {i}. " + long_text(topic, 24),
-                    link=self.site.url(f"/crash/{f}/{n}.html"), guid=f"crash-{f}-{n}",
-                    date=NOW - timedelta(minutes=n)))
+                self.items[f].append(
+                    Item(
+                        f"Feed {f} round {round_no} item {i}: {topic}",
+                        f"Round {round_no}, feed {f}, item {i}. " + long_text(topic, 24),
+                        link=self.site.url(f"/crash/{f}/{n}.html"),
+                        guid=f"crash-{f}-{n}",
+                        date=NOW - timedelta(minutes=n),
+                    )
+                )
             # later feeds answer later, so writing and embedding are spread over the run
-            self.site.route(f"/crash/{f}.xml", delayed(static(rss20(f"Crash Feed {f}", self.items[f])), 0.15 * f,
-                                                      self.server))
+            self.site.route(
+                f"/crash/{f}.xml", delayed(static(rss20(f"Crash Feed {f}", self.items[f])), 0.15 * f, self.server)
+            )
 
     def url(self, f: int) -> str:
         return self.site.url(f"/crash/{f}.xml")
@@ -86,11 +92,19 @@ def archive_is_sound(archive_path) -> None:
     conn = sqlite3.connect(archive_path)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("SELECT count(*) FROM (SELECT guid FROM articles GROUP BY guid HAVING count(*) > 1)"
-                            ).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM (SELECT guid FROM articles GROUP BY guid HAVING count(*) > 1)"
+            ).fetchone()[0]
+            == 0
+        )
         # every passage belongs to an article
-        assert conn.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)"
-                            ).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM passages WHERE article_id NOT IN (SELECT id FROM articles)").fetchone()[
+                0
+            ]
+            == 0
+        )
     finally:
         conn.close()
 
@@ -121,8 +135,11 @@ def test_ingest_killed_at_several_points_recovers_to_a_consistent_index(crash_en
     served.add_round(2, 30)
     before = counts(archive)
     proc = start_newsdesk(["ingest", "--json"], data_dir, config)
-    kill_when(proc, lambda: (lambda c: c[0] > before[0] and 0 < c[1] < c[0] - before[0] + before[1])(counts(archive)),
-              "embedding under way")
+    kill_when(
+        proc,
+        lambda: (lambda c: c[0] > before[0] and 0 < c[1] < c[0] - before[0] + before[1])(counts(archive)),
+        "embedding under way",
+    )
     archive_is_sound(archive)
 
     # 3. while a slow server keeps a feed's fetch open

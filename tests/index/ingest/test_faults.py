@@ -2,13 +2,14 @@
 
 The read-only index and the full disk use real file systems (a read-only bind mount, a 2 MB
 tmpfs), which needs root; those tests skip when mounting is not possible."""
+
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from support.feeds import Item, long_text, rss20
 from index.archive import Archive
 from index.errors import ArchiveError, IndexUnavailable, NewsdeskError
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess:
@@ -57,16 +58,31 @@ def small_disk(path: Path, size: str):
 
 def counts(desk) -> tuple:
     db = desk.archive.db
-    return (db.execute("SELECT count(*) FROM articles").fetchone()[0],
-            db.execute("SELECT count(*) FROM passages").fetchone()[0],
-            db.execute("SELECT count(*) FROM article_feeds").fetchone()[0])
+    return (
+        db.execute("SELECT count(*) FROM articles").fetchone()[0],
+        db.execute("SELECT count(*) FROM passages").fetchone()[0],
+        db.execute("SELECT count(*) FROM article_feeds").fetchone()[0],
+    )
 
 
 def serve(site, n: int, sentences: int = 8, path: str = "/faults.xml") -> str:
     topics = ("volcano", "bank", "octopus", "football")
-    return site.serve(path, rss20("Fault Times", [
-        Item(f"Story {i} {topics[i % 4]}", f"Story {i}. " + long_text(topics[i % 4], sentences),
-             link=site.url(f"/story/{i}.html"), guid=f"story-{i}", date=NOW - timedelta(minutes=i)) for i in range(n)]))
+    return site.serve(
+        path,
+        rss20(
+            "Fault Times",
+            [
+                Item(
+                    f"Story {i} {topics[i % 4]}",
+                    f"Story {i}. " + long_text(topics[i % 4], sentences),
+                    link=site.url(f"/story/{i}.html"),
+                    guid=f"story-{i}",
+                    date=NOW - timedelta(minutes=i),
+                )
+                for i in range(n)
+            ],
+        ),
+    )
 
 
 # -- the vector index cannot be written -------------------------------------------------

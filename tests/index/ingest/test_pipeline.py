@@ -1,14 +1,15 @@
 """Articles: full text from pages for teasers, boilerplate and trailers removed, canonical URLs,
 and de-duplication (by GUID, URL and text) with the vector index kept in step."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from support.archive import articles, assert_consistent
 from support.feeds import Item, article_page, long_text, rss20
 from support.http import HTML_TYPE
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 PARAGRAPHS = [
     "The harbour authority approved a plan on Tuesday to dredge the eastern channel so that larger "
     "container ships can dock at the port for the first time since the nineteen-seventies.",
@@ -19,8 +20,16 @@ PARAGRAPHS = [
     "The mayor said the town would hold a public meeting next month to hear objections before the first "
     "contracts are signed.",
 ]
-BOILERPLATE = ["Sign up for our newsletter", "All rights reserved", "Privacy policy", "Advertisement",
-               "Related stories", "Ten recipes for autumn", "Politics", "Subscribe"]
+BOILERPLATE = [
+    "Sign up for our newsletter",
+    "All rights reserved",
+    "Privacy policy",
+    "Advertisement",
+    "Related stories",
+    "Ten recipes for autumn",
+    "Politics",
+    "Subscribe",
+]
 
 
 def row_for(desk, title: str) -> dict:
@@ -28,11 +37,24 @@ def row_for(desk, title: str) -> dict:
 
 
 def test_a_teaser_gets_its_full_text_from_the_page_without_site_boilerplate(site, desk):
-    page = site.serve("/story/dredging.html", article_page("Harbour channel to be dredged", PARAGRAPHS),
-                      content_type=HTML_TYPE)
-    url = site.serve("/teasers.xml", rss20("Harbour Gazette", [
-        Item("Harbour channel to be dredged", "The harbour authority approved a plan to dredge the channel…",
-             link=page, guid="dredging", date=NOW - timedelta(hours=2))]))
+    page = site.serve(
+        "/story/dredging.html", article_page("Harbour channel to be dredged", PARAGRAPHS), content_type=HTML_TYPE
+    )
+    url = site.serve(
+        "/teasers.xml",
+        rss20(
+            "Harbour Gazette",
+            [
+                Item(
+                    "Harbour channel to be dredged",
+                    "The harbour authority approved a plan to dredge the channel…",
+                    link=page,
+                    guid="dredging",
+                    date=NOW - timedelta(hours=2),
+                )
+            ],
+        ),
+    )
     desk.add_feed(url)
     report = desk.ingest()
     assert report.articles_new == 1 and not report.errors
@@ -51,9 +73,21 @@ def test_a_teaser_gets_its_full_text_from_the_page_without_site_boilerplate(site
 
 
 def test_a_teaser_whose_page_is_missing_keeps_the_feed_text(site, desk):
-    url = site.serve("/teasers.xml", rss20("Harbour Gazette", [
-        Item("Missing page", "Only the start of the story is in the feed, the rest was on a page that…",
-             link=site.url("/story/gone.html"), guid="gone", date=NOW)]))
+    url = site.serve(
+        "/teasers.xml",
+        rss20(
+            "Harbour Gazette",
+            [
+                Item(
+                    "Missing page",
+                    "Only the start of the story is in the feed, the rest was on a page that…",
+                    link=site.url("/story/gone.html"),
+                    guid="gone",
+                    date=NOW,
+                )
+            ],
+        ),
+    )
     desk.add_feed(url)
     report = desk.ingest()
     assert report.articles_new == 1 and not report.errors
@@ -75,15 +109,33 @@ def test_fetch_full_text_never_does_not_touch_pages(site, make_desk, config):
 
 
 def test_the_wordpress_trailer_is_removed(site, desk):
-    trailer = ('<p>The post <a rel="nofollow" href="https://gazette.example/harbour/">Harbour channel to be '
-               'dredged</a> appeared first on <a rel="nofollow" href="https://gazette.example">Harbour Gazette</a>.</p>')
+    trailer = (
+        '<p>The post <a rel="nofollow" href="https://gazette.example/harbour/">Harbour channel to be '
+        'dredged</a> appeared first on <a rel="nofollow" href="https://gazette.example">Harbour Gazette</a>.</p>'
+    )
     content = "".join(f"<p>{p}</p>" for p in PARAGRAPHS) + trailer
-    excerpt = ("The harbour authority approved a plan on Tuesday to dredge the eastern channel. "
-               'The post <a href="https://gazette.example/harbour/">Harbour channel to be dredged</a> appeared '
-               'first on <a href="https://gazette.example">Harbour Gazette</a>.')
-    url = site.serve("/wp.xml", rss20("Harbour Gazette", [
-        Item("Harbour channel to be dredged", excerpt, link=site.url("/harbour/"), guid="wp-1", date=NOW,
-             content_html=content)], raw_description=False))
+    excerpt = (
+        "The harbour authority approved a plan on Tuesday to dredge the eastern channel. "
+        'The post <a href="https://gazette.example/harbour/">Harbour channel to be dredged</a> appeared '
+        'first on <a href="https://gazette.example">Harbour Gazette</a>.'
+    )
+    url = site.serve(
+        "/wp.xml",
+        rss20(
+            "Harbour Gazette",
+            [
+                Item(
+                    "Harbour channel to be dredged",
+                    excerpt,
+                    link=site.url("/harbour/"),
+                    guid="wp-1",
+                    date=NOW,
+                    content_html=content,
+                )
+            ],
+            raw_description=False,
+        ),
+    )
     desk.add_feed(url)
     desk.ingest()
     row = row_for(desk, "Harbour channel to be dredged")
@@ -139,8 +191,15 @@ def test_one_guid_in_two_feeds_with_different_text_settles_on_the_longer_copy(si
 
 
 def test_mojibake_in_titles_is_repaired(site, desk):
-    desk.add_feed(site.serve("/mojibake.xml", rss20("Le Monde.fr : ActualitÃ©s", [
-        story(site, "CÃ´te dâ€™Ivoire : les discussions sont diffÃ©rÃ©es", long_text("bank", 4), "m", "m")])))
+    desk.add_feed(
+        site.serve(
+            "/mojibake.xml",
+            rss20(
+                "Le Monde.fr : ActualitÃ©s",
+                [story(site, "CÃ´te dâ€™Ivoire : les discussions sont diffÃ©rÃ©es", long_text("bank", 4), "m", "m")],
+            ),
+        )
+    )
     desk.ingest()
     row = articles(desk)[0]
     assert row["title"] == "Côte d'Ivoire : les discussions sont différées"
@@ -160,9 +219,18 @@ def test_the_same_url_under_another_guid_is_one_article(site, desk):
 
 def test_new_text_under_the_same_guid_replaces_passages_and_vectors(site, desk):
     path = "/updating.xml"
-    desk.add_feed(site.serve(path, rss20("Updating", [
-        story(site, "Volcano update", long_text("volcano", 30), "upd-1", "upd"),
-        story(site, "Bank story", long_text("bank", 12), "bank-1", "bank")])))
+    desk.add_feed(
+        site.serve(
+            path,
+            rss20(
+                "Updating",
+                [
+                    story(site, "Volcano update", long_text("volcano", 30), "upd-1", "upd"),
+                    story(site, "Bank story", long_text("bank", 12), "bank-1", "bank"),
+                ],
+            ),
+        )
+    )
     first = desk.ingest()
     assert first.articles_new == 2
     article_id = row_for(desk, "Volcano update")["id"]
@@ -170,9 +238,16 @@ def test_new_text_under_the_same_guid_replaces_passages_and_vectors(site, desk):
     assert len(old_ids) >= 2
     assert old_ids <= desk.store_or_open().all_ids()
 
-    site.serve(path, rss20("Updating", [
-        story(site, "Volcano update", long_text("octopus", 20), "upd-1", "upd"),
-        story(site, "Bank story", long_text("bank", 12), "bank-1", "bank")]))
+    site.serve(
+        path,
+        rss20(
+            "Updating",
+            [
+                story(site, "Volcano update", long_text("octopus", 20), "upd-1", "upd"),
+                story(site, "Bank story", long_text("bank", 12), "bank-1", "bank"),
+            ],
+        ),
+    )
     second = desk.ingest()
     assert second.articles_updated == 1 and second.articles_new == 0 and second.articles_unchanged == 1
     assert second.vectors_deleted >= len(old_ids)
@@ -193,8 +268,10 @@ def test_an_edit_that_keeps_some_passages_keeps_the_index_exact(site, desk):
     text = long_text("football", 30)
     desk.add_feed(site.serve(path, rss20("Edits", [story(site, "Final", text, "final-1", "final")])))
     desk.ingest()
-    site.serve(path, rss20("Edits", [story(site, "Final", text + " A late correction was added to the end.",
-                                           "final-1", "final")]))
+    site.serve(
+        path,
+        rss20("Edits", [story(site, "Final", text + " A late correction was added to the end.", "final-1", "final")]),
+    )
     report = desk.ingest()
     assert report.articles_updated == 1
     assert_consistent(desk)
@@ -203,9 +280,18 @@ def test_an_edit_that_keeps_some_passages_keeps_the_index_exact(site, desk):
 
 def test_the_same_text_reposted_under_a_new_guid_within_a_week_is_one_article(site, desk):
     text = long_text("octopus", 8)
-    desk.add_feed(site.serve("/repost.xml", rss20("Reposts", [
-        story(site, "Octopus found", text, "orig", "orig", NOW - timedelta(days=3)),
-        story(site, "Octopus found", text, "repost", "repost", NOW - timedelta(days=1))])))
+    desk.add_feed(
+        site.serve(
+            "/repost.xml",
+            rss20(
+                "Reposts",
+                [
+                    story(site, "Octopus found", text, "orig", "orig", NOW - timedelta(days=3)),
+                    story(site, "Octopus found", text, "repost", "repost", NOW - timedelta(days=1)),
+                ],
+            ),
+        )
+    )
     report = desk.ingest()
     assert report.articles_new == 1 and len(articles(desk)) == 1
     assert_consistent(desk)
@@ -213,9 +299,18 @@ def test_the_same_text_reposted_under_a_new_guid_within_a_week_is_one_article(si
 
 def test_the_same_text_a_year_apart_is_two_articles(site, desk):
     text = long_text("football", 8)
-    desk.add_feed(site.serve("/annual.xml", rss20("Annual", [
-        story(site, "Championship final", text, "final-2025", "final-2025", NOW - timedelta(days=366)),
-        story(site, "Championship final", text, "final-2026", "final-2026", NOW - timedelta(days=1))])))
+    desk.add_feed(
+        site.serve(
+            "/annual.xml",
+            rss20(
+                "Annual",
+                [
+                    story(site, "Championship final", text, "final-2025", "final-2025", NOW - timedelta(days=366)),
+                    story(site, "Championship final", text, "final-2026", "final-2026", NOW - timedelta(days=1)),
+                ],
+            ),
+        )
+    )
     report = desk.ingest()
     assert report.articles_new == 2 and len(articles(desk)) == 2
     assert_consistent(desk)

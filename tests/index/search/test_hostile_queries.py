@@ -1,4 +1,5 @@
 """Hostile questions and options: results or a clear BadQuery, never a SQLite error; archive unchanged."""
+
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,7 @@ HOSTILE = [
     "NOT",
     "ferry NOT strike",
     "'); DROP TABLE articles;--",
-    "\"; DELETE FROM passages; --",
+    '"; DELETE FROM passages; --',
     "title:ferry",
     "ferry*",
     "^ferry",
@@ -111,16 +112,19 @@ def test_a_very_long_question_is_cut_not_refused(desk, archive):
     assert chess and chess[0].keyword == 1.0  # the best keyword match (the words before the padding count)
 
 
-@pytest.mark.parametrize("options, fragment", [
-    ({"since": "tomorrow-ish blah"}, "since"),
-    ({"until": "32/13/2024"}, "until"),
-    ({"as_of": "the day before the end of time"}, "as-of"),
-    ({"since": "2024-02-30"}, "since"),
-    ({"since": "x" * 500}, "since"),
-    ({"since": "2024-05-01", "until": "2024-04-01"}, "since is after until"),
-    ({"source": "'; DROP TABLE feeds;--"}, "unknown source"),
-    ({"source": "%"}, "unknown source"),
-])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"since": "tomorrow-ish blah"}, "since"),
+        ({"until": "32/13/2024"}, "until"),
+        ({"as_of": "the day before the end of time"}, "as-of"),
+        ({"since": "2024-02-30"}, "since"),
+        ({"since": "x" * 500}, "since"),
+        ({"since": "2024-05-01", "until": "2024-04-01"}, "since is after until"),
+        ({"source": "'; DROP TABLE feeds;--"}, "unknown source"),
+        ({"source": "%"}, "unknown source"),
+    ],
+)
 def test_hostile_options_are_bad_queries(desk, options, fragment):
     before = H.archive_fingerprint(desk)
     for call in (desk.search, desk.ask):
@@ -147,13 +151,16 @@ def test_archive_intact_after_everything(desk):
     assert desk.doctor().ok
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('"', None),
-    ("*", None),
-    ("NEAR(", '"near"'),
-    ("AND OR", '"and" OR "or"'),  # only stopwords: kept, quoted
-    ('say "hi"', '"say" OR "hi"'),
-    ("'); DROP TABLE articles;--", '"drop" OR "table" OR "articles"'),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('"', None),
+        ("*", None),
+        ("NEAR(", '"near"'),
+        ("AND OR", '"and" OR "or"'),  # only stopwords: kept, quoted
+        ('say "hi"', '"say" OR "hi"'),
+        ("'); DROP TABLE articles;--", '"drop" OR "table" OR "articles"'),
+    ],
+)
 def test_fts_query_quotes_every_word(text, expected):
     assert fts_query(text) == expected

@@ -1,4 +1,5 @@
 """Lexical coverage on hand-written questions and passages."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,15 +14,23 @@ def test_stems_drop_stopwords_and_cut_words_to_their_first_letters():
 
 def test_question_words_keep_the_first_word_of_each_stem():
     assert question_words("Who said the elected official won the election?") == {
-        "said": "said", "electe": "elected", "offici": "official", "won": "won", "electi": "election"}
+        "said": "said",
+        "electe": "elected",
+        "offici": "official",
+        "won": "won",
+        "electi": "election",
+    }
 
 
-@pytest.mark.parametrize("question, words", [
-    ("Which country elected a leftist leader?", {"elected", "leftist", "leader"}),
-    ("Which of these teams won the cup?", {"won", "cup"}),
-    ("What breed of dog is Commander?", {"dog", "commander"}),
-    ("Who won the cup?", {"won", "cup"}),
-])
+@pytest.mark.parametrize(
+    "question, words",
+    [
+        ("Which country elected a leftist leader?", {"elected", "leftist", "leader"}),
+        ("Which of these teams won the cup?", {"won", "cup"}),
+        ("What breed of dog is Commander?", {"dog", "commander"}),
+        ("Who won the cup?", {"won", "cup"}),
+    ],
+)
 def test_the_noun_naming_the_kind_of_answer_is_not_a_question_word(question, words):
     """The article that answers names the country; it need not say "country"."""
     assert set(question_words(question).values()) == words
@@ -43,7 +52,7 @@ def test_coverage_is_the_share_of_the_question_weight_found():
 def test_a_passage_holding_every_rare_word_beats_one_repeating_a_single_word():
     """The soft AND that BM25 over an OR of words lacks."""
     question = question_words("Which meal kit service received reports of illness after a recall?")
-    weights = {s: idf(df, 1000) for s, df in zip(question, (40, 30, 200, 20, 150, 60, 50))}
+    weights = {s: idf(df, 1000) for s, df in zip(question, (40, 30, 200, 20, 150, 60), strict=True)}
     brief = stems("Daily Harvest, the meal kit service, received 470 reports of illness and issued a recall.")
     repeat = stems("Illness illness illness: the illness season peaks in winter, doctors said of the illness.")
     assert coverage(weights, brief) > 0.8 > coverage(weights, repeat)

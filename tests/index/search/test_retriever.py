@@ -1,4 +1,5 @@
 """Retrieval over a small real archive (RSS over HTTP -> SQLite + embedded Chroma, HashEmbedder)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,16 +34,19 @@ def slug_of(links, url: str) -> str:
     return next(s for s, u in links.items() if u == url)
 
 
-@pytest.mark.parametrize("query, slug", [
-    ("record ice loss on the Greenland glacier", "glacier"),
-    ("twelve year old chess prodigy", "chess"),
-    ("wildfire destroyed vineyards", "wildfire"),
-    ("sourdough bread recall sesame allergy", "bakery"),
-    ("water vapour exoplanet telescope", "exoplanet"),
-    ("free orchestra concerts in the park", "orchestra"),
-    ("rail freight strike over pay", "strike"),
-    ("honey harvest beekeepers", "honey"),
-])
+@pytest.mark.parametrize(
+    "query, slug",
+    [
+        ("record ice loss on the Greenland glacier", "glacier"),
+        ("twelve year old chess prodigy", "chess"),
+        ("wildfire destroyed vineyards", "wildfire"),
+        ("sourdough bread recall sesame allergy", "bakery"),
+        ("water vapour exoplanet telescope", "exoplanet"),
+        ("free orchestra concerts in the park", "orchestra"),
+        ("rail freight strike over pay", "strike"),
+        ("honey harvest beekeepers", "honey"),
+    ],
+)
 def test_top_hit_is_the_article_on_the_topic(desk, links, query, slug):
     result = desk.search(query)
     assert result.hits, query
@@ -152,8 +156,10 @@ def test_outlet_boost_is_a_multiplier(desk, monkeypatch):
     question = "rail strike and electric ferry in the Valley Courier"
     boost = retrieval.OUTLET_BOOST
     assert boost > 1.0
-    boosted = {h.article.id: (h.score, h.article.outlet)
-               for h in desk.retriever.search(question, group_stories=False, limit=50).hits}
+    boosted = {
+        h.article.id: (h.score, h.article.outlet)
+        for h in desk.retriever.search(question, group_stories=False, limit=50).hits
+    }
     monkeypatch.setattr(retrieval, "OUTLET_BOOST", 1.0)
     plain = {h.article.id: h.score for h in desk.retriever.search(question, group_stories=False, limit=50).hits}
     assert set(boosted) == set(plain)
@@ -168,8 +174,10 @@ def test_outlet_boost_is_a_multiplier(desk, monkeypatch):
 
 def test_a_named_month_is_a_soft_preference(desk, links):
     """Inside the window the question names, relevance is doubled; outside, unchanged (and still found)."""
-    plain = {h.article.url: h.score for h in desk.retriever.search("vineyards chess glacier",
-                                                                   group_stories=False, limit=50).hits}
+    plain = {
+        h.article.url: h.score
+        for h in desk.retriever.search("vineyards chess glacier", group_stories=False, limit=50).hits
+    }
     dated = desk.retriever.search("vineyards chess glacier in March 2024", group_stories=False, limit=50)
     assert dated.intent.query == "vineyards chess glacier"
     assert dated.intent.window is not None
@@ -218,8 +226,10 @@ def test_search_errors_are_newsdesk_errors(desk):
 
 
 def test_markup_pasted_with_a_question_is_not_searched(desk, links):
-    result = desk.search('Record ice loss on <a data-analytics-id="inline-link" href="https://x.example/'
-                         'tag/greenland">the Greenland glacier</a> &amp; its meltwater')
+    result = desk.search(
+        'Record ice loss on <a data-analytics-id="inline-link" href="https://x.example/'
+        'tag/greenland">the Greenland glacier</a> &amp; its meltwater'
+    )
     assert result.intent.query == "Record ice loss on the Greenland glacier & its meltwater"
     assert result.hits[0].article.url == links["glacier"]
     with pytest.raises(BadQuery):
@@ -233,15 +243,24 @@ def test_a_year_used_as_a_label_prefers_coverage_around_it(tmp_path):
     """Two briefs on a recurring event, two years apart. A year label prefers coverage from its
     run-up to its look back: "2023" the September 2022 brief, "2025" the September 2024 one (years
     that appear in neither passage's date header, so only the preference can tell them apart)."""
-    desk, served = H.build_desk(tmp_path / "data", extra_gazette=[
-        ("lantern-2022", "Lantern festival crowns its champion", LANTERN, H.utc(2022, 9, 10)),
-        ("lantern-2024", "Lantern festival crowns its champion", LANTERN + " Crowds lined the river.",
-         H.utc(2024, 9, 14)),
-    ])
+    desk, served = H.build_desk(
+        tmp_path / "data",
+        extra_gazette=[
+            ("lantern-2022", "Lantern festival crowns its champion", LANTERN, H.utc(2022, 9, 10)),
+            (
+                "lantern-2024",
+                "Lantern festival crowns its champion",
+                LANTERN + " Crowds lined the river.",
+                H.utc(2024, 9, 14),
+            ),
+        ],
+    )
     links = served.links
+
     def top(question):
         hits = desk.retriever.search(question, group_stories=False, limit=5).hits
         return [h.article.url for h in hits if h.article.url in (links["lantern-2022"], links["lantern-2024"])]
+
     plain = top("Who won the lantern festival champion title?")
     assert len(plain) == 2
     assert top("Who won the 2023 lantern festival champion title?")[0] == links["lantern-2022"]
@@ -262,5 +281,7 @@ def test_neighbour_similarities_are_stored_for_every_embedded_passage(desk):
     desk.search("glacier")  # the mirror is loaded and its densities stored
     db = desk.archive.db
     embedded = db.execute("SELECT count(*) FROM passages WHERE embedded = 1").fetchone()[0]
-    stored = db.execute("SELECT count(*) FROM passage_neighbours n JOIN passages p ON p.id = n.passage_id").fetchone()[0]
+    stored = db.execute("SELECT count(*) FROM passage_neighbours n JOIN passages p ON p.id = n.passage_id").fetchone()[
+        0
+    ]
     assert embedded > 0 and stored == embedded

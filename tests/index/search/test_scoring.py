@@ -1,4 +1,5 @@
 """index.search.scoring on hand-written lists, exact values."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,8 @@
 """index.chunking: sentences and passages within a token budget."""
+
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -19,7 +22,11 @@ def test_abbreviations_stay_whole():
 def test_initials_decimals_and_punctuation():
     text = "J. R. R. Tolkien wrote it. The rate was 3.5 percent. Was it? Yes! It went on… Then it stopped."
     assert split_sentences(text) == [
-        "J. R. R. Tolkien wrote it.", "The rate was 3.5 percent.", "Was it?", "Yes!", "It went on…",
+        "J. R. R. Tolkien wrote it.",
+        "The rate was 3.5 percent.",
+        "Was it?",
+        "Yes!",
+        "It went on…",
         "Then it stopped.",
     ]
 
@@ -27,25 +34,39 @@ def test_initials_decimals_and_punctuation():
 def test_closing_quotes_and_brackets_stay_with_their_sentence():
     assert split_sentences('He said "It is over." Then he left.') == ['He said "It is over."', "Then he left."]
     assert split_sentences("She said “Never.” (He agreed.) Then silence.") == [
-        "She said “Never.”", "(He agreed.)", "Then silence."]
+        "She said “Never.”",
+        "(He agreed.)",
+        "Then silence.",
+    ]
 
 
 def test_citation_markers_stay_with_the_sentence_they_follow():
     # an answer written "claim. [1] claim. [2]" must not hand [1] to the second claim
     assert split_sentences("The ferry opened. [1] The strike ended. [2][3]") == [
-        "The ferry opened. [1]", "The strike ended. [2][3]"]
+        "The ferry opened. [1]",
+        "The strike ended. [2][3]",
+    ]
     assert split_sentences("The ferry opened [1]. The strike ended [2].") == [
-        "The ferry opened [1].", "The strike ended [2]."]
+        "The ferry opened [1].",
+        "The strike ended [2].",
+    ]
 
 
 def test_paragraphs_are_respected():
     text = "A heading without a full stop\n\nFirst paragraph,\nwrapped over lines. Second sentence.\n\n\n  Last one"
     assert split_sentences(text) == [
-        "A heading without a full stop", "First paragraph, wrapped over lines.", "Second sentence.", "Last one"]
+        "A heading without a full stop",
+        "First paragraph, wrapped over lines.",
+        "Second sentence.",
+        "Last one",
+    ]
 
 
 def test_lowercase_after_a_stop_is_not_a_new_sentence():
-    assert split_sentences("It cost 5 p.m. rates and e.g. more. Next.") == ["It cost 5 p.m. rates and e.g. more.", "Next."]
+    assert split_sentences("It cost 5 p.m. rates and e.g. more. Next.") == [
+        "It cost 5 p.m. rates and e.g. more.",
+        "Next.",
+    ]
 
 
 def test_empty():
@@ -90,7 +111,7 @@ def test_overlap_of_one_sentence():
     text = _article(40)
     chunks = chunk_text(text, 60, overlap=1)
     assert len(chunks) >= 3
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in itertools.pairwise(chunks):
         last = split_sentences(a)[-1]
         assert b.startswith(last)
         assert split_sentences(b)[0] == last

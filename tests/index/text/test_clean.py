@@ -1,4 +1,5 @@
 """index.clean: HTML to paragraphs, trailers, canonical URLs, teasers, mojibake."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,10 @@ from index.text.clean import (
 
 
 def test_paragraphs_kept_and_scripts_dropped():
-    markup = ("<p>First paragraph.</p><script>var secret = 'evil';</script><style>p { color: red }</style>"
-              "<p>Second <b>bold</b> paragraph.</p><noscript>enable js</noscript><iframe src=x>frame</iframe>")
+    markup = (
+        "<p>First paragraph.</p><script>var secret = 'evil';</script><style>p { color: red }</style>"
+        "<p>Second <b>bold</b> paragraph.</p><noscript>enable js</noscript><iframe src=x>frame</iframe>"
+    )
     assert html_to_text(markup) == "First paragraph.\n\nSecond bold paragraph."
 
 
@@ -25,9 +28,11 @@ def test_headings_and_lists_become_blocks():
 
 
 def test_wordpress_trailer_is_removed():
-    markup = ('<p>The council met on Tuesday.</p><p>It voted for the plan.</p>'
-              '<p>The post <a href="https://lv.example/x">Council votes</a> appeared first on '
-              '<a href="https://lv.example">Left Voice</a>.</p>')
+    markup = (
+        "<p>The council met on Tuesday.</p><p>It voted for the plan.</p>"
+        '<p>The post <a href="https://lv.example/x">Council votes</a> appeared first on '
+        '<a href="https://lv.example">Left Voice</a>.</p>'
+    )
     assert html_to_text(markup) == "The council met on Tuesday.\n\nIt voted for the plan."
 
 
@@ -35,8 +40,16 @@ def test_inline_wordpress_trailer_is_removed():
     assert html_to_text("<p>Body text here. The post Hello appeared first on Some Site.</p>") == "Body text here."
 
 
-@pytest.mark.parametrize("trailer", ["Continue reading...", "Read more", "Read the full story", "[…]",
-                                     "This article originally appeared on Example News."])
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        "Continue reading...",
+        "Read more",
+        "Read the full story",
+        "[…]",
+        "This article originally appeared on Example News.",
+    ],
+)
 def test_other_trailers(trailer):
     assert html_to_text(f"<p>The story.</p><p>{trailer}</p>") == "The story."
 
@@ -85,16 +98,19 @@ def test_canonical_url_odd_input():
     assert canonical_url("http://[::1") == "http://[::1"  # unparseable: returned as it is
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("He said more…", True),
-    ("The council voted...", True),
-    ("Read the full story [...]", True),
-    ("Something happened. Read more", True),
-    ("Continue reading →", True),
-    ("A complete sentence.", False),
-    ("It ended with a question?", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("He said more…", True),
+        ("The council voted...", True),
+        ("Read the full story [...]", True),
+        ("Something happened. Read more", True),
+        ("Continue reading →", True),
+        ("A complete sentence.", False),
+        ("It ended with a question?", False),
+        ("", False),
+    ],
+)
 def test_looks_truncated(text, expected):
     assert looks_truncated(text) is expected
 

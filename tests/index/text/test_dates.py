@@ -1,14 +1,15 @@
 """index.dates: windows named in words, explicit bounds, as-of moments."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from index.errors import BadQuery, NewsdeskError
 from index.text.dates import parse_moment, resolve_time, year_labels, year_preference
 
-UTC = timezone.utc
+UTC = UTC
 AS_OF = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)  # a Wednesday
 
 
@@ -20,16 +21,19 @@ def end(y, m, d):
     return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("question, window", [
-    ("What happened this week?", (start(2024, 3, 6), end(2024, 3, 13))),
-    ("What happened yesterday?", (start(2024, 3, 12), end(2024, 3, 12))),
-    ("What was in the news last month?", (start(2024, 2, 1), end(2024, 2, 29))),
-    ("What happened in March 2024?", (start(2024, 3, 1), end(2024, 3, 31))),
-    ("What has happened since Monday?", (start(2024, 3, 11), end(2024, 3, 13))),
-    ("Which strikes happened in the past two weeks?", (start(2024, 2, 28), end(2024, 3, 13))),
-    ("Who won elections in 2023?", (start(2023, 1, 1), end(2023, 12, 31))),
-    ("During June 2022: what did the central bank do?", (start(2022, 6, 1), end(2022, 6, 30))),
-])
+@pytest.mark.parametrize(
+    "question, window",
+    [
+        ("What happened this week?", (start(2024, 3, 6), end(2024, 3, 13))),
+        ("What happened yesterday?", (start(2024, 3, 12), end(2024, 3, 12))),
+        ("What was in the news last month?", (start(2024, 2, 1), end(2024, 2, 29))),
+        ("What happened in March 2024?", (start(2024, 3, 1), end(2024, 3, 31))),
+        ("What has happened since Monday?", (start(2024, 3, 11), end(2024, 3, 13))),
+        ("Which strikes happened in the past two weeks?", (start(2024, 2, 28), end(2024, 3, 13))),
+        ("Who won elections in 2023?", (start(2023, 1, 1), end(2023, 12, 31))),
+        ("During June 2022: what did the central bank do?", (start(2022, 6, 1), end(2022, 6, 30))),
+    ],
+)
 def test_windows_named_in_words(question, window):
     intent = resolve_time(question, AS_OF)
     assert intent.window == window
@@ -124,19 +128,22 @@ def test_parse_moment_garbage_is_a_bad_query(value):
     assert isinstance(info.value, NewsdeskError)
 
 
-@pytest.mark.parametrize("question, years", [
-    ("Which team won the 2022 NHL Stanley Cup Finals?", (2022,)),
-    ("Which country won Eurovision 2023?", (2023,)),
-    ("Donald Trump's 2024 pitch includes a promise to do what?", (2024,)),
-    ("How did abortion rates change between 2021 and 2022?", (2021, 2022)),
-    ("Where will the 2028 Olympics be held?", (2028,)),
-    ("Who paid $2022 for the painting?", ()),        # money, not a year
-    ("What rose 2025% in a day?", ()),                # a percentage
-    ("What is in file report-2023.pdf?", ()),         # part of a name
-    ("What happened on 2023-05-04?", ()),             # a date, handled as a date
-    ("How many people were hurt?", ()),
-    ("Which plan runs to 2040?", ()),                 # too far past the as-of year to be coverage
-])
+@pytest.mark.parametrize(
+    "question, years",
+    [
+        ("Which team won the 2022 NHL Stanley Cup Finals?", (2022,)),
+        ("Which country won Eurovision 2023?", (2023,)),
+        ("Donald Trump's 2024 pitch includes a promise to do what?", (2024,)),
+        ("How did abortion rates change between 2021 and 2022?", (2021, 2022)),
+        ("Where will the 2028 Olympics be held?", (2028,)),
+        ("Who paid $2022 for the painting?", ()),  # money, not a year
+        ("What rose 2025% in a day?", ()),  # a percentage
+        ("What is in file report-2023.pdf?", ()),  # part of a name
+        ("What happened on 2023-05-04?", ()),  # a date, handled as a date
+        ("How many people were hurt?", ()),
+        ("Which plan runs to 2040?", ()),  # too far past the as-of year to be coverage
+    ],
+)
 def test_years_used_as_labels(question, years):
     assert year_labels(question, AS_OF) == years
 

@@ -1,5 +1,6 @@
 """Client-server Chroma: a real `chroma run` on 127.0.0.1 gives the same ingest, search and
 doctor results as the embedded store. Skipped when the server cannot be started."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,9 +21,14 @@ from support.http import free_port
 from index.errors import IndexUnavailable
 
 pytestmark = pytest.mark.chroma_server
-NOW = datetime.now(timezone.utc)
-QUERIES = ["lava fissures near the crater", "interest rates and mortgage repayments", "deep-sea octopus eggs",
-           "championship final goal in extra time", "harbour"]
+NOW = datetime.now(UTC)
+QUERIES = [
+    "lava fissures near the crater",
+    "interest rates and mortgage repayments",
+    "deep-sea octopus eggs",
+    "championship final goal in extra time",
+    "harbour",
+]
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +41,11 @@ def chroma_server(tmp_path_factory):
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
     log = open(path / "server.log", "w")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path / "db"), "--port", str(port),
-                             "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path / "db"), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -63,10 +72,25 @@ def chroma_server(tmp_path_factory):
 
 def fill(site, desk):
     topics = ("volcano", "bank", "octopus", "football")
-    desk.add_feed(site.serve("/server.xml", rss20("Server Times", [
-        Item(f"{t.title()} story {i}", f"Story {i}. " + long_text(t, 6 + i), link=site.url(f"/{t}-{i}.html"),
-             guid=f"{t}-{i}", date=NOW - timedelta(hours=3 * i + j))
-        for i in range(3) for j, t in enumerate(topics)])))
+    desk.add_feed(
+        site.serve(
+            "/server.xml",
+            rss20(
+                "Server Times",
+                [
+                    Item(
+                        f"{t.title()} story {i}",
+                        f"Story {i}. " + long_text(t, 6 + i),
+                        link=site.url(f"/{t}-{i}.html"),
+                        guid=f"{t}-{i}",
+                        date=NOW - timedelta(hours=3 * i + j),
+                    )
+                    for i in range(3)
+                    for j, t in enumerate(topics)
+                ],
+            ),
+        )
+    )
     return desk.ingest()
 
 
@@ -77,8 +101,11 @@ def results(desk) -> list[list[tuple[str, float]]]:
 def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site, make_desk, config, tmp_path):
     url, _ = chroma_server
     embedded = make_desk(config)
-    served_config = with_index(dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path / "s"))),
-                               chroma_url=url, collection="server_mode")
+    served_config = with_index(
+        dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path / "s"))),
+        chroma_url=url,
+        collection="server_mode",
+    )
     served = make_desk(served_config)
 
     first, second = fill(site, embedded), fill(site, served)
@@ -91,9 +118,21 @@ def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site
     assert_consistent(served)
 
     # an update goes through the server too: old vectors deleted, new ones written
-    site.serve("/server.xml", rss20("Server Times", [
-        Item("Volcano story 0", "Story 0 rewritten. " + long_text("octopus", 9), link=site.url("/volcano-0.html"),
-             guid="volcano-0", date=NOW)]))
+    site.serve(
+        "/server.xml",
+        rss20(
+            "Server Times",
+            [
+                Item(
+                    "Volcano story 0",
+                    "Story 0 rewritten. " + long_text("octopus", 9),
+                    link=site.url("/volcano-0.html"),
+                    guid="volcano-0",
+                    date=NOW,
+                )
+            ],
+        ),
+    )
     report = served.ingest()
     assert report.articles_updated == 1 and report.vectors_deleted > 0
     assert_consistent(served)
@@ -103,8 +142,11 @@ def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site
 def test_an_unreachable_server_stops_the_ingest_before_anything_is_archived(site, make_desk, config):
     port = free_port()  # a port where no server listens
     desk = make_desk(with_index(config, chroma_url=f"http://127.0.0.1:{port}"))
-    desk.add_feed(site.serve("/gone.xml", rss20("Gone", [Item("A story", long_text("bank", 5),
-                                                              link=site.url("/a.html"), guid="a")])))
+    desk.add_feed(
+        site.serve(
+            "/gone.xml", rss20("Gone", [Item("A story", long_text("bank", 5), link=site.url("/a.html"), guid="a")])
+        )
+    )
     with pytest.raises(IndexUnavailable, match=f"vector index at http://127.0.0.1:{port} is unavailable"):
         desk.ingest()
     assert desk.archive.counts()["articles"] == 0

@@ -1,29 +1,33 @@
 """The real embedding model (the packaged all-MiniLM-L6-v2): a paraphrased question that shares
 no keyword with the article still finds it first, through dense search alone."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.config import with_embedding
 from support.feeds import Item, rss20
 
 pytestmark = pytest.mark.model
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 ARTICLES = {
     "Central bank lifts its key rate": (
         "The central bank raised its benchmark interest rate by half a percentage point on Tuesday to curb "
         "inflation. Mortgage lenders said households would face higher monthly repayments from next month. "
-        "The governor told reporters that further increases remained possible if prices kept climbing."),
+        "The governor told reporters that further increases remained possible if prices kept climbing."
+    ),
     "Eruption on the peninsula": (
         "The volcano on the peninsula erupted again overnight, sending lava toward the harbour town. "
         "Geologists measured sulphur emissions and warned that magma was still rising under the crater. "
-        "Residents were evacuated by boat while fissures opened along the old lava field."),
+        "Residents were evacuated by boat while fissures opened along the old lava field."
+    ),
     "Late winner decides the final": (
         "The national football team won the championship final with a late goal in extra time. Thousands of "
         "fans celebrated in the streets of the capital until dawn. The coach praised the resilience of his "
-        "players after a difficult season."),
+        "players after a difficult season."
+    ),
 }
 QUESTIONS = {
     "Are loans about to cost more?": "Central bank lifts its key rate",
@@ -37,9 +41,18 @@ def test_a_paraphrase_finds_the_right_article_by_meaning(site, make_desk, config
     config = with_embedding(config, model="all-MiniLM-L6-v2")
     desk = make_desk(config, embedder=None)
     assert desk.embedder_or_load().name == "all-MiniLM-L6-v2"
-    desk.add_feed(site.serve("/model.xml", rss20("Model Times", [
-        Item(title, text, link=site.url(f"/m{i}.html"), guid=f"m{i}", date=NOW - timedelta(hours=i + 1))
-        for i, (title, text) in enumerate(ARTICLES.items())])))
+    desk.add_feed(
+        site.serve(
+            "/model.xml",
+            rss20(
+                "Model Times",
+                [
+                    Item(title, text, link=site.url(f"/m{i}.html"), guid=f"m{i}", date=NOW - timedelta(hours=i + 1))
+                    for i, (title, text) in enumerate(ARTICLES.items())
+                ],
+            ),
+        )
+    )
     report = desk.ingest()
     assert report.articles_new == 3 and report.passages_embedded >= 3
     assert desk.stats()["model"] == "all-MiniLM-L6-v2"
@@ -79,9 +92,18 @@ def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site
     assert float(auto.encode([texts[1]])[0] @ b[1]) > 0.9999  # a question: onnxruntime
 
     built = make_desk(with_embedding(config, model="all-MiniLM-L6-v2", backend="torch"), embedder=None)
-    built.add_feed(site.serve("/onnx.xml", rss20("Model Times", [
-        Item(title, text, link=site.url(f"/o{i}.html"), guid=f"o{i}", date=NOW - timedelta(hours=i + 1))
-        for i, (title, text) in enumerate(ARTICLES.items())])))
+    built.add_feed(
+        site.serve(
+            "/onnx.xml",
+            rss20(
+                "Model Times",
+                [
+                    Item(title, text, link=site.url(f"/o{i}.html"), guid=f"o{i}", date=NOW - timedelta(hours=i + 1))
+                    for i, (title, text) in enumerate(ARTICLES.items())
+                ],
+            ),
+        )
+    )
     assert built.ingest().articles_new == 3
     assert isinstance(built.embedder_or_load(), SentenceTransformerEmbedder)
     built.close()

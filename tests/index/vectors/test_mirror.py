@@ -1,5 +1,6 @@
 """The vector mirror's neighbour lists and density correction, on hand-made vectors and a real
 embedded Chroma collection."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def brute_force(matrix: np.ndarray, groups: np.ndarray) -> np.ndarray:
     for i in range(len(matrix)):
         sims = [float(matrix[i] @ matrix[j]) for j in range(len(matrix)) if groups[j] != groups[i]]
         sims = sorted((x for x in sims if x < SAME_STORY), reverse=True)[:NEIGHBOURS]
-        out[i, :len(sims)] = sims
+        out[i, : len(sims)] = sims
     return out
 
 
@@ -32,7 +33,7 @@ def test_neighbours_kept_up_to_date_as_rows_arrive_equal_a_full_computation():
     top = np.full((0, NEIGHBOURS), -np.inf, dtype=np.float32)
     for size in (3, 30, 52, 70):  # arrivals in batches, the first too small to fill a list
         grown = np.full((size, NEIGHBOURS), -np.inf, dtype=np.float32)
-        grown[:len(top)] = top
+        grown[: len(top)] = top
         known = np.arange(size) < len(top)
         changed = update_neighbours(matrix[:size], groups[:size], grown, known)
         assert changed[~known].all()  # every new row is written
@@ -82,7 +83,7 @@ def crowd_store(tmp_path):
 
 
 def rows_for(ids, articles):
-    return [(pid, article, 0.0, "Outlet") for pid, article in zip(ids, articles)]
+    return [(pid, article, 0.0, "Outlet") for pid, article in zip(ids, articles, strict=True)]
 
 
 def test_the_density_penalty_demotes_a_passage_in_a_crowd(crowd_store):

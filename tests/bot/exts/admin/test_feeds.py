@@ -1,4 +1,5 @@
 """Admin commands: /feeds add|remove|list|import|export, /reindex, /status and who may use them."""
+
 from __future__ import annotations
 
 import re
@@ -117,8 +118,10 @@ async def test_other_servers_feeds_are_invisible(world, desk, feeds):
     feed = desk.feed_for(metro.url)
     other = world.env.create_guild("Elsewhere")
     lobby = other.create_text_channel("lobby")
-    boss = other.add_member(world.env.create_user("dave"),
-                            roles=[other.create_role("Mods", permissions=discord.Permissions(manage_guild=True))])
+    boss = other.add_member(
+        world.env.create_user("dave"),
+        roles=[other.create_role("Mods", permissions=discord.Permissions(manage_guild=True))],
+    )
     result = await boss.slash(lobby, "feeds remove", feed=str(feed.id))
     assert result.ephemeral and "Not found" in result.response.content
     simcord.assert_error(world.env, NotFound)
@@ -127,16 +130,22 @@ async def test_other_servers_feeds_are_invisible(world, desk, feeds):
     # their readers don't see its articles either
     search = await boss.slash(lobby, "search", query="metro extension harbour bridge")
     assert "metro" not in search.response.embeds[0].description.lower()
-    assert "metro" in (await world.member.slash(world.general, "search", query="metro extension")
-                       ).response.embeds[0].description.lower()
+    assert (
+        "metro"
+        in (await world.member.slash(world.general, "search", query="metro extension"))
+        .response.embeds[0]
+        .description.lower()
+    )
 
 
 async def test_opml_import_and_export(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
-    opml = (f'<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>'
-            f'<outline text="Metro" xmlUrl="{metro.url}"/>'
-            f'<outline text="Planet again" xmlUrl="{feeds.planet.url}"/>'
-            f'<outline text="Bad" xmlUrl="file:///etc/passwd"/></body></opml>').encode()
+    opml = (
+        f'<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>'
+        f'<outline text="Metro" xmlUrl="{metro.url}"/>'
+        f'<outline text="Planet again" xmlUrl="{feeds.planet.url}"/>'
+        f'<outline text="Bad" xmlUrl="file:///etc/passwd"/></body></opml>'
+    ).encode()
     result = await world.admin.slash(world.general, "feeds import", file=("subs.opml", opml))
     assert result.ephemeral
     assert "1 added, 1 already present, 1 refused" in result.response.content

@@ -1,7 +1,8 @@
 """Background polling: auto-posting exactly once, failing-feed notices, broken channels."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
@@ -32,9 +33,11 @@ async def test_new_article_is_posted_once_even_across_restarts(world, desk, feed
     feed = desk.feed_for(metro.url)
     assert world.news.history() == []  # the backlog is not posted
 
-    link = metro.add_item("@everyone Tram strike ends after <@&42> agreement",
-                          "The tram strike ended after unions and the city reached an agreement on wages. "
-                          "Trams will run on the normal timetable from Monday morning, the operator said.")
+    link = metro.add_item(
+        "@everyone Tram strike ends after <@&42> agreement",
+        "The tram strike ended after unions and the city reached an agreement on wages. "
+        "Trams will run on the normal timetable from Monday morning, the operator said.",
+    )
     await poll(world, desk, feed)
     posted = world.news.history()
     assert len(posted) == 1
@@ -59,9 +62,12 @@ async def test_new_article_is_posted_once_even_across_restarts(world, desk, feed
     assert world.bot.get_cog("Polling").runs == 1
     assert len(world.news.history()) == 1
 
-    metro.add_item("Night buses return to the city centre",
-                   "Night buses return to the city centre next month after a two-year pause, the transport "
-                   "authority announced, with six routes running every half hour.", slug="night-buses")
+    metro.add_item(
+        "Night buses return to the city centre",
+        "Night buses return to the city centre next month after a two-year pause, the transport "
+        "authority announced, with six routes running every half hour.",
+        slug="night-buses",
+    )
     await poll(world, desk, feed)
     titles = [m.embeds[0].title for m in world.news.history()]
     assert len(titles) == 2 and titles[1] == "Night buses return to the city centre"
@@ -69,15 +75,24 @@ async def test_new_article_is_posted_once_even_across_restarts(world, desk, feed
 
 async def test_a_feeds_first_fetch_is_backlog_and_not_posted(world, desk, feeds):
     fresh = feeds.new("fresh", "Fresh Times")
-    fresh.add_item("Backlog story from an hour ago",
-                   "This story was already in the feed when it was added, an hour before the first poll, "
-                   "so it is backlog and must not be posted.", date=datetime.now(timezone.utc) - timedelta(hours=1))
-    feed, _ = desk.add_feed(fresh.url, "Fresh", guild_id=world.guild.id, channel_id=world.news.id)  # e.g. an OPML import
+    fresh.add_item(
+        "Backlog story from an hour ago",
+        "This story was already in the feed when it was added, an hour before the first poll, "
+        "so it is backlog and must not be posted.",
+        date=datetime.now(UTC) - timedelta(hours=1),
+    )
+    feed, _ = desk.add_feed(
+        fresh.url, "Fresh", guild_id=world.guild.id, channel_id=world.news.id
+    )  # e.g. an OPML import
     await poll(world, desk, feed)
     assert desk.feed_for(fresh.url).articles == 1
     assert world.news.history() == []
-    fresh.add_item("First real news", "Now a new story appears after the first fetch, and it is posted to the "
-                   "channel exactly once as the feed's first auto-post.", slug="first-news")
+    fresh.add_item(
+        "First real news",
+        "Now a new story appears after the first fetch, and it is posted to the "
+        "channel exactly once as the feed's first auto-post.",
+        slug="first-news",
+    )
     await poll(world, desk, feed)
     assert [m.embeds[0].title for m in world.news.history()] == ["First real news"]
 
@@ -89,9 +104,12 @@ async def test_an_article_in_two_feeds_of_one_channel_is_posted_once(world, desk
     await world.admin.slash(world.general, "feeds add", url=city.url, channel=world.news)
     a, b = desk.feed_for(metro.url), desk.feed_for(city.url)
     for feed in (metro, city):  # the same entry (same guid and link) in both feeds
-        feed.add_item("Ferry service resumes after storm",
-                      "The ferry service between the islands resumed after the storm passed, with extra "
-                      "sailings to clear the backlog of passengers and freight.", slug="ferry")
+        feed.add_item(
+            "Ferry service resumes after storm",
+            "The ferry service between the islands resumed after the storm passed, with extra "
+            "sailings to clear the backlog of passengers and freight.",
+            slug="ferry",
+        )
         feed.items[-1]["guid"] = "shared-guid-ferry"
         feed.items[-1]["link"] = feeds.server.base + "/shared/ferry.html"
         feed.publish()
@@ -123,7 +141,8 @@ async def test_missing_channel_or_permission_is_reported_once_without_crashing(w
     world.set_discord(admin_channel=world.admin_log.id)
     bot_role = world.guild.roles[world.bot.user.name]  # the bot's managed role
     closed = world.guild.create_text_channel(
-        "closed", overwrites={bot_role: discord.PermissionOverwrite(send_messages=False)})
+        "closed", overwrites={bot_role: discord.PermissionOverwrite(send_messages=False)}
+    )
     metro = feeds.new("metro", "Metro News", METRO)
     gone = feeds.new("gone", "Gone Gazette", METRO[1:])
     added = await world.admin.slash(world.general, "feeds add", url=metro.url, channel=closed)
@@ -134,9 +153,12 @@ async def test_missing_channel_or_permission_is_reported_once_without_crashing(w
 
     for round_ in range(2):
         for feed in (metro, gone):
-            feed.add_item(f"Update {round_} from {feed.title}",
-                          f"Round {round_}: the council published its weekly update on roads, parks and the "
-                          "library opening hours for residents.", slug=f"update-{round_}")
+            feed.add_item(
+                f"Update {round_} from {feed.title}",
+                f"Round {round_}: the council published its weekly update on roads, parks and the "
+                "library opening hours for residents.",
+                slug=f"update-{round_}",
+            )
         await poll(world, desk, a, b)
 
     notices = [m.content for m in world.admin_log.history()]
@@ -153,14 +175,20 @@ async def test_a_failed_send_does_not_stop_the_loop(world, desk, feeds):
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
     feed = desk.feed_for(metro.url)
     world.env.inject_error("POST", f"/channels/{world.news.id}/messages", status=500, code=0, times=1)
-    metro.add_item("Library extends opening hours",
-                   "The central library extends its opening hours to ten in the evening on weekdays, the city "
-                   "said, after a survey of students and commuters.", slug="library")
+    metro.add_item(
+        "Library extends opening hours",
+        "The central library extends its opening hours to ten in the evening on weekdays, the city "
+        "said, after a survey of students and commuters.",
+        slug="library",
+    )
     await poll(world, desk, feed)
     assert world.news.history() == []  # claimed, the send failed: it is not retried (at most once)
-    metro.add_item("Park renovation finished",
-                   "The renovation of the old city park is finished, with new playgrounds, a pond and more "
-                   "than two hundred new trees planted by volunteers.", slug="park")
+    metro.add_item(
+        "Park renovation finished",
+        "The renovation of the old city park is finished, with new playgrounds, a pond and more "
+        "than two hundred new trees planted by volunteers.",
+        slug="park",
+    )
     await poll(world, desk, feed)
     assert [m.embeds[0].title for m in world.news.history()] == ["Park renovation finished"]
 
@@ -180,8 +208,12 @@ async def test_articles_ingested_elsewhere_are_posted_by_a_bot_that_does_not_pol
     await world.env.restart_bot(create_bot(config, desk, poll=False))
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
-    link = metro.add_item("Tram strike ends", "The tram strike ended after unions and the city reached an "
-                          "agreement on wages, and trams run on the normal timetable again.", slug="tram")
+    link = metro.add_item(
+        "Tram strike ends",
+        "The tram strike ended after unions and the city reached an "
+        "agreement on wages, and trams run on the normal timetable again.",
+        slug="tram",
+    )
     desk.ingest(feed=metro.url)  # e.g. `newsdesk worker` in another process
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     assert [m.embeds[0].url for m in world.news.history()] == [link]
@@ -195,8 +227,12 @@ async def test_more_than_the_cap_is_summarised_once_and_never_posted_later(world
     feed = desk.feed_for(metro.url)
     extra = 3
     for i in range(autopost.MAX_POSTS_PER_CHANNEL + extra):
-        metro.add_item(f"Council update {i}", f"Update {i}: the council published its weekly notes on roads, "
-                       "parks and the library opening hours for residents.", slug=f"update-{i}")
+        metro.add_item(
+            f"Council update {i}",
+            f"Update {i}: the council published its weekly notes on roads, "
+            "parks and the library opening hours for residents.",
+            slug=f"update-{i}",
+        )
     await poll(world, desk, feed)
     history = world.news.history()
     assert len([m for m in history if m.embeds]) == autopost.MAX_POSTS_PER_CHANNEL

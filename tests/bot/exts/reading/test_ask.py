@@ -1,4 +1,5 @@
 """/ask, its buttons, questions by mention and in DMs, follow-ups, cooldowns, concurrency."""
+
 from __future__ import annotations
 
 import asyncio
@@ -171,8 +172,13 @@ async def test_empty_mention_gets_help(world):
 async def test_fifty_concurrent_asks_all_get_answers(world, desk):
     env = world.env
     members = [world.guild.add_member(env.create_user(f"reader{i}")) for i in range(50)]
-    questions = [VOLCANO, "Did the central bank raise interest rates?", "Who won the football championship final?",
-                 "What did scientists discover about the octopus?", "Did the heatwave break records in Europe?"]
+    questions = [
+        VOLCANO,
+        "Did the central bank raise interest rates?",
+        "Who won the football championship final?",
+        "What did scientists discover about the octopus?",
+        "Did the heatwave break records in Europe?",
+    ]
 
     # simcord runs one actor operation at a time and settles after each; to have the bot handle all
     # fifty interactions at once, dispatch them without settling, then settle once.
@@ -182,8 +188,9 @@ async def test_fifty_concurrent_asks_all_get_answers(world, desk):
     real_settle = env._settle_internal
     env._settle_internal = no_settle
     try:
-        results = await asyncio.gather(*(m.slash(world.general, "ask", question=questions[i % len(questions)])
-                                         for i, m in enumerate(members)))
+        results = await asyncio.gather(
+            *(m.slash(world.general, "ask", question=questions[i % len(questions)]) for i, m in enumerate(members))
+        )
     finally:
         env._settle_internal = real_settle
     await env.settle(timeout=60)

@@ -1,4 +1,5 @@
 """/latest, /search (paging), /article and /sources."""
+
 from __future__ import annotations
 
 import re
