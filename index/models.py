@@ -232,3 +232,4 @@ class DoctorReport:
     problems: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    installation: list[dict] = field(default_factory=list)  # {"check", "ok", "detail", "problem"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from . import doctor
@@ -16,7 +17,8 @@ from .answers.extractive import ExtractiveAnswerer
 from .answers.llm import LLMAnswerer
 from .archive import Archive
 from .config import Config, llm_api_key
-from .errors import BadQuery, IndexUnavailable, NotFound, PermissionDenied, UrlRefused
+from .errors import BadQuery, IndexUnavailable, NewsdeskError, NotFound, PermissionDenied, UrlRefused
+from .feeds.fetch import Fetcher
 from .feeds.netguard import check_url
 from .feeds.opml import OpmlOutline, parse_opml, render_opml
 from .ingest.pipeline import Pipeline, Progress
@@ -129,6 +131,17 @@ class Newsdesk:
             (added if created else existing).append(feed)
         return {"added": added, "existing": existing, "refused": refused}
 
+    def read_opml(self, source: str) -> bytes:
+        """The bytes of an OPML file (a path) or URL (fetched like a feed, within the same guards)."""
+        if source.startswith(("http://", "https://")):
+            with Fetcher(self.config.feeds) as fetcher:
+                return fetcher.get(source, accept="text/x-opml, application/xml, */*").content
+        try:
+            with open(source, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise NewsdeskError(f"cannot read {source}: {exc.strerror}") from None
+
     def export_opml(self, scope: Scope = GLOBAL) -> str:
         return render_opml([OpmlOutline(f.url, f.display_name) for f in self.list_feeds(scope)])
 
@@ -211,6 +224,11 @@ class Newsdesk:
             query, as_of=as_of, since=since, until=until, source=source, limit=limit, scope=scope, context=context
         )
 
+    @property
+    def streams(self) -> bool:
+        """True when answers can be streamed as drafts (the LLM answerer is configured)."""
+        return isinstance(self.answerer, LLMAnswerer)
+
     def ask(
         self,
         question: str,
@@ -221,10 +239,15 @@ class Newsdesk:
         source: str | None = None,
         scope: Scope = GLOBAL,
         context: str | None = None,
+        on_draft: Callable[[str], None] | None = None,
     ) -> Answer:
+        """``on_draft(text_so_far)``: with the LLM answerer, called (from this thread) as the reply is
+        written; the Answer returned is the checked one. Ignored by the extractive answerer."""
         result = self.search(
             question, as_of=as_of, since=since, until=until, source=source, limit=8, scope=scope, context=context
         )
+        if on_draft is not None and isinstance(self.answerer, LLMAnswerer):
+            return self.answerer.answer(question, result, on_text=on_draft)
         return self.answerer.answer(question, result)
 
     def latest(
@@ -336,4 +359,23 @@ class Newsdesk:
         return stats
 
     def doctor(self, fix: bool = False) -> DoctorReport:
-        return doctor.check(self.archive, self.store_or_open, self.pipeline, fix)
+        """The installation (model, Chroma, migrations, the optional LLM endpoint and Chroma server),
+        then the archive and the index; one line per problem, each with its fix."""
+        installation = doctor.check_installation(
+            self.config, self.archive, self.embedder_or_load, self.store_or_open, llm_api_key(self.config)
+        )
+        broken = [c["problem"] for c in installation if not c["ok"]]
+
+        def open_store() -> VectorStore:
+            if any(c["check"] in ("model", "chroma") and not c["ok"] for c in installation):
+                raise IndexUnavailable(
+                    next(c["problem"] for c in installation if c["check"] in ("model", "chroma") and not c["ok"])
+                )
+            return self.store_or_open()
+
+        report = doctor.check(self.archive, open_store, self.pipeline, fix)
+        report.installation = installation
+        report.problems = list(dict.fromkeys(broken + report.problems))
+        if broken:
+            report.ok = False
+        return report

@@ -1,11 +1,17 @@
 """The LLM answerer: any OpenAI-compatible chat endpoint writes the answer from numbered,
 quoted passages; every citation is checked afterwards, and any failure falls back to the
-extractive answer, saying so."""
+extractive answer, saying so.
+
+With ``on_text`` the answer is streamed (``"stream": true``, server-sent events
+``data: {"choices": [{"delta": {"content": ...}}]}`` ending with ``data: [DONE]``): the
+callback gets the draft so far as it grows; the Answer returned is still the checked one,
+and a stream that breaks off falls back like any other failure."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import httpx
 
@@ -15,6 +21,10 @@ from .citations import abstain, build_answer, check_citations
 from .extractive import ExtractiveAnswerer
 
 log = logging.getLogger(__name__)
+
+
+class StreamBrokeOff(ValueError):
+    """The event stream ended (or was cut) before its final event."""
 
 
 SYSTEM_PROMPT = """You answer questions about news using ONLY the numbered passages provided.
@@ -38,12 +48,15 @@ class LLMAnswerer:
         self.fallback = fallback
         self.transport = transport
 
-    def answer(self, question: str, result: SearchResult, max_articles: int = 5) -> Answer:
+    def answer(
+        self, question: str, result: SearchResult, max_articles: int = 5, on_text: Callable[[str], None] | None = None
+    ) -> Answer:
+        """``on_text(draft_so_far)``: stream the reply, calling back as it grows (from this thread)."""
         if not self.fallback.is_relevant(result):
             return abstain(question, result)
         hits = result.hits[:max_articles]
         try:
-            reply = self._complete(question, hits)
+            reply = self._complete(question, hits, on_text)
         except Exception as exc:  # timeouts, HTTP errors, bad JSON: all fall back
             reason = _safe_reason(exc)
             log.warning("LLM answerer failed (%s); using the extractive answer", reason)
@@ -61,7 +74,7 @@ class LLMAnswerer:
             return answer
         return build_answer(question, result, checked, mode="llm")
 
-    def _complete(self, question: str, hits: list[Hit]) -> str:
+    def _complete(self, question: str, hits: list[Hit], on_text: Callable[[str], None] | None = None) -> str:
         blocks = []
         for i, hit in enumerate(hits, start=1):
             a = hit.article
@@ -88,18 +101,51 @@ class LLMAnswerer:
         url = self.config.llm_url.rstrip("/")
         if not url.endswith("/chat/completions"):
             url += "/chat/completions"
+        body = {"model": self.config.llm_model, "messages": messages, "temperature": 0.0}
         with httpx.Client(timeout=self.config.llm_timeout_seconds, transport=self.transport) as client:
-            response = client.post(
-                url, headers=headers, json={"model": self.config.llm_model, "messages": messages, "temperature": 0.0}
-            )
-            response.raise_for_status()
-            content = response.json()["choices"][0]["message"]["content"]
+            if on_text is not None:
+                content = self._stream(client, url, headers, body, on_text)
+            else:
+                response = client.post(url, headers=headers, json=body)
+                response.raise_for_status()
+                content = response.json()["choices"][0]["message"]["content"]
         if not isinstance(content, str) or not content.strip():
             raise ValueError("empty completion")
         return content.strip()
 
+    @staticmethod
+    def _stream(client: httpx.Client, url: str, headers: dict, body: dict, on_text: Callable[[str], None]) -> str:
+        parts: list[str] = []
+        finished = False
+        with client.stream("POST", url, headers=headers, json={**body, "stream": True}) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank separators, ": keep-alive" comments, event: names
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    finished = True
+                    break
+                choices = json.loads(data).get("choices") or []
+                if not choices:
+                    continue
+                piece = (choices[0].get("delta") or {}).get("content")
+                if isinstance(piece, str) and piece:
+                    parts.append(piece)
+                    try:
+                        on_text("".join(parts))
+                    except Exception:  # noqa: BLE001 - a failing display does not stop the answer
+                        log.warning("the draft callback failed", exc_info=True)
+                if choices[0].get("finish_reason"):
+                    finished = True
+        if not finished:
+            raise StreamBrokeOff("the stream broke off")
+        return "".join(parts)
+
 
 def _safe_reason(exc: Exception) -> str:
+    if isinstance(exc, (StreamBrokeOff, httpx.RemoteProtocolError, httpx.ReadError)):
+        return "the stream broke off"
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.HTTPStatusError):

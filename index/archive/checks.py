@@ -10,6 +10,13 @@ from .db import Database
 class ConsistencyChecks(Database):
     """What doctor asks of the archive; each returns a count or a sentence, never raises."""
 
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations recorded as applied to this archive."""
+        try:
+            return [r[0] for r in self.db.execute("SELECT name FROM migrations ORDER BY name").fetchall()]
+        except sqlite3.OperationalError:  # no migrations table: nothing applied
+            return []
+
     def integrity(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 

@@ -13,11 +13,11 @@ import click
 from ..config import Config, discord_token, load_config
 from ..errors import ConfigError, NewsdeskError
 from ..evaluate import evaluate, format_report
-from ..feeds.fetch import Fetcher
 from ..logsafety import install_redaction
 from ..service import Newsdesk
 from ..worker import run_worker
-from .plain import render_answer, render_hits
+from .plain import DraftPrinter, render_answer, render_hits, render_report
+from .progress import progress_printer
 from .session import run_chat
 
 log = logging.getLogger(__name__)
@@ -159,14 +159,7 @@ def feeds_remove(c: Context, feed):
 @handle_errors
 def feeds_import(c: Context, source):
     """Import feeds from an OPML file or URL."""
-    if source.startswith(("http://", "https://")):
-        with Fetcher(c.config.feeds) as fetcher:
-            content = fetcher.get(source, accept="text/x-opml, application/xml, */*").content
-    else:
-        try:
-            content = Path(source).read_bytes()
-        except OSError as exc:
-            raise NewsdeskError(f"cannot read {source}: {exc.strerror}") from None
+    content = c.desk.read_opml(source)
     result = c.desk.import_opml(content)
     click.echo(
         f"imported {len(result['added'])} feeds ({len(result['existing'])} already present, "
@@ -185,54 +178,14 @@ def feeds_export(c: Context):
 
 
 # -- ingest and index -------------------------------------------------------------
-def _progress_printer(enabled: bool):
-    if not enabled:
-        return None, None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-        console=None,
-    )
-    tasks = {}
-
-    def progress(event, **info):
-        if event == "start":
-            tasks["feeds"] = bar.add_task("feeds", total=info["feeds"])
-        elif event == "feed":
-            bar.advance(tasks["feeds"])
-            if info.get("error"):
-                bar.console.print(f"[red]✗[/red] {info['feed'].url}: {info['error']}")
-        elif event == "embedding":
-            tasks["embed"] = bar.add_task("passages", total=info["pending"])
-        elif event == "embedded" and "embed" in tasks:
-            bar.advance(tasks["embed"], info["count"])
-
-    return bar, progress
-
-
 def _print_report(report, as_json: bool) -> None:
     if as_json:
         _json(report.to_dict())
         return
-    d = report.to_dict()
-    click.echo(
-        f"feeds: {d['feeds_ok']} ok ({d['feeds_not_modified']} unchanged), {d['feeds_failed']} failed; "
-        f"articles: {d['articles_new']} new, {d['articles_updated']} updated, {d['articles_unchanged']} unchanged; "
-        f"passages embedded: {d['passages_embedded']}; {d['seconds']}s"
-    )
-    for url, why in d["errors"].items():
-        click.echo(f"  error {url}: {why}", err=True)
+    summary, errors = render_report(report)
+    click.echo(summary)
+    for line in errors:
+        click.echo(line, err=True)
 
 
 @cli.command()
@@ -243,7 +196,7 @@ def _print_report(report, as_json: bool) -> None:
 @handle_errors
 def ingest(c: Context, feed, full, as_json):
     """Fetch feeds, archive new articles and embed their passages."""
-    bar, progress = _progress_printer(not as_json and sys.stderr.isatty())
+    bar, progress = progress_printer(not as_json and sys.stderr.isatty())
     if bar:
         with bar:
             report = c.desk.ingest(feed, full=full, progress=progress)
@@ -300,10 +253,18 @@ def article(c: Context, url_or_id, as_json):
 @pass_ctx
 @handle_errors
 def doctor(c: Context, fix, as_json):
-    """Check that the archive and the index agree."""
+    """Check the installation (model, Chroma, migrations, LLM endpoint) and that the archive and the index agree."""
     report = c.desk.doctor(fix)
     if as_json:
-        _json({"ok": report.ok, "problems": report.problems, "fixed": report.fixed, "counts": report.counts})
+        _json(
+            {
+                "ok": report.ok,
+                "problems": report.problems,
+                "fixed": report.fixed,
+                "counts": report.counts,
+                "installation": report.installation,
+            }
+        )
     else:
         click.echo("consistent" if not report.problems else "problems:")
         for p in report.problems:
@@ -311,6 +272,9 @@ def doctor(c: Context, fix, as_json):
         for f in report.fixed:
             click.echo(f"  fixed: {f}")
         click.echo(" ".join(f"{k}={v}" for k, v in report.counts.items()))
+        click.echo(
+            "installation: " + ", ".join(f"{c['check']} {'ok' if c['ok'] else 'PROBLEM'}" for c in report.installation)
+        )
     if not report.ok:
         sys.exit(1)
 
@@ -404,7 +368,14 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
         return
     if not question:
         raise NewsdeskError("give a QUESTION or --queries FILE")
-    answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until)
+    if not as_json and c.desk.streams and sys.stdout.isatty():
+        # the draft as it comes, then the checked answer (which is what the sources support)
+        printer = DraftPrinter(lambda piece: click.secho(piece, nl=False, dim=True))
+        answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until, on_draft=printer)
+        if printer.written:
+            click.echo("\n")
+    else:
+        answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until)
     if as_json:
         _json(answer.to_dict())
         return

@@ -45,3 +45,35 @@ def render_hits(hits: list[Hit], notices: list[str]) -> str:
     for notice in notices:
         lines.append(f"note: {notice}")
     return "\n".join(lines)
+
+
+def render_report(report) -> tuple[str, list[str]]:
+    """An ingest or reindex report: (the summary line, one line per error)."""
+    d = report.to_dict()
+    summary = (
+        f"feeds: {d['feeds_ok']} ok ({d['feeds_not_modified']} unchanged), {d['feeds_failed']} failed; "
+        f"articles: {d['articles_new']} new, {d['articles_updated']} updated, {d['articles_unchanged']} unchanged; "
+        f"passages embedded: {d['passages_embedded']}; {d['seconds']}s"
+    )
+    return summary, [f"  error {url}: {why}" for url, why in d["errors"].items()]
+
+
+class DraftPrinter:
+    """``DraftPrinter(write)`` is an ``on_draft`` callback that writes only what each draft adds
+    (``write`` takes a piece of text, no newline). A draft that is not a continuation of the last one
+    is written on a new line, whole.
+    ``written``: whether anything was written (then end the draft before the checked answer)."""
+
+    def __init__(self, write):
+        self.write = write
+        self.shown = ""
+
+    @property
+    def written(self) -> bool:
+        return bool(self.shown)
+
+    def __call__(self, text: str) -> None:
+        piece = text[len(self.shown) :] if text.startswith(self.shown) else "\n" + text
+        if piece:
+            self.write(piece)
+        self.shown = text

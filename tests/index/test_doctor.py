@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import http.server
 import json
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from support.archive import assert_consistent
-from support.config import newsdesk, write_config
+from support.config import newsdesk, with_embedding, with_index, write_config
 from support.feeds import Item, long_text, rss20
+from support.http import free_port
+
+from index.archive import MIGRATIONS
+from index.config import AnswersConfig
 
 NOW = datetime.now(UTC)
 
@@ -127,3 +134,105 @@ def test_doctor_command_fix_and_json(ingested, make_desk, tmp_path):
     reopened = make_desk(desk.config)
     assert reopened.doctor().problems == []
     assert victim in reopened.store_or_open().all_ids()
+
+
+# -- the installation -------------------------------------------------------------------
+def _models_server():
+    """A real OpenAI-compatible stand-in on 127.0.0.1 answering GET /v1/models."""
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)
+            body = b'{"object": "list", "data": [{"id": "test", "object": "model"}]}'
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, seen
+
+
+def _with_llm(config, url):
+    return dataclasses.replace(config, answers=AnswersConfig(llm_url=url, llm_model="test"))
+
+
+def test_a_fresh_install_passes_every_installation_check(desk):
+    report = desk.doctor()
+    assert report.ok and report.problems == []
+    checks = {c["check"]: c for c in report.installation}
+    assert set(checks) == {"model", "chroma", "migrations"}  # nothing optional configured
+    assert all(c["ok"] and c["problem"] is None for c in checks.values())
+    assert checks["migrations"]["detail"] == f"current ({len(MIGRATIONS)} applied)"
+
+
+def test_an_llm_endpoint_on_a_closed_port_is_one_clear_line(make_desk, config):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    report = make_desk(_with_llm(config, url)).doctor()
+    assert not report.ok
+    assert report.problems == [
+        f"LLM endpoint {url} does not answer (connection refused): start it or remove answers.llm_url"
+    ]
+
+
+def test_an_llm_endpoint_that_answers_models_is_no_problem(make_desk, config):
+    httpd, seen = _models_server()
+    try:
+        report = make_desk(_with_llm(config, f"http://127.0.0.1:{httpd.server_address[1]}/v1")).doctor()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert report.ok and report.problems == []
+    assert seen == ["/v1/models"]
+    assert next(c for c in report.installation if c["check"] == "llm")["ok"]
+
+
+def test_a_chroma_server_that_does_not_answer_is_one_line(make_desk, config):
+    url = f"http://127.0.0.1:{free_port()}"
+    report = make_desk(with_index(config, chroma_url=url)).doctor()
+    assert not report.ok
+    assert report.problems == [
+        f"Chroma server {url} is unavailable (heartbeat: connection refused): "
+        "start it (chroma run) or remove index.chroma_url"
+    ]
+
+
+def test_migrations_missing_or_unknown_are_reported(desk):
+    db = desk.archive.db
+    with desk.archive.transaction():
+        db.execute("DELETE FROM migrations WHERE name = ?", [MIGRATIONS[-1].__name__])
+    assert desk.doctor().problems == [
+        f"archive migrations not applied ({MIGRATIONS[-1].__name__}): start newsdesk once to apply them"
+    ]
+    with desk.archive.transaction():
+        db.execute(
+            "INSERT INTO migrations VALUES (?, '2030-01-01'), ('m999_from_the_future', '2030-01-01')",
+            [MIGRATIONS[-1].__name__],
+        )
+    assert desk.doctor().problems == [
+        "the archive was migrated by a newer newsdesk (m999_from_the_future): upgrade newsdesk"
+    ]
+
+
+def test_a_model_that_does_not_load_is_one_line_and_doctor_still_checks_the_archive(make_desk, config):
+    broken = with_embedding(config, model="no-such-model-anywhere", backend="bogus")
+    report = make_desk(broken, embedder=None).doctor()
+    assert not report.ok
+    assert report.problems[0].startswith("embedding model no-such-model-anywhere does not load offline (")
+    assert "Chroma not checked: the embedding model must load first" in report.problems
+    assert report.counts["articles"] == 0
+
+
+def test_doctor_json_keeps_its_keys_and_adds_the_installation(tmp_path):
+    data = tmp_path / "data"
+    out = newsdesk(["doctor", "--json"], data, write_config(tmp_path / "newsdesk.toml"))
+    assert out.returncode == 0, out.stderr
+    parsed = json.loads(out.stdout)
+    assert {"ok", "problems", "fixed", "counts", "installation"} <= set(parsed)
+    assert [c["check"] for c in parsed["installation"]] == ["model", "chroma", "migrations"]

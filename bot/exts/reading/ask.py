@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from typing import Any
 
 import discord
@@ -22,6 +24,84 @@ HELP_TEXT = (
     "Ask me about the news in the archive, for example: "
     "`@newsdesk what happened with the volcano in Iceland?` — or use `/ask`."
 )
+DRAFT_EDIT_INTERVAL = 1.0  # seconds between two writes of the draft message, the final one included
+# The pace is kept in real elapsed time (perf_counter): the drafts come in real time from the model
+# and the limit is Discord's, so a test harness that virtualises time.monotonic must not freeze it.
+_clock = time.perf_counter
+DRAFT_HEADER = "✍️ *drafting — the sources are checked when it is done…*\n"
+
+
+class DraftMessage:
+    """The streamed draft of an answer as one followup message: sent with the first draft, then
+    edited with the newest draft at most once every DRAFT_EDIT_INTERVAL seconds, and finally
+    replaced by the checked answer.
+
+    The answer is written in a worker thread, which calls :meth:`on_draft`; the drafts are handed
+    to the event loop (``call_soon_threadsafe``), where :meth:`pump` shows them. No timers: a draft
+    skipped by the throttle is covered by a later one or by the final answer."""
+
+    def __init__(self, interaction: discord.Interaction, min_interval: float = DRAFT_EDIT_INTERVAL):
+        self.interaction = interaction
+        self.min_interval = min_interval
+        self.loop = asyncio.get_running_loop()
+        self.message: discord.WebhookMessage | None = None
+        self.latest: str | None = None
+        self.shown: str | None = None
+        self.last_write: float | None = None
+        self.writes = 0
+        self._changed = asyncio.Event()
+        self._done = False
+
+    def on_draft(self, text: str) -> None:  # worker thread
+        if not self._done:
+            self.loop.call_soon_threadsafe(self._set, text)
+
+    def _set(self, text: str) -> None:
+        self.latest = text
+        self._changed.set()
+
+    def _due(self) -> bool:
+        return self.last_write is None or _clock() - self.last_write >= self.min_interval
+
+    async def pump(self) -> None:
+        """Show drafts until :meth:`finish`."""
+        while not self._done:
+            await self._changed.wait()
+            self._changed.clear()
+            if self._done or self.latest is None or self.latest == self.shown or not self._due():
+                continue
+            text = self.latest
+            try:
+                await self._write(content=render.message_text(DRAFT_HEADER + render.safe_answer(text)))
+            except discord.HTTPException as exc:  # a draft is best effort; the answer still comes
+                log.warning("could not show the draft: %s", exc)
+            self.shown = text
+
+    async def _write(self, **kwargs) -> None:
+        try:
+            if self.message is None:
+                self.message = await self.interaction.followup.send(wait=True, allowed_mentions=NONE, **kwargs)
+            else:
+                await self.message.edit(allowed_mentions=NONE, **kwargs)
+        finally:
+            self.writes += 1
+            self.last_write = _clock()
+
+    async def stop(self, pumping: asyncio.Task) -> None:
+        """No more drafts: let the pump finish what it is writing, then end it."""
+        self._done = True
+        self._changed.set()
+        await asyncio.gather(pumping, return_exceptions=True)
+
+    async def finish(self, pumping: asyncio.Task, **kwargs) -> None:
+        """Stop the drafts, then write the checked answer (a new message when no draft was shown)."""
+        await self.stop(pumping)
+        if self.message is not None and self.last_write is not None and not self._due():
+            # keep the pace without an event-loop timer: the wait runs in a worker thread
+            await asyncio.to_thread(time.sleep, max(0.0, self.min_interval - (_clock() - self.last_write)))
+        if self.message is not None:
+            kwargs.setdefault("content", None)
+        await self._write(**kwargs)
 
 
 class Ask(commands.Cog):
@@ -50,15 +130,45 @@ class Ask(commands.Cog):
         await bot.call(bot.desk.check_query, question, source=source, since=since, until=until, scope=scope)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        answer = await bot.heavy_call(
-            bot.desk.ask, question, source=source or None, since=since or None, until=until or None, scope=scope
-        )
-        kwargs: dict[str, Any] = dict(embed=render.answer_embed(answer, question), allowed_mentions=NONE)
+        if not bot.desk.streams:
+            answer = await bot.heavy_call(
+                bot.desk.ask, question, source=source or None, since=since or None, until=until or None, scope=scope
+            )
+            kwargs: dict[str, Any] = dict(embed=render.answer_embed(answer, question), allowed_mentions=NONE)
+            view = answer_view(answer)
+            if view is not None:
+                kwargs["view"] = view
+            interaction.extras["answered"] = True
+            await interaction.followup.send(**kwargs)
+            return
+        # the LLM answerer: the draft appears as it is written, then the checked answer replaces it
+        draft = DraftMessage(interaction)
+        pumping = asyncio.ensure_future(draft.pump())
+        try:
+            answer = await bot.heavy_call(
+                bot.desk.ask,
+                question,
+                source=source or None,
+                since=since or None,
+                until=until or None,
+                scope=scope,
+                on_draft=draft.on_draft,
+            )
+        except BaseException:
+            await draft.stop(pumping)
+            if draft.message is not None:  # the draft does not stay up as if it were the answer
+                interaction.extras["answered"] = True
+                try:
+                    await draft.message.edit(content="⚠️ The answer could not be finished.", embed=None, view=None)
+                except discord.HTTPException as exc:
+                    log.warning("could not withdraw the draft: %s", exc)
+            raise
+        kwargs = dict(embed=render.answer_embed(answer, question))
         view = answer_view(answer)
         if view is not None:
             kwargs["view"] = view
         interaction.extras["answered"] = True
-        await interaction.followup.send(**kwargs)
+        await draft.finish(pumping, **kwargs)
 
     # -- mentions and DMs ---------------------------------------------------------------
     @commands.Cog.listener()
