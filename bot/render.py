@@ -427,3 +427,110 @@ def _bytes(size: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"  # pragma: no cover
+
+
+# -- delivery (filters, limits, the delivery log) ------------------------------------
+def filters_embed(feed: Feed, rules: Sequence) -> discord.Embed:
+    """A feed's filter rules (FilterRule objects from the service)."""
+    embed = discord.Embed(title=trim(f"Filters of {one_line(feed.display_name)}", TITLE_LIMIT), colour=COLOUR)
+    lines = [rule_line(r) for r in rules]
+    embed.description = (
+        fit_lines(lines, DESCRIPTION_LIMIT)
+        if lines
+        else "No filters: every new article is posted. Add one with `/feeds filter add`."
+    )
+    return finalize(embed)
+
+
+def rule_line(rule) -> str:
+    """One filter rule, its pattern shown as code (never markdown, never a mention)."""
+    neg = "not " if rule.negate else ""
+    case = ", case-sensitive" if rule.case_sensitive else ""
+    pattern = no_mentions(trim(rule.pattern, 300)).replace("`", "ˋ")
+    return f"`#{rule.id}` {rule.action} {neg}{rule.field} {'regex' if rule.regex else 'words'} `{pattern}`{case}"
+
+
+def filter_test_embed(feed: Feed, results: Sequence[tuple[Article, bool, str]]) -> discord.Embed:
+    """Which of a feed's recent articles its filters pass, and why the others do not."""
+    passed = sum(1 for _, ok, _ in results if ok)
+    embed = discord.Embed(title=trim(f"Filter test: {one_line(feed.display_name)}", TITLE_LIMIT), colour=COLOUR)
+    lines = [
+        f"{'✅' if ok else '❌'} `{a.id}` {safe(trim(one_line(a.title), 90))}"
+        + ("" if ok else f"\n  ↳ {safe(trim(why, 200))}")
+        for a, ok, why in results
+    ]
+    embed.description = fit_lines(lines, DESCRIPTION_LIMIT) if lines else "The feed has no articles yet."
+    embed.set_footer(text=f"{passed} of the last {len(results)} articles would be posted")
+    return finalize(embed)
+
+
+_STATE_ICONS = {
+    "posted": "✅",
+    "filtered": "🚫",
+    "held": "⏸",
+    "skipped": "⏭",
+    "retry": "🔁",
+    "failed": "❌",
+    "sending": "⏳",
+    "backlog": "📚",
+    "waiting": "⏳",
+    "none": "—",
+    "claimed": "✅",
+}
+
+
+def why_text(article: Article, entries: Sequence[dict]) -> str:
+    """The delivery log for one article, one line per channel."""
+    lines = [f"**{safe(trim(one_line(article.title), 150))}** (article {article.id})"]
+    for e in entries:
+        feed = e.get("feed")
+        where = f"<#{e['channel_id']}>" if e.get("channel_id") else "no channel"
+        name = safe(trim(feed.display_name, 60)) if feed else "a removed feed"
+        line = (
+            f"{_STATE_ICONS.get(e['state'], '•')} {where} via {name}: **{e['state']}** — {safe(trim(e['reason'], 300))}"
+        )
+        if e.get("message_id") and e["state"] in ("posted", "claimed"):
+            line += f" (message {e['message_id']})"
+        if e["state"] == "retry" and e.get("next_try_at"):
+            line += f"; next try <t:{int(e['next_try_at'])}:R>"
+        lines.append(line)
+    if not entries:
+        lines.append("None of this server's feeds that carry it posts to a channel.")
+    return message_text("\n".join(lines))
+
+
+def post_message(
+    content: tuple[str, str] | None, article: Article, feed: Feed | None, pings: Sequence[int] = ()
+) -> dict:
+    """The send() arguments of an auto-post: the default teaser embed, or a feed's template
+    (already filled in with escaped values) as an embed's description or as plain text; the
+    feed's opt-in role pings lead the content, and only they may mention anyone."""
+    ping_line = " ".join(f"<@&{int(r)}>" for r in pings)
+    allowed = ping_mentions(pings)
+    if content is None:
+        out = {"embed": teaser_embed(article, feed), "allowed_mentions": allowed}
+        if ping_line:
+            out["content"] = ping_line
+        return out
+    style, text = content
+    if style == "text":
+        return {"content": message_text(f"{ping_line}\n{text}" if ping_line else text), "allowed_mentions": allowed}
+    embed = discord.Embed(
+        title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
+        url=safe_url(article.url),
+        colour=COLOUR,
+        description=trim(text, DESCRIPTION_LIMIT),
+    )
+    out = {"embed": finalize(embed), "allowed_mentions": allowed}
+    if ping_line:
+        out["content"] = ping_line
+    return out
+
+
+def ping_mentions(roles: Sequence[int]) -> discord.AllowedMentions:
+    """Mentions allowed in an auto-post: exactly the feed's ping roles (never @everyone/@here or users)."""
+    if not roles:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(
+        everyone=False, users=False, replied_user=False, roles=[discord.Object(int(r)) for r in roles]
+    )

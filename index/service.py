@@ -11,12 +11,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from . import doctor
 from .answers.extractive import ExtractiveAnswerer
 from .answers.llm import LLMAnswerer
 from .archive import Archive
+from .archive.posts import POST_GRACE_SECONDS
 from .config import Config, llm_api_key
+from .delivery import filters as delivery_filters
+from .delivery import templates as post_templates
+from .delivery.discovery import FoundFeed, discover
+from .delivery.limits import ChannelLimits, make_limits, start_of_day
 from .errors import BadQuery, IndexUnavailable, NewsdeskError, NotFound, PermissionDenied, UrlRefused
 from .feeds.fetch import Fetcher
 from .feeds.netguard import check_url
@@ -42,6 +48,25 @@ from .vectors.embedders import Embedder, load_embedder
 __all__ = ["GLOBAL", "Newsdesk", "Scope", "install_redaction", "redact"]
 
 log = logging.getLogger(__name__)
+
+DELIVERY_MAX_ATTEMPTS = 5  # a failed auto-post is tried this often in all
+DELIVERY_RETRY_SECONDS = 60  # the first retry; each next one waits four times longer
+MAX_BACKFILL = 50  # existing articles a new feed may post at most
+UPDATE_MODES = ("ignore", "edit", "repost")  # what a re-published, changed article does to its post
+
+
+def parse_forum_tags(text: str) -> list[tuple[str, str]]:
+    """``Tag=words, words; Other=words`` as [(tag, words)], each words list validated."""
+    out = []
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        name, sep, words = part.partition("=")
+        if not sep or not name.strip() or not words.strip():
+            raise BadQuery(f"forum tags are written Tag=words; Other=words (not {part.strip()!r})")
+        delivery_filters.compile_pattern(words, False, False)
+        out.append((name.strip()[:20], words.strip()))
+    return out
 
 
 class Newsdesk:
@@ -93,6 +118,15 @@ class Newsdesk:
         url = (url or "").strip()
         check_url(url, self.config.feeds.allow_private_networks)
         return self.archive.add_feed(url, name.strip(), guild_id, channel_id, added_by)
+
+    def discover_feeds(self, url: str) -> list[FoundFeed]:
+        """The feeds behind a URL: itself when it is a feed, a YouTube channel's, subreddit's or
+        Mastodon profile's feed, the feeds a web page links to, or common feed paths. An empty list
+        when the page names none; FetchError when the URL cannot be fetched; UrlRefused by the guard."""
+        url = (url or "").strip()
+        check_url(url, self.config.feeds.allow_private_networks)
+        with Fetcher(self.config.feeds) as fetcher:
+            return discover(url, fetcher)
 
     def list_feeds(self, scope: Scope = GLOBAL) -> list[Feed]:
         return self.archive.list_feeds(scope)
@@ -321,11 +355,468 @@ class Newsdesk:
         ]
 
     def claim_post(self, channel_id: int, article_id: int, feed_id: int) -> bool:
-        """True for exactly one caller, in any process, per channel and article."""
-        return self.archive.claim_post(channel_id, article_id, feed_id)
+        """True for exactly one caller, in any process, per channel and article (logged as sending)."""
+        return self.archive.claim_delivery(channel_id, article_id, feed_id)
 
     def record_post(self, channel_id: int, article_id: int, message_id: int | None) -> None:
         self.archive.record_post(channel_id, article_id, message_id)
+        self.archive.log_delivery(channel_id, article_id, None, "posted", "posted", message_id=message_id)
+
+    # -- delivery: filters, flood control, the delivery log and retries ---------------
+    def delivery_queue(self, limit: int = 1000) -> list[tuple[int, Feed | None, Article]]:
+        """The pending posts that may go out now, oldest first. Articles a filter rejects or that
+        are older than the channel's maximum age are claimed and logged (never posted); those a
+        rate or daily limit holds back stay pending, logged as held (and counted)."""
+        now = time.time()
+        out = []
+        rules: dict[tuple[int, int], list] = {}
+        limits: dict[int, ChannelLimits] = {}
+        taken: dict[int, int] = {}
+        for channel_id, feed, article in self._backfill_posts() + self.pending_posts(limit):
+            feed_id = feed.id if feed is not None else 0
+            key = (feed_id, channel_id)
+            if key not in rules:
+                rules[key] = self.archive.feed_filters(feed_id, channel_id) if feed is not None else []
+            passes, why = delivery_filters.evaluate(rules[key], article)
+            if not passes:
+                if self.archive.claim_post(channel_id, article.id, feed_id):
+                    self.archive.log_delivery(channel_id, article.id, feed_id, "filtered", why)
+                continue
+            if channel_id not in limits:
+                limits[channel_id] = self.archive.channel_limits(channel_id)
+            lim = limits[channel_id]
+            if lim.max_age_days and article.published_ts and article.published_ts < now - lim.max_age_days * 86400:
+                if self.archive.claim_post(channel_id, article.id, feed_id):
+                    self.archive.log_delivery(
+                        channel_id,
+                        article.id,
+                        feed_id,
+                        "skipped",
+                        f"older than the channel's maximum age of {lim.max_age_days:g} days",
+                    )
+                continue
+            held = self._held_by(lim, taken.get(channel_id, 0), now)
+            if held:
+                self.archive.log_delivery(channel_id, article.id, feed_id, "held", held)
+                continue
+            taken[channel_id] = taken.get(channel_id, 0) + 1
+            out.append((channel_id, feed, article))
+        return out
+
+    def _backfill_posts(self) -> list[tuple[int, Feed | None, Article]]:
+        rows = self.archive.pending_backfill()
+        if not rows:
+            return []
+        articles = self.archive.articles_by_ids([r[2] for r in rows])
+        feeds = {f.id: f for f in self.archive.list_feeds()}
+        return [
+            (channel_id, feeds.get(feed_id), articles[article_id])
+            for channel_id, feed_id, article_id in rows
+            if article_id in articles
+        ]
+
+    def backfill(self, feed: str | int, count: int, scope: Scope = GLOBAL) -> int:
+        """Post (at most) the ``count`` newest articles a feed already has to its channel, through its
+        filters and the channel's limits like new ones. Returns the articles queued."""
+        found = self.feed_for(feed, scope, manage=True)
+        if count < 0 or count > MAX_BACKFILL:
+            raise BadQuery(f"a backfill is between 0 and {MAX_BACKFILL} articles")
+        if not count:
+            return 0
+        if found.channel_id is None:
+            raise BadQuery("that feed does not post to a channel")
+        ids = self.archive.feed_recent_articles(found.id, count)
+        return self.archive.queue_backfill(found.id, found.channel_id, ids)
+
+    def _held_by(self, lim: ChannelLimits, taken: int, now: float) -> str | None:
+        if (
+            lim.per_window
+            and lim.window_seconds
+            and self.archive.posted_since(lim.channel_id, now - lim.window_seconds) + taken >= lim.per_window
+        ):
+            return (
+                f"held back by the rate limit ({lim.per_window} posts per {(lim.window_seconds or 0) // 60} min); "
+                "it goes out when the limit allows"
+            )
+        if lim.daily_max and self.archive.posted_since(lim.channel_id, start_of_day(now)) + taken >= lim.daily_max:
+            return f"held back by the daily maximum ({lim.daily_max} posts); it goes out tomorrow"
+        return None
+
+    def skip_post(self, channel_id: int, article_id: int, feed_id: int, reason: str) -> None:
+        """Log a claimed post that will not be sent (e.g. over the per-pass cap, summarised)."""
+        self.archive.log_delivery(channel_id, article_id, feed_id, "skipped", reason)
+
+    def post_failed(self, channel_id: int, article_id: int, feed_id: int, reason: str, attempts: int = 0) -> bool:
+        """A claimed post could not be sent: retried with backoff (True) until MAX attempts, then failed."""
+        attempts += 1
+        if attempts >= DELIVERY_MAX_ATTEMPTS:
+            self.archive.log_delivery(
+                channel_id,
+                article_id,
+                feed_id,
+                "failed",
+                f"gave up after {attempts} attempts: {reason}",
+                attempts=attempts,
+            )
+            return False
+        delay = DELIVERY_RETRY_SECONDS * 4 ** (attempts - 1)
+        self.archive.log_delivery(
+            channel_id,
+            article_id,
+            feed_id,
+            "retry",
+            f"attempt {attempts} failed: {reason}",
+            attempts=attempts,
+            next_try_at=time.time() + delay,
+        )
+        return True
+
+    def claim_channel_notice(self, channel_id: int, reason: str) -> bool:
+        """True once (in any process, across restarts) per channel problem, until a post there succeeds."""
+        return self.archive.claim_channel_notice(channel_id, reason)
+
+    def channel_ok(self, channel_id: int) -> None:
+        """A post to the channel succeeded: its next problem is news again."""
+        self.archive.clear_channel_notice(channel_id)
+
+    def due_retries(self, limit: int = 100) -> list[tuple[int, Feed | None, Article, int]]:
+        """(channel_id, feed, article, attempts) of failed posts whose retry is due."""
+        rows = self.archive.due_retries(time.time(), limit)
+        if not rows:
+            return []
+        articles = self.archive.articles_by_ids([r[2] for r in rows])
+        feeds = {f.id: f for f in self.archive.list_feeds()}
+        return [
+            (channel_id, feeds.get(feed_id), articles[article_id], attempts)
+            for channel_id, feed_id, article_id, attempts in rows
+            if article_id in articles
+        ]
+
+    def claim_retry(self, channel_id: int, article_id: int, attempts: int) -> bool:
+        """True for exactly one caller, in any process, per retry."""
+        return self.archive.claim_retry(channel_id, article_id, attempts)
+
+    def add_filter(
+        self,
+        feed: str | int,
+        action: str,
+        field: str,
+        pattern: str,
+        *,
+        regex: bool = False,
+        negate: bool = False,
+        case_sensitive: bool = False,
+        scope: Scope = GLOBAL,
+        added_by: int | None = None,
+    ):
+        """Add an include/exclude rule to a feed (for its channel); BadQuery names a bad regex."""
+        found = self.feed_for(feed, scope, manage=True)
+        action, field = (action or "").strip().lower(), (field or "any").strip().lower()
+        delivery_filters.validate(action, field, pattern, regex, case_sensitive)
+        if len(self.archive.feed_filters(found.id)) >= delivery_filters.MAX_RULES:
+            raise BadQuery(f"a feed has at most {delivery_filters.MAX_RULES} filters")
+        return self.archive.add_filter(
+            found.id, found.channel_id, action, field, pattern.strip(), regex, negate, case_sensitive, added_by
+        )
+
+    def list_filters(self, feed: str | int, scope: Scope = GLOBAL) -> tuple[Feed, list]:
+        found = self.feed_for(feed, scope, manage=True)
+        return found, self.archive.feed_filters(found.id, found.channel_id)
+
+    def remove_filter(self, feed: str | int, filter_id: int | str, scope: Scope = GLOBAL) -> Feed:
+        """Remove one rule by id, or every rule of the feed with ``all``."""
+        found = self.feed_for(feed, scope, manage=True)
+        key = str(filter_id).strip().lstrip("#").lower()
+        if key == "all":
+            self.archive.clear_filters(found.id)
+        elif not key.isdigit() or not self.archive.remove_filter(found.id, int(key)):
+            raise NotFound(f"no filter {filter_id!r} on feed {found.display_name!r}")
+        return found
+
+    def test_filters(self, feed: str | int, scope: Scope = GLOBAL, limit: int = 20) -> tuple[Feed, list]:
+        """Which of the feed's last ``limit`` articles its filters pass: [(article, passes, why)]."""
+        found, rules = self.list_filters(feed, scope)
+        articles = self.archive.articles_by_ids(self.archive.feed_recent_articles(found.id, limit))
+        out = []
+        for article_id in self.archive.feed_recent_articles(found.id, limit):
+            if article_id in articles:
+                out.append((articles[article_id], *delivery_filters.evaluate(rules, articles[article_id])))
+        return found, out
+
+    def set_template(
+        self,
+        feed: str | int,
+        body: str,
+        *,
+        style: str = "embed",
+        timezone_name: str = "UTC",
+        scope: Scope = GLOBAL,
+        updated_by: int | None = None,
+    ) -> tuple[Feed, post_templates.PostTemplate]:
+        """Set how a feed's posts look; BadQuery for an unknown placeholder, bad format or time zone."""
+        found = self.feed_for(feed, scope, manage=True)
+        style, timezone_name = (style or "embed").strip().lower(), (timezone_name or "UTC").strip()
+        post_templates.validate(body, style, timezone_name)
+        template = post_templates.PostTemplate(found.id, body, style, timezone_name)
+        self.archive.set_template(template, updated_by)
+        return found, template
+
+    def get_template(self, feed: str | int, scope: Scope = GLOBAL):
+        """(feed, its template or None: the default teaser)."""
+        found = self.feed_for(feed, scope, manage=True)
+        return found, self.archive.get_template(found.id)
+
+    def clear_template(self, feed: str | int, scope: Scope = GLOBAL) -> Feed:
+        found = self.feed_for(feed, scope, manage=True)
+        self.archive.clear_template(found.id)
+        return found
+
+    def preview_template(
+        self,
+        feed: str | int,
+        body: str | None = None,
+        *,
+        style: str | None = None,
+        timezone_name: str | None = None,
+        scope: Scope = GLOBAL,
+        escape=lambda s: s,
+    ):
+        """(feed, template, its newest article, the rendered text) — a template given here is
+        validated and previewed without being saved; NotFound when the feed has no article yet."""
+        found, saved = self.get_template(feed, scope)
+        if body is None and saved is None:
+            raise BadQuery("that feed has no template yet (the default teaser is used); give one to preview")
+        template = post_templates.PostTemplate(
+            found.id,
+            body if body is not None else saved.body,
+            style or (saved.style if saved else "embed"),
+            timezone_name or (saved.timezone if saved else "UTC"),
+        )
+        post_templates.validate(template.body, template.style, template.timezone)
+        ids = self.archive.feed_recent_articles(found.id, 1)
+        if not ids:
+            raise NotFound("that feed has no articles to preview with yet")
+        article = self.archive.articles_by_ids(ids)[ids[0]]
+        return found, template, article, post_templates.render(template, article, found, escape)
+
+    def post_content(self, feed: Feed | None, article: Article, escape=lambda s: s) -> tuple[str, str] | None:
+        """(style, text) of an auto-post from the feed's template, or None for the default teaser."""
+        template = self.archive.get_template(feed.id) if feed is not None else None
+        if template is None:
+            return None
+        return template.style, post_templates.render(template, article, feed, escape)
+
+    def add_ping(
+        self,
+        feed: str | int,
+        role_id: int,
+        *,
+        pattern: str | None = None,
+        field: str = "any",
+        regex: bool = False,
+        subscribable: bool = False,
+        scope: Scope = GLOBAL,
+        added_by: int | None = None,
+    ) -> Feed:
+        """Mention a role when the feed posts (only articles matching ``pattern``, when given). Only a
+        server's own feeds may ping its roles; @everyone (the server's id) is refused."""
+        found = self.feed_for(feed, scope, manage=True)
+        if found.guild_id is None:
+            raise BadQuery("only a server's own feeds can ping its roles")
+        if role_id == found.guild_id:
+            raise BadQuery("@everyone is never pinged")
+        field = (field or "any").strip().lower()
+        if pattern is not None and pattern.strip():
+            delivery_filters.validate("include", field, pattern, regex, False)
+            pattern = pattern.strip()
+        else:
+            pattern = None
+        self.archive.set_ping(found.id, found.guild_id, role_id, field, pattern, regex, subscribable, added_by)
+        return found
+
+    def remove_ping(self, feed: str | int, role_id: int, scope: Scope = GLOBAL) -> Feed:
+        found = self.feed_for(feed, scope, manage=True)
+        if not self.archive.remove_ping(found.id, role_id):
+            raise NotFound("that feed does not ping that role")
+        return found
+
+    def list_pings(self, feed: str | int, scope: Scope = GLOBAL) -> tuple[Feed, list[dict]]:
+        found = self.feed_for(feed, scope, manage=True)
+        return found, self.archive.feed_pings(found.id)
+
+    def post_pings(self, feed: Feed | None, article: Article) -> list[int]:
+        """The role ids an auto-post of this article mentions: the feed's pings whose filter matches."""
+        if feed is None or feed.guild_id is None:
+            return []
+        roles = []
+        for ping in self.archive.feed_pings(feed.id):
+            if ping["role_id"] == feed.guild_id:
+                continue
+            if ping["pattern"]:
+                rule = delivery_filters.FilterRule(
+                    0, feed.id, None, "include", ping["field"], ping["pattern"], regex=ping["regex"]
+                )
+                if not delivery_filters.rule_matches(rule, article):
+                    continue
+            roles.append(ping["role_id"])
+        return roles
+
+    def role_subscribable(self, guild_id: int, role_id: int) -> bool:
+        """Whether members of the server may give themselves this role (a feed's opt-in ping)."""
+        return self.archive.role_subscribable(guild_id, role_id)
+
+    def set_feed_options(
+        self,
+        feed: str | int,
+        *,
+        thread: bool | None = None,
+        updates: str | None = None,
+        forum_title: str | None = None,
+        forum_tags: str | None = None,
+        scope: Scope = GLOBAL,
+    ) -> tuple[Feed, dict]:
+        """A thread per post; a forum post's title template and tags (``Tag=words; Other=words``:
+        a tag is applied when the article matches its words); what to do with a re-published,
+        changed article (``ignore``, ``edit`` the earlier post, ``repost`` it marked updated)."""
+        found = self.feed_for(feed, scope, manage=True)
+        options = self.archive.feed_options(found.id)
+        if thread is not None:
+            options["thread"] = bool(thread)
+        if updates is not None:
+            updates = updates.strip().lower()
+            if updates not in UPDATE_MODES:
+                raise BadQuery(f"unknown update mode {updates!r} (use {', '.join(UPDATE_MODES)})")
+            options["updates"] = updates
+        if forum_title is not None:
+            if forum_title.strip():
+                post_templates.validate(forum_title, "text", "UTC")
+            options["forum_title"] = forum_title.strip() or None
+        if forum_tags is not None:
+            options["forum_tags"] = parse_forum_tags(forum_tags)
+        self.archive.set_feed_options(
+            found.id, options["thread"], options["updates"], options["forum_title"], options["forum_tags"]
+        )
+        return found, options
+
+    def feed_options(self, feed: str | int, scope: Scope = GLOBAL) -> tuple[Feed, dict]:
+        found = self.feed_for(feed, scope, manage=True)
+        return found, self.archive.feed_options(found.id)
+
+    def post_thread(self, feed: Feed | None, article: Article) -> dict:
+        """Where a post goes beyond its message: ``thread`` (open one per post), the forum post's
+        ``title`` (the feed's title template, or the article's title) and the names of the forum
+        ``tags`` whose words the article matches."""
+        options = self.archive.feed_options(feed.id) if feed is not None else self.archive.feed_options(0)
+        title = article.title or "(untitled)"
+        if options["forum_title"]:
+            title = (
+                post_templates.render(post_templates.PostTemplate(0, options["forum_title"], "text"), article, feed)
+                or title
+            )
+        tags = []
+        for name, words in options["forum_tags"]:
+            rule = delivery_filters.FilterRule(0, 0, None, "include", "any", words)
+            if delivery_filters.rule_matches(rule, article):
+                tags.append(name)
+        return {"thread": options["thread"], "title": " ".join(title.split())[:100], "tags": tags}
+
+    def pending_updates(self) -> list[tuple[int, Feed | None, Article, int, str, int]]:
+        """(channel_id, feed, article, message_id, mode, update_id) of posted articles the feed
+        re-published changed, for feeds that edit or repost them."""
+        rows = self.archive.pending_updates()
+        if not rows:
+            return []
+        articles = self.archive.articles_by_ids([r[2] for r in rows])
+        feeds = {f.id: f for f in self.archive.list_feeds()}
+        return [
+            (channel_id, feeds.get(feed_id), articles[article_id], message_id, mode, update_id)
+            for channel_id, feed_id, article_id, message_id, mode, update_id in rows
+            if article_id in articles
+        ]
+
+    def claim_update(self, channel_id: int, article_id: int, update_id: int) -> bool:
+        """True for exactly one caller, in any process, per channel and update."""
+        return self.archive.claim_update(channel_id, article_id, update_id)
+
+    def record_update(
+        self, channel_id: int, article_id: int, mode: str, message_id: int | None, error: str | None = None
+    ) -> None:
+        """Log what an update did to the post (edited, reposted, or why not)."""
+        if error:
+            reason = f"posted; the update could not be applied ({error})"
+        elif mode == "edit":
+            reason = "posted; edited after the feed updated the article"
+        else:
+            reason = f"posted; reposted as updated (message {message_id})"
+        self.archive.log_delivery(channel_id, article_id, None, "posted", reason)
+
+    def set_limits(
+        self,
+        channel_id: int,
+        *,
+        per_window: int | None = None,
+        window_minutes: float | None = None,
+        daily_max: int | None = None,
+        max_age_days: float | None = None,
+        scope: Scope = GLOBAL,
+    ) -> ChannelLimits:
+        """Flood control for a channel (0 or None turns a limit off)."""
+        limits = make_limits(channel_id, per_window, window_minutes, daily_max, max_age_days)
+        self.archive.set_channel_limits(limits, scope.guild_id if scope.scoped else None)
+        return limits
+
+    def channel_limits(self, channel_id: int) -> tuple[ChannelLimits, int]:
+        """A channel's limits and how many articles they hold back now."""
+        return self.archive.channel_limits(channel_id), self.archive.held_counts([channel_id]).get(channel_id, 0)
+
+    def why(self, url_or_id: str | int, scope: Scope = GLOBAL) -> tuple[Article, list[dict]]:
+        """For one article: per channel it could go to, whether it was posted (message id) or what
+        held it back (filter, limit, backlog, error), from the delivery log."""
+        article = self.article(url_or_id, scope)
+        rows = {r["channel_id"]: r for r in self.archive.article_deliveries(article.id)}
+        feeds = {f.id: f for f in self.list_feeds(scope)}
+        out = []
+        for feed_id in self.archive.article_feed_ids(article.id):
+            feed = feeds.get(feed_id)
+            if feed is None:
+                continue
+            entry: dict[str, Any] = {"feed": feed, "channel_id": feed.channel_id}
+            row = rows.pop(feed.channel_id, None) if feed.channel_id else None
+            if feed.channel_id is None:
+                entry.update(state="none", reason="the feed does not post to a channel")
+            elif row is not None:
+                state = row["state"] or ("posted" if row["message_id"] else "claimed")
+                entry.update(
+                    state=state,
+                    reason=row["reason"] or state,
+                    message_id=row["message_id"],
+                    attempts=row["attempts"] or 0,
+                    next_try_at=row["next_try_at"],
+                )
+            elif self.archive.is_backlog(feed_id, article.id):
+                entry.update(
+                    state="backlog",
+                    reason="it was already in the feed when the feed was added (backlog is not auto-posted)",
+                )
+            elif self.archive.published_before_feed(feed_id, article.id, POST_GRACE_SECONDS):
+                entry.update(
+                    state="backlog",
+                    reason="it was published before the feed was added (older articles are not auto-posted)",
+                )
+            else:
+                entry.update(state="waiting", reason="not looked at yet: it goes out with the next posting pass")
+            out.append(entry)
+        for channel_id, row in rows.items():  # posted by a feed since removed, or another feed's channel
+            out.append(
+                {
+                    "feed": feeds.get(row["feed_id"]),
+                    "channel_id": channel_id,
+                    "state": row["state"] or "posted",
+                    "reason": row["reason"] or "posted",
+                    "message_id": row["message_id"],
+                }
+            )
+        return article, out
 
     def feed_health_changes(self) -> list[Feed]:
         """Feeds whose health differs from what was last announced for them (by any process)."""

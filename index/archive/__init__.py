@@ -9,6 +9,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.articles` — articles, dedupe lookups, the latest list
 - :mod:`.passages` — passages, the embedded flag, vector deletes, neighbour lists, FTS5
 - :mod:`.posts` — auto-post and feed-notice claims
+- :mod:`.delivery` — delivery filters, flood-control limits and the delivery log
 - :mod:`.scope` — server scope and the date/outlet/scope filters
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from .articles import ArticleStore
 from .checks import ConsistencyChecks
+from .delivery import DeliveryStore
 from .feeds import FeedStore
 from .migrations import MIGRATIONS
 from .passages import PassageStore, fts_query
@@ -26,5 +28,5 @@ from .scope import ScopeQueries
 __all__ = ["MIGRATIONS", "Archive", "fts_query"]
 
 
-class Archive(FeedStore, ArticleStore, PassageStore, PostStore, ScopeQueries, ConsistencyChecks):
+class Archive(FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks):
     """Thread-safe access to the archive: one SQLite connection per thread."""

@@ -90,9 +90,17 @@ class FeedStore(PassageStore):
             for article_id in orphans:
                 self._delete_passages(article_id)
                 self.db.execute("DELETE FROM posts WHERE article_id = ?", [article_id])
+                self.db.execute("DELETE FROM delivery_log WHERE article_id = ?", [article_id])
+                self.db.execute("DELETE FROM delivery_backfill WHERE article_id = ?", [article_id])
+                self.db.execute("DELETE FROM delivery_updates WHERE article_id = ?", [article_id])
                 self.db.execute("DELETE FROM articles WHERE id = ?", [article_id])
             self.db.execute("UPDATE articles SET feed_id = NULL WHERE feed_id = ?", [feed_id])
             self.db.execute("DELETE FROM feed_notices WHERE feed_id = ?", [feed_id])
+            self.db.execute("DELETE FROM delivery_filters WHERE feed_id = ?", [feed_id])
+            self.db.execute("DELETE FROM delivery_backfill WHERE feed_id = ?", [feed_id])
+            self.db.execute("DELETE FROM delivery_templates WHERE feed_id = ?", [feed_id])
+            self.db.execute("DELETE FROM delivery_pings WHERE feed_id = ?", [feed_id])
+            self.db.execute("DELETE FROM delivery_feed_options WHERE feed_id = ?", [feed_id])
             self.db.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
         return len(orphans)
 

@@ -177,3 +177,60 @@ def m004_passage_neighbours(db: sqlite_utils.Database):
     with _immediate(db):
         db.execute("""CREATE TABLE IF NOT EXISTS passage_neighbours (
             passage_id TEXT PRIMARY KEY, sims BLOB NOT NULL)""")
+
+
+@migration
+def m006_delivery(db: sqlite_utils.Database):
+    """Delivery rules and log, shared by every bot process:
+
+    - delivery_filters: include/exclude rules per feed and channel (index.delivery.filters);
+    - delivery_limits: flood control per channel (posts per window, a daily maximum, a maximum age);
+    - delivery_log: what happened to each (channel, article) the auto-poster looked at — posted,
+      filtered, held back by a limit, skipped, failing and retried (attempts, next try) or failed —
+      with the reason, so ``/feeds why`` can answer and a failed send is retried after a restart;
+    - delivery_backfill: existing articles an admin asked to post when adding a feed (at most N);
+    - delivery_templates: how a feed's posts look (index.delivery.templates);
+    - delivery_pings: roles a feed's posts mention (opt-in), each optionally with its own filter;
+    - delivery_feed_options: a thread per post, a forum post's title template and tags by filter,
+      and what to do when the feed re-publishes an article changed (ignore, edit, repost);
+    - delivery_updates / delivery_update_claims: articles the ingest re-wrote with a changed title
+      or text, and which channel handled each update (once, in any process);
+    - delivery_channel_notices: channels whose posting problem was reported to the admins (once,
+      across processes and restarts, until a post there succeeds again)."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_filters (
+            id INTEGER PRIMARY KEY, feed_id INTEGER NOT NULL, channel_id INTEGER,
+            action TEXT NOT NULL, field TEXT NOT NULL, pattern TEXT NOT NULL,
+            regex INTEGER NOT NULL DEFAULT 0, negate INTEGER NOT NULL DEFAULT 0,
+            case_sensitive INTEGER NOT NULL DEFAULT 0, created_by INTEGER, created_at TEXT)""")
+        db.execute("CREATE INDEX IF NOT EXISTS delivery_filters_feed ON delivery_filters (feed_id)")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_limits (
+            channel_id INTEGER PRIMARY KEY, guild_id INTEGER, per_window INTEGER, window_seconds INTEGER,
+            daily_max INTEGER, max_age_days REAL, updated_at TEXT)""")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_log (
+            channel_id INTEGER NOT NULL, article_id INTEGER NOT NULL, feed_id INTEGER,
+            state TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_try_at REAL,
+            held INTEGER NOT NULL DEFAULT 0, message_id INTEGER, updated_at REAL,
+            PRIMARY KEY (channel_id, article_id))""")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_templates (
+            feed_id INTEGER PRIMARY KEY, body TEXT NOT NULL, style TEXT NOT NULL DEFAULT 'embed',
+            timezone TEXT NOT NULL DEFAULT 'UTC', updated_by INTEGER, updated_at TEXT)""")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_pings (
+            id INTEGER PRIMARY KEY, feed_id INTEGER NOT NULL, guild_id INTEGER, role_id INTEGER NOT NULL,
+            field TEXT, pattern TEXT, regex INTEGER NOT NULL DEFAULT 0, subscribable INTEGER NOT NULL DEFAULT 0,
+            created_by INTEGER, created_at TEXT, UNIQUE (feed_id, role_id))""")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_feed_options (
+            feed_id INTEGER PRIMARY KEY, thread INTEGER NOT NULL DEFAULT 0, updates TEXT NOT NULL DEFAULT 'ignore',
+            forum_title TEXT, forum_tags TEXT, updated_at REAL)""")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_updates (
+            id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, feed_id INTEGER, at REAL NOT NULL)""")
+        db.execute("CREATE INDEX IF NOT EXISTS delivery_updates_article ON delivery_updates (article_id)")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_channel_notices (
+            channel_id INTEGER PRIMARY KEY, reason TEXT, at REAL)""")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_update_claims (
+            channel_id INTEGER NOT NULL, update_id INTEGER NOT NULL, claimed_at REAL,
+            PRIMARY KEY (channel_id, update_id))""")
+        db.execute("CREATE INDEX IF NOT EXISTS delivery_log_state ON delivery_log (state, next_try_at)")
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_backfill (
+            channel_id INTEGER NOT NULL, article_id INTEGER NOT NULL, feed_id INTEGER NOT NULL, queued_at REAL,
+            PRIMARY KEY (channel_id, article_id))""")

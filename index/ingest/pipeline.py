@@ -316,6 +316,7 @@ class Pipeline:
                 del record["fetched_at"]
                 article_id = archive.write_article(record, self._passages(draft), existing["id"])
                 report.articles_updated += 1
+                archive.record_article_update(article_id, draft.feed.id)  # for the auto-poster (edit/repost)
             else:
                 article_id = existing["id"]
                 if existing["by"] == "guid" and archive.article_owner(article_id)[0] in (None, draft.feed.id):

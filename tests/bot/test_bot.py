@@ -38,7 +38,18 @@ def test_builds_its_own_desk(config, feeds):
 async def test_commands_are_described_and_admin_ones_protected(world):
     tree = world.bot.tree
     top = {c.name: c for c in tree.get_commands()}
-    assert set(top) == {"ask", "latest", "search", "article", "sources", "feeds", "reindex", "status"}
+    assert set(top) == {
+        "ask",
+        "latest",
+        "search",
+        "article",
+        "sources",
+        "feeds",
+        "reindex",
+        "status",
+        "subscribe",
+        "unsubscribe",
+    }  # subscribe: members opt in to a feed's ping role
     for command in tree.walk_commands():
         assert command.description and command.description != "…"
         if isinstance(command, app_commands.Command):

@@ -6,10 +6,13 @@ a feed with a channel picked up after its first successful fetch (that fetch is 
 published after the feed's ``posting_since`` (minus a grace period) and first seen recently
 (no flood after a long downtime). Each post is claimed atomically first (an INSERT OR IGNORE
 in the shared archive), so an article reaches a channel at most once: across restarts, across
-feeds sharing a channel and across bot processes. A claim is never retried (a failed send is
-not repeated). At most ``MAX_POSTS_PER_CHANNEL`` posts per channel and pass; the rest is
-claimed too and summarised in one line. A channel the bot cannot post to is logged and
-reported once; its new articles are claimed and skipped."""
+feeds sharing a channel and across bot processes. The service applies the feed's filters and the
+channel's flood control first (``delivery_queue``) and logs every decision. A failed send is
+logged and retried with backoff (``due_retries``, each retry claimed once), then given up; a
+claim left unsent by a process that died is retried too. At most ``MAX_POSTS_PER_CHANNEL``
+posts per channel and pass; the rest is claimed too and summarised in one line. A channel the
+bot cannot post to is logged and reported once (claimed in the archive: once across processes
+and restarts, until a post there succeeds again)."""
 
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ class AutoPost(PeriodicCog):
         super().__init__(bot, seconds=POST_INTERVAL_SECONDS)
         self._post_lock = asyncio.Lock()
         self.problem_channels: set[int] = set()
+        self.channel_reasons: dict[int, str] = {}
+        self.ok_channels: set[int] = set()
         self.posted = 0
         self.post_passes = 0
 
@@ -50,23 +55,27 @@ class AutoPost(PeriodicCog):
 
     # -- one posting pass ------------------------------------------------------------
     async def post_pending(self) -> int:
-        """Post what the archive has pending (whoever ingested it). Returns the posts sent."""
+        """Post what the archive has pending (whoever ingested it), then the retries that are due.
+        Returns the posts sent."""
         async with self._post_lock:  # the poll's pass and the timer's pass never overlap
             self.post_passes += 1
             per_channel: dict[int, int] = defaultdict(int)
             skipped: dict[int, int] = defaultdict(int)
             channels: dict[int, Any] = {}  # channel_id -> channel or None, looked up once per pass
             posted = 0
-            for _ in range(MAX_BATCHES):
-                batch = await self.bot.call(self.bot.desk.pending_posts, PENDING_BATCH)
-                for channel_id, feed, article in batch:
-                    if channel_id not in channels:
-                        channels[channel_id] = await self._postable_channel(channel_id)
-                    posted += await self._post_one(
-                        channels[channel_id], channel_id, feed, article, per_channel, skipped
-                    )
-                if len(batch) < PENDING_BATCH:
-                    break
+            # filters and flood control are applied by the service (rejected ones are claimed and logged)
+            batch = await self.bot.call(self.bot.desk.delivery_queue, PENDING_BATCH * MAX_BATCHES)
+            for channel_id, feed, article in batch:
+                if channel_id not in channels:
+                    channels[channel_id] = await self._postable_channel(channel_id)
+                posted += await self._post_one(channels[channel_id], channel_id, feed, article, per_channel, skipped)
+            for channel_id, feed, article, attempts in await self.bot.call(self.bot.desk.due_retries):
+                if not await self.bot.call(self.bot.desk.claim_retry, channel_id, article.id, attempts):
+                    continue  # another process retries it
+                if channel_id not in channels:
+                    channels[channel_id] = await self._postable_channel(channel_id)
+                posted += await self._send(channels[channel_id], channel_id, feed, article, attempts)
+            await self._apply_updates(channels)
             for channel_id, count in skipped.items():
                 channel = channels.get(channel_id)
                 if channel is not None:
@@ -92,21 +101,101 @@ class AutoPost(PeriodicCog):
         if per_channel[channel_id] >= MAX_POSTS_PER_CHANNEL:
             if await bot.call(claim, channel_id, article.id, feed_id):  # summarised, never posted later
                 skipped[channel_id] += 1
-            return 0
-        if channel is None:
-            await bot.call(claim, channel_id, article.id, feed_id)  # skipped for good, not retried each pass
+                await bot.call(
+                    bot.desk.skip_post,
+                    channel_id,
+                    article.id,
+                    feed_id,
+                    f"more than {MAX_POSTS_PER_CHANNEL} new articles in one posting pass (summarised in one line)",
+                )
             return 0
         if not await bot.call(claim, channel_id, article.id, feed_id):
             return 0  # already posted there (another feed, another pass, another process, before a restart)
-        try:
-            message = await channel.send(embed=render.teaser_embed(article, feed), allowed_mentions=NONE)
-        except discord.HTTPException as exc:
-            await self._channel_problem(channel_id, f"posting failed ({exc.status} {render.trim(exc.text, 100)})")
+        sent = await self._send(channel, channel_id, feed, article, 0)
+        per_channel[channel_id] += sent
+        return sent
+
+    async def _send(self, channel, channel_id: int, feed: Feed | None, article: Article, attempts: int) -> int:
+        """Send one claimed post; a failure is logged and retried with backoff by the service."""
+        bot = self.bot
+        feed_id = feed.id if feed is not None else 0
+        if channel is None:
+            reason = self.channel_reasons.get(channel_id, "the channel cannot be posted to")
+            await bot.call(bot.desk.post_failed, channel_id, article.id, feed_id, reason, attempts)
             return 0
-        self.problem_channels.discard(channel_id)
-        per_channel[channel_id] += 1
+        try:
+            content = await bot.call(bot.desk.post_content, feed, article, render.safe)
+            pings = await bot.call(bot.desk.post_pings, feed, article)
+            plan = await bot.call(bot.desk.post_thread, feed, article)
+            message = await self._deliver(channel, render.post_message(content, article, feed, pings), plan)
+        except discord.HTTPException as exc:
+            reason = f"posting failed ({exc.status} {render.trim(exc.text, 100)})"
+            await bot.call(bot.desk.post_failed, channel_id, article.id, feed_id, reason, attempts)
+            await self._channel_problem(channel_id, reason)
+            return 0
+        if channel_id in self.problem_channels or not self._seen_ok(channel_id):
+            self.problem_channels.discard(channel_id)
+            await bot.call(bot.desk.channel_ok, channel_id)
         await bot.call(bot.desk.record_post, channel_id, article.id, message.id)
         return 1
+
+    async def _apply_updates(self, channels: dict[int, Any]) -> None:
+        """Articles the feed re-published changed: edit the earlier post, or post again marked
+        updated (per feed; ignored by default). Each update is claimed once per channel."""
+        bot = self.bot
+        for channel_id, feed, article, message_id, mode, update_id in await bot.call(bot.desk.pending_updates):
+            if not await bot.call(bot.desk.claim_update, channel_id, article.id, update_id):
+                continue
+            if channel_id not in channels:
+                channels[channel_id] = await self._postable_channel(channel_id)
+            channel = channels[channel_id]
+            if channel is None or isinstance(channel, discord.ForumChannel):
+                await bot.call(
+                    bot.desk.record_update,
+                    channel_id,
+                    article.id,
+                    mode,
+                    None,
+                    "not a text channel" if channel is not None else "the channel cannot be posted to",
+                )
+                continue
+            content = await bot.call(bot.desk.post_content, feed, article, render.safe)
+            kwargs = render.post_message(content, article, feed)
+            try:
+                if mode == "edit":
+                    await channel.get_partial_message(message_id).edit(**kwargs)
+                    new_id = message_id
+                else:
+                    kwargs["content"] = render.message_text(
+                        "🔄 Updated" + (f"\n{kwargs['content']}" if kwargs.get("content") else "")
+                    )
+                    new_id = (await channel.send(**kwargs)).id
+            except discord.HTTPException as exc:
+                await bot.call(
+                    bot.desk.record_update,
+                    channel_id,
+                    article.id,
+                    mode,
+                    None,
+                    f"{exc.status} {render.trim(exc.text, 100)}",
+                )
+                continue
+            await bot.call(bot.desk.record_update, channel_id, article.id, mode, new_id)
+
+    async def _deliver(self, channel, kwargs: dict, plan: dict):
+        """Send one post: a forum post (titled, tagged by filter) into a forum channel, else a
+        message, with a thread opened on it when the feed asks for one."""
+        if isinstance(channel, discord.ForumChannel):
+            tags = [t for t in channel.available_tags if t.name in plan["tags"]][:5]
+            created = await channel.create_thread(name=plan["title"] or "News", applied_tags=tags, **kwargs)
+            return created.message
+        message = await channel.send(**kwargs)
+        if plan["thread"] and isinstance(channel, discord.TextChannel):
+            try:
+                await message.create_thread(name=plan["title"] or "News")
+            except discord.HTTPException as exc:  # the post itself went out; the thread is a nicety
+                log.warning("cannot open a thread in channel %s: %s", channel.id, exc)
+        return message
 
     async def _postable_channel(self, channel_id: int):
         channel = self.bot.get_channel(channel_id)
@@ -119,7 +208,7 @@ class AutoPost(PeriodicCog):
             except discord.HTTPException as exc:
                 await self._channel_problem(channel_id, f"I can't see the channel ({exc.status})")
                 return None
-        if not isinstance(channel, discord.abc.Messageable):
+        if not isinstance(channel, (discord.abc.Messageable, discord.ForumChannel)):
             await self._channel_problem(channel_id, "it is not a text channel")
             return None
         guild = getattr(channel, "guild", None)
@@ -130,15 +219,28 @@ class AutoPost(PeriodicCog):
                 return None
         return channel
 
+    def _seen_ok(self, channel_id: int) -> bool:
+        """Whether this process already cleared the channel's reported problem once (a write per
+        channel and process, not per post)."""
+        if channel_id in self.ok_channels:
+            return True
+        self.ok_channels.add(channel_id)
+        return False
+
     async def _channel_problem(self, channel_id: int, reason: str) -> None:
+        self.ok_channels.discard(channel_id)
+        self.channel_reasons[channel_id] = reason
         log.warning("auto-post to channel %s: %s", channel_id, reason)
         if channel_id in self.problem_channels:
             return
         self.problem_channels.add(channel_id)
+        if not await self.bot.call(self.bot.desk.claim_channel_notice, channel_id, reason):
+            return  # already reported (by another process, or before a restart)
         await notify_admins(
             self.bot,
             f"⚠️ Can't auto-post to <#{channel_id}> (id {channel_id}): {reason}. "
-            "New articles for it are skipped until this is fixed.",
+            "Its posts are retried with backoff for a while, then given up "
+            "(`/feeds why` tells for each article).",
         )
 
 

@@ -182,7 +182,7 @@ async def test_a_failed_send_does_not_stop_the_loop(world, desk, feeds):
         slug="library",
     )
     await poll(world, desk, feed)
-    assert world.news.history() == []  # claimed, the send failed: it is not retried (at most once)
+    assert world.news.history() == []  # claimed, the send failed: retried later with backoff (test_delivery.py)
     metro.add_item(
         "Park renovation finished",
         "The renovation of the old city park is finished, with new playgrounds, a pond and more "

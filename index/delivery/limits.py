@@ -1,0 +1,68 @@
+"""Flood control per channel: at most ``per_window`` posts per ``window_seconds``, at most
+``daily_max`` posts per UTC day, and nothing published more than ``max_age_days`` ago. An article
+held back by a rate or daily limit stays pending and goes out when the limit allows (oldest first);
+one older than the maximum age is skipped for good. Both are recorded in the delivery log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..errors import BadQuery
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    channel_id: int
+    per_window: int | None = None
+    window_seconds: int | None = None
+    daily_max: int | None = None
+    max_age_days: float | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.per_window or self.daily_max or self.max_age_days)
+
+    def describe(self) -> str:
+        parts = []
+        if self.per_window:
+            parts.append(f"at most {self.per_window} posts per {(self.window_seconds or 0) // 60} min")
+        if self.daily_max:
+            parts.append(f"at most {self.daily_max} posts a day")
+        if self.max_age_days:
+            parts.append(f"nothing older than {self.max_age_days:g} days")
+        return "; ".join(parts) or "no limits"
+
+
+def make_limits(
+    channel_id: int,
+    per_window: int | None,
+    window_minutes: float | None,
+    daily_max: int | None,
+    max_age_days: float | None,
+) -> ChannelLimits:
+    """Validated limits (0 or None turns a limit off)."""
+    for name, value in (
+        ("posts per window", per_window),
+        ("window minutes", window_minutes),
+        ("daily maximum", daily_max),
+        ("maximum age", max_age_days),
+    ):
+        if value is not None and value < 0:
+            raise BadQuery(f"the {name} cannot be negative")
+    if per_window and not window_minutes:
+        raise BadQuery("a rate limit needs a window in minutes")
+    if window_minutes and window_minutes > 7 * 24 * 60:
+        raise BadQuery("the window is at most a week")
+    return ChannelLimits(
+        channel_id,
+        per_window=per_window or None,
+        window_seconds=int(window_minutes * 60) if per_window and window_minutes else None,
+        daily_max=daily_max or None,
+        max_age_days=max_age_days or None,
+    )
+
+
+def start_of_day(now: float) -> float:
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
