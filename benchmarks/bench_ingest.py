@@ -49,7 +49,7 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
     import torch
 
     import index.ingest.pipeline as ingest_mod
-    from index.ingest.pipeline import EMBED_BATCH, passage_input
+    from index.ingest.indexing import EMBED_BATCH, passage_input
     from index.service import Newsdesk
 
     out: dict = {"data_dir": str(data_dir), "torch_threads": torch.get_num_threads(), "embed_call_rows": EMBED_BATCH}

@@ -202,6 +202,7 @@ class IngestReport:
     articles_updated: int = 0
     articles_unchanged: int = 0
     passages_embedded: int = 0
+    passages_recovered: int = 0  # found in the vector index after an interrupted run, not re-embedded
     vectors_deleted: int = 0
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
@@ -218,6 +219,7 @@ class IngestReport:
             "articles_updated": self.articles_updated,
             "articles_unchanged": self.articles_unchanged,
             "passages_embedded": self.passages_embedded,
+            "passages_recovered": self.passages_recovered,
             "vectors_deleted": self.vectors_deleted,
             "seconds": round(self.seconds, 2),
             "errors": self.errors,

@@ -6,6 +6,7 @@ them with ``asyncio.to_thread`` so the event loop never blocks.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -48,6 +49,8 @@ from .vectors.embedders import Embedder, load_embedder
 __all__ = ["GLOBAL", "Newsdesk", "Scope", "install_redaction", "redact"]
 
 log = logging.getLogger(__name__)
+
+REINDEX_KEY = "reindex_request"
 
 DELIVERY_MAX_ATTEMPTS = 5  # a failed auto-post is tried this often in all
 DELIVERY_RETRY_SECONDS = 60  # the first retry; each next one waits four times longer
@@ -215,31 +218,86 @@ class Newsdesk:
         feed: str | int | None = None,
         scope: Scope = GLOBAL,
         progress: Progress | None = None,
+        requested_by: int | None = None,
     ) -> IngestReport:
-        """Re-embed passages. ``full`` rebuilds the whole index (needed after a model change)."""
+        """Re-embed passages. ``full`` rebuilds the whole index (needed after a model change).
+
+        The request is recorded in the archive (meta ``reindex_request``) until it is done, so a
+        reindex interrupted by a restart is found by :meth:`pending_reindex` and finished by
+        :meth:`resume_reindex`; its stage ("requested", "marked", "reset") says how far it got."""
         with self._ingest_lock:
             store = self.store_or_open()
-            if full and feed is None and not scope.scoped:
-                store.reset()
-                self.archive.mark_all_unembedded()
-            elif feed is not None or scope.scoped:
+            feeds: list[Feed] = []
+            if feed is not None or scope.scoped:
                 feeds = (
                     [self.feed_for(feed, scope, manage=True)]
                     if feed is not None
                     else [f for f in self.list_feeds(scope) if f.guild_id == scope.guild_id]
                 )
-                for f in feeds:
-                    self.archive.mark_all_unembedded(f.id)
-            pipeline = self.pipeline(progress)
-            report = IngestReport()
-            started = time.monotonic()
-            pipeline.apply_vector_deletes(report)
-            if progress:
-                counts = self.archive.counts()
-                progress("embedding", pending=counts["passages"] - counts["embedded_passages"])
-            pipeline.embed_pending(report)
-            report.seconds = time.monotonic() - started
-            return report
+            request = {
+                "full": bool(full and feed is None and not scope.scoped),
+                "feed_ids": [f.id for f in feeds],
+                "scoped": scope.scoped,
+                "guild_id": scope.guild_id,
+                "feed": None if feed is None else str(feed),
+                "requested_by": requested_by,
+                "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "stage": "requested",
+            }
+            self._save_reindex(request)
+            return self._reindex(store, request, progress)
+
+    def pending_reindex(self) -> dict | None:
+        """The reindex request an interrupted run left in the archive, or None."""
+        raw = self.archive.get_meta(REINDEX_KEY)
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    def resume_reindex(self, progress: Progress | None = None) -> tuple[dict, IngestReport] | None:
+        """Finish an interrupted reindex (None when there is none): what the interrupted run
+        already embedded is kept, the rest is embedded now."""
+        with self._ingest_lock:
+            request = self.pending_reindex()
+            if request is None:
+                return None
+            return request, self._reindex(self.store_or_open(), request, progress)
+
+    def _save_reindex(self, request: dict) -> None:
+        self.archive.set_meta(REINDEX_KEY, json.dumps(request))
+
+    def _reindex(self, store: VectorStore, request: dict, progress: Progress | None) -> IngestReport:
+        pipeline = self.pipeline(progress)
+        report = IngestReport()
+        started = time.monotonic()
+        # batches an interrupted run left in Chroma unmarked: before the marks below, which they must not undo
+        assert pipeline.indexer is not None, "a reindex needs the index"
+        recovered = pipeline.indexer.recover(report)
+        if request["stage"] == "requested":
+            with self.archive.transaction():  # the marks and the stage together
+                if request["full"]:
+                    self.archive.mark_all_unembedded()
+                for feed_id in request["feed_ids"]:
+                    self.archive.mark_all_unembedded(feed_id)
+                request["stage"] = "marked"
+                self._save_reindex(request)
+        if request["full"] and request["stage"] == "marked":
+            store.reset()  # nothing is embedded between the marks and the reset: safe to redo
+            request["stage"] = "reset"
+            self._save_reindex(request)
+        pipeline.apply_vector_deletes(report)
+        counts = self.archive.counts()
+        pending = counts["passages"] - counts["embedded_passages"]
+        if progress:
+            progress("embedding", pending=pending)
+        pipeline.embed_pending(report)
+        report.seconds = time.monotonic() - started
+        self.archive.delete_meta(REINDEX_KEY)
+        log.info("reindex done: %d embedded, %d recovered", report.passages_embedded, recovered)
+        return report
 
     # -- questions ------------------------------------------------------------------
     def search(

@@ -96,6 +96,15 @@ class Database:
         with self.transaction():
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
 
+    def delete_meta(self, key: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM meta WHERE key = ?", [key])
+
+    def meta_like(self, prefix: str) -> dict[str, str]:
+        """Every meta key starting with ``prefix``, with its value."""
+        rows = self.db.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", [len(prefix), prefix])
+        return dict(rows.fetchall())
+
     def bump_generation(self) -> None:
         """Tell every process that the vector index changed (the dense mirror reloads)."""
         self.set_meta("index_generation", f"{time.time():.6f}")

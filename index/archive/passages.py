@@ -102,6 +102,18 @@ class PassageStore(Database):
             for r in rows
         ]
 
+    def unembedded_among(self, ids: Iterable[str]) -> list[str]:
+        """The ids, of those given, of archived passages still waiting for a vector."""
+        out = []
+        for chunk, marks in in_chunks(list(dict.fromkeys(ids))):
+            out += [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM passages WHERE embedded = 0 AND id IN ({marks})", chunk
+                ).fetchall()
+            ]
+        return out
+
     def mark_embedded(self, ids: list[str], value: int = 1) -> None:
         """A passage (re-)embedded or taken out of the index: its neighbours are recomputed."""
         with self.transaction():

@@ -431,12 +431,13 @@ def _print_report(report, as_json: bool) -> None:
 @handle_errors
 def ingest(c: Context, feed, full, as_json):
     """Fetch feeds, archive new articles and embed their passages."""
-    bar, progress = progress_printer(not as_json and sys.stderr.isatty())
+    # the resume notice goes to stderr, with --json too (stdout keeps the one JSON object)
+    bar, progress = progress_printer(not as_json and sys.stderr.isatty(), say=lambda line: click.echo(line, err=True))
     if bar:
         with bar:
             report = c.desk.ingest(feed, full=full, progress=progress)
     else:
-        report = c.desk.ingest(feed, full=full)
+        report = c.desk.ingest(feed, full=full, progress=progress)
     _print_report(report, as_json)
     if report.feeds_failed and not report.feeds_ok:
         sys.exit(1)

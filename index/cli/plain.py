@@ -53,7 +53,13 @@ def render_report(report) -> tuple[str, list[str]]:
     summary = (
         f"feeds: {d['feeds_ok']} ok ({d['feeds_not_modified']} unchanged), {d['feeds_failed']} failed; "
         f"articles: {d['articles_new']} new, {d['articles_updated']} updated, {d['articles_unchanged']} unchanged; "
-        f"passages embedded: {d['passages_embedded']}; {d['seconds']}s"
+        f"passages embedded: {d['passages_embedded']}"
+        + (
+            f" (+{d['passages_recovered']} found in the index after an interrupted run)"
+            if d.get("passages_recovered")
+            else ""
+        )
+        + f"; {d['seconds']}s"
     )
     return summary, [f"  error {url}: {why}" for url, why in d["errors"].items()]
 

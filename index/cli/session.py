@@ -87,12 +87,12 @@ def _ingest(desk, output, show_progress: bool) -> None:
     if not desk.list_feeds():
         output("There are no feeds to ingest. Add one first: feeds add URL")
         return
-    bar, progress = progress_printer(show_progress)
+    bar, progress = progress_printer(show_progress, say=output)
     if bar:
         with bar:
             report = desk.ingest(progress=progress)
     else:
-        report = desk.ingest()
+        report = desk.ingest(progress=progress)
     summary, _errors = render_report(report)
     output(summary)
     for feed in desk.list_feeds():

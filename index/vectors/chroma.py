@@ -109,6 +109,16 @@ class VectorStore:
                 ids.update(self.collection.get(include=[], limit=_PAGE * 5, offset=offset)["ids"])
         return ids
 
+    def ids_tagged(self, ids: list[str], key: str, value) -> list[str]:
+        """Of ``ids``, those whose vector is in the index with metadata ``key`` equal to ``value``."""
+        found: list[str] = []
+        with self._unavailable("vector index at {} is unavailable"):
+            for start in range(0, len(ids), _PAGE):
+                got = self.collection.get(ids=ids[start : start + _PAGE], include=["metadatas"])
+                metas = got["metadatas"] or []
+                found += [pid for pid, meta in zip(got["ids"], metas, strict=True) if (meta or {}).get(key) == value]
+        return found
+
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         with self._unavailable("vector index at {} is unavailable"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import support.answers as H
-from click.testing import CliRunner
+from support.cli import Cli, write_config
 
 from index.cli.commands import cli
 
@@ -30,48 +30,6 @@ STATS_KEYS = {"feeds", "articles", "passages", "embedded_passages", "model"}
 ARTICLE_KEYS = {"url", "title", "outlet", "published", "authors", "text"}
 RESULT_KEYS = {"url", "title", "outlet", "published", "score", "passage"}
 CITATION_KEYS = {"n", "url", "title", "outlet", "published", "quote"}
-
-
-def write_config(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "newsdesk.toml"
-    path.write_text(
-        f"""
-[data]
-dir = "{directory / "data"}"
-
-[embedding]
-model = "hash-embedder-256"
-
-[feeds]
-allow_private_networks = true
-fetch_full_text = "never"
-retries = 0
-timeout_seconds = 5.0
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-class Cli:
-    def __init__(self, config: Path):
-        self.config = config
-        self.runner = CliRunner()
-
-    def __call__(self, *args, code: int = 0):
-        result = self.runner.invoke(cli, ["--config", str(self.config), *map(str, args)])
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        assert result.exit_code == code, (args, result.output)
-        assert "Traceback" not in result.output
-        return result
-
-    def json(self, *args, code: int = 0):
-        return json.loads(self(*args, code=code).stdout)
-
-    def lines(self, *args):
-        return [json.loads(line) for line in self(*args).stdout.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import support.answers as H
-from test_cli import Cli, write_config
+from support.cli import Cli, write_config
 
 
 def test_filter_add_list_test_remove_why_and_limits(tmp_path):

@@ -23,7 +23,7 @@ from support.http import (
     trickle_headers,
 )
 
-import index.ingest.pipeline as pipeline
+import index.ingest.drafts as drafts
 from index.errors import FetchError
 from index.feeds.fetch import Fetcher
 
@@ -287,8 +287,8 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
     assert row["etag"] == etag and row["last_modified"] == modified
 
     parsed = []
-    real_parse = pipeline.parse_feed
-    monkeypatch.setattr(pipeline, "parse_feed", lambda *a, **k: parsed.append(a) or real_parse(*a, **k))
+    real_parse = drafts.parse_feed
+    monkeypatch.setattr(drafts, "parse_feed", lambda *a, **k: parsed.append(a) or real_parse(*a, **k))
     second = desk.ingest()
     hit = site.hits("/cond.xml")[-1]
     assert hit.headers.get("if-none-match") == etag and hit.headers.get("if-modified-since") == modified

@@ -209,3 +209,78 @@ async def test_status_for_admins_without_secrets(world, desk, feeds, config, mon
     assert str(config.data_dir) not in everything and "chroma" not in everything
     for _request, data in message_requests(world.env):
         assert secret not in str(data)
+
+
+async def test_reindex_interrupted_by_a_restart_resumes_and_reports(world, desk, feeds, config):
+    """A /reindex of one feed killed after its passages were marked for re-embedding and half of
+    them re-embedded: the next bot start finishes it (only the rest is embedded) and tells the
+    admin channel who asked for it."""
+    import dataclasses
+    import json
+
+    from bot import create_bot
+
+    planet = desk.feed_for(feeds.planet.url)
+    ids = [
+        r[0]
+        for r in desk.archive.db.execute(
+            "SELECT p.id FROM passages p JOIN article_feeds af ON af.article_id = p.article_id "
+            "WHERE af.feed_id = ? ORDER BY p.id",
+            [planet.id],
+        ).fetchall()
+    ]
+    assert len(ids) >= 2
+    # what the interrupted run left: the request at stage "marked", its passages unmarked, half done again
+    desk.archive.set_meta(
+        "reindex_request",
+        json.dumps(
+            {
+                "full": False,
+                "feed_ids": [planet.id],
+                "scoped": True,
+                "guild_id": world.guild.id,
+                "feed": str(planet.id),
+                "requested_by": world.admin.id,
+                "requested_at": "2026-01-01T00:00:00+00:00",
+                "stage": "marked",
+            }
+        ),
+    )
+    desk.archive.mark_all_unembedded(planet.id)
+    kept = ids[: len(ids) // 2]
+    desk.archive.mark_embedded(kept)
+    assert desk.pending_reindex()["stage"] == "marked"
+
+    with_admin_channel = dataclasses.replace(
+        config, discord=dataclasses.replace(config.discord, admin_channel=world.admin_log.id)
+    )
+    await world.env.restart_bot(create_bot(with_admin_channel, desk, poll=False))
+    for _ in range(100):
+        if world.admin_log.history():
+            break
+        await world.env.advance_time(1)
+    notices = [m.content for m in world.admin_log.history()]
+    assert len(notices) == 1, notices
+    assert f"feed {planet.id}" in notices[0] and f"<@{world.admin.id}>" in notices[0]
+    assert f"{len(ids) - len(kept)} passages embedded now" in notices[0], notices[0]
+    assert desk.pending_reindex() is None
+    counts = desk.archive.counts()
+    assert counts["embedded_passages"] == counts["passages"]
+    # another restart: nothing left to resume, nothing said
+    await world.env.restart_bot(create_bot(with_admin_channel, desk, poll=False))
+    await world.env.advance_time(5)
+    assert len(world.admin_log.history()) == 1
+
+
+async def test_reindex_records_its_request_until_done(world, desk, monkeypatch):
+    seen = []
+    real = desk._reindex
+
+    def spy(store, request, progress):
+        seen.append(desk.pending_reindex())
+        return real(store, request, progress)
+
+    monkeypatch.setattr(desk, "_reindex", spy)
+    await world.admin.slash(world.general, "reindex")
+    assert seen and seen[0]["requested_by"] == world.admin.id and seen[0]["scoped"] is True
+    assert desk.pending_reindex() is None
