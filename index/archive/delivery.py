@@ -1,4 +1,4 @@
-"""Delivery rules and the delivery log (migration m006): filters per feed and channel, flood
+"""Delivery rules and the delivery log (migration m005): filters per feed and channel, flood
 control per channel, and what happened to every (channel, article) the auto-poster looked at."""
 
 from __future__ import annotations

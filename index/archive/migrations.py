@@ -180,7 +180,7 @@ def m004_passage_neighbours(db: sqlite_utils.Database):
 
 
 @migration
-def m006_delivery(db: sqlite_utils.Database):
+def m005_delivery(db: sqlite_utils.Database):
     """Delivery rules and log, shared by every bot process:
 
     - delivery_filters: include/exclude rules per feed and channel (index.delivery.filters);
