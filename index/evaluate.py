@@ -8,6 +8,7 @@ from collections import defaultdict
 from urllib.parse import urlsplit
 
 from .errors import NewsdeskError
+from .text.chunking import split_sentences
 
 _WORD = re.compile(r"\w+")
 
@@ -33,6 +34,28 @@ def choice_supported(answer_text: str, choices: list[str]) -> int | None:
     return scores.index(best)
 
 
+_BOLD = re.compile(r"\*\*")
+
+
+def normalise(text: str) -> str:
+    """Lower case, citation markers [n] and bold markup removed, punctuation as spaces:
+    the form in which a choice's text is looked for in an answer."""
+    text = _BOLD.sub("", _CITATION.sub(" ", text or ""))
+    return " ".join(w.lower() for w in _WORD.findall(text.replace("_", " ")))
+
+
+def first_sentence(answer_text: str) -> str:
+    """The answer's lead: its direct-answer line when it has one, else its first sentence."""
+    sentences = split_sentences(_BOLD.sub("", answer_text or ""))
+    return sentences[0] if sentences else ""
+
+
+def choice_in(answer_text: str, choice: str) -> bool:
+    """Whether the choice's text, normalised, occurs in the normalised answer as whole words."""
+    wanted = normalise(choice)
+    return bool(wanted) and f" {wanted} " in f" {normalise(answer_text)} "
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -42,7 +65,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> dict:
-    totals = defaultdict(float)
+    totals: dict[str, float] = defaultdict(float)
     by_outlet: dict[str, dict] = defaultdict(lambda: defaultdict(float))
     search_ms, ask_ms = [], []
     n = 0
@@ -85,6 +108,9 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
                 row["gold_cited"] = any(_path(a.url) in gold for a in cited)
                 if "choices" in q and "answer" in q:
                     row["mc_correct"] = choice_supported(answer.text, q["choices"]) == q["answer"]
+                    correct = q["choices"][q["answer"]]
+                    row["choice_in_answer"] = choice_in(answer.text, correct)
+                    row["choice_in_first"] = choice_in(first_sentence(answer.text), correct)
             else:
                 row["abstained"] = True
         n += 1
@@ -102,6 +128,8 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
             out[key] = round(t[key] / count, 4)
         if answers:
             out["mc_accuracy"] = round(t["mc_correct"] / count, 4)
+            out["choice_in_answer"] = round(t["choice_in_answer"] / count, 4)
+            out["choice_in_first"] = round(t["choice_in_first"] / count, 4)
             out["gold_cited"] = round(t["gold_cited"] / count, 4)
             out["abstention_rate"] = round(t["abstained"] / count, 4)
             out["citations_resolved"] = round(t["citations_resolved"] / t["citations"], 4) if t["citations"] else 1.0
@@ -130,6 +158,8 @@ def format_report(report: dict) -> str:
             "hits10",
             "mrr10",
             "mc_accuracy",
+            "choice_in_answer",
+            "choice_in_first",
             "gold_cited",
             "abstention_rate",
             "citations_resolved",

@@ -10,7 +10,7 @@ import support.answers as H
 from click.testing import CliRunner
 
 from index.cli.commands import cli
-from index.evaluate import choice_supported, evaluate, format_report, percentile
+from index.evaluate import choice_in, choice_supported, evaluate, first_sentence, format_report, normalise, percentile
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,35 @@ def path(url: str) -> str:
 )
 def test_choice_supported(answer, choices, expected):
     assert choice_supported(answer, choices) == expected
+
+
+def test_normalise_strips_case_punctuation_markers_and_bold():
+    assert normalise("**700** federal agents [1]. “Squid Game” [12]!") == "700 federal agents squid game"
+    assert normalise("") == ""
+
+
+@pytest.mark.parametrize(
+    "answer, choice, expected",
+    [
+        ("**700** federal immigration agents [1]", "700", True),
+        ("The show is “Squid Game” [1].", "\u201cSquid Game\u201d", True),  # quotes are punctuation
+        ("The Tony Awards [1] were held.", "the tony awards", True),  # case ignored, marker skipped
+        ("About 7000 agents [1].", "700", False),  # whole words only
+        ("Europe [1] and Asia.", "North America", False),
+        ("Europe [1].", "...", False),  # an empty choice is never found
+        ("**700** agents[1]", "700 agents", True),  # bold and marker stripped
+    ],
+)
+def test_choice_in(answer, choice, expected):
+    assert choice_in(answer, choice) is expected
+
+
+def test_first_sentence_is_the_lead():
+    with_line = "**700** federal immigration agents [1]\n\nHoman announced the drawdown. [1] More follows. [2]"
+    assert first_sentence(with_line) == "700 federal immigration agents [1]"
+    assert first_sentence("Homan announced it. [1] Europe is next. [2]") == "Homan announced it. [1]"
+    assert not choice_in(first_sentence("Homan announced it. [1] Europe is next. [2]"), "Europe")
+    assert first_sentence("") == ""
 
 
 def test_percentile():
@@ -91,6 +120,8 @@ def test_evaluate_exact_metrics(archive):
     assert report["hits1"] == 0.5 and report["hits5"] == 0.5 and report["hits10"] == 0.5
     assert report["mrr10"] == 0.5
     assert report["mc_accuracy"] == 0.5
+    # chess: "twelve year old chess prodigy" is not "a twelve year old prodigy"; ferry: "electric ferry" is said
+    assert report["choice_in_answer"] == 0.25 and report["choice_in_first"] == 0.25
     assert report["gold_cited"] == 0.5
     assert report["abstention_rate"] == 0.5
     assert report["citations_resolved"] == 1.0
@@ -104,6 +135,7 @@ def test_evaluate_exact_metrics(archive):
     text = format_report(report)
     assert text.splitlines()[0] == "questions: 4"
     assert "hits1=0.500" in text and "mrr10=0.500" in text and "citations_resolved=1.000" in text
+    assert "choice_in_answer=0.250" in text and "choice_in_first=0.250" in text
 
 
 def test_evaluate_ranks_beyond_the_first(archive):
