@@ -13,7 +13,7 @@ TORCH := torch==2.13.0
 PIP := $(BIN)/pip --disable-pip-version-check
 LOCK := constraints.txt
 LOG := $(VENV)/install.log
-LINTED := index bot tests benchmarks
+LINTED := index bot tests benchmarks scripts
 # only `make lock` may run before constraints.txt exists (the first lock)
 HELD := $(if $(wildcard $(LOCK)),-c $(LOCK))
 
@@ -65,8 +65,7 @@ check-lock: $(BIN)/python
 	@$(PIP) install --quiet -c $(LOCK) packaging >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
 	@$(BIN)/python scripts/check_lock.py
 
-lint: $(BIN)/python
-	@$(PIP) install --quiet -c $(LOCK) ruff mypy >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+lint: install-dev  # mypy needs the project's dependencies installed to know their types
 	@status=0; \
 	$(BIN)/ruff check $(LINTED) || status=1; \
 	$(BIN)/ruff format --check $(LINTED) || status=1; \
