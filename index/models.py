@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 # -- the archive ---------------------------------------------------------------
 
+# what a delivery filter may look at (index.delivery.filters)
+FILTER_FIELDS = ("any", "title", "text", "author", "category")
+
 
 @dataclass(frozen=True)
 class Feed:
@@ -54,6 +57,7 @@ class Article:
     summary: str
     text: str
     text_source: str
+    categories: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {

@@ -234,3 +234,12 @@ def m005_delivery(db: sqlite_utils.Database):
         db.execute("""CREATE TABLE IF NOT EXISTS delivery_backfill (
             channel_id INTEGER NOT NULL, article_id INTEGER NOT NULL, feed_id INTEGER NOT NULL, queued_at REAL,
             PRIMARY KEY (channel_id, article_id))""")
+
+
+@migration
+def m006_article_categories(db: sqlite_utils.Database):
+    """articles.categories: the entry's categories as the feed gave them (JSON list), for delivery
+    filters and the {categories} placeholder. Articles archived before stay without until updated."""
+    with _immediate(db):
+        if "categories" not in {c.name for c in db.table("articles").columns}:
+            db.table("articles").add_column("categories", str)

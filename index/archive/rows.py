@@ -36,6 +36,7 @@ def article_from_row(row: dict) -> Article:
         title=row["title"] or "",
         outlet=row["outlet"] or "",
         authors=tuple(json.loads(row["authors"] or "[]")),
+        categories=tuple(json.loads(row.get("categories") or "[]")),
         published=row["published"],
         published_ts=row["published_ts"],
         date_source=row["date_source"] or "",

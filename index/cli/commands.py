@@ -14,6 +14,7 @@ from ..config import Config, discord_token, load_config
 from ..errors import ConfigError, NewsdeskError
 from ..evaluate import evaluate, format_report
 from ..logsafety import install_redaction
+from ..models import FILTER_FIELDS
 from ..service import Newsdesk
 from ..worker import run_worker
 from .plain import DraftPrinter, render_answer, render_hits, render_report
@@ -163,7 +164,7 @@ def feeds_filter():
 @click.argument("feed")
 @click.argument("action", type=click.Choice(["include", "exclude"]))
 @click.argument("pattern")
-@click.option("--field", type=click.Choice(["any", "title", "text", "author"]), default="any", show_default=True)
+@click.option("--field", type=click.Choice(FILTER_FIELDS), default="any", show_default=True)
 @click.option("--regex", is_flag=True, help="PATTERN is a regular expression (else comma-separated words).")
 @click.option("--negate", is_flag=True, help="Match articles WITHOUT the pattern.")
 @click.option("--case-sensitive", is_flag=True)
@@ -309,7 +310,7 @@ def feeds_ping():
 @click.argument("feed")
 @click.argument("role_id", type=int)
 @click.option("--pattern", default=None, help="Only for articles matching these words (or --regex).")
-@click.option("--field", type=click.Choice(["any", "title", "text", "author"]), default="any")
+@click.option("--field", type=click.Choice(FILTER_FIELDS), default="any")
 @click.option("--regex", is_flag=True)
 @click.option("--subscribable", is_flag=True, help="Members may give themselves the role with /subscribe.")
 @pass_ctx

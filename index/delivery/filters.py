@@ -1,5 +1,5 @@
 """Per feed-and-channel filters: include/exclude rules by words or regular expressions on an
-article's title, text or author (or any of them), each optionally negated, case-insensitive
+article's title, text, author or category (or any of them), each optionally negated, case-insensitive
 unless asked otherwise.
 
 An article passes when no *exclude* rule matches it and, if the feed has *include* rules, at least
@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 
 from ..errors import BadQuery
-from ..models import Article
+from ..models import FILTER_FIELDS, Article
 
-FIELDS = ("any", "title", "text", "author")
+FIELDS = FILTER_FIELDS
 ACTIONS = ("include", "exclude")
 MAX_PATTERN = 300
 MAX_RULES = 50
@@ -25,7 +25,7 @@ class FilterRule:
     feed_id: int
     channel_id: int | None
     action: str  # include | exclude
-    field: str  # any | title | text | author
+    field: str  # any | title | text | author | category
     pattern: str
     regex: bool = False
     negate: bool = False
@@ -73,7 +73,9 @@ def _values(article: Article, field: str) -> list[str]:
         return [article.text or article.summary]
     if field == "author":
         return list(article.authors)
-    return [article.title, article.text or article.summary, *article.authors]
+    if field == "category":
+        return list(article.categories)
+    return [article.title, article.text or article.summary, *article.authors, *article.categories]
 
 
 def rule_matches(rule: FilterRule, article: Article) -> bool:

@@ -78,7 +78,7 @@ def values(article: Article, feed: Feed | None) -> dict[str, str]:
         "outlet": article.outlet or (feed.display_name if feed else ""),
         "summary": summarize(article),
         "author": ", ".join(article.authors),
-        "categories": "",  # the archive does not keep feed categories yet
+        "categories": ", ".join(article.categories),
     }
 
 

@@ -32,6 +32,13 @@ class Entry:
     authors: tuple[str, ...]
     published: datetime | None
     language: str | None
+    categories: tuple[str, ...] = ()  # <category> / atom:category / JSON Feed tags
+
+
+def _categories(terms) -> tuple[str, ...]:
+    """Distinct, trimmed category names (at most 20, each at most 100 characters)."""
+    names = (" ".join(str(t or "").split())[:100] for t in terms)
+    return tuple(dict.fromkeys(n for n in names if n))[:20]
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,7 @@ def parse_json_feed(content: bytes, url: str = "") -> ParsedFeed:
                 summary_html=escape_xml(_str(raw, "summary")),
                 content_html=content_html,
                 authors=_json_authors(raw, data),
+                categories=_categories(raw.get("tags") if isinstance(raw.get("tags"), list) else []),
                 published=_json_time(raw.get("date_published")) or _json_time(raw.get("date_modified")),
                 language=_str(raw, "language") or feed_lang,
             )
@@ -206,6 +214,7 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
                 summary_html=summary,
                 content_html=content_html,
                 authors=_authors(raw),
+                categories=_categories(t.get("term") or t.get("label") for t in raw.get("tags") or []),
                 published=_entry_time(raw),
                 language=(raw.get("language") or feed_lang or None),
             )

@@ -65,6 +65,7 @@ class ArticleWriter:
             "title": draft.title,
             "outlet": draft.outlet,
             "authors": json.dumps(list(draft.authors), ensure_ascii=False),
+            "categories": json.dumps(list(draft.categories), ensure_ascii=False),
             "published": draft.published.astimezone(UTC).isoformat(timespec="seconds"),
             "published_ts": draft.published.timestamp(),
             "date_source": draft.date_source,

@@ -51,6 +51,7 @@ class Draft:
     text_source: str
     entry_hash: str
     unchanged_id: int | None = None
+    categories: tuple[str, ...] = ()
 
 
 @dataclass
@@ -181,6 +182,7 @@ class DraftMaker:
             url=link,
             title=title,
             authors=entry.authors,
+            categories=entry.categories,
             language=entry.language,
             summary=summary_text[:2000],
             entry_hash=ehash,

@@ -20,6 +20,7 @@ class Item:
     date: datetime | None = None
     content_html: str | None = None  # content:encoded / atom:content
     author: str | None = None
+    categories: tuple[str, ...] = ()
 
 
 def rss20(
@@ -39,6 +40,7 @@ def rss20(
             x.append(f"<content:encoded><![CDATA[{it.content_html}]]></content:encoded>")
         if it.author:
             x.append(f"<author>{escape(it.author)}</author>")
+        x += [f"<category>{escape(c)}</category>" for c in it.categories]
         x.append("</item>")
         parts.append("".join(x))
     return (

@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from index.errors import BadQuery, FetchError
-from index.models import Scope
+from index.models import FILTER_FIELDS, Scope
 from index.service import redact
 
 from ... import render
@@ -222,7 +222,7 @@ class Feeds(commands.Cog):
     )
     @app_commands.choices(
         action=[app_commands.Choice(name=a, value=a) for a in ("include", "exclude")],
-        field=[app_commands.Choice(name=f, value=f) for f in ("any", "title", "text", "author")],
+        field=[app_commands.Choice(name=f, value=f) for f in FILTER_FIELDS],
     )
     @app_commands.autocomplete(feed=feed_autocomplete)
     @admin_only()
@@ -418,7 +418,7 @@ class Feeds(commands.Cog):
         regex="The pattern is a regular expression",
         subscribable="Members may give themselves this role with /subscribe",
     )
-    @app_commands.choices(field=[app_commands.Choice(name=f, value=f) for f in ("any", "title", "text", "author")])
+    @app_commands.choices(field=[app_commands.Choice(name=f, value=f) for f in FILTER_FIELDS])
     @app_commands.autocomplete(feed=feed_autocomplete)
     @admin_only()
     async def ping_add(
