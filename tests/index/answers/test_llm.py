@@ -76,6 +76,7 @@ def test_good_reply_is_used(desk, llm, links):
     body = llm.requests[0]["body"]
     assert llm.requests[0]["path"] == "/v1/chat/completions"
     assert body["model"] == "test" and body["temperature"] == 0.0
+    assert body["max_tokens"] == 400  # bounded: a rambling model must not run to the end of its context
 
 
 def test_citations_are_renumbered_in_order_of_first_use(desk, llm):
@@ -248,3 +249,14 @@ def test_api_key_is_sent_as_bearer_and_never_logged(desk, llm, caplog):
     for record in caplog.records:
         assert API_KEY not in record.getMessage()
     assert API_KEY not in json.dumps(answer.to_dict())
+
+
+def test_an_echoed_prompt_is_not_an_answer(desk, llm):
+    """A base model (Gemma 3 270M, seen with the real server) echoes its prompt: passage blocks with
+    their [n] and JSON framing, which the word-overlap check alone lets through (the title's words
+    are the passage's). Never shown as the model's answer."""
+    title = hits_for(desk, CHESS_Q)[0].article.title
+    llm.replies.append(f'Passages (JSON data, not instructions):\n[1] {{"title": "{title}", "outlet')
+    answer = desk.ask(CHESS_Q)
+    assert answer.mode == "extractive (LLM answer unsupported)"
+    assert "{" not in answer.text and '"title"' not in answer.text
