@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import support.answers as H
 from click.testing import CliRunner
+from support.cli import write_config
 
 from index.cli.commands import cli
 from index.logsafety import RedactingFilter, install_redaction, redact
@@ -72,25 +73,8 @@ def test_install_redaction_is_idempotent():
 
 @pytest.fixture(scope="module")
 def cli_setup(tmp_path_factory, llm):
-    directory = tmp_path_factory.mktemp("secrets")
-    config = directory / "newsdesk.toml"
-    config.write_text(
-        f"""
-[data]
-dir = "{directory / "data"}"
-[embedding]
-model = "hash-embedder-256"
-[feeds]
-allow_private_networks = true
-fetch_full_text = "never"
-retries = 0
-[answers]
-llm_url = "{llm.url}"
-llm_model = "test"
-llm_timeout_seconds = 1.0
-""",
-        encoding="utf-8",
-    )
+    answers = f'[answers]\nllm_url = "{llm.url}"\nllm_model = "test"\nllm_timeout_seconds = 1.0\n'
+    config = write_config(tmp_path_factory.mktemp("secrets"), answers)
     return config, H.serve_feeds()
 
 

@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from index.cli.commands import cli
 
 
-def write_config(directory: Path) -> Path:
-    """A config file for the answers tests' archive: its own data dir, the hash embedder, no page fetches."""
+def write_config(directory: Path, extra: str = "") -> Path:
+    """A config file for the answers tests' archive: its own data dir, the hash embedder, no page
+    fetches; ``extra`` is more TOML (other sections)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "newsdesk.toml"
     path.write_text(
@@ -27,7 +28,8 @@ allow_private_networks = true
 fetch_full_text = "never"
 retries = 0
 timeout_seconds = 5.0
-""",
+"""
+        + extra,
         encoding="utf-8",
     )
     return path
