@@ -67,6 +67,7 @@ class Article:
             "outlet": self.outlet,
             "published": self.published,
             "authors": list(self.authors),
+            "categories": list(self.categories),
             "language": self.language,
             "text_source": self.text_source,
             "date_source": self.date_source,
