@@ -401,7 +401,10 @@ class Newsdesk:
     # -- delivery (auto-posts and feed-health notices, claimed across processes) ------
     def pending_posts(self, limit: int = 200) -> list[tuple[int, Feed | None, Article]]:
         """(channel_id, feed, article) to auto-post, oldest first."""
-        rows = self.archive.pending_posts(limit=limit)
+        return self._with_feed_and_article(self.archive.pending_posts(limit=limit))
+
+    def _with_feed_and_article(self, rows: list[tuple[int, int, int]]) -> list[tuple[int, Feed | None, Article]]:
+        """(channel_id, feed_id, article_id) rows as (channel_id, feed, article), articles still archived."""
         if not rows:
             return []
         articles = self.archive.articles_by_ids([article_id for _, _, article_id in rows])
@@ -462,16 +465,7 @@ class Newsdesk:
         return out
 
     def _backfill_posts(self) -> list[tuple[int, Feed | None, Article]]:
-        rows = self.archive.pending_backfill()
-        if not rows:
-            return []
-        articles = self.archive.articles_by_ids([r[2] for r in rows])
-        feeds = {f.id: f for f in self.archive.list_feeds()}
-        return [
-            (channel_id, feeds.get(feed_id), articles[article_id])
-            for channel_id, feed_id, article_id in rows
-            if article_id in articles
-        ]
+        return self._with_feed_and_article(self.archive.pending_backfill())
 
     def backfill(self, feed: str | int, count: int, scope: Scope = GLOBAL) -> int:
         """Post (at most) the ``count`` newest articles a feed already has to its channel, through its
