@@ -207,7 +207,7 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
         heading, lines = "", []
     sources = fit_lines(lines, 1800) if lines else ""
     budget = DESCRIPTION_LIMIT - len(sources) - len(heading) - 4
-    body = trim_answer(safe_answer(one_line(answer.text)), max(200, budget))
+    body = trim_answer(answer_body(answer.text), max(200, budget))
     embed.description = body + (f"\n\n{heading}\n{sources}" if sources else "")
     if answer.notices:
         embed.add_field(name="Note", value=safe(redact(" ".join(answer.notices))), inline=False)
@@ -217,6 +217,18 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
 
 
 _MARKER = re.compile(r"(\[\d{1,3}\])")
+_DIRECT = re.compile(r"\A\*\*(.+?)\*\*([^\n]*)\n\n(.*)\Z", re.S)
+
+
+def answer_body(text: str) -> str:
+    """The answer made inert on one line, except its bold direct-answer line (``**700** agents [1]``,
+    written by the answerer, never by an article), which stays bold on a line of its own."""
+    match = _DIRECT.match(text or "")
+    if not match:
+        return safe_answer(one_line(text))
+    key, rest, sentences = match.groups()
+    lead = f"**{safe(one_line(key))}** {safe_answer(one_line(rest))}".rstrip()
+    return lead + "\n" + safe_answer(one_line(sentences))
 
 
 def safe_answer(text: str) -> str:

@@ -108,6 +108,17 @@ def test_minnesota_question_answers_700_citing_left_voice(desk):
     assert all(desk.archive.article_exists(c.article.id) for c in answer.citations)
 
 
+def test_both_seed_questions_lead_with_700_citing_left_voice(desk):
+    """The two questions of issue 18: the answer's lead says 700, and cites Left Voice as [1]."""
+    numbers = desk.ask("How many federal immigration agents were withdrawn from Minnesota?", as_of="2026-02-10")
+    assert numbers.text.startswith("**700** federal immigration agents [1]")
+    announce = desk.ask("What did Tom Homan announce in Minneapolis?", as_of="2026-02-10")
+    first = announce.text.split(" [1]")[0]
+    assert "700" in first and "announced" in first
+    for answer in (numbers, announce):
+        assert answer.citations[0].article.outlet == "Left Voice"
+
+
 def test_as_of_hides_later_coverage(desk):
     result = desk.search("immigration agents Minnesota", as_of="2026-02-01")
     assert all(h.article.published < "2026-02-02" for h in result.hits)

@@ -17,6 +17,7 @@ import httpx
 
 from ..config import AnswersConfig
 from ..models import Answer, Hit, SearchResult
+from . import selection
 from .citations import abstain, build_answer, check_citations
 from .extractive import ExtractiveAnswerer
 
@@ -87,7 +88,9 @@ class LLMAnswerer:
                     "title": a.title,
                     "outlet": a.outlet,
                     "published": a.published,
-                    "text": " ".join(p.text for p in hit.passages[:2]),
+                    "text": selection.ranked_text(
+                        question, hit, max_chars=len(" ".join(p.text for p in hit.passages[:2]))
+                    ),
                 },
                 ensure_ascii=False,
             )

@@ -1,20 +1,17 @@
-"""The extractive summary a post template shows as ``{summary}``: for now the article's first one
-or two sentences. One function, so a better summariser can replace it in one place."""
+"""The extractive summary a post template shows as ``{summary}`` (and digests reuse): the one or two
+sentences of the article that best say what its title says, by the answers' own sentence selection
+(:func:`index.answers.selection.best_sentences`; the lead wins unless a later sentence says much
+more). One function, so a better summariser can replace it in one place."""
 
 from __future__ import annotations
 
+from ..answers.selection import best_sentences
 from ..models import Article
-from ..text.chunking import split_sentences
 
 MAX_SUMMARY_CHARS = 400
 
 
 def summarize(article: Article, max_chars: int = MAX_SUMMARY_CHARS) -> str:
-    """The first sentence, and the second too when both fit in ``max_chars``."""
-    sentences = split_sentences(article.text or article.summary or "")
-    if not sentences:
-        return ""
-    summary = sentences[0]
-    if len(sentences) > 1 and len(summary) + 1 + len(sentences[1]) <= max_chars:
-        summary += " " + sentences[1]
-    return summary[:max_chars]
+    """One or two sentences, in the article's order, within ``max_chars``."""
+    sentences = best_sentences(article.title or "", article.text or article.summary or "", 2, max_chars)
+    return " ".join(sentences)[:max_chars]

@@ -140,3 +140,12 @@ def test_status_embed_shows_no_paths():
     }
     text = str(render.status_embed(stats).to_dict())
     assert "pw@" not in text and "u:p@" not in text and "4.8 MB" in text
+
+
+def test_direct_answer_line_stays_bold_and_the_rest_is_escaped():
+    body = render.answer_body("**700** federal *agents* [1]\n\nHoman said 700 agents will leave @everyone. [1]")
+    lead, rest = body.split("\n")
+    assert lead == "**700** federal \\*agents\\* [1]"
+    assert "@\u200beveryone" in rest and "\n" not in rest
+    # text that merely starts with ** (no direct line) is escaped like any other
+    assert render.answer_body("**bold** from an article [1]").startswith("\\*\\*bold")
