@@ -24,8 +24,8 @@ from ..models import Hit
 from ..text.chunking import split_sentences
 from ..text.words import WORD, content_words, is_content_word, word_list
 
-_SUFFIXES = ("ements", "ement", "ments", "ment", "ations", "ation", "ings", "ing", "edly", "ies", "ied", "ed", "es")
-_SUFFIXES += ("ly", "s", "e")
+_SUFFIXES: tuple[str, ...] = ("ements", "ement", "ments", "ment", "ations", "ation", "ings", "ing", "edly", "ies")
+_SUFFIXES += ("ied", "ed", "es", "ly", "s", "e")
 MIN_STEM = 3
 
 KIND_BONUS = 0.15  # a sentence holding the kind of answer asked for (a round guess, not fitted)
