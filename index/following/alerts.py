@@ -19,6 +19,7 @@ use ``/follow`` or ``/following`` again."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections import defaultdict
@@ -151,19 +152,38 @@ class Following:
         recent: Iterable[int] = (),
         fresh_after: float | None = None,
     ) -> tuple[list[Alert], list[tuple[int, int]]]:
-        """The alerts a follow gets from these new articles: those scoring at or above the threshold
-        (and published after ``fresh_after``), grouped into stories, best copy first, other outlets'
-        copies in ``also``. Copies of a story in ``recent`` (articles already alerted) come back as
-        (copy, story) pairs to record as folded, not as alerts."""
+        """The alerts a follow gets from these new articles (see :meth:`select`)."""
+        return self.select(follow, self.score(follow, article_ids), recent=recent, fresh_after=fresh_after)
+
+    def score(self, follow: Follow, article_ids: Iterable[int]) -> list[Hit]:
+        """The new articles visible to the follow, scored against its topic, best first."""
+        return score_articles(self.retriever, follow.topic, article_ids, follow_scope(follow))
+
+    def select(
+        self,
+        follow: Follow,
+        hits: list[Hit],
+        *,
+        recent: Iterable[int] = (),
+        fresh_after: float | None = None,
+        threshold: float | None = None,
+    ) -> tuple[list[Alert], list[tuple[int, int]]]:
+        """Of scored new articles, those at or above the threshold (and published after
+        ``fresh_after``), grouped into stories: best copy first, other outlets' copies in ``also``.
+        Copies of a story in ``recent`` (articles already alerted) come back as (copy, story) pairs
+        to record as folded, not as alerts."""
+        threshold = self.threshold if threshold is None else threshold
         hits = [
             h
-            for h in score_articles(self.retriever, follow.topic, article_ids, follow_scope(follow))
-            if h.score >= self.threshold
+            for h in hits
+            if h.score >= threshold
             and (fresh_after is None or h.article.published_ts is None or h.article.published_ts >= fresh_after)
         ]
         if not hits:
             return [], []
-        recent_ids = [a for a in dict.fromkeys(recent) if a not in {h.article.id for h in hits}]
+        hits = [dataclasses.replace(h, also=[]) for h in hits]  # grouping fills ``also``: never the caller's
+        new_ids = {h.article.id for h in hits}
+        recent_ids = [a for a in dict.fromkeys(recent) if a not in new_ids]
         recent_articles = self.archive.articles_by_ids(recent_ids)
         anchors = [
             Hit(article=recent_articles[a], passage=self.archive.first_passage(recent_articles[a]), score=float("inf"))
