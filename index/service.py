@@ -991,8 +991,9 @@ class Newsdesk:
         """A claimed alert could not be sent (not retried); closed DMs pause the member's DM follows."""
         self.following.failed(follow_id, article_id, reason, dm_closed=dm_closed)
 
-    def preview_alerts(self, since=None) -> list[Alert]:
+    def preview_alerts(self, since=None, threshold: float | None = None) -> list[Alert]:
         """What every follow would receive: from articles published since ``since``, or else from
-        those that arrived after each follow's last pass. Nothing is queued or claimed."""
+        those that arrived after each follow's last pass (at another ``threshold``, to compare).
+        Nothing is queued or claimed."""
         since_dt = parse_moment(since, name="since")
-        return self.following.preview(since_dt.timestamp() if since_dt else None)
+        return self.following.preview(since_dt.timestamp() if since_dt else None, threshold=threshold)

@@ -105,12 +105,13 @@ def follow_remove(c, follow_id):
 
 @click.command("alerts")
 @click.option("--since", default=None, help="Articles published since this date (default: those not looked at yet).")
+@click.option("--threshold", type=float, default=None, help="Another relevance threshold, to compare.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @_errors
-def alerts(c, since, as_json):
+def alerts(c, since, threshold, as_json):
     """What the follows would receive (nothing is sent or claimed)."""
-    found = c.desk.preview_alerts(since=since)
+    found = c.desk.preview_alerts(since=since, threshold=threshold)
     if as_json:
         click.echo(json.dumps([a.to_dict() for a in found], ensure_ascii=False))
         return

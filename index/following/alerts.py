@@ -302,7 +302,9 @@ class Following:
             self.archive.pause_follows(follow.user_id, reason)
 
     # -- preview ---------------------------------------------------------------------
-    def preview(self, since_ts: float | None = None, follows: list[Follow] | None = None) -> list[Alert]:
+    def preview(
+        self, since_ts: float | None = None, follows: list[Follow] | None = None, threshold: float | None = None
+    ) -> list[Alert]:
         """What the follows would receive, without queuing or claiming anything: from the articles
         published since ``since_ts``, or else those that arrived after each follow's cursor."""
         follows = self.archive.list_follows(everything=True) if follows is None else follows
@@ -314,7 +316,7 @@ class Following:
             else:
                 cursor = self.archive.follow_cursor(follow.id) or 0
                 ids = [a for a, _, _ in self.archive.articles_first_seen_after(cursor, PLAN_BATCH)]
-            alerts, _ = self.matches(follow, ids)
+            alerts, _ = self.select(follow, self.score(follow, ids), threshold=threshold)
             out += alerts
         return out
 
