@@ -960,7 +960,9 @@ class Newsdesk:
     ) -> Follow:
         return self.following.remove(follow_id, guild_id=guild_id, user_id=user_id, admin=admin, everything=everything)
 
-    def follows(self, *, guild_id: int | None = None, user_id: int | None = None, everything: bool = False) -> list[Follow]:
+    def follows(
+        self, *, guild_id: int | None = None, user_id: int | None = None, everything: bool = False
+    ) -> list[Follow]:
         """A server's channel follows and a member's DM follows (or every follow)."""
         return self.following.list_follows(guild_id=guild_id, user_id=user_id, everything=everything)
 

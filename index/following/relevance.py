@@ -58,10 +58,10 @@ def score_articles(retriever: Retriever, topic: str, article_ids: Iterable[int],
             allowed = mirror.article_mask(ids)
             if scope.scoped:
                 allowed = allowed & retriever.scope_rows(scope.guild_id)
-            rows = int(allowed.sum())
-            if rows:
+            candidates = int(allowed.sum())
+            if candidates:
                 vector = retriever.embed_query(query)
-                found = mirror.search(vector, rows, allowed)
+                found = mirror.search(vector, candidates, allowed)
                 meta = archive.passage_meta(set(found.ids))
                 for pid, score, cosine in zip(found.ids, found.scores.tolist(), found.cosines.tolist(), strict=True):
                     if pid in meta:

@@ -79,7 +79,8 @@ class Alerts(PeriodicCog):
                 raise app_commands.NoPrivateMessage()
             if not _can_manage(interaction):
                 raise errors.NotAdmin(
-                    "Following a topic for a channel is for server admins; without a channel the alerts come to your DMs."
+                    "Following a topic for a channel is for server admins; "
+                    "without a channel the alerts come to your DMs."
                 )
             made = await bot.call(
                 bot.desk.follow_topic,

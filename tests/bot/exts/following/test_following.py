@@ -98,7 +98,9 @@ async def test_a_members_dm_follow_and_unfollow(world, desk, feeds):
     assert world.news.history() == [] and world.general.history() == []
 
     listing = await world.member.slash(world.general, "following")
-    assert listing.ephemeral and "volcano eruption" in listing.response.content and "Your DMs" in listing.response.content
+    assert (
+        listing.ephemeral and "volcano eruption" in listing.response.content and "Your DMs" in listing.response.content
+    )
     (follow,) = desk.follows(user_id=world.member.id)
     gone = await world.member.slash(world.general, "unfollow", follow=str(follow.id))
     assert gone.ephemeral and "Stopped following" in gone.response.content
