@@ -29,6 +29,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -172,6 +173,9 @@ def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="an ingested eval archive (a copy: follows are written)")
     parser.add_argument("--questions", default=str(EVAL_DIR / "questions-dev.jsonl"))
+    parser.add_argument(
+        "--coverage-weight", type=float, default=None, help="try another retrieval.coverage_weight (default: config)"
+    )
     args = parser.parse_args()
     run = Run("bench_alerts", args)
 
@@ -181,12 +185,18 @@ def main() -> None:
     by_id = {q["id"]: q for q in questions}
     topics = pick_topics(questions, 5 if args.quick else TOPICS)
 
-    desk = Newsdesk(eval_config(Path(args.data_dir)))
+    config = eval_config(Path(args.data_dir))
+    if args.coverage_weight is not None:
+        config = config.replace(retrieval=dataclasses.replace(config.retrieval, coverage_weight=args.coverage_weight))
+    desk = Newsdesk(config)
     archive = desk.archive
     following = desk.following
     ids = archive.article_ids_published_since(-1e18, limit=10**7)
     articles = archive.articles_by_ids(ids)
     by_path = {urlparse(a.url).path: a.id for a in articles.values()}
+    for old in desk.follows(everything=True):  # an interrupted run's follows
+        if old.kind == "cli" and old.topic in {t["topic"] for t in topics}:
+            desk.unfollow(old.id, everything=True)
     for t in topics:
         gold = {by_path.get(urlparse(p).path) for qid in t["questions"] for p in by_id[qid]["gold"]} - {None}
         pattern = phrase_pattern(t["topic"])
@@ -286,6 +296,8 @@ def main() -> None:
         "articles": len(articles),
         "replay_seconds": round(replay_seconds, 1),
     }
+    for t in topics:
+        desk.unfollow(t["follow"].id, everything=True)
     desk.close()
     out = run.finish()
     if not args.json:
