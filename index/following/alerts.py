@@ -205,15 +205,14 @@ class Following:
     def plan(self, now: float | None = None) -> int:
         """Queue the new articles' alerts of every follow with a target; returns the alerts queued."""
         now = time.time() if now is None else now
+        follows = [f for f in self.archive.list_follows(everything=True) if f.kind != "cli"]
+        if not follows:
+            return 0  # nothing to plan: the index is not even opened
         try:
             self.retriever.refresh_mirror()  # outside the write lock: it may take a while after an ingest
         except Exception:  # noqa: BLE001 - score_articles falls back to coverage and logs it
             pass
-        queued = 0
-        for follow in self.archive.list_follows(everything=True):
-            if follow.kind != "cli":
-                queued += self.plan_follow(follow, now)
-        return queued
+        return sum(self.plan_follow(follow, now) for follow in follows)
 
     def plan_follow(self, follow: Follow, now: float) -> int:
         with self.archive.transaction():  # one planner per follow at a time, in any process
