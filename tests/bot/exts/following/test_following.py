@@ -201,3 +201,14 @@ async def test_a_flood_is_summarised_in_one_line_and_nothing_pings(world, desk, 
         mentions = data.get("allowed_mentions")
         assert mentions is not None and mentions.get("parse") == [] and not mentions.get("roles")
         assert not mentions.get("users") and not mentions.get("replied_user")
+
+
+async def test_unfollow_offers_only_the_follows_one_may_see(world, desk):
+    await world.admin.slash(world.general, "follow", topic="volcano eruption", channel=world.news)
+    await world.admin.slash(world.general, "follow", topic="ferry strike")  # the admin's own DMs
+    await world.member.slash(world.general, "follow", topic="interest rates")
+    choices = await world.member.autocomplete(world.general, "unfollow", "follow", "")
+    names = sorted(c["name"].split(" ", 1)[1] for c in choices)
+    assert names == ["interest rates", "volcano eruption"]  # not the admin's DMs
+    typed = await world.member.autocomplete(world.general, "unfollow", "follow", "rates")
+    assert [c["name"].split(" ", 1)[1] for c in typed] == ["interest rates"]
