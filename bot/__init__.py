@@ -35,6 +35,7 @@ EXTENSIONS = (
     "bot.exts.delivery.health",
     "bot.exts.delivery.autopost",
     "bot.exts.delivery.polling",
+    "bot.exts.following.alerts",
 )
 
 __all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS"]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import discord
 
-from index.models import Answer, Article, Feed, Hit
+from index.models import Alert, Answer, Article, Feed, Follow, Hit
 from index.service import redact
 
 MESSAGE_LIMIT = 2000
@@ -546,3 +546,36 @@ def ping_mentions(roles: Sequence[int]) -> discord.AllowedMentions:
     return discord.AllowedMentions(
         everyone=False, users=False, replied_user=False, roles=[discord.Object(int(r)) for r in roles]
     )
+
+
+# -- topic alerts (issue #15) ----------------------------------------------------------
+def alert_embed(alert: Alert) -> discord.Embed:
+    """One topic alert: the article (title linked, teaser, outlet and date), the other outlets'
+    copies of the same story as "also reported by", and which follow it is for."""
+    article = alert.article
+    embed = discord.Embed(
+        title=safe(trim(one_line(article.title) or "(untitled)", TITLE_LIMIT - 10)),
+        url=safe_url(article.url),
+        colour=COLOUR,
+    )
+    teaser = one_line(alert.snippet or article.summary or article.text)
+    if teaser:
+        embed.description = safe(trim(teaser, 300))
+    if alert.also:
+        lines = [link(f"{one_line(a.outlet) or 'another outlet'}: {one_line(a.title)}", a.url) for a in alert.also]
+        embed.add_field(name="Also reported by", value=fit_lines(lines, FIELD_VALUE_LIMIT), inline=False)
+    embed.set_footer(
+        text=trim(
+            f"{one_line(article.outlet)} · {short_date(article.published)} · "
+            f"following “{one_line(alert.follow.topic)}” (#{alert.follow.id})",
+            300,
+        )
+    )
+    return finalize(embed)
+
+
+def follow_line(follow: Follow) -> str:
+    """A follow in a list: id, topic, where it is delivered."""
+    target = f"<#{follow.channel_id}>" if follow.channel_id is not None else "your DMs"
+    paused = " — ⏸ paused: your DMs could not be delivered" if follow.paused else ""
+    return f"`#{follow.id}` **{safe(trim(one_line(follow.topic), 200))}** → {target}{paused}"

@@ -240,3 +240,73 @@ class DoctorReport:
     fixed: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     installation: list[dict] = field(default_factory=list)  # {"check", "ok", "detail", "problem"}
+
+
+# -- topic alerts (issue #15) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A followed topic: for a server channel (``channel_id``), for a member by DM (``user_id``),
+    or from the command line (neither; only ``newsdesk alerts`` shows what it would receive).
+    ``guild_id`` is the server whose scope it sees (None: the global feeds only)."""
+
+    id: int
+    topic: str
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int | None
+    created_by: int | None = None
+    created_at: str | None = None
+    paused: str | None = None  # why its DMs are not delivered (closed DMs), until the member resumes it
+
+    @property
+    def kind(self) -> str:
+        return "channel" if self.channel_id is not None else "dm" if self.user_id is not None else "cli"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "kind": self.kind,
+            "guild_id": self.guild_id,
+            "channel_id": self.channel_id,
+            "user_id": self.user_id,
+            "created_at": self.created_at,
+            "paused": self.paused,
+        }
+
+
+@dataclass
+class Alert:
+    """One new article a follow receives (its best-scored copy), with the other outlets' copies of
+    the same story folded in (``also``)."""
+
+    follow: Follow
+    article: Article
+    score: float
+    also: list[Article] = field(default_factory=list)
+    snippet: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "follow_id": self.follow.id,
+            "topic": self.follow.topic,
+            "id": self.article.id,
+            "url": self.article.url,
+            "title": self.article.title,
+            "outlet": self.article.outlet,
+            "published": self.article.published,
+            "score": round(self.score, 4),
+            "also": [{"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet} for a in self.also],
+        }
+
+
+@dataclass
+class AlertBatch:
+    """What one delivery target (a channel or a member's DMs) receives from one follow in one pass:
+    at most the per-pass maximum of alerts; the rest (``overflow``) is summarised in one line."""
+
+    follow: Follow
+    alerts: list[Alert] = field(default_factory=list)
+    overflow: list[Alert] = field(default_factory=list)

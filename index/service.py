@@ -6,6 +6,7 @@ them with ``asyncio.to_thread`` so the event loop never blocks.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -28,14 +29,18 @@ from .errors import BadQuery, IndexUnavailable, NewsdeskError, NotFound, Permiss
 from .feeds.fetch import Fetcher
 from .feeds.netguard import check_url
 from .feeds.opml import OpmlOutline, parse_opml, render_opml
+from .following.alerts import Following
 from .ingest.pipeline import Pipeline, Progress
 from .logsafety import install_redaction, redact
 from .models import (
     GLOBAL,
+    Alert,
+    AlertBatch,
     Answer,
     Article,
     DoctorReport,
     Feed,
+    Follow,
     Hit,
     IngestReport,
     Scope,
@@ -922,3 +927,75 @@ class Newsdesk:
         if broken:
             report.ok = False
         return report
+
+    # -- topic alerts (issue #15): follows, planned and claimed in the archive ---------------
+    @functools.cached_property
+    def following(self) -> Following:
+        return Following(self.archive, self.retriever)
+
+    def follow_topic(
+        self,
+        topic: str,
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        user_id: int | None = None,
+        created_by: int | None = None,
+    ) -> Follow:
+        """Follow a topic for a server's channel, for a member by DM (``user_id``), or with neither
+        (command line: ``newsdesk alerts`` shows what it would get). BadQuery for an empty or too long
+        topic or a duplicate, LimitReached over the per-server / per-member limits."""
+        return self.following.add(
+            topic, guild_id=guild_id, channel_id=channel_id, user_id=user_id, created_by=created_by
+        )
+
+    def unfollow(
+        self,
+        follow_id: int | str,
+        *,
+        guild_id: int | None = None,
+        user_id: int | None = None,
+        admin: bool = False,
+        everything: bool = False,
+    ) -> Follow:
+        return self.following.remove(follow_id, guild_id=guild_id, user_id=user_id, admin=admin, everything=everything)
+
+    def follows(
+        self, *, guild_id: int | None = None, user_id: int | None = None, everything: bool = False
+    ) -> list[Follow]:
+        """A server's channel follows and a member's DM follows (or every follow)."""
+        return self.following.list_follows(guild_id=guild_id, user_id=user_id, everything=everything)
+
+    def resume_follows(self, user_id: int) -> int:
+        """Deliver a member's paused DM follows again (their DMs were closed)."""
+        return self.following.resume(user_id)
+
+    def plan_alerts(self) -> int:
+        """Score the follows' new articles and queue their alerts (in the archive); returns how many."""
+        return self.following.plan()
+
+    def alert_batches(self) -> list[AlertBatch]:
+        """The queued alerts per follow, capped per delivery target and pass (the rest: ``overflow``)."""
+        return self.following.batches()
+
+    def claim_alert(self, follow_id: int, article_id: int) -> bool:
+        """True for exactly one caller, in any process, per follow and article."""
+        return self.following.claim(follow_id, article_id)
+
+    def summarise_alert(self, follow_id: int, article_id: int) -> bool:
+        """Claim a queued alert as summarised in a flood line (never sent on its own)."""
+        return self.following.summarise(follow_id, article_id)
+
+    def record_alert(self, follow_id: int, article_id: int, message_id: int | None) -> None:
+        self.following.sent(follow_id, article_id, message_id)
+
+    def alert_failed(self, follow_id: int, article_id: int, reason: str, *, dm_closed: bool = False) -> None:
+        """A claimed alert could not be sent (not retried); closed DMs pause the member's DM follows."""
+        self.following.failed(follow_id, article_id, reason, dm_closed=dm_closed)
+
+    def preview_alerts(self, since=None, threshold: float | None = None) -> list[Alert]:
+        """What every follow would receive: from articles published since ``since``, or else from
+        those that arrived after each follow's last pass (at another ``threshold``, to compare).
+        Nothing is queued or claimed."""
+        since_dt = parse_moment(since, name="since")
+        return self.following.preview(since_dt.timestamp() if since_dt else None, threshold=threshold)

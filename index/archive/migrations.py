@@ -243,3 +243,29 @@ def m006_article_categories(db: sqlite_utils.Database):
     with _immediate(db):
         if "categories" not in {c.name for c in db.table("articles").columns}:
             db.table("articles").add_column("categories", str)
+
+
+@migration
+def m007_follows(db: sqlite_utils.Database):
+    """Topic alerts (issue #15), shared by every bot process:
+
+    - follows: a topic followed for a server channel (``channel_id``) or for a member by DM
+      (``user_id``), or from the command line (neither); ``guild_id`` is the server whose scope it
+      sees (NULL: the global feeds). ``cursor_seq`` is the highest article_feeds rowid already looked
+      at: only articles first seen after it are new. ``paused`` holds why DMs could not be delivered.
+    - follow_alerts: what each follow did with each new article — ``queued`` to send, ``sending``
+      (claimed by one process), ``sent`` (message id), ``folded`` into another alert of the same
+      story (``story_of``), ``summarised`` in a flood line, or ``failed`` (reason); one row per
+      (follow, article), so a delivery is claimed once across processes and restarts."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS follows (
+            id INTEGER PRIMARY KEY, guild_id INTEGER, channel_id INTEGER, user_id INTEGER,
+            topic TEXT NOT NULL, created_by INTEGER, created_at TEXT, cursor_seq INTEGER NOT NULL DEFAULT 0,
+            paused TEXT, paused_at REAL)""")
+        db.execute("CREATE INDEX IF NOT EXISTS follows_guild ON follows (guild_id)")
+        db.execute("CREATE INDEX IF NOT EXISTS follows_user ON follows (user_id)")
+        db.execute("""CREATE TABLE IF NOT EXISTS follow_alerts (
+            follow_id INTEGER NOT NULL, article_id INTEGER NOT NULL, state TEXT NOT NULL,
+            story_of INTEGER, score REAL, message_id INTEGER, reason TEXT, at REAL,
+            PRIMARY KEY (follow_id, article_id))""")
+        db.execute("CREATE INDEX IF NOT EXISTS follow_alerts_state ON follow_alerts (state)")

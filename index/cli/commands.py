@@ -17,6 +17,7 @@ from ..logsafety import install_redaction
 from ..models import FILTER_FIELDS
 from ..service import Newsdesk
 from ..worker import run_worker
+from . import following
 from .plain import DraftPrinter, render_answer, render_hits, render_report
 from .progress import progress_printer
 from .session import run_chat
@@ -692,6 +693,9 @@ def worker(c: Context, once):
     """Poll feeds and index on a schedule, without the bot."""
 
     run_worker(c.desk, once=once)
+
+
+following.register(cli)
 
 
 def main():

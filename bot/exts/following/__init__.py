@@ -1,0 +1,1 @@
+"""Topic alerts: follows of a topic and their delivery."""

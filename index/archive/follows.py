@@ -1,0 +1,233 @@
+"""Topic alerts (migration m007): follows, their cursor over new articles, and the alert claims.
+
+A follow's ``cursor_seq`` is the highest ``article_feeds`` rowid it has looked at: an article is
+new to it when the archive first saw it (its first ``article_feeds`` row) after that. Each
+(follow, article) has at most one ``follow_alerts`` row; moving a row from ``queued`` to
+``sending`` is the atomic claim that makes a delivery happen once across processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from ..models import Follow
+from .db import Database
+from .sql import in_chunks, now_iso
+
+_FOLLOW_COLUMNS = "id, topic, guild_id, channel_id, user_id, created_by, created_at, paused"
+
+
+def _follow(row) -> Follow:
+    return Follow(
+        id=int(row[0]),
+        topic=row[1],
+        guild_id=row[2],
+        channel_id=row[3],
+        user_id=row[4],
+        created_by=row[5],
+        created_at=row[6],
+        paused=row[7],
+    )
+
+
+class FollowStore(Database):
+    # -- follows ---------------------------------------------------------------
+    def add_follow(
+        self,
+        topic: str,
+        guild_id: int | None,
+        channel_id: int | None,
+        user_id: int | None,
+        created_by: int | None,
+        max_same_target: int | None = None,
+    ) -> Follow | None:
+        """A new follow starting at the newest article seen so far (what is already archived is never
+        alerted). With ``max_same_target``: None (nothing added) when its target already has that many
+        follows — counted in the same write transaction, so two processes cannot both pass the limit."""
+        with self.transaction():
+            if max_same_target is not None and self.count_follows(guild_id, channel_id, user_id) >= max_same_target:
+                return None
+            seq = self.db.execute("SELECT coalesce(max(rowid), 0) FROM article_feeds").fetchone()[0]
+            cur = self.db.execute(
+                """INSERT INTO follows (guild_id, channel_id, user_id, topic, created_by, created_at, cursor_seq)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [guild_id, channel_id, user_id, topic, created_by, now_iso(), seq],
+            )
+            row = self.db.execute(f"SELECT {_FOLLOW_COLUMNS} FROM follows WHERE id = ?", [cur.lastrowid]).fetchone()
+        return _follow(row)
+
+    def count_follows(self, guild_id: int | None, channel_id: int | None, user_id: int | None) -> int:
+        """Channel follows of a server (``channel_id`` given), or DM follows of a member (``user_id``)."""
+        if channel_id is not None:
+            sql, params = "channel_id IS NOT NULL AND guild_id IS ?", [guild_id]
+        elif user_id is not None:
+            sql, params = "channel_id IS NULL AND user_id = ?", [user_id]
+        else:
+            sql, params = "channel_id IS NULL AND user_id IS NULL", []
+        return self.db.execute(f"SELECT count(*) FROM follows WHERE {sql}", params).fetchone()[0]
+
+    def get_follow(self, follow_id: int) -> Follow | None:
+        row = self.db.execute(f"SELECT {_FOLLOW_COLUMNS} FROM follows WHERE id = ?", [follow_id]).fetchone()
+        return _follow(row) if row else None
+
+    def list_follows(
+        self, *, guild_id: int | None = None, user_id: int | None = None, everything: bool = False
+    ) -> list[Follow]:
+        """Every follow (``everything``), or a server's channel follows and a member's DM follows."""
+        if everything:
+            rows = self.db.execute(f"SELECT {_FOLLOW_COLUMNS} FROM follows ORDER BY id").fetchall()
+        else:
+            rows = self.db.execute(
+                f"""SELECT {_FOLLOW_COLUMNS} FROM follows
+                    WHERE (channel_id IS NOT NULL AND ? IS NOT NULL AND guild_id = ?)
+                       OR (channel_id IS NULL AND ? IS NOT NULL AND user_id = ?)
+                    ORDER BY id""",
+                [guild_id, guild_id, user_id, user_id],
+            ).fetchall()
+        return [_follow(r) for r in rows]
+
+    def same_follow(
+        self, topic: str, guild_id: int | None, channel_id: int | None, user_id: int | None
+    ) -> Follow | None:
+        row = self.db.execute(
+            f"""SELECT {_FOLLOW_COLUMNS} FROM follows WHERE lower(topic) = lower(?) AND guild_id IS ?
+                AND channel_id IS ? AND user_id IS ?""",
+            [topic, guild_id, channel_id, user_id if channel_id is None else None],
+        ).fetchone()
+        return _follow(row) if row else None
+
+    def remove_follow(self, follow_id: int) -> bool:
+        with self.transaction():
+            self.db.execute("DELETE FROM follow_alerts WHERE follow_id = ?", [follow_id])
+            return self.db.execute("DELETE FROM follows WHERE id = ?", [follow_id]).rowcount == 1
+
+    def pause_follows(self, user_id: int, reason: str) -> int:
+        """A member's DMs cannot be delivered: pause their DM follows (resumed by them, never retried)."""
+        with self.transaction():
+            return self.db.execute(
+                "UPDATE follows SET paused = ?, paused_at = ? WHERE channel_id IS NULL AND user_id = ?",
+                [reason, time.time(), user_id],
+            ).rowcount
+
+    def resume_follows(self, user_id: int) -> int:
+        with self.transaction():
+            return self.db.execute(
+                """UPDATE follows SET paused = NULL, paused_at = NULL
+                   WHERE channel_id IS NULL AND user_id = ? AND paused IS NOT NULL""",
+                [user_id],
+            ).rowcount
+
+    # -- new articles ------------------------------------------------------------
+    def follow_cursor(self, follow_id: int) -> int | None:
+        row = self.db.execute("SELECT cursor_seq FROM follows WHERE id = ?", [follow_id]).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_follow_cursor(self, follow_id: int, seq: int) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE follows SET cursor_seq = max(cursor_seq, ?) WHERE id = ?", [seq, follow_id])
+
+    def articles_first_seen_after(self, seq: int, limit: int = 2000) -> list[tuple[int, int, int]]:
+        """(article_id, seq, passages not embedded yet) of articles the archive first saw after
+        ``seq`` (their first article_feeds row), in the order they arrived."""
+        rows = self.db.execute(
+            """SELECT af.article_id, af.rowid,
+                      (SELECT count(*) FROM passages p WHERE p.article_id = af.article_id AND p.embedded = 0)
+               FROM article_feeds af
+               WHERE af.rowid > ?
+                 AND NOT EXISTS (SELECT 1 FROM article_feeds b WHERE b.article_id = af.article_id
+                                 AND b.rowid < af.rowid)
+               ORDER BY af.rowid LIMIT ?""",
+            [seq, limit],
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def article_ids_published_since(self, since_ts: float, limit: int = 5000) -> list[int]:
+        rows = self.db.execute(
+            "SELECT id FROM articles WHERE published_ts >= ? ORDER BY published_ts, id LIMIT ?", [since_ts, limit]
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def newest_article_seq(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(rowid), 0) FROM article_feeds").fetchone()[0])
+
+    # -- alerts --------------------------------------------------------------------
+    def queue_alerts(self, follow_id: int, rows: Iterable[tuple[int, str, int | None, float]], seq: int) -> int:
+        """Record (article_id, state, story_of, score) rows of a follow (``queued`` to send, or
+        ``folded`` into another) and move its cursor to ``seq``, together. Rows already there win."""
+        added = 0
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM follows WHERE id = ?", [follow_id]).fetchone() is None:
+                return 0
+            for article_id, state, story_of, score in rows:
+                added += self.db.execute(
+                    """INSERT OR IGNORE INTO follow_alerts (follow_id, article_id, state, story_of, score, at)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    [follow_id, article_id, state, story_of, score, time.time()],
+                ).rowcount
+            self.db.execute("UPDATE follows SET cursor_seq = max(cursor_seq, ?) WHERE id = ?", [seq, follow_id])
+        return added
+
+    def queued_alerts(self, limit: int = 1000) -> list[tuple[int, int, float]]:
+        """(follow_id, article_id, score) queued to send, of follows that are not paused, oldest first."""
+        rows = self.db.execute(
+            """SELECT a.follow_id, a.article_id, coalesce(a.score, 0) FROM follow_alerts a
+               JOIN follows f ON f.id = a.follow_id
+               WHERE a.state = 'queued' AND f.paused IS NULL
+               ORDER BY a.at, a.follow_id, a.score DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), float(r[2])) for r in rows]
+
+    def folded_into(self, follow_id: int, article_ids: list[int]) -> dict[int, list[int]]:
+        """For each of a follow's alerted articles, the copies folded into it."""
+        out: dict[int, list[int]] = {}
+        for chunk, marks in in_chunks(article_ids):
+            for story_of, article_id in self.db.execute(
+                f"""SELECT story_of, article_id FROM follow_alerts
+                    WHERE follow_id = ? AND state = 'folded' AND story_of IN ({marks}) ORDER BY article_id""",
+                [follow_id, *chunk],
+            ).fetchall():
+                out.setdefault(int(story_of), []).append(int(article_id))
+        return out
+
+    def recent_alerted(self, follow_id: int, since: float) -> list[int]:
+        """Articles a follow was alerted about (or queued to be) since a moment: the stories a new
+        copy folds into instead of alerting again."""
+        rows = self.db.execute(
+            """SELECT article_id FROM follow_alerts WHERE follow_id = ? AND at >= ?
+               AND state IN ('queued', 'sending', 'sent', 'summarised') ORDER BY at""",
+            [follow_id, since],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def claim_alert(self, follow_id: int, article_id: int, state: str = "sending", reason: str | None = None) -> bool:
+        """Atomically move a queued alert to ``state`` (``sending`` before a send, ``summarised`` when it
+        goes in the flood line): True for exactly one caller, in any process."""
+        with self.transaction():
+            return (
+                self.db.execute(
+                    """UPDATE follow_alerts SET state = ?, reason = ?, at = ?
+                       WHERE follow_id = ? AND article_id = ? AND state = 'queued'""",
+                    [state, reason, time.time(), follow_id, article_id],
+                ).rowcount
+                == 1
+            )
+
+    def finish_alert(
+        self, follow_id: int, article_id: int, state: str, message_id: int | None = None, reason: str | None = None
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE follow_alerts SET state = ?, message_id = ?, reason = ?, at = ? WHERE follow_id = ? "
+                "AND article_id = ?",
+                [state, message_id, reason, time.time(), follow_id, article_id],
+            )
+
+    def follow_alert_rows(self, follow_id: int) -> list[dict]:
+        rows = self.db.execute(
+            """SELECT article_id, state, story_of, score, message_id, reason FROM follow_alerts
+               WHERE follow_id = ? ORDER BY at, article_id""",
+            [follow_id],
+        ).fetchall()
+        keys = ("article_id", "state", "story_of", "score", "message_id", "reason")
+        return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -1,0 +1,1 @@
+"""Topic alerts: follows of a topic for a server channel or a member's DMs (issue #15)."""
