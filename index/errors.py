@@ -43,3 +43,7 @@ class ArchiveError(NewsdeskError):
 
 class PermissionDenied(NewsdeskError):
     """The caller may not do this (not an admin, another server's feed)."""
+
+
+class LimitReached(BadQuery):
+    """A per-server limit (e.g. digest schedules) is reached."""

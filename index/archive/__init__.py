@@ -12,6 +12,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.delivery` — delivery filters, flood-control limits and the delivery log
 - :mod:`.scope` — server scope and the date/outlet/scope filters
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
+- :mod:`.following` — digest schedules and their claims, period and topic reads (issue #15)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .articles import ArticleStore
 from .checks import ConsistencyChecks
 from .delivery import DeliveryStore
 from .feeds import FeedStore
+from .following import FollowingStore
 from .migrations import MIGRATIONS
 from .passages import PassageStore, fts_query
 from .posts import PostStore
@@ -28,5 +30,7 @@ from .scope import ScopeQueries
 __all__ = ["MIGRATIONS", "Archive", "fts_query"]
 
 
-class Archive(FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks):
+class Archive(
+    FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks, FollowingStore
+):
     """Thread-safe access to the archive: one SQLite connection per thread."""

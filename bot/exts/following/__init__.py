@@ -1,0 +1,1 @@
+"""Following stories (issue #15): digests, timelines, story comparison."""
