@@ -32,7 +32,7 @@ _FIGURE = re.compile(
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|(?:" + _NUMBER_WORD + r")(?:[\s-](?:" + _NUMBER_WORD + r"))?)"
     r"(?:\s?(?P<scale>hundred|thousand|million|billion|trillion|bn|m)\b)?"
     r"(?P<pct>\s?%|\s?per\s?cent\b|\s?percent\b)?"
-    r"(?P<rest>(?:[\s-]+[A-Za-z][\w'-]*){0,3})",
+    r"(?=(?P<rest>(?:[\s-]+[A-Za-z][\w'-]*){0,3}))",  # looked at, not consumed: "… and six hundred …"
     re.I,
 )
 _MONTHS = {
@@ -89,7 +89,7 @@ def figures(article: Article) -> list[FigureClaim]:
                 if not words:
                     continue
                 unit = " ".join(words)
-            text = m.group(0)[: m.start("rest") - m.start()].strip() if m["rest"] else m.group(0).strip()
+            text = m.group(0).strip()
             out.append(FigureClaim(article, value, text, unit, sentence.strip()))
     return out
 
@@ -132,7 +132,8 @@ def disagreements(articles: list[Article], limit: int = 6) -> list[tuple[str, li
         if sentences <= used_sentences:
             continue  # the same quotes under another word of the unit
         used_sentences |= sentences
-        unit = max((c.unit for c in kept), key=lambda u: (sum(1 for c in kept if c.unit == u), -len(u)))
+        # named by the shared word, as the first outlet wrote it
+        unit = next((w for w in kept[0].unit.split() if w.lower()[:STEM_CHARS] == key), kept[0].unit)
         found.append((unit, kept))
         if len(found) >= limit:
             break
