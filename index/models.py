@@ -266,7 +266,8 @@ class DigestSchedule:
     def when(self) -> str:
         hhmm = f"{self.minute // 60:02d}:{self.minute % 60:02d} UTC"
         if self.period == "weekly":
-            return f"{('Mondays', 'Tuesdays', 'Wednesdays', 'Thursdays', 'Fridays', 'Saturdays', 'Sundays')[self.weekday]} {hhmm}"
+            days = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+            return f"{days[self.weekday]} {hhmm}"
         return f"daily {hhmm}"
 
 
@@ -384,7 +385,13 @@ class StoryComparison:
                 {
                     "unit": unit,
                     "claims": [
-                        {"outlet": c.article.outlet, "value": c.value, "figure": c.text, "sentence": c.sentence, "url": c.article.url}
+                        {
+                            "outlet": c.article.outlet,
+                            "value": c.value,
+                            "figure": c.text,
+                            "sentence": c.sentence,
+                            "url": c.article.url,
+                        }
                         for c in claims
                     ],
                 }

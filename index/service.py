@@ -24,8 +24,7 @@ from .delivery import filters as delivery_filters
 from .delivery import templates as post_templates
 from .delivery.discovery import FoundFeed, discover
 from .delivery.limits import ChannelLimits, make_limits, start_of_day
-from .errors import BadQuery, IndexUnavailable, NewsdeskError, NotFound, PermissionDenied, UrlRefused
-from .errors import LimitReached
+from .errors import BadQuery, IndexUnavailable, LimitReached, NewsdeskError, NotFound, PermissionDenied, UrlRefused
 from .feeds.fetch import Fetcher
 from .feeds.netguard import check_url
 from .feeds.opml import OpmlOutline, parse_opml, render_opml

@@ -63,9 +63,9 @@ class FollowingStore(Database):
         """Insert a schedule unless the server already has ``max_per_guild`` (None then); the count
         and the insert are one transaction, so two admins at once cannot pass the limit."""
         with self.transaction():
-            count = self.db.execute(
-                "SELECT count(*) FROM digest_schedules WHERE guild_id = ?", [guild_id]
-            ).fetchone()[0]
+            count = self.db.execute("SELECT count(*) FROM digest_schedules WHERE guild_id = ?", [guild_id]).fetchone()[
+                0
+            ]
             if count >= max_per_guild:
                 return None
             cur = self.db.execute(

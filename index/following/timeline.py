@@ -103,7 +103,9 @@ def peaks(totals: list[int], limit: int = MAX_PEAKS) -> list[int]:
     return chosen
 
 
-def chronology(first: Article | None, peak_articles: list[Article], last: Article | None, limit: int = 8) -> list[Article]:
+def chronology(
+    first: Article | None, peak_articles: list[Article], last: Article | None, limit: int = 8
+) -> list[Article]:
     seen: dict[int, Article] = {}
     for a in [first, *peak_articles, last]:
         if a is not None and a.id not in seen:
@@ -116,12 +118,13 @@ def render_png(timeline: Timeline) -> bytes:
     as "other outlets"), so each bucket's bar is its total, the peaks labelled with their top
     headline; PNG bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     with _render_lock:
         dates = [datetime.fromisoformat(b).replace(tzinfo=UTC) for b in timeline.buckets]
+        xs = [float(date2num(d)) for d in dates]  # matplotlib's day numbers
         days = {"day": 1.0, "week": 7.0, "month": 30.4}[timeline.bucket]
         series = list(timeline.counts.items())
         if len(series) > MAX_SERIES:
@@ -134,9 +137,9 @@ def render_png(timeline: Timeline) -> bytes:
         bottom = [0] * len(dates)
         for n, (name, values) in enumerate(series):
             ax.bar(
-                dates,
+                xs,
                 values,
-                width=timedelta(days=days * 0.85),
+                width=days * 0.85,
                 bottom=bottom,
                 align="center" if timeline.bucket == "day" else "edge",  # a day's bar on its date
                 label=f"{name} ({sum(values)})",
@@ -147,7 +150,7 @@ def render_png(timeline: Timeline) -> bytes:
         top = max(bottom, default=0)
         for rank, (bucket, total, article) in enumerate(timeline.peaks):
             i = timeline.buckets.index(bucket)
-            x = dates[i] + timedelta(days=0 if timeline.bucket == "day" else days * 0.425)
+            x = xs[i] + (0 if timeline.bucket == "day" else days * 0.425)
             where = i / max(1, len(dates) - 1)
             ax.annotate(
                 f"{_bucket_label(dates[i], timeline.bucket)} ({total}): {_short(article.title, 46)}",
@@ -165,9 +168,9 @@ def render_png(timeline: Timeline) -> bytes:
         locator = AutoDateLocator(minticks=4, maxticks=10)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        if dates:
+        if xs:
             shift = 0.5 if timeline.bucket == "day" else 0.0
-            ax.set_xlim(dates[0] - timedelta(days=days * (0.5 + shift)), dates[-1] + timedelta(days=days * (1.5 - shift)))
+            ax.set_xlim(xs[0] - days * (0.5 + shift), xs[-1] + days * (1.5 - shift))
         ax.set_ylabel(f"articles per {timeline.bucket}")
         ax.grid(True, axis="y", color="#e3e3e3", linewidth=0.8)
         ax.set_axisbelow(True)

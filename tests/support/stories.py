@@ -84,14 +84,56 @@ ITEMS = [
         "announced, to fund repairs of the bridge deck.",
     ),
     # a topic followed over days (timelines): 'volcano' in these six, 'volcanic' (not counted) in one
-    ("volcano-1", HERALD, 12 * 24, "Volcano shows signs of waking", "Seismologists said the volcano near Grindavik shows signs of waking after a swarm of small earthquakes."),
-    ("volcano-2", HERALD, 10 * 24 + 2, "Volcano erupts near Grindavik", "The volcano near Grindavik erupted overnight and lava flowed toward the town, forcing 4,000 residents to leave."),
-    ("volcano-3", COURIER, 10 * 24 + 1, "Eruption forces Grindavik evacuation", "An eruption of the volcano forced the evacuation of 3,000 residents of Grindavik overnight."),
-    ("volcano-4", WIRE, 10 * 24, "Lava reaches Grindavik defences", "Lava from the volcano reached the earth walls built to protect Grindavik, officials said."),
-    ("volcano-5", HERALD, 9 * 24, "Volcanoes of the peninsula explained", "Why the volcanoes of the Reykjanes peninsula erupt again and again, explained by geologists."),
-    ("volcano-6", WIRE, 8 * 24, "Grindavik residents return after eruption", "Residents returned to Grindavik after the volcano calmed, though the risk remains."),
-    ("volcanic", COURIER, 9 * 24 + 3, "Volcanic ash grounds flights", "Ash from the eruption grounded flights across the north for a day."),
-]  # fmt: skip
+    (
+        "volcano-1",
+        HERALD,
+        12 * 24,
+        "Volcano shows signs of waking",
+        "Seismologists said the volcano near Grindavik shows signs of waking after a swarm of small earthquakes.",
+    ),
+    (
+        "volcano-2",
+        HERALD,
+        10 * 24 + 2,
+        "Volcano erupts near Grindavik",
+        "The volcano near Grindavik erupted overnight and lava flowed toward the town, forcing 4,000 to leave.",
+    ),
+    (
+        "volcano-3",
+        COURIER,
+        10 * 24 + 1,
+        "Eruption forces Grindavik evacuation",
+        "An eruption of the volcano forced the evacuation of 3,000 residents of Grindavik overnight.",
+    ),
+    (
+        "volcano-4",
+        WIRE,
+        10 * 24,
+        "Lava reaches Grindavik defences",
+        "Lava from the volcano reached the earth walls built to protect Grindavik, officials said.",
+    ),
+    (
+        "volcano-5",
+        HERALD,
+        9 * 24,
+        "Volcanoes of the peninsula explained",
+        "Why the volcanoes of the Reykjanes peninsula erupt again and again, explained by geologists.",
+    ),
+    (
+        "volcano-6",
+        WIRE,
+        8 * 24,
+        "Grindavik residents return after eruption",
+        "Residents returned to Grindavik after the volcano calmed, though the risk remains.",
+    ),
+    (
+        "volcanic",
+        COURIER,
+        9 * 24 + 3,
+        "Volcanic ash grounds flights",
+        "Ash from the eruption grounded flights across the north for a day.",
+    ),
+]
 
 TODAY = ["agents-herald", "agents-courier", "agents-wire", "storm-herald", "storm-wire", "library"]
 VOLCANO = ["volcano-1", "volcano-2", "volcano-3", "volcano-4", "volcano-5", "volcano-6"]

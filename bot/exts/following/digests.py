@@ -16,7 +16,6 @@ import logging
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from index.errors import NewsdeskError
 

@@ -42,15 +42,14 @@ def digest_embed(digest: Digest, title: str | None = None) -> discord.Embed:
         links = [outlet_link(a) for a in story.articles[:MAX_LINKS]]
         if len(story.articles) > MAX_LINKS:
             links.append(f"+{len(story.articles) - MAX_LINKS} more")
-        coverage = f"{len(outlets)} outlet{'s' * (len(outlets) != 1)}, {len(story.articles)} article{'s' * (len(story.articles) != 1)}"
+        count = len(story.articles)
+        coverage = f"{len(outlets)} outlet{'s' * (len(outlets) != 1)}, {count} article{'s' * (count != 1)}"
         block = f"**{n}.** {link(story.headline.title, story.headline.url, 120)}"
         if story.extract:
             block += f"\n{safe(trim(one_line(story.extract), 320))}"
         block += f"\n*{coverage}:* " + " · ".join(links)
         blocks.append(block)
-    embed.description = (
-        fit_lines(blocks, DESCRIPTION_LIMIT, sep="\n\n") if blocks else "No stories in this period."
-    )
+    embed.description = fit_lines(blocks, DESCRIPTION_LIMIT, sep="\n\n") if blocks else "No stories in this period."
     embed.set_footer(text=f"Ranked by how many outlets covered each story · {digest.articles} articles in the period")
     return render.finalize(embed)
 
@@ -119,10 +118,6 @@ def comparison_embed(comparison: StoryComparison) -> discord.Embed:
             inline=False,
         )
     if not comparison.disagreements:
-        note = (
-            "Only one outlet carried it."
-            if len(outlets) < 2
-            else "No figure differs between the outlets' articles."
-        )
+        note = "Only one outlet carried it." if len(outlets) < 2 else "No figure differs between the outlets' articles."
         embed.add_field(name="Figures", value=note, inline=False)
     return render.finalize(embed)

@@ -56,7 +56,10 @@ def test_timeline_writes_a_png_and_prints_the_archive_counts(run, tmp_path):
     assert data["bucket"] == "day" and data["total"] == len(S.VOLCANO)
     text = run("timeline", "volcano", "--as-of", (run.room.now - timedelta(days=30)).date().isoformat()).stdout
     assert ": 0 articles" in text  # nothing was archived then
-    assert "since is after until" in run("timeline", "volcano", "--since", "2026-05-02", "--until", "2026-05-01", code=1).output
+    assert (
+        "since is after until"
+        in run("timeline", "volcano", "--since", "2026-05-02", "--until", "2026-05-01", code=1).output
+    )
 
 
 def test_compare(run):

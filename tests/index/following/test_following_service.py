@@ -115,14 +115,18 @@ def test_digest_ranks_by_coverage_and_restricts_by_topic(filled, room):
     digest = filled.digest()
     assert [len(s.outlets) for s in digest.stories] == [3, 2, 1]
     first = digest.stories[0]
-    assert {a.url for a in first.articles} == {room.links[k] for k in ("agents-herald", "agents-courier", "agents-wire")}
+    assert {a.url for a in first.articles} == {
+        room.links[k] for k in ("agents-herald", "agents-courier", "agents-wire")
+    }
     assert first.extract.startswith("The federal immigration agency sent 700 agents")
     assert digest.articles == len(S.TODAY)
     weekly = filled.digest(period="weekly")
     assert len(weekly.stories) == 4 and "Bridge toll" not in str(digest.to_dict())
     topical = filled.digest(period="weekly", topic="bridge toll")
     assert [len(s.articles) for s in topical.stories] == [2]
-    old = filled.digest(since=(room.now - timedelta(days=13)).isoformat(), until=(room.now - timedelta(days=7)).isoformat())
+    old = filled.digest(
+        since=(room.now - timedelta(days=13)).isoformat(), until=(room.now - timedelta(days=7)).isoformat()
+    )
     assert {a.title for s in old.stories for a in s.articles} >= {"Volcano erupts near Grindavik"}
     with pytest.raises(BadQuery, match="since is after until"):
         filled.digest(since="2026-11-10", until="2026-11-01")
@@ -135,7 +139,13 @@ def test_timeline_as_of_counts_nothing_published_or_archived_later(filled, room)
     moment = datetime.now(UTC).isoformat(timespec="seconds")
     time.sleep(1.1)
     # archived after the moment, though published well before it
-    room.add(S.COURIER, "volcano-late", "Volcano quiet again", "The volcano has been quiet for a week.", room.now - timedelta(days=11))
+    room.add(
+        S.COURIER,
+        "volcano-late",
+        "Volcano quiet again",
+        "The volcano has been quiet for a week.",
+        room.now - timedelta(days=11),
+    )
     filled.ingest()
     now = filled.timeline("volcano", render=False)
     assert now.total == len(S.VOLCANO) + 1
@@ -153,7 +163,16 @@ def article(outlet: str, text: str, ts: float = 0.0) -> Article:
 
 
 def test_figures_attach_numbers_to_their_nouns_and_skip_years_and_dates():
-    found = {(f.value, f.unit) for f in figures(article("A", "In 2024, about 1,200 troops and six hundred police left on 3 March. The $1.5 billion plan covers 12% of costs."))}
+    found = {
+        (f.value, f.unit)
+        for f in figures(
+            article(
+                "A",
+                "In 2024, about 1,200 troops and six hundred police left on 3 March. "
+                "The $1.5 billion plan covers 12% of costs.",
+            )
+        )
+    }
     assert found == {(1200.0, "troops"), (600.0, "police left"), (1.5e9, "$"), (12.0, "percent")}
     claims = disagreements(
         [

@@ -94,7 +94,10 @@ async def test_digest_now_in_the_channel_or_privately_weekly_and_on_a_topic(worl
     embed = (weekly.followups or [weekly.response])[0].embeds[0]
     titles = story_titles(embed)
     assert titles[0] == "Immigration agency sends 700 agents to Minneapolis"
-    assert set(titles[1:3]) == {"Coastal flooding after overnight storm surge", "Harbour bridge toll to rise for deck repairs"}
+    assert set(titles[1:3]) == {
+        "Coastal flooding after overnight storm surge",
+        "Harbour bridge toll to rise for deck repairs",
+    }
     assert titles[3] == "Central library reopens after renovation"
 
     topical = await world.member.slash(world.general, "digest now", topic="storm flooding", period="weekly")
@@ -133,7 +136,9 @@ async def test_scheduling_is_for_admins_and_limited_per_server(world, desk):
     assert refused.ephemeral and "for server admins" in refused.response.content
     simcord.assert_error(world.env, NotAdmin)
     for n in range(5):
-        ok = await world.admin.slash(world.general, "digest schedule", channel=world.news, period="weekly", time=f"mon 0{n}:00")
+        ok = await world.admin.slash(
+            world.general, "digest schedule", channel=world.news, period="weekly", time=f"mon 0{n}:00"
+        )
         assert ok.ephemeral and f"`#{n + 1}`" in ok.response.content
     over = await world.admin.slash(world.general, "digest schedule", channel=world.news, period="daily")
     assert over.ephemeral and "already has 5 digest schedules" in over.response.content
