@@ -1097,9 +1097,9 @@ class Newsdesk:
         buckets, counts, members = timelines.count(matches, since_dt, until_dt, kind)
         totals = [sum(col) for col in zip(*counts.values(), strict=True)] if counts else [0] * len(buckets)
         peak_index = timelines.peaks(totals)
-        top_ids = {i: max(members[i])[1] for i in peak_index}
-        wanted = list(top_ids.values()) + ([matches[0][0], matches[-1][0]] if matches else [])
-        found = self.archive.articles_by_ids(wanted)
+        in_peaks = self.archive.articles_by_ids(aid for i in peak_index for _, aid in members[i])
+        top_ids = {i: timelines.top_headline(topic, members[i], in_peaks) for i in peak_index}
+        found = in_peaks | self.archive.articles_by_ids([matches[0][0], matches[-1][0]] if matches else [])
         peaks = [(buckets[i], totals[i], found[top_ids[i]]) for i in peak_index if top_ids[i] in found]
         chronology = timelines.chronology(
             found.get(matches[0][0]) if matches else None,

@@ -40,6 +40,10 @@ def _day(value: str | None) -> str:
     return (value or "")[:10] or "undated"
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
 def digest_text(digest: Digest) -> str:
     head = f"Digest {digest.since:%Y-%m-%d %H:%M} – {digest.until:%Y-%m-%d %H:%M} UTC"
     if digest.topic:
@@ -49,7 +53,9 @@ def digest_text(digest: Digest) -> str:
         lines.append("No stories in this period.")
     for n, story in enumerate(digest.stories, 1):
         outlets = story.outlets
-        lines.append(f"{n}. {story.headline.title}  [{len(outlets)} outlets, {len(story.articles)} articles]")
+        lines.append(
+            f"{n}. {story.headline.title}  [{_n(len(outlets), 'outlet')}, {_n(len(story.articles), 'article')}]"
+        )
         if story.extract:
             lines.append(f"   {story.extract}")
         for a in story.articles:
@@ -81,7 +87,7 @@ def comparison_text(comparison: StoryComparison) -> str:
     lines = [
         f"Story: {first.title}",
         f"First reported by {first.outlet} on {_day(first.published)}: {first.url}",
-        f"Carried by {len(comparison.outlets)} outlets:",
+        f"Carried by {_n(len(comparison.outlets), 'outlet')}:",
     ]
     for a in comparison.articles:
         lines.append(f"  {_day(a.published)}  {a.outlet}: {a.title}\n              {a.url}")
@@ -91,6 +97,8 @@ def comparison_text(comparison: StoryComparison) -> str:
             lines.append(f"  {unit}: " + " vs ".join(f"{format_value(c.value)} ({c.article.outlet})" for c in claims))
             for c in claims:
                 lines.append(f"    {c.article.outlet}: “{' '.join(c.sentence.split())}”")
+    elif len(comparison.outlets) < 2:
+        lines.append("Only one outlet carried it.")
     else:
         lines.append("No figure differs between the outlets' articles.")
     return "\n".join(lines)

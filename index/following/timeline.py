@@ -18,6 +18,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from ..models import Article, Timeline
+from ..search.lexical import stems
 
 DAY_BUCKET_MAX_DAYS = 90
 WEEK_BUCKET_MAX_DAYS = 2 * 366
@@ -103,6 +104,20 @@ def peaks(totals: list[int], limit: int = MAX_PEAKS) -> list[int]:
     return chosen
 
 
+def top_headline(topic: str, members: list[tuple[float, int]], articles: dict[int, Article]) -> int:
+    """The article of a bucket that best stands for it: the most of the topic's words in its
+    headline, then the best BM25 score (which alone favours long articles naming it often)."""
+    wanted = stems(topic)
+
+    def rank(member: tuple[float, int]) -> tuple[int, float, int]:
+        score, article_id = member
+        article = articles.get(article_id)
+        in_title = len(wanted & stems(article.title)) if article else -1
+        return in_title, score, -article_id
+
+    return max(members, key=rank)[1]
+
+
 def chronology(
     first: Article | None, peak_articles: list[Article], last: Article | None, limit: int = 8
 ) -> list[Article]:
@@ -148,22 +163,49 @@ def render_png(timeline: Timeline) -> bytes:
             )
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         top = max(bottom, default=0)
-        for rank, (bucket, total, article) in enumerate(timeline.peaks):
+        # labels above the tallest bar, tied to their bars by vertical lines, on levels chosen so
+        # that no box covers another box or another peak's line
+        left_edge = xs[0] - days if xs else 0.0
+        width = (xs[-1] + 2 * days - left_edge) if xs else 1.0
+        placed: list[tuple[int, float, float, float]] = []  # (level, box from, box to, line at)
+        for bucket, total, article in timeline.peaks:
             i = timeline.buckets.index(bucket)
             x = xs[i] + (0 if timeline.bucket == "day" else days * 0.425)
-            where = i / max(1, len(dates) - 1)
+            text = f"{_bucket_label(dates[i], timeline.bucket)} ({total}): {_short(article.title, 50)}"
+            at = (x - left_edge) / width
+            size = 0.0058 * len(text) + 0.012
+            ha = "center" if 0.25 < at < 0.75 else ("left" if at <= 0.25 else "right")
+            lo = {"left": at, "right": at - size, "center": at - size / 2}[ha]
+            hi = lo + size
+            level = 0
+            while level < len(placed) and any(
+                (lv == level and lo < b and a < hi)  # two boxes side by side
+                or (lv > level and lo <= line <= hi)  # our box across a higher label's line
+                for lv, a, b, line in placed
+            ):
+                level += 1
+            placed.append((level, lo, hi, at))
             ax.annotate(
-                f"{_bucket_label(dates[i], timeline.bucket)} ({total}): {_short(article.title, 46)}",
+                text,
                 xy=(x, total),
-                xytext=(0, 14 + 17 * (rank % 3)),
-                textcoords="offset points",
-                ha="center" if 0.2 < where < 0.8 else ("left" if where <= 0.2 else "right"),
+                xytext=(x, max(1, top) * (1.1 + 0.12 * level)),
+                textcoords="data",
+                ha=ha,
+                va="bottom",
                 fontsize=8.5,
                 color="#222222",
                 bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "#aaaaaa", "alpha": 0.95},
-                arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.8},
+                arrowprops={
+                    "arrowstyle": "-",
+                    "color": "#888888",
+                    "lw": 0.8,
+                    "shrinkA": 0,
+                    "shrinkB": 2,
+                    "relpos": ({"left": 0.0, "right": 1.0, "center": 0.5}[ha], 0.0),
+                },
             )
-        ax.set_ylim(0, max(1, top) * 1.5)
+        levels = max((lv for lv, *_ in placed), default=0)
+        ax.set_ylim(0, max(1, top) * (1.35 + 0.12 * levels + 0.12))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         locator = AutoDateLocator(minticks=4, maxticks=10)
         ax.xaxis.set_major_locator(locator)
@@ -178,7 +220,8 @@ def render_png(timeline: Timeline) -> bytes:
         ax.spines["right"].set_visible(False)
         span = f"{timeline.since.date().isoformat()} – {timeline.until.date().isoformat()}"
         ax.set_title(
-            f"Coverage of “{_short(timeline.topic, 60)}”, {span}: {timeline.total} articles",
+            f"Articles mentioning “{_short(timeline.topic, 60)}” per {timeline.bucket}, {span} "
+            f"({timeline.total} in all)",
             fontsize=13,
             loc="left",
             pad=12,
