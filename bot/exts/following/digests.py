@@ -68,7 +68,9 @@ class Digests(PeriodicCog):
                     continue
                 try:
                     digest = await bot.heavy_call(bot.desk.scheduled_digest, run)
-                except NewsdeskError as exc:
+                except Exception as exc:  # noqa: BLE001 - recorded (a bug also logged), the pass goes on
+                    if not isinstance(exc, NewsdeskError):
+                        log.exception("building digest %s failed", schedule.id)
                     await bot.call(bot.desk.record_digest_run, schedule.id, run.period_key, "failed", None, str(exc))
                     continue
                 if not digest.stories:

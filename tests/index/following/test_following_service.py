@@ -186,3 +186,16 @@ def test_figures_attach_numbers_to_their_nouns_and_skip_years_and_dates():
     assert [(unit, [(c.article.outlet, c.value) for c in cs]) for unit, cs in claims] == [
         ("agents", [("A", 700.0), ("B", 600.0), ("C", 700.0)])
     ]
+
+
+def test_a_server_digest_sees_its_own_feeds_and_the_global_ones_only(desk, room):
+    for name, feed in room.feeds.items():
+        desk.add_feed(feed.url, name, guild_id=1 if name == S.WIRE else None)
+    desk.ingest()
+    own = desk.digest(scope=S_scope(1))
+    other = desk.digest(scope=S_scope(2))
+    assert [len(s.outlets) for s in own.stories] == [3, 2, 1]
+    assert [s.outlets for s in other.stories][:2] == [[S.COURIER, S.HERALD], [S.HERALD]]
+    assert S.WIRE not in str(other.to_dict())
+    assert desk.timeline("volcano", scope=S_scope(2), render=False).counts.get(S.WIRE) is None
+    assert sum(desk.timeline("volcano", scope=S_scope(1), render=False).counts[S.WIRE]) == 2
