@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from support.discord import message_requests
 from bot import create_bot
 from bot.errors import NotAdmin
 from index.errors import BadQuery, NotFound
+from index.following import timeline as timelines
 from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
 
@@ -166,8 +168,19 @@ def archive_counts(config, word: str) -> dict[str, dict[str, int]]:
     return out
 
 
-async def test_timeline_sends_a_png_chart_and_a_cited_chronology_matching_the_archive(world, desk, newsroom, config):
+async def test_timeline_sends_a_png_chart_and_a_cited_chronology_matching_the_archive(
+    world, desk, newsroom, config, monkeypatch
+):
+    threads = []
+    draw = timelines.render_png
+
+    def recording(timeline):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return draw(timeline)
+
+    monkeypatch.setattr(timelines, "render_png", recording)
     result = await world.member.slash(world.general, "timeline", topic="volcano")
+    assert threads == [False]  # drawn in a worker thread, never on the event loop's
     message = (result.followups or [result.response])[0]
     assert not result.ephemeral
     attachment = message.attachments[0]
