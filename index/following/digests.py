@@ -15,13 +15,14 @@ weekly) is claimed in the archive before it is posted, so it goes out once in al
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from ..delivery.summary import summarize
 from ..errors import BadQuery
 from ..models import Article, Digest, DigestSchedule, DigestStory, Hit
 from ..search.retriever import clean_question
+from ..text.chunking import split_sentences
 
 DAY_SECONDS = 86400
 PERIODS = {"daily": 1, "day": 1, "today": 1, "weekly": 7, "week": 7}
@@ -107,12 +108,28 @@ def due_run(schedule: DigestSchedule, now: datetime) -> DueRun | None:
     return DueRun(schedule, period_key(schedule, at), at - timedelta(days=days), at)
 
 
-def extract_of(article: Article) -> str:
-    """One or two sentences: the summary auto-posts use, without a leading copy of the headline."""
-    text = summarize(article, EXTRACT_CHARS + 200)
-    title = " ".join(article.title.split())
-    if title and text.startswith(title) and len(text) > len(title) + 40:
-        text = text[len(title) :].lstrip(" .:-—")
+def _beyond_headline(article: Article, headline: str) -> list[str]:
+    """The article's sentences after those that only repeat the headline (briefs whose headline is
+    their first sentence, cut with "…")."""
+    title = " ".join(headline.split()).rstrip(".…").removesuffix("...").strip().lower()
+    sentences = split_sentences(article.text or article.summary or "")
+    while sentences and title and sentences[0].lower().startswith(title[: max(20, len(title) - 3)]):
+        sentences = sentences[1:]
+    return sentences
+
+
+def extract_of(head: Article, story: list[Article] | None = None) -> str:
+    """One or two sentences: the summary auto-posts use (the opening), past what only repeats the
+    headline; from another article of the story when the headline article has nothing more."""
+    sentences = _beyond_headline(head, head.title)
+    for other in story or []:
+        if sentences:
+            break
+        if other.id != head.id:
+            sentences = _beyond_headline(other, head.title)
+    if not sentences:
+        sentences = split_sentences(head.text or head.summary or "")
+    text = summarize(replace(head, text=" ".join(sentences), summary=""), EXTRACT_CHARS + 200)
     if len(text) > EXTRACT_CHARS:
         cut = text[: EXTRACT_CHARS - 1]
         text = cut[: cut.rfind(" ")] + "…" if " " in cut else cut + "…"
@@ -150,5 +167,5 @@ def make_digest(
     for group in rank_stories(groups)[:limit]:
         head = headline_of(group)
         ordered = sorted(group, key=lambda a: (a.published_ts or 0, a.id))
-        stories.append(DigestStory(head, extract_of(head), ordered))
+        stories.append(DigestStory(head, extract_of(head, ordered), ordered))
     return Digest(since, until, topic, stories, articles)

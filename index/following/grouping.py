@@ -27,6 +27,7 @@ STORY_DAYS = 3.0  # articles further apart than this (from every member) are dif
 LEXICAL_STRONG = 0.5  # shared rare vocabulary alone makes the same story
 LEXICAL_WEAK = 0.3  # ... or this much together with a fair cosine
 COSINE_FAIR = 0.6
+BACKGROUND = 50  # the fewest articles the IDF weights assume
 COMMON_SHARE = 0.5  # stems in more than this share of the batch are not used to find candidates
 
 
@@ -141,7 +142,10 @@ def _batch(articles: list[Article], vector_of: Callable[[int], np.ndarray | None
         for w in s:
             df[w] += 1
     n = len(articles)
-    weights = {w: math.log((n + 1) / (d + 0.5)) + 0.1 for w, d in df.items()}
+    # as if among at least BACKGROUND articles: in a small batch a story's own words are most of
+    # the batch, and would weigh nothing just because several outlets used them
+    documents = max(n, BACKGROUND)
+    weights = {w: math.log((documents + 1) / (d + 0.5)) + 0.1 for w, d in df.items()}
     vectors = None
     found = [vector_of(a.id) for a in articles]
     dims = {len(v) for v in found if v is not None}

@@ -1,7 +1,8 @@
 """Three outlets reporting the same stories on different days, with different figures, served
 as RSS from 127.0.0.1 (the newsroom's in-memory feed server), for digests, timelines and story
 comparison. Dates are relative to now: the "today" stories are within the last 24 hours, the
-"week" story three days old, the volcano coverage 8 to 12 days old."""
+"week" story three days old, the volcano coverage 8 to 12 days old (at fixed hours of those days,
+so a day's count does not depend on when the tests run)."""
 
 from __future__ import annotations
 
@@ -28,17 +29,17 @@ ITEMS = [
         "agents-courier",
         COURIER,
         5,
-        "Minneapolis protests grow as immigration agents arrive",
-        "Some 600 agents of the immigration agency arrived in Minneapolis, according to city officials. "
-        "Protests against the deployment in Minneapolis grew through the evening.",
+        "Protests grow as immigration agents arrive in Minneapolis",
+        "Some 600 agents of the federal immigration agency arrived in Minneapolis on Tuesday, officials "
+        "confirmed. Protests against the deployment grew outside the federal building downtown.",
     ),
     (
         "agents-wire",
         WIRE,
         2,
         "Federal immigration deployment to Minneapolis criticised",
-        "Critics condemned the deployment of 700 immigration agents to Minneapolis, calling it "
-        "an escalation. The mayor of Minneapolis asked the agency to withdraw its agents.",
+        "Critics condemned the deployment of 700 federal immigration agents to Minneapolis on Tuesday. "
+        "Protests outside the federal building downtown continued as the mayor asked the agency to withdraw.",
     ),
     # two outlets, the same figures
     (
@@ -154,6 +155,10 @@ def serve(server: FeedServer, prefix: str) -> Newsroom:
     now = datetime.now(UTC)
     feeds = {name: ServedFeed(server, f"{prefix}/{name.split()[0].lower()}.xml", name) for name in OUTLETS}
     links = {}
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for key, outlet, hours, title, text in ITEMS:
-        links[key] = feeds[outlet].add_item(title, text, date=now - timedelta(hours=hours), slug=key)
+        when = now - timedelta(hours=hours)
+        if hours >= 8 * 24:  # days ago, at noon less the hours: whatever the time now, on that day
+            when = midnight - timedelta(days=hours // 24) + timedelta(hours=12 - hours % 24)
+        links[key] = feeds[outlet].add_item(title, text, date=when, slug=key)
     return Newsroom(feeds, links, now)

@@ -66,7 +66,7 @@ def test_compare(run):
     text = run("compare", "immigration agents Minneapolis").stdout
     assert f"First reported by {S.HERALD}" in text
     assert "agents: 700 (Harbour Herald) vs 600 (Coast Courier)" in text
-    assert "“Some 600 agents of the immigration agency arrived in Minneapolis" in text
+    assert "“Some 600 agents of the federal immigration agency arrived in Minneapolis" in text
     data = run.json("compare", run.room.links["storm-wire"], "--json")
     assert data["first"]["outlet"] == S.WIRE and data["disagreements"] == []
     assert "no article" in run("compare", "424242", code=1).output

@@ -223,7 +223,7 @@ async def test_compare_names_the_first_outlet_and_quotes_the_differing_figures(w
     assert "agents" in field.name
     assert "**700** — Harbour Herald" in field.value and "**600** — Coast Courier" in field.value
     assert "> The federal immigration agency sent 700 agents to Minneapolis" in field.value
-    assert "> Some 600 agents of the immigration agency arrived in Minneapolis" in field.value
+    assert "> Some 600 agents of the federal immigration agency arrived in Minneapolis" in field.value
 
     # the same story from an article's URL; a story whose outlets agree has no disagreement
     by_url = await world.member.slash(world.general, "compare", story=newsroom.links["agents-wire"])
