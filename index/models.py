@@ -331,6 +331,14 @@ class Timeline:
     total: int
     png: bytes = b""
 
+    def bucket_label(self, bucket: str) -> str:
+        """"on 22 Nov 2026", "in the week of 16 Nov 2026", "in Nov 2026"."""
+        start = datetime.fromisoformat(bucket)
+        if self.bucket == "month":
+            return "in " + start.strftime("%b %Y")
+        day = start.strftime("%d %b %Y").lstrip("0")
+        return f"in the week of {day}" if self.bucket == "week" else f"on {day}"
+
     def to_dict(self) -> dict:
         return {
             "topic": self.topic,

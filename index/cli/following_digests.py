@@ -74,7 +74,7 @@ def timeline_text(timeline: Timeline) -> str:
     if timeline.peaks:
         lines.append("Peaks:")
         for bucket, n, a in timeline.peaks:
-            lines.append(f"  {timeline.bucket} of {bucket}: {n} articles — {a.title}")
+            lines.append(f"  {n} articles {timeline.bucket_label(bucket)} — {a.title}")
     if timeline.chronology:
         lines.append("Chronology:")
         for a in timeline.chronology:

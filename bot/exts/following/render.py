@@ -86,7 +86,7 @@ def timeline_text(timeline: Timeline) -> str:
         line = f"• **{short_date(a.published)}** — {safe(trim(a.outlet, 40))}: {cited}"
         if a.id in peaks:
             bucket, n = peaks[a.id]
-            line += f" *(peak: {n} articles in the {timeline.bucket} of {bucket})*"
+            line += f" *(peak: {n} articles {timeline.bucket_label(bucket)})*"
         lines.append(line)
     if not lines:
         return render.message_text(head + "\nNo archived article mentions every word of that topic in this span.")

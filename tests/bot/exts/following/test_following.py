@@ -21,6 +21,9 @@ from index.following import timeline as timelines
 from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
 
+# a chart (matplotlib's first import and font cache) or a digest may take seconds on a loaded machine
+pytestmark = pytest.mark.simcord(settle_timeout=60)
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LINK = re.compile(r"\]\(<?(http[^)>]+)>?\)")
 
