@@ -36,6 +36,8 @@ EXTENSIONS = (
     "bot.exts.delivery.autopost",
     "bot.exts.delivery.polling",
     "bot.exts.following.alerts",
+    "bot.exts.following.digests",
+    "bot.exts.following.timeline",
 )
 
 __all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS"]

@@ -46,4 +46,4 @@ class PermissionDenied(NewsdeskError):
 
 
 class LimitReached(BadQuery):
-    """A per-server or per-member limit (e.g. the number of follows) would be exceeded."""
+    """A per-server or per-member limit (follows, digest schedules, watches) would be exceeded."""

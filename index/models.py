@@ -310,3 +310,169 @@ class AlertBatch:
     follow: Follow
     alerts: list[Alert] = field(default_factory=list)
     overflow: list[Alert] = field(default_factory=list)
+
+
+# -- following stories: digests, timelines, story comparison (index/following/) ----------
+
+
+@dataclass(frozen=True)
+class DigestSchedule:
+    """A server's scheduled digest: posted to ``channel_id`` every day (or week, on ``weekday``,
+    0 = Monday) at ``minute`` minutes after midnight UTC, optionally restricted to ``topic``."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    period: str  # "daily" | "weekly"
+    minute: int
+    weekday: int
+    topic: str | None
+    created_by: int | None
+    created_ts: float
+    last_key: str | None = None
+    last_state: str | None = None
+
+    @property
+    def when(self) -> str:
+        hhmm = f"{self.minute // 60:02d}:{self.minute % 60:02d} UTC"
+        if self.period == "weekly":
+            days = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+            return f"{days[self.weekday]} {hhmm}"
+        return f"daily {hhmm}"
+
+
+@dataclass
+class DigestStory:
+    """One story of a digest: its articles (one or more outlets), the headline article, an extract."""
+
+    headline: Article
+    extract: str
+    articles: list[Article]
+
+    @property
+    def outlets(self) -> list[str]:
+        return sorted({a.outlet for a in self.articles if a.outlet})
+
+    def to_dict(self) -> dict:
+        return {
+            "title": self.headline.title,
+            "url": self.headline.url,
+            "extract": self.extract,
+            "outlets": self.outlets,
+            "articles": [
+                {"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet, "published": a.published}
+                for a in self.articles
+            ],
+        }
+
+
+@dataclass
+class Digest:
+    since: datetime
+    until: datetime
+    topic: str | None
+    stories: list[DigestStory]
+    articles: int = 0  # articles in the period (and on the topic) the stories were drawn from
+
+    def to_dict(self) -> dict:
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "topic": self.topic,
+            "articles": self.articles,
+            "stories": [s.to_dict() for s in self.stories],
+        }
+
+
+@dataclass
+class Timeline:
+    """Coverage of a topic per bucket (day, week or month) and outlet, its peaks, a chronology
+    of key articles and the chart as PNG bytes. ``counts[outlet][i]`` is the number of matching
+    articles of that outlet published in the bucket starting at ``buckets[i]``."""
+
+    topic: str
+    since: datetime
+    until: datetime
+    bucket: str  # "day" | "week" | "month"
+    buckets: list[str]  # ISO dates, each bucket's first day
+    counts: dict[str, list[int]]
+    peaks: list[tuple[str, int, Article]]  # (bucket, total, top headline)
+    chronology: list[Article]
+    total: int
+    png: bytes = b""
+
+    def bucket_label(self, bucket: str) -> str:
+        """ "on 22 Nov 2026", "in the week of 16 Nov 2026", "in Nov 2026"."""
+        start = datetime.fromisoformat(bucket)
+        if self.bucket == "month":
+            return "in " + start.strftime("%b %Y")
+        day = start.strftime("%d %b %Y").lstrip("0")
+        return f"in the week of {day}" if self.bucket == "week" else f"on {day}"
+
+    def to_dict(self) -> dict:
+        return {
+            "topic": self.topic,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "bucket": self.bucket,
+            "buckets": self.buckets,
+            "counts": self.counts,
+            "total": self.total,
+            "peaks": [{"bucket": b, "articles": n, "title": a.title, "url": a.url} for b, n, a in self.peaks],
+            "chronology": [
+                {"published": a.published, "outlet": a.outlet, "title": a.title, "url": a.url} for a in self.chronology
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class FigureClaim:
+    """A number one article attaches to a noun ("700 agents"), with the sentence it is in."""
+
+    article: Article
+    value: float
+    text: str  # the figure as written ("700", "1.5 million")
+    unit: str  # the noun it counts, as written
+    sentence: str
+
+
+@dataclass
+class StoryComparison:
+    """One story across outlets: who reported first, who carried it, where their figures disagree
+    (per unit, the differing claims of different outlets)."""
+
+    articles: list[Article]  # oldest first
+    disagreements: list[tuple[str, list[FigureClaim]]]
+
+    @property
+    def first(self) -> Article:
+        return self.articles[0]
+
+    @property
+    def outlets(self) -> list[str]:
+        return list(dict.fromkeys(a.outlet for a in self.articles if a.outlet))
+
+    def to_dict(self) -> dict:
+        return {
+            "first": {"outlet": self.first.outlet, "published": self.first.published, "url": self.first.url},
+            "articles": [
+                {"id": a.id, "outlet": a.outlet, "published": a.published, "title": a.title, "url": a.url}
+                for a in self.articles
+            ],
+            "disagreements": [
+                {
+                    "unit": unit,
+                    "claims": [
+                        {
+                            "outlet": c.article.outlet,
+                            "value": c.value,
+                            "figure": c.text,
+                            "sentence": c.sentence,
+                            "url": c.article.url,
+                        }
+                        for c in claims
+                    ],
+                }
+                for unit, claims in self.disagreements
+            ],
+        }

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import doctor
@@ -25,11 +25,15 @@ from .delivery import filters as delivery_filters
 from .delivery import templates as post_templates
 from .delivery.discovery import FoundFeed, discover
 from .delivery.limits import ChannelLimits, make_limits, start_of_day
-from .errors import BadQuery, IndexUnavailable, NewsdeskError, NotFound, PermissionDenied, UrlRefused
+from .errors import BadQuery, IndexUnavailable, LimitReached, NewsdeskError, NotFound, PermissionDenied, UrlRefused
 from .feeds.fetch import Fetcher
 from .feeds.netguard import check_url
 from .feeds.opml import OpmlOutline, parse_opml, render_opml
+from .following import compare as story_compare
+from .following import digests as digest_rules
+from .following import timeline as timelines
 from .following.alerts import Following
+from .following.grouping import group_articles, headline_of
 from .ingest.pipeline import Pipeline, Progress
 from .logsafety import install_redaction, redact
 from .models import (
@@ -38,6 +42,8 @@ from .models import (
     AlertBatch,
     Answer,
     Article,
+    Digest,
+    DigestSchedule,
     DoctorReport,
     Feed,
     Follow,
@@ -45,6 +51,8 @@ from .models import (
     IngestReport,
     Scope,
     SearchResult,
+    StoryComparison,
+    Timeline,
 )
 from .search.retriever import Retriever, clean_question
 from .text.dates import parse_moment
@@ -999,3 +1007,218 @@ class Newsdesk:
         Nothing is queued or claimed."""
         since_dt = parse_moment(since, name="since")
         return self.following.preview(since_dt.timestamp() if since_dt else None, threshold=threshold)
+
+    # -- following stories: digests, timelines, story comparison (issue #15) ----------------
+    def _story_vectors(self, articles: list[Article]):
+        """article id -> its first passage's vector (nothing when the index is unavailable)."""
+        try:
+            self.retriever.refresh_mirror()
+        except IndexUnavailable:
+            return lambda _id: None
+        first = self.archive.first_passage_ids(a.id for a in articles)
+        mirror = self.retriever.mirror
+        return lambda article_id: mirror.vector(first[article_id]) if article_id in first else None
+
+    def digest_window(
+        self, *, since=None, until=None, period: str | None = None, as_of=None
+    ) -> tuple[datetime, datetime]:
+        """The digest's [since, until]: until (default the as-of moment, default now), since (default
+        one period, daily or weekly, before until). BadQuery for unreadable dates, an unknown period,
+        since after until."""
+        as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(UTC)
+        until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt) or as_of_dt
+        until_dt = min(until_dt, as_of_dt)
+        kind = digest_rules.parse_period(period)
+        since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
+        if since_dt is None:
+            since_dt = until_dt - timedelta(days=digest_rules.PERIODS[kind])
+        if since_dt > until_dt:
+            raise BadQuery("since is after until")
+        return since_dt, until_dt
+
+    def digest(
+        self,
+        *,
+        since=None,
+        until=None,
+        period: str | None = None,
+        topic: str | None = None,
+        as_of=None,
+        limit: int = digest_rules.DIGEST_STORIES,
+        scope: Scope = GLOBAL,
+    ) -> Digest:
+        """The period's top stories, ranked by how widely they were covered (outlets, then articles),
+        each with an extract and its articles' links; a topic keeps the stories the hybrid retriever
+        finds relevant to it."""
+        since_dt, until_dt = self.digest_window(since=since, until=until, period=period, as_of=as_of)
+        topic = digest_rules.parse_topic(topic)
+        limit = max(1, min(int(limit), digest_rules.MAX_STORIES))
+        articles = self.archive.period_articles(
+            since_dt.timestamp(), until_dt.timestamp(), scope=scope, limit=digest_rules.MAX_PERIOD_ARTICLES
+        )
+        groups = group_articles(articles, self._story_vectors(articles))
+        counted = len(articles)
+        if topic:
+            result = self.retriever.search(
+                topic, as_of=until_dt, since=since_dt, until=until_dt, limit=100, scope=scope, group_stories=False
+            )
+            wanted = digest_rules.relevant(result.hits, self.config.answers.min_relevance)
+            groups = [g for g in groups if any(a.id in wanted for a in g)]
+            counted = sum(len(g) for g in groups)
+        return digest_rules.make_digest(since_dt, until_dt, topic, groups, headline_of, limit, counted)
+
+    def check_digest(self, *, period: str | None = None, topic: str | None = None, at: str | None = None) -> None:
+        """The cheap checks of /digest before deferring: the period, the time, the topic."""
+        kind = digest_rules.parse_period(period)
+        digest_rules.parse_time(at, kind)
+        if topic is not None:
+            if not topic.strip():
+                raise BadQuery("the topic is empty")
+            digest_rules.parse_topic(topic)
+
+    def schedule_digest(
+        self,
+        guild_id: int,
+        channel_id: int,
+        period: str,
+        at: str | None = None,
+        topic: str | None = None,
+        created_by: int | None = None,
+    ) -> DigestSchedule:
+        """A server's digest every day or week at a UTC time (``08:00``; ``mon 08:00`` weekly), in a
+        channel, optionally on a topic; at most MAX_SCHEDULES_PER_GUILD per server."""
+        kind = digest_rules.parse_period(period)
+        minute, weekday = digest_rules.parse_time(at, kind)
+        topic = digest_rules.parse_topic(topic)
+        limit = digest_rules.MAX_SCHEDULES_PER_GUILD
+        found = self.archive.add_digest_schedule(guild_id, channel_id, kind, minute, weekday, topic, created_by, limit)
+        if found is None:
+            raise LimitReached(f"this server already has {limit} digest schedules; cancel one first")
+        return found
+
+    def digest_schedules(self, scope: Scope = GLOBAL) -> list[DigestSchedule]:
+        return self.archive.digest_schedules(scope.guild_id if scope.scoped else None)
+
+    def cancel_digest(self, schedule_id: int | str, scope: Scope = GLOBAL) -> DigestSchedule:
+        key = str(schedule_id).strip().lstrip("#")
+        found = self.archive.digest_schedule(int(key)) if key.isdigit() else None
+        if found is None or (scope.scoped and found.guild_id != scope.guild_id):
+            raise NotFound(f"no digest schedule {schedule_id!r} in this server")
+        self.archive.remove_digest_schedule(found.id, None)
+        return found
+
+    def due_digests(self, now: float | None = None) -> list[digest_rules.DueRun]:
+        """Scheduled runs whose time has come and that no process has claimed yet."""
+        moment = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
+        out = []
+        for schedule in self.archive.digest_schedules():
+            run = digest_rules.due_run(schedule, moment)
+            if run is not None and not self.archive.digest_run_claimed(schedule.id, run.period_key):
+                out.append(run)
+        return out
+
+    def claim_digest_run(self, schedule_id: int, period_key: str) -> bool:
+        """True for exactly one caller, in any process, per schedule and period."""
+        return self.archive.claim_digest_run(schedule_id, period_key)
+
+    def scheduled_digest(self, run: digest_rules.DueRun) -> Digest:
+        """The digest of a claimed run, in its server's scope."""
+        return self.digest(
+            since=run.since,
+            until=run.until,
+            as_of=run.until,
+            topic=run.schedule.topic,
+            scope=Scope(guild_id=run.schedule.guild_id, everything=False),
+        )
+
+    def record_digest_run(
+        self, schedule_id: int, period_key: str, state: str, message_id: int | None = None, detail: str | None = None
+    ) -> None:
+        self.archive.record_digest_run(schedule_id, period_key, state, message_id, detail)
+
+    def check_timeline(self, topic: str | None, *, since=None, until=None, as_of=None) -> None:
+        """The cheap checks of /timeline before deferring: a topic with words, readable dates in order."""
+        clean_question(topic or "")
+        as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of")
+        since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
+        until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt)
+        if since_dt and until_dt and since_dt > until_dt:
+            raise BadQuery("since is after until")
+
+    def timeline(
+        self, topic: str, *, since=None, until=None, as_of=None, scope: Scope = GLOBAL, render: bool = True
+    ) -> Timeline:
+        """Coverage of a topic per day/week/month and outlet (the archive's counts of the articles
+        holding every word of the topic), its peaks and a chronology, and the chart as PNG.
+        With ``as_of``, nothing published or archived after that moment counts."""
+        topic = clean_question(topic)
+        as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of")
+        now = (as_of_dt or datetime.now(UTC)).astimezone(UTC)
+        since_dt = parse_moment(since, name="since", relative_to=now)
+        until_dt = min(parse_moment(until, end_of_day=True, name="until", relative_to=now) or now, now)
+        if since_dt and since_dt > until_dt:
+            raise BadQuery("since is after until")
+        fetched_until = as_of_dt.astimezone(UTC).isoformat(timespec="seconds") if as_of_dt else None
+        matches = self.archive.topic_articles(
+            topic,
+            since_dt.timestamp() if since_dt else None,
+            until_dt.timestamp(),
+            scope=scope,
+            fetched_until=fetched_until,
+        )
+        if since_dt is None:
+            since_dt = datetime.fromtimestamp(matches[0][1], UTC) if matches else until_dt - timedelta(days=30)
+        kind = timelines.bucket_kind(since_dt, until_dt)
+        buckets, counts, members = timelines.count(matches, since_dt, until_dt, kind)
+        totals = [sum(col) for col in zip(*counts.values(), strict=True)] if counts else [0] * len(buckets)
+        peak_index = timelines.peaks(totals)
+        in_peaks = self.archive.articles_by_ids(aid for i in peak_index for _, aid in members[i])
+        top_ids = {i: timelines.top_headline(topic, members[i], in_peaks) for i in peak_index}
+        found = in_peaks | self.archive.articles_by_ids([matches[0][0], matches[-1][0]] if matches else [])
+        peaks = [(buckets[i], totals[i], found[top_ids[i]]) for i in peak_index if top_ids[i] in found]
+        chronology = timelines.chronology(
+            found.get(matches[0][0]) if matches else None,
+            [a for _, _, a in peaks],
+            found.get(matches[-1][0]) if matches else None,
+        )
+        result = Timeline(topic, since_dt, until_dt, kind, buckets, counts, peaks, chronology, sum(totals))
+        if render:
+            result.png = timelines.render_png(result)
+        return result
+
+    def check_compare(self, query: str | None, *, scope: Scope = GLOBAL) -> None:
+        """The cheap checks of /compare before deferring: not empty; an article id must exist."""
+        key = (query or "").strip()
+        clean_question(key)
+        if key.isdigit():
+            self.article(key, scope)
+
+    def compare_story(self, query: str, *, scope: Scope = GLOBAL) -> StoryComparison:
+        """One story grouped across outlets, found from an article (URL or id) or a query: its
+        articles oldest first (who reported first), and the figures their outlets disagree on."""
+        key = (query or "").strip()
+        anchor = None
+        if key.isdigit() or key.lower().startswith(("http://", "https://")):
+            try:
+                anchor = self.article(key, scope)
+            except NotFound:
+                if key.isdigit():
+                    raise
+        if anchor is None:
+            result = self.search(clean_question(key), limit=10, scope=scope)
+            if not self.extractive.is_relevant(result):
+                raise NotFound(f"no story in the archive matches {render_query(key)!r}")
+            anchor = result.hits[0].article
+        around = anchor.published_ts or 0.0
+        days = 86400 * story_compare.AROUND_DAYS
+        articles = self.archive.period_articles(around - days, around + days, scope=scope)
+        if anchor.id not in {a.id for a in articles}:
+            articles.append(anchor)
+        story = next(g for g in group_articles(articles, self._story_vectors(articles)) if anchor in g)
+        story.sort(key=lambda a: (a.published_ts or 0, a.id))
+        return StoryComparison(story, story_compare.disagreements(story))
+
+
+def render_query(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

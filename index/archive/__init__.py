@@ -13,6 +13,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.scope` — server scope and the date/outlet/scope filters
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
 - :mod:`.follows` — topic follows and their alert claims
+- :mod:`.digests` — digest schedules and their claims, period and topic reads (issue #15)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from .articles import ArticleStore
 from .checks import ConsistencyChecks
 from .delivery import DeliveryStore
+from .digests import DigestStore
 from .feeds import FeedStore
 from .follows import FollowStore
 from .migrations import MIGRATIONS
@@ -31,6 +33,14 @@ __all__ = ["MIGRATIONS", "Archive", "fts_query"]
 
 
 class Archive(
-    FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks, FollowStore
+    FeedStore,
+    ArticleStore,
+    PassageStore,
+    PostStore,
+    DeliveryStore,
+    ScopeQueries,
+    ConsistencyChecks,
+    FollowStore,
+    DigestStore,
 ):
     """Thread-safe access to the archive: one SQLite connection per thread."""

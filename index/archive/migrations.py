@@ -269,3 +269,24 @@ def m007_follows(db: sqlite_utils.Database):
             story_of INTEGER, score REAL, message_id INTEGER, reason TEXT, at REAL,
             PRIMARY KEY (follow_id, article_id))""")
         db.execute("CREATE INDEX IF NOT EXISTS follow_alerts_state ON follow_alerts (state)")
+
+
+@migration
+def m008_digests(db: sqlite_utils.Database):
+    """Scheduled digests (issue #15), shared by every bot process:
+
+    - digest_schedules: per server, a channel gets the top stories every day or week at a time
+      (UTC minutes after midnight; weekly on a weekday), optionally on a topic;
+    - digest_runs: one row per schedule and period key (``2026-12-02`` daily, ``2026-W49`` weekly),
+      inserted atomically before the digest is posted, so a period is posted once, whichever
+      process or pass gets there first, and never again after a restart."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS digest_schedules (
+            id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL, channel_id INTEGER NOT NULL,
+            period TEXT NOT NULL, minute INTEGER NOT NULL DEFAULT 480, weekday INTEGER NOT NULL DEFAULT 0,
+            topic TEXT, created_by INTEGER, created_ts REAL NOT NULL)""")
+        db.execute("CREATE INDEX IF NOT EXISTS digest_schedules_guild ON digest_schedules (guild_id)")
+        db.execute("""CREATE TABLE IF NOT EXISTS digest_runs (
+            schedule_id INTEGER NOT NULL, period_key TEXT NOT NULL, claimed_ts REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'claimed', message_id INTEGER, detail TEXT,
+            PRIMARY KEY (schedule_id, period_key))""")

@@ -698,6 +698,12 @@ def worker(c: Context, once):
 following.register(cli)
 
 
+# -- following stories: digest, timeline, compare (index/cli/following_digests.py) --
+from .following_digests import register as register_following_digests  # noqa: E402
+
+register_following_digests(cli)
+
+
 def main():
     cli(prog_name="newsdesk")
 

@@ -1,1 +1,1 @@
-"""Topic alerts: follows of a topic for a server channel or a member's DMs (issue #15)."""
+"""Following stories, not feeds (issue #15): topic alerts, digests, timelines, story comparison."""

@@ -52,6 +52,9 @@ async def test_commands_are_described_and_admin_ones_protected(world):
         "follow",
         "unfollow",
         "following",
+        "digest",  # following stories (issue #15)
+        "timeline",
+        "compare",
     }  # subscribe: members opt in to a feed's ping role; follow: topic alerts
     for command in tree.walk_commands():
         assert command.description and command.description != "…"

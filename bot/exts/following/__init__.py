@@ -1,1 +1,1 @@
-"""Topic alerts: follows of a topic and their delivery."""
+"""Following stories (issue #15): topic alerts, digests, timelines, story comparison."""

@@ -1,0 +1,227 @@
+"""Following stories (issue #15): digest schedules and their once-per-period claims, and the
+reads behind digests, timelines and story comparison (articles of a period, the articles whose
+text holds every word of a topic, first passages)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+
+from ..models import GLOBAL, Article, DigestSchedule, Scope
+from ..text.words import is_content_word, word_list
+from .db import Database
+from .rows import article_from_row
+from .scope import filter_clauses
+from .sql import in_chunks
+
+
+def _schedule(row: sqlite3.Row | tuple) -> DigestSchedule:
+    return DigestSchedule(
+        id=row[0],
+        guild_id=row[1],
+        channel_id=row[2],
+        period=row[3],
+        minute=row[4],
+        weekday=row[5],
+        topic=row[6],
+        created_by=row[7],
+        created_ts=row[8],
+        last_key=row[9],
+        last_state=row[10],
+    )
+
+
+_SCHEDULE_COLUMNS = """s.id, s.guild_id, s.channel_id, s.period, s.minute, s.weekday, s.topic, s.created_by,
+    s.created_ts,
+    (SELECT r.period_key FROM digest_runs r WHERE r.schedule_id = s.id ORDER BY r.claimed_ts DESC LIMIT 1),
+    (SELECT r.state FROM digest_runs r WHERE r.schedule_id = s.id ORDER BY r.claimed_ts DESC LIMIT 1)"""
+
+
+def all_words_query(topic: str) -> list[str]:
+    """One safe FTS5 MATCH term per content word of the topic (each quoted)."""
+    words = word_list(topic)
+    terms = [w for w in words if is_content_word(w)] or [w for w in words if w]
+    return ['"' + w.replace('"', '""') + '"' for w in list(dict.fromkeys(terms))[:16]]
+
+
+class DigestStore(Database):
+    """Digest schedules, their runs, and the period/topic reads of index.following."""
+
+    # -- schedules -----------------------------------------------------------
+    def add_digest_schedule(
+        self,
+        guild_id: int,
+        channel_id: int,
+        period: str,
+        minute: int,
+        weekday: int,
+        topic: str | None,
+        created_by: int | None,
+        max_per_guild: int,
+    ) -> DigestSchedule | None:
+        """Insert a schedule unless the server already has ``max_per_guild`` (None then); the count
+        and the insert are one transaction, so two admins at once cannot pass the limit."""
+        with self.transaction():
+            count = self.db.execute("SELECT count(*) FROM digest_schedules WHERE guild_id = ?", [guild_id]).fetchone()[
+                0
+            ]
+            if count >= max_per_guild:
+                return None
+            cur = self.db.execute(
+                """INSERT INTO digest_schedules (guild_id, channel_id, period, minute, weekday, topic, created_by,
+                   created_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [guild_id, channel_id, period, minute, weekday, topic, created_by, time.time()],
+            )
+            schedule_id = cur.lastrowid
+        found = self.digest_schedule(int(schedule_id or 0))
+        assert found is not None
+        return found
+
+    def digest_schedule(self, schedule_id: int) -> DigestSchedule | None:
+        row = self.db.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM digest_schedules s WHERE s.id = ?", [schedule_id]
+        ).fetchone()
+        return _schedule(row) if row else None
+
+    def digest_schedules(self, guild_id: int | None = None) -> list[DigestSchedule]:
+        """A server's schedules (every server's with None), oldest first."""
+        if guild_id is None:
+            rows = self.db.execute(f"SELECT {_SCHEDULE_COLUMNS} FROM digest_schedules s ORDER BY s.id").fetchall()
+        else:
+            rows = self.db.execute(
+                f"SELECT {_SCHEDULE_COLUMNS} FROM digest_schedules s WHERE s.guild_id = ? ORDER BY s.id", [guild_id]
+            ).fetchall()
+        return [_schedule(r) for r in rows]
+
+    def remove_digest_schedule(self, schedule_id: int, guild_id: int | None) -> bool:
+        """Remove a schedule (of that server, unless guild_id is None) and its runs."""
+        with self.transaction():
+            if guild_id is None:
+                cur = self.db.execute("DELETE FROM digest_schedules WHERE id = ?", [schedule_id])
+            else:
+                cur = self.db.execute(
+                    "DELETE FROM digest_schedules WHERE id = ? AND guild_id = ?", [schedule_id, guild_id]
+                )
+            if cur.rowcount:
+                self.db.execute("DELETE FROM digest_runs WHERE schedule_id = ?", [schedule_id])
+            return cur.rowcount == 1
+
+    def digest_run_claimed(self, schedule_id: int, period_key: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM digest_runs WHERE schedule_id = ? AND period_key = ?", [schedule_id, period_key]
+            ).fetchone()
+            is not None
+        )
+
+    def claim_digest_run(self, schedule_id: int, period_key: str) -> bool:
+        """Atomically claim one period of a schedule: True for exactly one caller, in any process."""
+        with self.transaction():
+            if not self.db.execute("SELECT 1 FROM digest_schedules WHERE id = ?", [schedule_id]).fetchone():
+                return False  # cancelled meanwhile
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO digest_runs (schedule_id, period_key, claimed_ts) VALUES (?, ?, ?)",
+                [schedule_id, period_key, time.time()],
+            )
+            return cur.rowcount == 1
+
+    def record_digest_run(
+        self, schedule_id: int, period_key: str, state: str, message_id: int | None, detail: str | None
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digest_runs SET state = ?, message_id = ?, detail = ? WHERE schedule_id = ? AND period_key = ?",
+                [state, message_id, detail, schedule_id, period_key],
+            )
+
+    def digest_runs(self, schedule_id: int) -> list[dict]:
+        rows = self.db.execute(
+            """SELECT period_key, claimed_ts, state, message_id, detail FROM digest_runs
+               WHERE schedule_id = ? ORDER BY claimed_ts""",
+            [schedule_id],
+        ).fetchall()
+        return [
+            {"period_key": r[0], "claimed_ts": r[1], "state": r[2], "message_id": r[3], "detail": r[4]} for r in rows
+        ]
+
+    # -- reads for digests, timelines, comparison -------------------------------
+    def period_articles(
+        self,
+        since_ts: float | None,
+        until_ts: float | None,
+        *,
+        scope: Scope = GLOBAL,
+        fetched_until: str | None = None,
+        limit: int = 2000,
+    ) -> list[Article]:
+        """Articles published in [since, until] (newest ``limit``), oldest first; with
+        ``fetched_until`` (ISO), only those archived by then."""
+        where, params = filter_clauses("a", "a.id", since_ts, until_ts, None, scope)
+        where.insert(0, "a.published_ts IS NOT NULL")
+        if fetched_until is not None:
+            where.append("a.fetched_at <= ?")
+            params.append(fetched_until)
+        params.append(limit)
+        rows = self.db.query(
+            f"SELECT * FROM articles a WHERE {' AND '.join(where)} ORDER BY a.published_ts DESC, a.id DESC LIMIT ?",
+            params,
+        )
+        return sorted((article_from_row(r) for r in rows), key=lambda a: (a.published_ts or 0, a.id))
+
+    def topic_articles(
+        self,
+        topic: str,
+        since_ts: float | None,
+        until_ts: float | None,
+        *,
+        scope: Scope = GLOBAL,
+        fetched_until: str | None = None,
+    ) -> list[tuple[int, float, str, float]]:
+        """(article_id, published_ts, outlet, score) of every article in scope published in [since,
+        until] (and archived by ``fetched_until``) whose passages hold every content word of the
+        topic (FTS5, porter stems: "eruptions" matches "eruption"), oldest first; score is the best
+        passage's BM25 for the topic's words (higher is better)."""
+        terms = all_words_query(topic)
+        if not terms:
+            return []
+        matched = " INTERSECT ".join(
+            "SELECT p.article_id FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid "
+            "WHERE passages_fts MATCH ?"
+            for _ in terms
+        )
+        where, params = filter_clauses("a", "a.id", since_ts, until_ts, None, scope)
+        where.insert(0, "a.published_ts IS NOT NULL")
+        if fetched_until is not None:
+            where.append("a.fetched_at <= ?")
+            params.append(fetched_until)
+        sql = f"""WITH matched AS ({matched})
+                  SELECT a.id, a.published_ts, coalesce(a.outlet, '')
+                  FROM articles a JOIN matched m ON m.article_id = a.id
+                  WHERE {" AND ".join(where)} ORDER BY a.published_ts, a.id"""
+        try:
+            found = self.db.execute(sql, [*terms, *params]).fetchall()
+            scores: dict[int, float] = {}
+            if found:  # bm25() cannot sit under an aggregate: best passage per article here
+                for article_id, score in self.db.execute(
+                    """SELECT p.article_id, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts
+                       JOIN passages p ON p.rowid = passages_fts.rowid WHERE passages_fts MATCH ?""",
+                    [" OR ".join(terms)],
+                ):
+                    scores[article_id] = max(score, scores.get(article_id, score))
+        except sqlite3.OperationalError:
+            return []
+        rows = [(r[0], r[1], r[2], scores.get(r[0], 0.0)) for r in found]
+        return [(int(r[0]), float(r[1]), str(r[2]), float(r[3])) for r in rows]
+
+    def first_passage_ids(self, article_ids: Iterable[int]) -> dict[int, str]:
+        """article id -> the id of its first passage (for its vector)."""
+        out: dict[int, str] = {}
+        for chunk, marks in in_chunks(list(dict.fromkeys(article_ids))):
+            for article_id, passage_id in self.db.execute(
+                f"""SELECT article_id, id FROM passages WHERE article_id IN ({marks})
+                    AND seq = (SELECT min(seq) FROM passages q WHERE q.article_id = passages.article_id)""",
+                chunk,
+            ).fetchall():
+                out[int(article_id)] = str(passage_id)
+        return out
