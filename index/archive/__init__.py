@@ -12,6 +12,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.delivery` — delivery filters, flood-control limits and the delivery log
 - :mod:`.scope` — server scope and the date/outlet/scope filters
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
+- :mod:`.watches` — standing questions, their change notices, answers and votes on them
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from .migrations import MIGRATIONS
 from .passages import PassageStore, fts_query
 from .posts import PostStore
 from .scope import ScopeQueries
+from .watches import WatchStore
 
 __all__ = ["MIGRATIONS", "Archive", "fts_query"]
 
 
-class Archive(FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks):
+class Archive(
+    FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks, WatchStore
+):
     """Thread-safe access to the archive: one SQLite connection per thread."""

@@ -1,0 +1,1 @@
+"""Following stories, not feeds (issue #15)."""
