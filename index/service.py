@@ -27,10 +27,10 @@ from .delivery.discovery import FoundFeed, discover
 from .delivery.limits import ChannelLimits, make_limits, start_of_day
 from .errors import BadQuery, IndexUnavailable, NewsdeskError, NotFound, PermissionDenied, UrlRefused
 from .feeds.fetch import Fetcher
-from .following import feedback as answer_feedback
-from .following import watches as watch_diff
 from .feeds.netguard import check_url
 from .feeds.opml import OpmlOutline, parse_opml, render_opml
+from .following import feedback as answer_feedback
+from .following import watches as watch_diff
 from .ingest.pipeline import Pipeline, Progress
 from .logsafety import install_redaction, redact
 from .models import (

@@ -62,9 +62,7 @@ class WatchStore(Database):
         """Save a watch; BadQuery when the server or the member has too many (counted in the same
         write transaction, so two processes cannot both pass the limit)."""
         with self.transaction():
-            count = self.db.execute(
-                "SELECT count(*) FROM watches WHERE guild_id IS ?", [guild_id]
-            ).fetchone()[0]
+            count = self.db.execute("SELECT count(*) FROM watches WHERE guild_id IS ?", [guild_id]).fetchone()[0]
             if guild_id is not None and count >= max_per_guild:
                 raise BadQuery(f"this server already has {count} watches (at most {max_per_guild}); remove one first")
             if created_by is not None:
@@ -230,9 +228,7 @@ class WatchStore(Database):
     def voter_key(self) -> bytes:
         """The archive's key for hashing voter ids (made once, by whichever process comes first)."""
         with self.transaction():
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [VOTER_KEY, secrets.token_hex(32)]
-            )
+            self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [VOTER_KEY, secrets.token_hex(32)])
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", [VOTER_KEY]).fetchone()
         return bytes.fromhex(row[0])
 

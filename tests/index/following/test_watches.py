@@ -52,11 +52,17 @@ def article(n: int) -> Article:
 
 
 def test_renumbered_citations_and_reordered_sentences_are_the_same_answer():
-    a = Answer("q", "Lava flowed. [1] Residents left! [2]", [Citation(1, article(7), ""), Citation(2, article(9), "")], False)
-    b = Answer("q", "residents left [1] Lava  flowed [2]", [Citation(1, article(9), ""), Citation(2, article(7), "")], False)
+    a = Answer(
+        "q", "Lava flowed. [1] Residents left! [2]", [Citation(1, article(7), ""), Citation(2, article(9), "")], False
+    )
+    b = Answer(
+        "q", "residents left [1] Lava  flowed [2]", [Citation(1, article(9), ""), Citation(2, article(7), "")], False
+    )
     assert w.answer_sentences(a) == [("Lava flowed.", 7), ("Residents left!", 9)]
     assert w.fingerprint(w.answer_sentences(a)) == w.fingerprint(w.answer_sentences(b))
-    c = Answer("q", "Lava flowed. [1] The road closed. [2]", [Citation(1, article(7), ""), Citation(2, article(11), "")], False)
+    c = Answer(
+        "q", "Lava flowed. [1] The road closed. [2]", [Citation(1, article(7), ""), Citation(2, article(11), "")], False
+    )
     new, gone = w.diff(w.answer_sentences(a), w.answer_sentences(c))
     assert new == [("The road closed.", 11)] and gone == ["Residents left!"]
     assert w.fingerprint(w.answer_sentences(a)) != w.fingerprint(w.answer_sentences(c))
