@@ -1086,9 +1086,8 @@ class Newsdesk:
         group with the feeds discovery finds on the sites its questions name or its down-voted
         answers cited (sites whose feeds are all added already give none)."""
         items = self.archive.questions_needing_coverage(scope.guild_id, not scope.scoped)
-        groups = [
-            QuestionGroup(answer_feedback.label(g), g) for g in answer_feedback.group_questions(items)
-        ][:MAX_REPORT_GROUPS]
+        grouped = answer_feedback.group_questions(items)[:MAX_REPORT_GROUPS]
+        groups = [QuestionGroup(answer_feedback.label(g), g) for g in grouped]
         if not groups:
             return groups
         known = {f.url for f in self.list_feeds(GLOBAL)}
@@ -1105,7 +1104,8 @@ class Newsdesk:
                 for q in group.questions:
                     sites += answer_feedback.named_sites(q["question"])
                     if q["down"] > q["up"]:
-                        sites += [s for a in q["cited"] if a in articles if (s := answer_feedback.site_of(articles[a].url))]
+                        cited_sites = [answer_feedback.site_of(articles[a].url) for a in q["cited"] if a in articles]
+                        sites += [s for s in cited_sites if s]
                 group.sites = list(dict.fromkeys(sites))
                 for site in group.sites:
                     if site not in tried:
