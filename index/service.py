@@ -1054,7 +1054,7 @@ class Newsdesk:
         question's embedding) so it can be voted on and, unanswered, reported. Returns its id."""
         vector = None
         try:
-            vector = answer_feedback.to_blob(self.retriever.embed_query(answer.question))
+            vector = answer_feedback.to_blob(self.retriever.embed_query(answer_feedback.topic_text(answer.question)))
         except NewsdeskError:
             pass
         moment = parse_moment(as_of, end_of_day=True, name="as-of") if as_of else None
@@ -1081,7 +1081,7 @@ class Newsdesk:
         up, down = self.archive.vote_counts(record["id"])
         return {"answer_id": record["id"], "vote": vote, "previous": previous, "up": up, "down": down}
 
-    def question_report(self, scope: Scope = GLOBAL, *, discover: bool = True) -> list[QuestionGroup]:
+    def question_report(self, scope: Scope = GLOBAL, *, find_feeds: bool = True) -> list[QuestionGroup]:
         """Unanswered and down-voted questions (a server's own; GLOBAL: all), grouped by topic, each
         group with the feeds discovery finds on the sites its questions name or its down-voted
         answers cited (sites whose feeds are all added already give none)."""
@@ -1093,7 +1093,7 @@ class Newsdesk:
         known = {f.url for f in self.list_feeds(GLOBAL)}
         cited_ids = {a for g in groups for q in g.questions if q["down"] > q["up"] for a in q["cited"]}
         articles = self.archive.articles_by_ids(list(cited_ids)) if cited_ids else {}
-        budget = MAX_DISCOVERY_SITES if discover else 0
+        budget = MAX_DISCOVERY_SITES if find_feeds else 0
         fetch_config = replace(
             self.config.feeds, timeout_seconds=min(self.config.feeds.timeout_seconds, DISCOVERY_TIMEOUT), retries=0
         )

@@ -3,10 +3,12 @@ grouped by topic, and the sites whose feeds might fill a topic's gap.
 
 Grouping is general, not a list of topics: each question is embedded when it is recorded (the
 same embedder as the index, so "Is the Icelandic eruption over?" and "What happened with the volcano
-near Grindavik?" sit close), and questions join the group whose centroid is nearest when the cosine
-reaches ``threshold`` (greedy, newest first, one pass). A question without a vector (recorded
-while the model was unavailable) joins by shared content words instead (Jaccard of content words).
-A group is labelled by the content words most of its questions share."""
+near Grindavik?" sit close; URLs and site names are left out, they are not the topic), and a
+question joins the group whose centroid is nearest when the cosine reaches ``threshold``, or the
+group holding a question with most of the same content words (Jaccard ≥ ``jaccard``: the words
+agree even where the embedding does not) — greedy, newest first, one pass. A question without a
+vector (recorded while the model was unavailable) joins by content words only. A group is labelled
+by the content words most of its questions share."""
 
 from __future__ import annotations
 
@@ -56,19 +58,17 @@ def group_questions(
     groups: list[dict] = []  # {"items", "sum" (vector sum or None), "words": [sets]}
     for item, blob in items:
         vec = from_blob(blob)
-        words = content_words(item["question"])
+        words = topic_words(item["question"])
         best, best_score = None, 0.0
         for g in groups:
-            score = 0.0
+            cosine = 0.0
             if vec is not None and g["sum"] is not None and g["sum"].shape == vec.shape:
-                centroid = g["sum"] / (np.linalg.norm(g["sum"]) or 1.0)
-                score = float(centroid @ vec)
-                ok = score >= threshold
-            else:
-                score = max((len(words & w) / len(words | w) for w in g["words"] if words | w), default=0.0)
-                ok = score >= jaccard
-            if ok and score > best_score:
-                best, best_score = g, score
+                cosine = float(g["sum"] @ vec) / (float(np.linalg.norm(g["sum"])) or 1.0)
+            shared = max((len(words & w) / len(words | w) for w in g["words"] if words | w), default=0.0)
+            if cosine >= threshold or shared >= jaccard:
+                score = max(cosine, shared)
+                if score > best_score:
+                    best, best_score = g, score
         if best is None:
             groups.append({"items": [item], "sum": None if vec is None else vec.copy(), "words": [words]})
         else:
@@ -80,11 +80,20 @@ def group_questions(
     return [g["items"] for g in groups]
 
 
+def topic_text(question: str) -> str:
+    """The question without the URLs and site names in it (they say where, not what)."""
+    return " ".join(_DOMAIN.sub(" ", _URL.sub(" ", question or "")).split())
+
+
+def topic_words(question: str) -> set[str]:
+    return {w for w in content_words(topic_text(question)) if not w.isdigit()}
+
+
 def label(questions: list[dict]) -> str:
     """The content words most questions of a group share (at most LABEL_WORDS), by how many use them."""
     counts: Counter[str] = Counter()
     for q in questions:
-        counts.update(content_words(q["question"]))
+        counts.update(topic_words(q["question"]))
     if not counts:
         return "(no words)"
     shared = [w for w, n in counts.most_common() if n >= max(2, (len(questions) + 1) // 2)]
