@@ -20,6 +20,8 @@ from ..worker import run_worker
 from .plain import DraftPrinter, render_answer, render_hits, render_report
 from .progress import progress_printer
 from .session import run_chat
+from .watches import questions_text
+from .watches import watch as watch_group
 
 log = logging.getLogger(__name__)
 
@@ -463,11 +465,13 @@ def reindex(c: Context, full, feed, as_json):
 def stats(c: Context, as_json):
     """Archive and index counts."""
     data = c.desk.stats()
+    groups = c.desk.question_report()  # unanswered and down-voted questions by topic (issue #15)
     if as_json:
-        _json(data)
+        _json(data | {"questions": [g.to_dict() for g in groups]})
     else:
         for k, v in data.items():
             click.echo(f"{k}: {v}")
+        click.echo("\n".join(questions_text(groups)))
 
 
 @cli.command()
@@ -613,6 +617,8 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
             click.echo("\n")
     else:
         answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until)
+    if answer.abstained or not answer.citations:  # kept for `newsdesk stats` (issue #15)
+        c.desk.record_answer(answer, via="cli", as_of=as_of)
     if as_json:
         _json(answer.to_dict())
         return
@@ -692,6 +698,9 @@ def worker(c: Context, once):
     """Poll feeds and index on a schedule, without the bot."""
 
     run_worker(c.desk, once=once)
+
+
+cli.add_command(watch_group)  # newsdesk watch add|list|remove|check (index/cli/watches.py)
 
 
 def main():

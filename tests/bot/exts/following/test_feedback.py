@@ -34,7 +34,8 @@ def site():
     server = HTTPTestServer()
     feed = rss20("Quantum Weekly", [Item("Photons entangled", "Entangled photons were measured.", "http://q/1", "q1")])
     server.route("/feed.xml", lambda req: send(req, 200, feed))
-    page = f'<html><head><link rel="alternate" type="application/rss+xml" title="Quantum Weekly" href="{server.url("/feed.xml")}"></head></html>'
+    link = f'<link rel="alternate" type="application/rss+xml" title="Quantum Weekly" href="{server.url("/feed.xml")}">'
+    page = f"<html><head>{link}</head></html>"
     server.route("/", lambda req: send(req, 200, page, "text/html; charset=utf-8"))
     yield server
     server.close()
