@@ -49,7 +49,10 @@ async def test_commands_are_described_and_admin_ones_protected(world):
         "status",
         "subscribe",
         "unsubscribe",
-    }  # subscribe: members opt in to a feed's ping role
+        "watch",
+        "unwatch",
+        "watches",
+    }  # subscribe: members opt in to a feed's ping role; watch: standing questions
     for command in tree.walk_commands():
         assert command.description and command.description != "…"
         if isinstance(command, app_commands.Command):
