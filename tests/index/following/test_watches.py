@@ -83,11 +83,13 @@ def test_a_watch_reports_only_a_change_from_new_coverage_once(newsroom, make_des
 
     planet.add_item(*RELATED, slug="ended")
     desk.ingest()
-    other = make_desk(config)  # a second process on the same archive, checking at the same time
-    first, second = desk.check_watches(), other.check_watches()
-    changes = first + second
-    assert len(changes) == 1, [c.to_dict() for c in changes]
-    change = changes[0]
+    other = make_desk(config)  # a second process on the same archive, checking at the same time:
+    stale = other.archive.get_watch(watch.id)  # it read the watch before the first one claimed the change
+    first = desk.check_watches()
+    assert len(first) == 1, [c.to_dict() for c in first]
+    assert other._check_watch(stale, other.archive.ready_article_id()) is None  # the claim is taken
+    assert other.check_watches() == []
+    change = first[0]
     ended = desk.article(planet.items[-1]["link"])
     assert any(a.id == ended.id for _, a in change.new)
     assert ended.id in [a.id for a in change.new_sources]
