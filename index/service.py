@@ -61,6 +61,7 @@ REINDEX_KEY = "reindex_request"
 MAX_WATCHES_PER_GUILD = 25  # standing questions a server may hold
 MAX_WATCHES_PER_MEMBER = 5  # …and each member (in a server, or in DMs)
 MAX_WATCH_QUESTION = 300
+MAX_WATCHES_PER_PASS = 200  # re-asked per check; the rest stay due for the next pass
 MAX_REPORT_GROUPS = 8  # topics /status and `newsdesk stats` list
 MAX_DISCOVERY_SITES = 6  # sites feed discovery fetches for one report
 DISCOVERY_TIMEOUT = 5.0  # seconds per discovery fetch in a report
@@ -1009,7 +1010,7 @@ class Newsdesk:
         ``delivered`` True: watches with a Discord destination (the bot), False: the terminal's."""
         ready = self.archive.ready_article_id()
         changes: list[WatchChange] = []
-        for watch in self.archive.watches_due(ready, delivered):
+        for watch in self.archive.watches_due(ready, delivered)[:MAX_WATCHES_PER_PASS]:
             try:
                 change = self._check_watch(watch, ready)
             except NewsdeskError as exc:
