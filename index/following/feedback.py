@@ -96,8 +96,9 @@ def label(questions: list[dict]) -> str:
         counts.update(topic_words(q["question"]))
     if not counts:
         return "(no words)"
-    shared = [w for w, n in counts.most_common() if n >= max(2, (len(questions) + 1) // 2)]
-    words = shared[:LABEL_WORDS] or [w for w, _ in counts.most_common(LABEL_WORDS)]
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # ties alphabetically: the same every run
+    shared = [w for w, n in ranked if n >= max(2, (len(questions) + 1) // 2)]
+    words = shared[:LABEL_WORDS] or [w for w, _ in ranked[:LABEL_WORDS]]
     return ", ".join(words)
 
 
