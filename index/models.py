@@ -262,6 +262,7 @@ class Watch:
     seen_article_id: int
     answer: tuple[tuple[str, int], ...]
     fingerprint: str | None
+    seen_update_id: int = 0
 
     def to_dict(self) -> dict:
         return {

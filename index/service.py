@@ -961,8 +961,8 @@ class Newsdesk:
         question = " ".join(clean_question(question).split())
         if len(question) > MAX_WATCH_QUESTION:
             raise BadQuery(f"a watched question has at most {MAX_WATCH_QUESTION} characters")
-        ready = self.archive.ready_article_id()
-        probe = Watch(0, guild_id, channel_id, user_id, question, created_by, None, None, ready, (), None)
+        ready = (self.archive.ready_article_id(), self.archive.ready_update_id())
+        probe = Watch(0, guild_id, channel_id, user_id, question, created_by, None, None, ready[0], (), None)
         answer = self.ask(question, scope=self._watch_scope(probe))
         sentences = watch_diff.answer_sentences(answer)
         watch = self.archive.add_watch(
@@ -1008,7 +1008,7 @@ class Newsdesk:
         """Re-ask every watch not yet checked against the newest embedded coverage and return the
         changes this caller claimed (each (watch, answer) claimed once, across processes).
         ``delivered`` True: watches with a Discord destination (the bot), False: the terminal's."""
-        ready = self.archive.ready_article_id()
+        ready = (self.archive.ready_article_id(), self.archive.ready_update_id())
         changes: list[WatchChange] = []
         for watch in self.archive.watches_due(ready, delivered)[:MAX_WATCHES_PER_PASS]:
             try:
@@ -1020,7 +1020,7 @@ class Newsdesk:
                 changes.append(change)
         return changes
 
-    def _check_watch(self, watch: Watch, ready: int) -> WatchChange | None:
+    def _check_watch(self, watch: Watch, ready: tuple[int, int]) -> WatchChange | None:
         answer = self.ask(watch.question, scope=self._watch_scope(watch))
         current = watch_diff.answer_sentences(answer)
         fp = watch_diff.fingerprint(current)
@@ -1028,7 +1028,8 @@ class Newsdesk:
             self.archive.mark_watch_checked(watch.id, ready, None, None)
             return None
         new, superseded = watch_diff.diff(watch.answer, current)
-        if not watch_diff.news_in(new, watch.seen_article_id):
+        updated = self.archive.updated_articles(watch.seen_update_id, ready[1])
+        if not watch_diff.news_in(new, watch.seen_article_id, updated):
             # not new coverage (older articles reshuffled, or a source gone): the stored answer moves on quietly
             self.archive.mark_watch_checked(watch.id, ready, current, fp)
             return None

@@ -252,7 +252,8 @@ def m009_watches_feedback(db: sqlite_utils.Database):
     - watches: a saved question, for a server channel (``channel_id``), a member's DMs (``user_id``)
       or the command line (neither); ``guild_id`` is the server whose scope it asks in (NULL: the
       global feeds). ``seen_article_id`` is the highest article id fully embedded at its last check
-      (only articles above it are new coverage); ``answer`` is its last answer as JSON
+      (only articles above it are new coverage) and ``seen_update_id`` the same for articles the
+      feeds re-published changed (``delivery_updates``); ``answer`` is its last answer as JSON
       ``[[sentence, article_id], …]`` and ``fingerprint`` that answer's hash (index.following.watches).
     - watch_notices: one row per (watch, answer fingerprint) — the atomic claim that makes a change
       notice go out once across processes; ``message_id`` once sent.
@@ -265,7 +266,8 @@ def m009_watches_feedback(db: sqlite_utils.Database):
         db.execute("""CREATE TABLE IF NOT EXISTS watches (
             id INTEGER PRIMARY KEY, guild_id INTEGER, channel_id INTEGER, user_id INTEGER,
             question TEXT NOT NULL, created_by INTEGER, created_at TEXT, checked_at TEXT,
-            seen_article_id INTEGER NOT NULL DEFAULT 0, answer TEXT, fingerprint TEXT)""")
+            seen_article_id INTEGER NOT NULL DEFAULT 0, seen_update_id INTEGER NOT NULL DEFAULT 0,
+            answer TEXT, fingerprint TEXT)""")
         db.execute("CREATE INDEX IF NOT EXISTS watches_guild ON watches (guild_id)")
         db.execute("""CREATE TABLE IF NOT EXISTS watch_notices (
             watch_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, claimed_at TEXT, message_id INTEGER,

@@ -13,7 +13,7 @@ from .sql import now_iso
 
 _WATCH_COLUMNS = (
     "id, guild_id, channel_id, user_id, question, created_by, created_at, checked_at, seen_article_id, "
-    "answer, fingerprint"
+    "answer, fingerprint, seen_update_id"
 )
 VOTER_KEY = "feedback_voter_key"
 
@@ -32,6 +32,7 @@ def _watch(row) -> Watch:
         seen_article_id=row[8] or 0,
         answer=tuple((str(s), int(a)) for s, a in answer),
         fingerprint=row[10],
+        seen_update_id=row[11] or 0,
     )
 
 
@@ -46,6 +47,23 @@ class WatchStore(Database):
         ).fetchone()
         return int(row[1]) if row[0] is None else max(0, int(row[0]) - 1)
 
+    def ready_update_id(self) -> int:
+        """The same watermark for articles re-published changed (``delivery_updates``): the highest
+        update id such that every updated article up to it is embedded again."""
+        row = self.db.execute(
+            """SELECT (SELECT min(u.id) FROM delivery_updates u
+                       WHERE EXISTS (SELECT 1 FROM passages p WHERE p.article_id = u.article_id AND p.embedded = 0)),
+                      (SELECT coalesce(max(id), 0) FROM delivery_updates)"""
+        ).fetchone()
+        return int(row[1]) if row[0] is None else max(0, int(row[0]) - 1)
+
+    def updated_articles(self, after_update_id: int, up_to: int) -> set[int]:
+        """Articles re-published changed with an update id in (after_update_id, up_to]."""
+        rows = self.db.execute(
+            "SELECT DISTINCT article_id FROM delivery_updates WHERE id > ? AND id <= ?", [after_update_id, up_to]
+        ).fetchall()
+        return {r[0] for r in rows}
+
     def add_watch(
         self,
         guild_id: int | None,
@@ -53,7 +71,7 @@ class WatchStore(Database):
         user_id: int | None,
         question: str,
         created_by: int | None,
-        seen_article_id: int,
+        seen: tuple[int, int],
         answer: list[tuple[str, int]],
         fingerprint: str,
         max_per_guild: int,
@@ -73,7 +91,7 @@ class WatchStore(Database):
                     raise BadQuery(f"you already have {mine} watches here (at most {max_per_member}); remove one first")
             cur = self.db.execute(
                 """INSERT INTO watches (guild_id, channel_id, user_id, question, created_by, created_at, checked_at,
-                   seen_article_id, answer, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   seen_article_id, seen_update_id, answer, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     guild_id,
                     channel_id,
@@ -82,7 +100,8 @@ class WatchStore(Database):
                     created_by,
                     now_iso(),
                     now_iso(),
-                    seen_article_id,
+                    seen[0],
+                    seen[1],
                     json.dumps(answer),
                     fingerprint,
                 ],
@@ -112,35 +131,32 @@ class WatchStore(Database):
             self.db.execute("DELETE FROM watch_notices WHERE watch_id = ?", [watch_id])
             return cur.rowcount == 1
 
-    def watches_due(self, ready_article_id: int, delivered: bool | None) -> list[Watch]:
-        """Watches that have not been checked against coverage up to ``ready_article_id``;
+    def watches_due(self, ready: tuple[int, int], delivered: bool | None) -> list[Watch]:
+        """Watches not yet checked against the coverage up to ``ready`` (article id, update id);
         ``delivered`` True: those with a Discord destination (a channel or a member), False: the
         terminal's, None: all."""
-        where = ["seen_article_id < ?"]
+        where = ["(seen_article_id < ? OR seen_update_id < ?)"]
         if delivered is True:
             where.append("(channel_id IS NOT NULL OR user_id IS NOT NULL)")
         elif delivered is False:
             where.append("channel_id IS NULL AND user_id IS NULL")
         rows = self.db.execute(
-            f"SELECT {_WATCH_COLUMNS} FROM watches WHERE {' AND '.join(where)} ORDER BY id", [ready_article_id]
+            f"SELECT {_WATCH_COLUMNS} FROM watches WHERE {' AND '.join(where)} ORDER BY id", list(ready)
         ).fetchall()
         return [_watch(r) for r in rows]
 
     def mark_watch_checked(
-        self, watch_id: int, seen_article_id: int, answer: list[tuple[str, int]] | None, fingerprint: str | None
+        self, watch_id: int, seen: tuple[int, int], answer: list[tuple[str, int]] | None, fingerprint: str | None
     ) -> None:
-        """A check found no change to report: move the watermark (and keep the answer it saw)."""
+        """A check found no change to report: move the watermarks (and keep the answer it saw)."""
+        moved = "seen_article_id = max(seen_article_id, ?), seen_update_id = max(seen_update_id, ?), checked_at = ?"
         with self.transaction():
             if answer is None:
-                self.db.execute(
-                    "UPDATE watches SET seen_article_id = max(seen_article_id, ?), checked_at = ? WHERE id = ?",
-                    [seen_article_id, now_iso(), watch_id],
-                )
+                self.db.execute(f"UPDATE watches SET {moved} WHERE id = ?", [*seen, now_iso(), watch_id])
             else:
                 self.db.execute(
-                    """UPDATE watches SET seen_article_id = max(seen_article_id, ?), checked_at = ?, answer = ?,
-                       fingerprint = ? WHERE id = ?""",
-                    [seen_article_id, now_iso(), json.dumps(answer), fingerprint, watch_id],
+                    f"UPDATE watches SET {moved}, answer = ?, fingerprint = ? WHERE id = ?",
+                    [*seen, now_iso(), json.dumps(answer), fingerprint, watch_id],
                 )
 
     def claim_watch_notice(
@@ -149,7 +165,7 @@ class WatchStore(Database):
         previous: str | None,
         fingerprint: str,
         answer: list[tuple[str, int]],
-        seen_article_id: int,
+        seen: tuple[int, int],
     ) -> bool:
         """Atomically claim the notice that the watch's answer changed from ``previous`` to
         ``fingerprint``: one row per (watch, fingerprint), and the watch's stored answer moves on in
@@ -163,8 +179,9 @@ class WatchStore(Database):
                 return False
             cur = self.db.execute(
                 """UPDATE watches SET answer = ?, fingerprint = ?, checked_at = ?,
-                   seen_article_id = max(seen_article_id, ?) WHERE id = ? AND fingerprint IS ?""",
-                [json.dumps(answer), fingerprint, now_iso(), seen_article_id, watch_id, previous],
+                   seen_article_id = max(seen_article_id, ?), seen_update_id = max(seen_update_id, ?)
+                   WHERE id = ? AND fingerprint IS ?""",
+                [json.dumps(answer), fingerprint, now_iso(), *seen, watch_id, previous],
             )
             if cur.rowcount != 1:  # another process moved the watch on meanwhile (or it was removed)
                 self.db.execute(

@@ -8,7 +8,8 @@ the same statements: the sets of normalised sentences (case, spacing, punctuatio
 ignored) are equal; their order does not matter. The fingerprint is a hash of that set.
 
 A change is only news when it comes from new coverage: a sentence new to the answer must be taken
-from an article archived (and embedded) since the watch's last check. Reshuffles of older
+from an article archived (and embedded) since the watch's last check, or from one its feed
+re-published changed since then. Reshuffles of older
 articles' sentences (a retrieval tweak, a reindex, the recency prior moving with the clock) move the
 stored answer on silently."""
 
@@ -71,9 +72,12 @@ def diff(
     return new, gone
 
 
-def news_in(new: list[tuple[str, int]], seen_article_id: int) -> list[tuple[str, int]]:
-    """The new sentences that come from coverage archived since the last check."""
-    return [(s, a) for s, a in new if a > seen_article_id]
+def news_in(
+    new: list[tuple[str, int]], seen_article_id: int, updated: set[int] | frozenset[int] = frozenset()
+) -> list[tuple[str, int]]:
+    """The new sentences that come from coverage archived since the last check (a new article, or
+    one the feed re-published changed: ``updated``)."""
+    return [(s, a) for s, a in new if a > seen_article_id or a in updated]
 
 
 def new_sources(new: list[tuple[str, int]], previous: list[tuple[str, int]] | tuple, articles: dict[int, Article]):

@@ -87,7 +87,8 @@ def test_a_watch_reports_only_a_change_from_new_coverage_once(newsroom, make_des
     stale = other.archive.get_watch(watch.id)  # it read the watch before the first one claimed the change
     first = desk.check_watches()
     assert len(first) == 1, [c.to_dict() for c in first]
-    assert other._check_watch(stale, other.archive.ready_article_id()) is None  # the claim is taken
+    ready = (other.archive.ready_article_id(), other.archive.ready_update_id())
+    assert other._check_watch(stale, ready) is None  # the claim is taken
     assert other.check_watches() == []
     change = first[0]
     ended = desk.article(planet.items[-1]["link"])
@@ -98,6 +99,26 @@ def test_a_watch_reports_only_a_change_from_new_coverage_once(newsroom, make_des
     assert stored.fingerprint == change.fingerprint and ended.id in [a for _, a in stored.answer]
     assert desk.check_watches() == [] and other.check_watches() == []
     assert [fp for fp, _ in desk.archive.watch_notices(watch.id)] == [change.fingerprint]
+
+
+def test_an_article_the_feed_republishes_changed_is_new_coverage_too(newsroom):
+    desk, planet = newsroom
+    planet.add_item(*RELATED, slug="ended")
+    desk.ingest()
+    watch, _ = desk.add_watch(QUESTION)
+    assert [a for _, a in watch.answer] == [desk.article(planet.items[-1]["link"]).id]
+    planet.items[-1]["text"] = (
+        "The volcano eruption near Grindavik ended on Thursday, and geologists said a new fissure near Grindavik "
+        "could still open: the volcano eruption ended only for now, and Grindavik stays closed to residents."
+    )
+    planet.publish()
+    report = desk.ingest()
+    assert report.articles_updated == 1
+    changes = desk.check_watches()
+    assert len(changes) == 1 and "could still open" in changes[0].new[0][0]
+    assert changes[0].superseded and "allowed to return" in changes[0].superseded[0]
+    assert changes[0].new_sources == []  # the same article, changed
+    assert desk.check_watches() == []
 
 
 def test_watch_limits_scope_and_removal(newsroom):
