@@ -65,6 +65,7 @@ MAX_WATCHES_PER_PASS = 200  # re-asked per check; the rest stay due for the next
 MAX_REPORT_GROUPS = 8  # topics /status and `newsdesk stats` list
 MAX_DISCOVERY_SITES = 6  # sites feed discovery fetches for one report
 DISCOVERY_TIMEOUT = 5.0  # seconds per discovery fetch in a report
+ASKED_RETENTION_DAYS = 180  # recorded answers (and their votes) older than this are forgotten
 
 DELIVERY_MAX_ATTEMPTS = 5  # a failed auto-post is tried this often in all
 DELIVERY_RETRY_SECONDS = 60  # the first retry; each next one waits four times longer
@@ -1087,6 +1088,8 @@ class Newsdesk:
         """Unanswered and down-voted questions (a server's own; GLOBAL: all), grouped by topic, each
         group with the feeds discovery finds on the sites its questions name or its down-voted
         answers cited (sites whose feeds are all added already give none)."""
+        cutoff = datetime.fromtimestamp(time.time() - ASKED_RETENTION_DAYS * 86400, UTC)
+        self.archive.prune_asked(cutoff.isoformat(timespec="seconds"))
         items = self.archive.questions_needing_coverage(scope.guild_id, not scope.scoped)
         grouped = answer_feedback.group_questions(items)[:MAX_REPORT_GROUPS]
         groups = [QuestionGroup(answer_feedback.label(g), g) for g in grouped]

@@ -268,6 +268,14 @@ class WatchStore(Database):
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def prune_asked(self, before_iso: str) -> int:
+        """Forget answers (and their votes) recorded before ``before_iso``."""
+        with self.transaction():
+            self.db.execute(
+                "DELETE FROM answer_votes WHERE answer_id IN (SELECT id FROM asked WHERE asked_at < ?)", [before_iso]
+            )
+            return self.db.execute("DELETE FROM asked WHERE asked_at < ?", [before_iso]).rowcount
+
     def questions_needing_coverage(
         self, guild_id: int | None, everything: bool, limit: int = 500
     ) -> list[tuple[dict, bytes | None]]:

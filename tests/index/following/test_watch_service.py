@@ -141,3 +141,14 @@ def test_watch_limits_scope_and_removal(newsroom):
         desk.remove_watch("first", guild, user_id=1)
     desk.remove_watch(ids[0], guild, user_id=2, admin=True)
     assert len(desk.list_watches(guild)) == 4
+
+
+def test_recorded_answers_are_forgotten_after_the_retention(newsroom):
+    desk, _ = newsroom
+    old = desk.record_answer(desk.ask("Explain quantum entanglement photonics"))
+    desk.archive.db.execute("UPDATE asked SET asked_at = '2020-01-01T00:00:00+00:00' WHERE id = ?", [old])
+    kept = desk.record_answer(desk.ask("Explain opera frescoes restoration techniques"))
+    desk.archive.set_vote(old, "someone", -1)
+    groups = desk.question_report(find_feeds=False)
+    assert [q["id"] for g in groups for q in g.questions] == [kept]
+    assert desk.archive.vote_counts(old) == (0, 0)
