@@ -15,6 +15,7 @@ import logging
 import discord
 from discord import app_commands
 
+from index.errors import BadQuery
 from index.models import Answer, Scope, Watch, WatchChange
 
 from ... import render
@@ -114,6 +115,11 @@ class Watches(PeriodicCog):
                 raise NotAdmin(
                     "Posting a watch to a channel is for server admins; without a channel it goes to your DMs."
                 )
+            me = interaction.guild.me if interaction.guild is not None else None
+            if me is not None:
+                perms = channel.permissions_for(me)
+                if not (perms.view_channel and perms.send_messages and perms.embed_links):
+                    raise BadQuery(f"I can't post in <#{channel.id}> (View Channel, Send Messages, Embed Links)")
         await bot.call(bot.desk.check_query, question)
         await interaction.response.defer(ephemeral=True, thinking=True)
         watch, answer = await bot.heavy_call(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import discord
 import pytest
 import simcord
 from support.discord import message_requests
@@ -128,6 +129,13 @@ async def test_unwatch_stops_it_and_bad_arguments_are_ephemeral(world, desk, fee
     refused = await world.member.slash(world.general, "watch", question=QUESTION, channel=world.news)
     assert refused.ephemeral and "for server admins" in refused.response.content
     simcord.assert_error(world.env, NotAdmin)
+    bot_role = world.guild.roles[world.bot.user.name]
+    closed = world.guild.create_text_channel(
+        "closed", overwrites={bot_role: discord.PermissionOverwrite(send_messages=False)}
+    )
+    shut = await world.admin.slash(world.general, "watch", question=QUESTION, channel=closed)
+    assert shut.ephemeral and "I can't post in" in shut.response.content
+    simcord.assert_error(world.env, BadQuery)
     bad = await world.member.slash(world.general, "unwatch", watch="first")
     assert bad.ephemeral and "by its number" in bad.response.content
     simcord.assert_error(world.env, BadQuery)
