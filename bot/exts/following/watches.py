@@ -130,7 +130,9 @@ class Watches(PeriodicCog):
             user_id=None if channel is not None else interaction.user.id,
             created_by=interaction.user.id,
         )
-        await interaction.followup.send(added_text(watch, answer), ephemeral=True, allowed_mentions=NONE)
+        await interaction.followup.send(
+            added_text(watch, answer), embed=render.answer_embed(answer), ephemeral=True, allowed_mentions=NONE
+        )
 
     @app_commands.command(name="unwatch", description="Stop a watch (yours; admins: any of the server's).")
     @app_commands.describe(watch="The watch's number (see /watches)")

@@ -75,6 +75,7 @@ async def test_a_watch_posts_once_when_new_coverage_changes_its_answer(world, de
     assert mine.ephemeral and "DMs" in mine.response.content
     first = desk.archive.get_watch(1)
     assert first.answer and first.guild_id == world.guild.id
+    assert first.answer[0][0][:40] in added.response.embeds[0].description  # the answer it watches
 
     feeds.planet.add_item(*UNRELATED, slug="ferry")
     await poll(world, desk)
