@@ -1102,7 +1102,7 @@ class Newsdesk:
         fetch_config = replace(
             self.config.feeds, timeout_seconds=min(self.config.feeds.timeout_seconds, DISCOVERY_TIMEOUT), retries=0
         )
-        tried: dict[str, list[FoundFeed] | str] = {}
+        tried: dict[str, list[FoundFeed] | str] = {}  # site -> the feeds found, or why it could not be read
         with Fetcher(fetch_config) as fetcher:
             for group in groups:
                 sites: list[str] = []
@@ -1127,13 +1127,16 @@ class Newsdesk:
                         for f in found:
                             if f.url not in known and all(s["url"] != f.url for s in group.suggestions):
                                 group.suggestions.append({"url": f.url, "title": f.title, "how": f.how, "site": site})
-                looked = [s for s in group.sites if s in tried]
+                read = [s for s in group.sites if isinstance(tried.get(s), list)]
+                failed = [f"{s} ({tried[s]})" for s in group.sites if isinstance(tried.get(s), str)]
                 if not group.sites:
                     group.discovery = "no site to look at (the questions name none and no down-voted answer cited one)"
-                elif not looked:
-                    group.discovery = "discovery not run for these sites"
-                elif not group.suggestions:
-                    group.discovery = "feed discovery found no new feed on " + ", ".join(looked)
+                elif not read and not failed:
+                    group.discovery = "feed discovery was not run for " + ", ".join(group.sites)
+                elif group.suggestions:
+                    group.discovery = f"{len(group.suggestions)} feed(s) found on " + ", ".join(read)
                 else:
-                    group.discovery = f"{len(group.suggestions)} feed(s) found on " + ", ".join(looked)
+                    group.discovery = "feed discovery found no new feed" + (" on " + ", ".join(read) if read else "")
+                if failed:
+                    group.discovery += "; could not read " + "; ".join(failed)
         return groups

@@ -460,12 +460,13 @@ def reindex(c: Context, full, feed, as_json):
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--no-discover", is_flag=True, help="Do not fetch sites to suggest feeds for unanswered questions.")
 @pass_ctx
 @handle_errors
-def stats(c: Context, as_json):
-    """Archive and index counts."""
+def stats(c: Context, as_json, no_discover):
+    """Archive and index counts; unanswered and down-voted questions by topic, with feeds to add."""
     data = c.desk.stats()
-    groups = c.desk.question_report()  # unanswered and down-voted questions by topic (issue #15)
+    groups = c.desk.question_report(find_feeds=not no_discover)  # issue #15
     if as_json:
         _json(data | {"questions": [g.to_dict() for g in groups]})
     else:

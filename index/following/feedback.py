@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import re
 from collections import Counter
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from ..text.words import content_words
 GROUP_COSINE = 0.5  # questions at least this close (cosine of their embeddings) share a topic
 GROUP_JACCARD = 0.34  # without vectors: shared content words over all of the two questions' words
 LABEL_WORDS = 3
+_TAG = re.compile(r"<[^>]{0,2000}>")
 _URL = re.compile(r"https?://[^\s<>\"')]+", re.I)
 _DOMAIN = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,24}))(?::\d{2,5})?\b", re.I)
 _TLDS_NOT_SITES = {"e.g", "i.e", "a.m", "p.m", "u.s", "u.k"}
@@ -81,8 +83,10 @@ def group_questions(
 
 
 def topic_text(question: str) -> str:
-    """The question without the URLs and site names in it (they say where, not what)."""
-    return " ".join(_DOMAIN.sub(" ", _URL.sub(" ", question or "")).split())
+    """The question without markup pasted along with it, and without the URLs and site names in it
+    (they say where, not what)."""
+    text = html.unescape(_TAG.sub(" ", question or ""))
+    return " ".join(_DOMAIN.sub(" ", _URL.sub(" ", text)).split())
 
 
 def topic_words(question: str) -> set[str]:
@@ -103,7 +107,9 @@ def label(questions: list[dict]) -> str:
 
 
 def named_sites(text: str) -> list[str]:
-    """Home pages of the sites a question names: URLs (their origin) and bare domains (https)."""
+    """Home pages of the sites a question names: URLs (their origin, also in pasted links) and bare
+    domains (https)."""
+    text = html.unescape(text or "")
     out: list[str] = []
     for url in _URL.findall(text or ""):
         parts = urlsplit(url.rstrip(".,;:!?"))
@@ -111,7 +117,7 @@ def named_sites(text: str) -> list[str]:
             site = f"{parts.scheme.lower()}://{parts.netloc.lower()}/"
             if site not in out:
                 out.append(site)
-    rest = _URL.sub(" ", text or "")
+    rest = _URL.sub(" ", _TAG.sub(" ", text))
     for m in _DOMAIN.finditer(rest):
         domain = m.group(0).lower().rstrip(".")
         if domain in _TLDS_NOT_SITES or "." not in domain or domain.replace(".", "").isdigit():

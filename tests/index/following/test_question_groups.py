@@ -49,3 +49,10 @@ def test_named_sites_and_topic_text():
 def test_voter_hash_is_keyed():
     a, b = f.voter_hash(b"k1", 42), f.voter_hash(b"k2", 42)
     assert a != b and "42" not in a and a == f.voter_hash(b"k1", 42)
+
+
+def test_pasted_markup_is_not_the_topic():
+    q = 'Who won in <a data-analytics-id="inline-link" href="https://theweek.com/tag/brazil">Brazil</a>?'
+    assert f.topic_text(q) == "Who won in Brazil ?"
+    assert f.named_sites(q) == ["https://theweek.com/"]
+    assert f.topic_words(q) == {"won", "brazil"}
