@@ -5,7 +5,9 @@ An answer's text is ``sentence [n] sentence [m] …`` with ``[n]`` numbering its
 first use. Read as (sentence, article id) pairs the numbers drop out, so the same sentences cited in
 another order — renumbered citations — are the same answer. Two answers are the same when they make
 the same statements: the sets of normalised sentences (case, spacing, punctuation and markers
-ignored) are equal; their order does not matter. The fingerprint is a hash of that set.
+ignored) are equal; their order does not matter. The fingerprint is a hash of that set. What a
+notice lists as new or superseded also ignores a sentence merely reworded (most content words
+shared, the same numbers), so an LLM answer written anew each time does not report its own rewording.
 
 A change is only news when it comes from new coverage: a sentence new to the answer must be taken
 from an article archived (and embedded) since the watch's last check, or from one its feed
@@ -19,6 +21,7 @@ import hashlib
 import re
 
 from ..models import Answer, Article
+from ..text.words import content_words
 
 _CITED = re.compile(r"(.+?)\s*((?:\[\d{1,3}\]\s*)+)(?=\S|$)", re.S)
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -57,17 +60,34 @@ def fingerprint(sentences: list[tuple[str, int]] | tuple[tuple[str, int], ...]) 
     return hashlib.sha256("\n".join(norm).encode("utf-8")).hexdigest()[:32]
 
 
+SAME_WORDS = 0.6  # a sentence reworded keeps at least this share of its content words (Jaccard)
+
+
+def _words(sentence: str) -> tuple[set[str], set[str]]:
+    """(content words, numbers) of a sentence."""
+    words = content_words(_MARKER.sub(" ", sentence))
+    return words, {w for w in words if any(ch.isdigit() for ch in w)}
+
+
+def same_statement(a: str, b: str) -> bool:
+    """The same sentence, or the same statement reworded (an LLM answer is written anew each time):
+    most content words shared and exactly the same numbers — "12 dead" is news after "10 dead"."""
+    if normalise(a) == normalise(b):
+        return True
+    (wa, na), (wb, nb) = _words(a), _words(b)
+    return bool(wa | wb) and na == nb and len(wa & wb) / len(wa | wb) >= SAME_WORDS
+
+
 def diff(
     previous: list[tuple[str, int]] | tuple[tuple[str, int], ...],
     current: list[tuple[str, int]],
 ) -> tuple[list[tuple[str, int]], list[str]]:
-    """(sentences of ``current`` not in ``previous``, sentences of ``previous`` no longer in ``current``)."""
-    before = {normalise(s) for s, _ in previous}
-    now = {normalise(s) for s, _ in current}
-    new = [(s, a) for s, a in current if normalise(s) not in before]
+    """(sentences of ``current`` that state something ``previous`` did not, sentences of ``previous``
+    no longer stated in ``current``); a reworded sentence is neither."""
+    new = [(s, a) for s, a in current if not any(same_statement(s, p) for p, _ in previous)]
     gone: list[str] = []
     for s, _ in previous:
-        if normalise(s) not in now and s not in gone:
+        if not any(same_statement(s, c) for c, _ in current) and s not in gone:
             gone.append(s)
     return new, gone
 

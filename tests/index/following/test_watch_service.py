@@ -70,6 +70,19 @@ def test_renumbered_citations_and_reordered_sentences_are_the_same_answer():
     assert w.answer_sentences(Answer("q", "nothing", [], True)) == []
 
 
+def test_a_reworded_sentence_is_no_news_but_a_new_number_is():
+    before = [("Ten people died when the storm hit the coast on Monday.", 1)]
+    reworded = [("When the storm hit the coast on Monday, ten people died.", 1)]
+    assert w.diff(before, reworded) == ([], [])
+    numbers = [("12 people died when the storm hit the coast on Monday.", 2)]
+    assert w.diff([("10 people died when the storm hit the coast on Monday.", 1)], numbers) == (
+        numbers,
+        ["10 people died when the storm hit the coast on Monday."],
+    )
+    other = [("The harbour reopened on Tuesday after the storm.", 3)]
+    assert w.diff(before, other) == (other, [before[0][0]])
+
+
 def test_a_watch_reports_only_a_change_from_new_coverage_once(newsroom, make_desk, config):
     desk, planet = newsroom
     watch, answer = desk.add_watch(QUESTION)
