@@ -35,6 +35,8 @@ EXTENSIONS = (
     "bot.exts.delivery.health",
     "bot.exts.delivery.autopost",
     "bot.exts.delivery.polling",
+    "bot.exts.following.watches",
+    "bot.exts.following.feedback",
     "bot.exts.following.alerts",
     "bot.exts.following.digests",
     "bot.exts.following.timeline",

@@ -476,3 +476,82 @@ class StoryComparison:
                 for unit, claims in self.disagreements
             ],
         }
+
+
+# -- standing questions and answer feedback (issue #15) -------------------------------
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A standing question: re-asked after each ingest, a notice when its cited answer changes.
+    ``answer`` is the last answer as ((sentence, article id), …); ``seen_article_id`` the highest
+    article id fully embedded at the last check."""
+
+    id: int
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int | None
+    question: str
+    created_by: int | None
+    created_at: str | None
+    checked_at: str | None
+    seen_article_id: int
+    answer: tuple[tuple[str, int], ...]
+    fingerprint: str | None
+    seen_update_id: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "guild_id": self.guild_id,
+            "channel_id": self.channel_id,
+            "user_id": self.user_id,
+            "question": self.question,
+            "created_at": self.created_at,
+            "checked_at": self.checked_at,
+            "answer": [{"sentence": s, "article_id": a} for s, a in self.answer],
+        }
+
+
+@dataclass
+class WatchChange:
+    """What changed in a watch's answer: the sentences new to it (with their articles), the new
+    sources, and the previous answer's sentences no longer in it."""
+
+    watch: Watch
+    answer: Answer
+    fingerprint: str
+    new: list[tuple[str, Article]]
+    superseded: list[str]
+    new_sources: list[Article]
+
+    def to_dict(self) -> dict:
+        return {
+            "watch_id": self.watch.id,
+            "question": self.watch.question,
+            "fingerprint": self.fingerprint,
+            "new": [{"sentence": s, "id": a.id, "url": a.url, "title": a.title} for s, a in self.new],
+            "superseded": self.superseded,
+            "new_sources": [{"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet} for a in self.new_sources],
+            "answer": self.answer.text,
+        }
+
+
+@dataclass
+class QuestionGroup:
+    """Unanswered or down-voted questions on one topic, and feeds discovery suggests for them."""
+
+    label: str
+    questions: list[dict]  # {"id", "question", "asked_at", "abstained", "down", "up"}
+    sites: list[str] = field(default_factory=list)  # sites the discovery looked at
+    suggestions: list[dict] = field(default_factory=list)  # {"url", "title", "how", "site"}
+    discovery: str = ""  # what discovery found, in words ("nothing found on …")
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "questions": self.questions,
+            "sites": self.sites,
+            "suggestions": self.suggestions,
+            "discovery": self.discovery,
+        }

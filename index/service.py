@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,9 @@ from .feeds.netguard import check_url
 from .feeds.opml import OpmlOutline, parse_opml, render_opml
 from .following import compare as story_compare
 from .following import digests as digest_rules
+from .following import feedback as answer_feedback
 from .following import timeline as timelines
+from .following import watches as watch_diff
 from .following.alerts import Following
 from .following.grouping import group_articles, headline_of
 from .ingest.pipeline import Pipeline, Progress
@@ -49,10 +52,13 @@ from .models import (
     Follow,
     Hit,
     IngestReport,
+    QuestionGroup,
     Scope,
     SearchResult,
     StoryComparison,
     Timeline,
+    Watch,
+    WatchChange,
 )
 from .search.retriever import Retriever, clean_question
 from .text.dates import parse_moment
@@ -64,6 +70,15 @@ __all__ = ["GLOBAL", "Newsdesk", "Scope", "install_redaction", "redact"]
 log = logging.getLogger(__name__)
 
 REINDEX_KEY = "reindex_request"
+
+MAX_WATCHES_PER_GUILD = 25  # standing questions a server may hold
+MAX_WATCHES_PER_MEMBER = 5  # …and each member (in a server, or in DMs)
+MAX_WATCH_QUESTION = 300
+MAX_WATCHES_PER_PASS = 200  # re-asked per check; the rest stay due for the next pass
+MAX_REPORT_GROUPS = 8  # topics /status and `newsdesk stats` list
+MAX_DISCOVERY_SITES = 6  # sites feed discovery fetches for one report
+DISCOVERY_TIMEOUT = 5.0  # seconds per discovery fetch in a report
+ASKED_RETENTION_DAYS = 180  # recorded answers (and their votes) older than this are forgotten
 
 DELIVERY_MAX_ATTEMPTS = 5  # a failed auto-post is tried this often in all
 DELIVERY_RETRY_SECONDS = 60  # the first retry; each next one waits four times longer
@@ -935,6 +950,209 @@ class Newsdesk:
         if broken:
             report.ok = False
         return report
+
+    # -- standing questions (issue #15) ---------------------------------------------------
+    def _watch_scope(self, watch: Watch) -> Scope:
+        """What a watch asks over: its server's feeds plus the global ones; a DM watch the global
+        feeds; a terminal watch everything."""
+        if watch.guild_id is not None:
+            return Scope(guild_id=watch.guild_id, everything=False)
+        if watch.user_id is not None or watch.channel_id is not None:
+            return Scope(guild_id=None, everything=False)
+        return GLOBAL
+
+    def add_watch(
+        self,
+        question: str,
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        user_id: int | None = None,
+        created_by: int | None = None,
+    ) -> tuple[Watch, Answer]:
+        """Save a standing question (for a channel, a member's DMs, or the terminal when neither)
+        with its answer now; BadQuery for an empty or too long question, or over the limits."""
+        question = " ".join(clean_question(question).split())
+        if len(question) > MAX_WATCH_QUESTION:
+            raise BadQuery(f"a watched question has at most {MAX_WATCH_QUESTION} characters")
+        ready = (self.archive.ready_article_id(), self.archive.ready_update_id())
+        probe = Watch(0, guild_id, channel_id, user_id, question, created_by, None, None, ready[0], (), None)
+        answer = self.ask(question, scope=self._watch_scope(probe))
+        sentences = watch_diff.answer_sentences(answer)
+        watch = self.archive.add_watch(
+            guild_id,
+            channel_id,
+            user_id,
+            question,
+            created_by,
+            ready,
+            sentences,
+            watch_diff.fingerprint(sentences),
+            MAX_WATCHES_PER_GUILD,
+            MAX_WATCHES_PER_MEMBER,
+        )
+        return watch, answer
+
+    def list_watches(self, scope: Scope = GLOBAL, user_id: int | None = None) -> list[Watch]:
+        """A server's watches (``user_id``: only that member's), or every watch for GLOBAL."""
+        if not scope.scoped:
+            watches = self.archive.list_watches(everything=True)
+        else:
+            watches = self.archive.list_watches(scope.guild_id)
+        if user_id is not None:
+            watches = [w for w in watches if w.created_by == user_id]
+        return watches
+
+    def remove_watch(
+        self, watch_id: int | str, scope: Scope = GLOBAL, user_id: int | None = None, admin: bool = False
+    ) -> Watch:
+        """Remove a watch of the server (a member only their own; admins any of the server's)."""
+        key = str(watch_id).strip().lstrip("#")
+        if not key.isdigit():
+            raise BadQuery(f"a watch is named by its number (not {str(watch_id)[:40]!r})")
+        watch = self.archive.get_watch(int(key))
+        if scope.scoped and watch.guild_id != scope.guild_id:
+            raise NotFound(f"no watch #{key} here")
+        if scope.scoped and not admin and watch.created_by != user_id:
+            raise PermissionDenied("that watch is someone else's (admins can remove any)")
+        self.archive.remove_watch(watch.id)
+        return watch
+
+    def check_watches(self, delivered: bool | None = None) -> list[WatchChange]:
+        """Re-ask every watch not yet checked against the newest embedded coverage and return the
+        changes this caller claimed (each (watch, answer) claimed once, across processes).
+        ``delivered`` True: watches with a Discord destination (the bot), False: the terminal's."""
+        ready = (self.archive.ready_article_id(), self.archive.ready_update_id())
+        changes: list[WatchChange] = []
+        for watch in self.archive.watches_due(ready, delivered)[:MAX_WATCHES_PER_PASS]:
+            try:
+                change = self._check_watch(watch, ready)
+            except NewsdeskError as exc:
+                log.warning("watch #%s: the check failed: %s", watch.id, exc)
+                continue
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _check_watch(self, watch: Watch, ready: tuple[int, int]) -> WatchChange | None:
+        answer = self.ask(watch.question, scope=self._watch_scope(watch))
+        current = watch_diff.answer_sentences(answer)
+        fp = watch_diff.fingerprint(current)
+        if fp == watch.fingerprint:
+            self.archive.mark_watch_checked(watch.id, ready, None, None)
+            return None
+        new, superseded = watch_diff.diff(watch.answer, current)
+        updated = self.archive.updated_articles(watch.seen_update_id, ready[1])
+        if not watch_diff.news_in(new, watch.seen_article_id, updated):
+            # not new coverage (older articles reshuffled, or a source gone): the stored answer moves on quietly
+            self.archive.mark_watch_checked(watch.id, ready, current, fp)
+            return None
+        if not self.archive.claim_watch_notice(watch.id, watch.fingerprint, fp, current, ready):
+            return None  # another process reports this change
+        articles = self.archive.articles_by_ids([a for _, a in current])
+        return WatchChange(
+            watch,
+            answer,
+            fp,
+            [(s, articles[a]) for s, a in new if a in articles],
+            superseded,
+            watch_diff.new_sources(new, watch.answer, articles),
+        )
+
+    def record_watch_notice(self, watch_id: int, fingerprint: str, message_id: int | None) -> None:
+        self.archive.record_watch_notice(watch_id, fingerprint, message_id)
+
+    # -- answer feedback and the gaps it shows (issue #15) -------------------------------
+    def record_answer(
+        self, answer: Answer, *, scope: Scope = GLOBAL, via: str = "discord", as_of: str | None = None
+    ) -> int:
+        """Keep an answer /ask or ``newsdesk ask`` gave (question, as-of, cited ids, abstained, the
+        question's embedding) so it can be voted on and, unanswered, reported. Returns its id."""
+        vector = None
+        try:
+            vector = answer_feedback.to_blob(self.retriever.embed_query(answer_feedback.topic_text(answer.question)))
+        except NewsdeskError:
+            pass
+        moment = parse_moment(as_of, end_of_day=True, name="as-of") if as_of else None
+        return self.archive.record_asked(
+            scope.guild_id if scope.scoped else None,
+            via,
+            answer.question,
+            (moment or datetime.now(UTC)).isoformat(timespec="seconds"),
+            [c.article.id for c in answer.citations],
+            answer.abstained or not answer.citations,
+            vector,
+        )
+
+    def vote_answer(self, answer_id: int, user_id: int, vote: int, guild_id: int | None) -> dict:
+        """One vote per member per answer (+1 / -1; a second vote replaces the first). The member is
+        stored as a keyed hash. NotFound for an answer of another server or no longer on record."""
+        record = self.archive.get_asked(int(answer_id))
+        if record["guild_id"] != guild_id:
+            raise NotFound("that answer is not from this server")
+        if vote not in (1, -1):
+            raise BadQuery("a vote is up or down")
+        voter = answer_feedback.voter_hash(self.archive.voter_key(), user_id)
+        previous = self.archive.set_vote(record["id"], voter, vote)
+        up, down = self.archive.vote_counts(record["id"])
+        return {"answer_id": record["id"], "vote": vote, "previous": previous, "up": up, "down": down}
+
+    def question_report(self, scope: Scope = GLOBAL, *, find_feeds: bool = True) -> list[QuestionGroup]:
+        """Unanswered and down-voted questions (a server's own; GLOBAL: all), grouped by topic, each
+        group with the feeds discovery finds on the sites its questions name or its down-voted
+        answers cited (sites whose feeds are all added already give none)."""
+        cutoff = datetime.fromtimestamp(time.time() - ASKED_RETENTION_DAYS * 86400, UTC)
+        self.archive.prune_asked(cutoff.isoformat(timespec="seconds"))
+        items = self.archive.questions_needing_coverage(scope.guild_id, not scope.scoped)
+        grouped = answer_feedback.group_questions(items)[:MAX_REPORT_GROUPS]
+        groups = [QuestionGroup(answer_feedback.label(g), g) for g in grouped]
+        if not groups:
+            return groups
+        known = {f.url for f in self.list_feeds(GLOBAL)}
+        cited_ids = {a for g in groups for q in g.questions if q["down"] > q["up"] for a in q["cited"]}
+        articles = self.archive.articles_by_ids(list(cited_ids)) if cited_ids else {}
+        budget = MAX_DISCOVERY_SITES if find_feeds else 0
+        fetch_config = replace(
+            self.config.feeds, timeout_seconds=min(self.config.feeds.timeout_seconds, DISCOVERY_TIMEOUT), retries=0
+        )
+        tried: dict[str, list[FoundFeed] | str] = {}  # site -> the feeds found, or why it could not be read
+        with Fetcher(fetch_config) as fetcher:
+            for group in groups:
+                sites: list[str] = []
+                for q in group.questions:
+                    sites += answer_feedback.named_sites(q["question"])
+                    if q["down"] > q["up"]:
+                        cited_sites = [answer_feedback.site_of(articles[a].url) for a in q["cited"] if a in articles]
+                        sites += [s for s in cited_sites if s]
+                group.sites = list(dict.fromkeys(sites))
+                for site in group.sites:
+                    if site not in tried:
+                        if budget <= 0:
+                            continue
+                        budget -= 1
+                        try:
+                            check_url(site, self.config.feeds.allow_private_networks)
+                            tried[site] = discover(site, fetcher)
+                        except NewsdeskError as exc:
+                            tried[site] = str(exc)
+                    found = tried[site]
+                    if isinstance(found, list):
+                        for f in found:
+                            if f.url not in known and all(s["url"] != f.url for s in group.suggestions):
+                                group.suggestions.append({"url": f.url, "title": f.title, "how": f.how, "site": site})
+                read = [s for s in group.sites if isinstance(tried.get(s), list)]
+                failed = [f"{s} ({tried[s]})" for s in group.sites if isinstance(tried.get(s), str)]
+                if not group.sites:
+                    group.discovery = "no site to look at (the questions name none and no down-voted answer cited one)"
+                elif not read and not failed:
+                    group.discovery = "feed discovery was not run for " + ", ".join(group.sites)
+                elif group.suggestions:
+                    group.discovery = f"{len(group.suggestions)} feed(s) found on " + ", ".join(read)
+                else:
+                    group.discovery = "feed discovery found no new feed" + (" on " + ", ".join(read) if read else "")
+                if failed:
+                    group.discovery += "; could not read " + "; ".join(failed)
+        return groups
 
     # -- topic alerts (issue #15): follows, planned and claimed in the archive ---------------
     @functools.cached_property

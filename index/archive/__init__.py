@@ -12,6 +12,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.delivery` — delivery filters, flood-control limits and the delivery log
 - :mod:`.scope` — server scope and the date/outlet/scope filters
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
+- :mod:`.watches` — standing questions, their change notices, answers and votes on them
 - :mod:`.follows` — topic follows and their alert claims
 - :mod:`.digests` — digest schedules and their claims, period and topic reads (issue #15)
 """
@@ -28,6 +29,7 @@ from .migrations import MIGRATIONS
 from .passages import PassageStore, fts_query
 from .posts import PostStore
 from .scope import ScopeQueries
+from .watches import WatchStore
 
 __all__ = ["MIGRATIONS", "Archive", "fts_query"]
 
@@ -42,5 +44,6 @@ class Archive(
     ConsistencyChecks,
     FollowStore,
     DigestStore,
+    WatchStore,
 ):
     """Thread-safe access to the archive: one SQLite connection per thread."""

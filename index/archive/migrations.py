@@ -290,3 +290,40 @@ def m008_digests(db: sqlite_utils.Database):
             schedule_id INTEGER NOT NULL, period_key TEXT NOT NULL, claimed_ts REAL NOT NULL,
             state TEXT NOT NULL DEFAULT 'claimed', message_id INTEGER, detail TEXT,
             PRIMARY KEY (schedule_id, period_key))""")
+
+
+@migration
+def m009_watches_feedback(db: sqlite_utils.Database):
+    """Standing questions and answer feedback (issue #15), shared by every bot process:
+
+    - watches: a saved question, for a server channel (``channel_id``), a member's DMs (``user_id``)
+      or the command line (neither); ``guild_id`` is the server whose scope it asks in (NULL: the
+      global feeds). ``seen_article_id`` is the highest article id fully embedded at its last check
+      (only articles above it are new coverage) and ``seen_update_id`` the same for articles the
+      feeds re-published changed (``delivery_updates``); ``answer`` is its last answer as JSON
+      ``[[sentence, article_id], …]`` and ``fingerprint`` that answer's hash (index.following.watches).
+    - watch_notices: one row per (watch, answer fingerprint) — the atomic claim that makes a change
+      notice go out once across processes; ``message_id`` once sent.
+    - asked: the answers /ask and ``newsdesk ask`` gave (question, as-of, cited article ids, whether
+      it abstained, the question's embedding for grouping), so buttons can vote on them and
+      ``/status`` can list the unanswered ones; ``guild_id`` NULL for the terminal and DMs.
+    - answer_votes: one vote per (answer, voter) — ``voter`` is a keyed hash of the Discord user id,
+      never the id itself; a second click replaces the row."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS watches (
+            id INTEGER PRIMARY KEY, guild_id INTEGER, channel_id INTEGER, user_id INTEGER,
+            question TEXT NOT NULL, created_by INTEGER, created_at TEXT, checked_at TEXT,
+            seen_article_id INTEGER NOT NULL DEFAULT 0, seen_update_id INTEGER NOT NULL DEFAULT 0,
+            answer TEXT, fingerprint TEXT)""")
+        db.execute("CREATE INDEX IF NOT EXISTS watches_guild ON watches (guild_id)")
+        db.execute("""CREATE TABLE IF NOT EXISTS watch_notices (
+            watch_id INTEGER NOT NULL, fingerprint TEXT NOT NULL, claimed_at TEXT, message_id INTEGER,
+            PRIMARY KEY (watch_id, fingerprint))""")
+        db.execute("""CREATE TABLE IF NOT EXISTS asked (
+            id INTEGER PRIMARY KEY, guild_id INTEGER, via TEXT NOT NULL, question TEXT NOT NULL,
+            as_of TEXT, asked_at TEXT NOT NULL, cited TEXT NOT NULL DEFAULT '[]', abstained INTEGER NOT NULL,
+            vector BLOB)""")
+        db.execute("CREATE INDEX IF NOT EXISTS asked_guild ON asked (guild_id, abstained)")
+        db.execute("""CREATE TABLE IF NOT EXISTS answer_votes (
+            answer_id INTEGER NOT NULL, voter TEXT NOT NULL, vote INTEGER NOT NULL, voted_at TEXT,
+            PRIMARY KEY (answer_id, voter))""")

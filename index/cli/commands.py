@@ -21,6 +21,8 @@ from . import following
 from .plain import DraftPrinter, render_answer, render_hits, render_report
 from .progress import progress_printer
 from .session import run_chat
+from .watches import questions_text
+from .watches import watch as watch_group
 
 log = logging.getLogger(__name__)
 
@@ -459,16 +461,19 @@ def reindex(c: Context, full, feed, as_json):
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--no-discover", is_flag=True, help="Do not fetch sites to suggest feeds for unanswered questions.")
 @pass_ctx
 @handle_errors
-def stats(c: Context, as_json):
-    """Archive and index counts."""
+def stats(c: Context, as_json, no_discover):
+    """Archive and index counts; unanswered and down-voted questions by topic, with feeds to add."""
     data = c.desk.stats()
+    groups = c.desk.question_report(find_feeds=not no_discover)  # issue #15
     if as_json:
-        _json(data)
+        _json(data | {"questions": [g.to_dict() for g in groups]})
     else:
         for k, v in data.items():
             click.echo(f"{k}: {v}")
+        click.echo("\n".join(questions_text(groups)))
 
 
 @cli.command()
@@ -614,6 +619,8 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
             click.echo("\n")
     else:
         answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until)
+    if answer.abstained or not answer.citations:  # kept for `newsdesk stats` (issue #15)
+        c.desk.record_answer(answer, via="cli", as_of=as_of)
     if as_json:
         _json(answer.to_dict())
         return
@@ -702,6 +709,9 @@ following.register(cli)
 from .following_digests import register as register_following_digests  # noqa: E402
 
 register_following_digests(cli)
+
+
+cli.add_command(watch_group)  # newsdesk watch add|list|remove|check (index/cli/watches.py)
 
 
 def main():

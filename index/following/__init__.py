@@ -1,1 +1,2 @@
-"""Following stories, not feeds (issue #15): topic alerts, digests, timelines, story comparison."""
+"""Following stories, not feeds (issue #15): topic alerts, standing questions, answer feedback, digests,
+timelines, story comparison."""

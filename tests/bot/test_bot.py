@@ -55,6 +55,9 @@ async def test_commands_are_described_and_admin_ones_protected(world):
         "digest",  # following stories (issue #15)
         "timeline",
         "compare",
+        "watch",  # standing questions
+        "unwatch",
+        "watches",
     }  # subscribe: members opt in to a feed's ping role; follow: topic alerts
     for command in tree.walk_commands():
         assert command.description and command.description != "…"

@@ -6,8 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index.models import Scope
+
 from ... import render
 from ...checks import admin_only, interaction_admin_scope
+from ..following.feedback import questions_embed
 
 NONE = discord.AllowedMentions.none()
 
@@ -25,7 +28,11 @@ class Status(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await bot.call(bot.desk.status, interaction_admin_scope(interaction))
         stats.pop("index", None)  # a path or a server URL: not for a chat channel
-        await interaction.followup.send(embed=render.status_embed(stats), ephemeral=True, allowed_mentions=NONE)
+        # the questions answers fell short on: this server's own, whoever asks (owners too)
+        groups = await bot.call(bot.desk.question_report, Scope(guild_id=interaction.guild_id, everything=False))
+        embed = render.status_embed(stats)
+        questions = questions_embed(groups, render.EMBED_TOTAL_LIMIT - len(embed))
+        await interaction.followup.send(embeds=[embed, questions], ephemeral=True, allowed_mentions=NONE)
 
 
 async def setup(bot) -> None:

@@ -1,1 +1,1 @@
-"""Following stories (issue #15): topic alerts, digests, timelines, story comparison."""
+"""Following stories (issue #15): topic alerts, standing questions, feedback, digests, timelines, comparison."""

@@ -16,6 +16,7 @@ from ... import errors, render
 from ...autocomplete import source_autocomplete
 from ...checks import check_capacity, guard, reader_scope
 from ...views import answer_view
+from ..following import feedback
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,9 @@ class Ask(commands.Cog):
                 bot.desk.ask, question, source=source or None, since=since or None, until=until or None, scope=scope
             )
             kwargs: dict[str, Any] = dict(embed=render.answer_embed(answer, question), allowed_mentions=NONE)
-            view = answer_view(answer)
+            view = feedback.with_feedback(
+                answer_view(answer), answer, await feedback.record(bot, answer, scope, "slash")
+            )
             if view is not None:
                 kwargs["view"] = view
             interaction.extras["answered"] = True
@@ -164,7 +167,7 @@ class Ask(commands.Cog):
                     log.warning("could not withdraw the draft: %s", exc)
             raise
         kwargs = dict(embed=render.answer_embed(answer, question))
-        view = answer_view(answer)
+        view = feedback.with_feedback(answer_view(answer), answer, await feedback.record(bot, answer, scope, "slash"))
         if view is not None:
             kwargs["view"] = view
         interaction.extras["answered"] = True
@@ -203,7 +206,7 @@ class Ask(commands.Cog):
         check_capacity(bot, "ask", message.author.id)
         scope = reader_scope(bot, message.author.id, message.guild.id if message.guild else None)
         answer = await bot.heavy_call(bot.desk.ask, question, scope=scope, context=context)
-        view = answer_view(answer)
+        view = feedback.with_feedback(answer_view(answer), answer, await feedback.record(bot, answer, scope, "mention"))
         kwargs: dict[str, Any] = {"embed": render.answer_embed(answer, question)}
         if view is not None:
             kwargs["view"] = view
