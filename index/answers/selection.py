@@ -210,6 +210,7 @@ def best_sentences(query: str, text: str, limit: int = 2, max_chars: int = 400) 
     """The ``limit`` best sentences of one text for a query (a post's title), in the text's order,
     within ``max_chars`` together: the lead wins unless a later sentence says much more of the query."""
     sentences = [s for s in split_sentences(text) if is_sentence(s)][: LEAD_SENTENCES + 2] or split_sentences(text)[:1]
+    sentences = [s for i, s in enumerate(sentences) if not _cut_copy(s, sentences[i + 1 :])]
     query_stems = stems(query)
     scored = []
     for position, sentence in enumerate(sentences):
@@ -225,6 +226,15 @@ def best_sentences(query: str, text: str, limit: int = 2, max_chars: int = 400) 
         picked.append((position, sentence))
         used += len(sentence) + (1 if used else 0)
     return [s for _, s in sorted(picked)]
+
+
+def _cut_copy(sentence: str, later: list[str]) -> bool:
+    """A sentence cut short with an ellipsis that a later one repeats in full (a feed's teaser line)."""
+    stripped = sentence.rstrip()
+    if not stripped.endswith(("…", "...")):
+        return False
+    head = stripped.rstrip(".… ")
+    return bool(head) and any(other.startswith(head) and len(other) > len(head) for other in later)
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
