@@ -142,7 +142,8 @@ def test_best_sentences_keep_the_lead_and_the_texts_order():
 def test_best_sentences_drop_a_teaser_cut_short_that_the_text_repeats_in_full():
     text = (
         "During a dinner the group announced it would be splitting…\n\n"
-        "During a dinner the group announced it would be splitting to pursue solo projects. Their fans gathered outside the venue."
+        "During a dinner the group announced it would be splitting to pursue solo projects. "
+        "Their fans gathered outside the venue."
     )
     assert selection.best_sentences("During a dinner the group announced it would be splitting…", text, 2, 400) == [
         "During a dinner the group announced it would be splitting to pursue solo projects.",
