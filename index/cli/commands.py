@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
@@ -18,6 +17,7 @@ from ..models import FILTER_FIELDS
 from ..service import Newsdesk
 from ..worker import run_worker
 from . import following
+from .edges import emit_json, handle_errors
 from .plain import DraftPrinter, render_answer, render_hits, render_report
 from .progress import progress_printer
 from .session import run_chat
@@ -34,21 +34,6 @@ def _setup_logging(verbose: int) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
     install_redaction()
-
-
-def handle_errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except NewsdeskError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 class Context:
@@ -71,10 +56,6 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
-
-
-def _json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
 @click.group(invoke_without_command=True)
@@ -136,7 +117,7 @@ def feeds_list(c: Context, as_json):
     """List feeds with status and last error."""
     rows = [_feed_dict(f) for f in c.desk.list_feeds()]
     if as_json:
-        _json(rows)
+        emit_json(rows)
         return
     from rich.console import Console
     from rich.table import Table
@@ -419,7 +400,7 @@ def feeds_export(c: Context):
 # -- ingest and index -------------------------------------------------------------
 def _print_report(report, as_json: bool) -> None:
     if as_json:
-        _json(report.to_dict())
+        emit_json(report.to_dict())
         return
     summary, errors = render_report(report)
     click.echo(summary)
@@ -469,7 +450,7 @@ def stats(c: Context, as_json, no_discover):
     data = c.desk.stats()
     groups = c.desk.question_report(find_feeds=not no_discover)  # issue #15
     if as_json:
-        _json(data | {"questions": [g.to_dict() for g in groups]})
+        emit_json(data | {"questions": [g.to_dict() for g in groups]})
     else:
         for k, v in data.items():
             click.echo(f"{k}: {v}")
@@ -485,7 +466,7 @@ def article(c: Context, url_or_id, as_json):
     """Show one archived article."""
     a = c.desk.article(url_or_id)
     if as_json:
-        _json(a.to_dict())
+        emit_json(a.to_dict())
         return
     click.echo(f"{a.title}\n{a.outlet} · {a.published} · {', '.join(a.authors)}\n{a.url}\n\n{a.text}")
 
@@ -499,7 +480,7 @@ def doctor(c: Context, fix, as_json):
     """Check the installation (model, Chroma, migrations, LLM endpoint) and that the archive and the index agree."""
     report = c.desk.doctor(fix)
     if as_json:
-        _json(
+        emit_json(
             {
                 "ok": report.ok,
                 "problems": report.problems,
@@ -578,15 +559,15 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
                     until=until,
                     limit=limit,
                 )
-                _json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits]})
+                emit_json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits]})
             except NewsdeskError as exc:
-                _json({"id": q.get("id"), "results": [], "error": str(exc)})
+                emit_json({"id": q.get("id"), "results": [], "error": str(exc)})
         return
     if not query:
         raise NewsdeskError("give a QUERY or --queries FILE")
     result = c.desk.search(query, as_of=as_of, source=source, since=since, until=until, limit=limit)
     if as_json:
-        _json({"results": [h.to_dict() for h in result.hits], "notices": result.notices})
+        emit_json({"results": [h.to_dict() for h in result.hits], "notices": result.notices})
         return
 
     click.echo(render_hits(result.hits, result.notices))
@@ -605,9 +586,9 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
                 answer = c.desk.ask(
                     q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since, until=until
                 )
-                _json({"id": q.get("id"), **answer.to_dict()})
+                emit_json({"id": q.get("id"), **answer.to_dict()})
             except NewsdeskError as exc:
-                _json({"id": q.get("id"), "answer": "", "citations": [], "abstained": True, "error": str(exc)})
+                emit_json({"id": q.get("id"), "answer": "", "citations": [], "abstained": True, "error": str(exc)})
         return
     if not question:
         raise NewsdeskError("give a QUESTION or --queries FILE")
@@ -622,7 +603,7 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
     if answer.abstained or not answer.citations:  # kept for `newsdesk stats` (issue #15)
         c.desk.record_answer(answer, via="cli", as_of=as_of)
     if as_json:
-        _json(answer.to_dict())
+        emit_json(answer.to_dict())
         return
 
     click.echo(render_answer(answer))
@@ -640,7 +621,7 @@ def latest(c: Context, topic, source, limit, as_of, as_json):
     """Newest coverage, optionally of a topic."""
     hits = c.desk.latest(topic, source=source, limit=limit, as_of=as_of)
     if as_json:
-        _json({"results": [h.to_dict() for h in hits]})
+        emit_json({"results": [h.to_dict() for h in hits]})
         return
 
     click.echo(render_hits(hits, []))

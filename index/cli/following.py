@@ -5,29 +5,12 @@ A follow made here without ``--channel``/``--user`` has no target: ``newsdesk al
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 
 import click
 
-from ..errors import ConfigError, NewsdeskError
 from ..models import Alert, Follow
-
-
-def _errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except NewsdeskError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
+from .edges import handle_errors
 
 
 def follow_line(follow: Follow) -> str:
@@ -66,7 +49,7 @@ def follow():
 @click.option("--channel", "channel_id", type=int, default=None, help="Deliver to this channel (needs --guild).")
 @click.option("--user", "user_id", type=int, default=None, help="Deliver to this member by DM.")
 @click.pass_obj
-@_errors
+@handle_errors
 def follow_add(c, topic, guild_id, channel_id, user_id):
     """Follow TOPIC (from the next article that arrives)."""
     if channel_id is not None and guild_id is None:
@@ -80,7 +63,7 @@ def follow_add(c, topic, guild_id, channel_id, user_id):
 @follow.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-@_errors
+@handle_errors
 def follow_list(c, as_json):
     """Every follow."""
     follows = c.desk.follows(everything=True)
@@ -96,7 +79,7 @@ def follow_list(c, as_json):
 @follow.command("remove")
 @click.argument("follow_id")
 @click.pass_obj
-@_errors
+@handle_errors
 def follow_remove(c, follow_id):
     """Stop following (by id, see `newsdesk follow list`)."""
     removed = c.desk.unfollow(follow_id, everything=True)
@@ -108,7 +91,7 @@ def follow_remove(c, follow_id):
 @click.option("--threshold", type=float, default=None, help="Another relevance threshold, to compare.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-@_errors
+@handle_errors
 def alerts(c, since, threshold, as_json):
     """What the follows would receive (nothing is sent or claimed)."""
     found = c.desk.preview_alerts(since=since, threshold=threshold)

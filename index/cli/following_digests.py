@@ -5,35 +5,14 @@ context object is the group's (its ``desk`` is the Newsdesk), so this module nee
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
 from pathlib import Path
 
 import click
 
-from ..errors import ConfigError, NewsdeskError
+from ..errors import NewsdeskError
 from ..following.compare import format_value
 from ..models import Digest, StoryComparison, Timeline
-
-
-def _errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except NewsdeskError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
-
-
-def _json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+from .edges import emit_json, handle_errors
 
 
 def _day(value: str | None) -> str:
@@ -115,12 +94,12 @@ def register(cli: click.Group) -> None:
     @click.option("--limit", default=8, show_default=True, help="Stories at most.")
     @click.option("--json", "as_json", is_flag=True)
     @click.pass_obj
-    @_errors
+    @handle_errors
     def digest(c, since, until, period, topic, limit, as_json):
         """The period's top stories, ranked by how many outlets covered them, with links."""
         result = c.desk.digest(since=since, until=until, period=period, topic=topic, limit=limit)
         if as_json:
-            _json(result.to_dict())
+            emit_json(result.to_dict())
             return
         click.echo(digest_text(result))
 
@@ -132,7 +111,7 @@ def register(cli: click.Group) -> None:
     @click.option("--out", "out", default=None, type=click.Path(dir_okay=False), help="Write the chart (PNG) here.")
     @click.option("--json", "as_json", is_flag=True, help="The counts per outlet and bucket as JSON.")
     @click.pass_obj
-    @_errors
+    @handle_errors
     def timeline(c, topic, since, until, as_of, out, as_json):
         """Coverage of TOPIC over time per outlet (articles holding every word of it), peaks, chronology."""
         result = c.desk.timeline(topic, since=since, until=until, as_of=as_of, render=bool(out))
@@ -142,7 +121,7 @@ def register(cli: click.Group) -> None:
             except OSError as exc:
                 raise NewsdeskError(f"cannot write {out}: {exc.strerror}") from None
         if as_json:
-            _json({**result.to_dict(), "chart": out})
+            emit_json({**result.to_dict(), "chart": out})
             return
         click.echo(timeline_text(result))
         if out:
@@ -152,11 +131,11 @@ def register(cli: click.Group) -> None:
     @click.argument("query")
     @click.option("--json", "as_json", is_flag=True)
     @click.pass_obj
-    @_errors
+    @handle_errors
     def compare(c, query, as_json):
         """One story across outlets (a query, or an article URL or id): who was first, whose figures differ."""
         result = c.desk.compare_story(query)
         if as_json:
-            _json(result.to_dict())
+            emit_json(result.to_dict())
             return
         click.echo(comparison_text(result))

@@ -8,33 +8,10 @@ checks and posts the watches made in Discord). The commands take the group's Con
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
-
 import click
 
-from ..errors import ConfigError, NewsdeskError
 from ..models import QuestionGroup, Watch, WatchChange
-
-
-def _errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except NewsdeskError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
-
-
-def _json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+from .edges import emit_json, handle_errors
 
 
 def watch_line(w: Watch) -> str:
@@ -89,7 +66,7 @@ def watch():
 @watch.command("add")
 @click.argument("question")
 @click.pass_obj
-@_errors
+@handle_errors
 def watch_add(c, question):
     """Watch QUESTION: its answer now is kept; `watch check` prints when new coverage changes it."""
     found, answer = c.desk.add_watch(question)
@@ -100,12 +77,12 @@ def watch_add(c, question):
 @watch.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-@_errors
+@handle_errors
 def watch_list(c, as_json):
     """Every watch (the terminal's and the servers')."""
     found = c.desk.list_watches()
     if as_json:
-        _json([w.to_dict() for w in found])
+        emit_json([w.to_dict() for w in found])
         return
     for w in found:
         click.echo(watch_line(w))
@@ -116,7 +93,7 @@ def watch_list(c, as_json):
 @watch.command("remove")
 @click.argument("watch_id")
 @click.pass_obj
-@_errors
+@handle_errors
 def watch_remove(c, watch_id):
     """Stop watch WATCH_ID."""
     removed = c.desk.remove_watch(watch_id)
@@ -126,14 +103,14 @@ def watch_remove(c, watch_id):
 @watch.command("check")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
 @click.pass_obj
-@_errors
+@handle_errors
 def watch_check(c, as_json):
     """Re-ask the terminal's watches against the coverage archived since their last check; print
     each whose cited answer changed (each change once, also across processes)."""
     changes = c.desk.check_watches(False)
     for change in changes:
         if as_json:
-            _json(change.to_dict())
+            emit_json(change.to_dict())
         else:
             click.echo(change_text(change))
     if not changes and not as_json:
