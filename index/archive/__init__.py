@@ -24,9 +24,12 @@ from .migrations import MIGRATIONS
 from .passages import PassageStore, fts_query
 from .posts import PostStore
 from .scope import ScopeQueries
+from .vectorscale import VectorScaleQueries
 
 __all__ = ["MIGRATIONS", "Archive", "fts_query"]
 
 
-class Archive(FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks):
+class Archive(
+    FeedStore, ArticleStore, PassageStore, PostStore, DeliveryStore, ScopeQueries, ConsistencyChecks, VectorScaleQueries
+):
     """Thread-safe access to the archive: one SQLite connection per thread."""
