@@ -23,6 +23,7 @@ unfiltered p50 <= 2. Chroma's own ``collection.query(where=...)`` is timed as th
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -635,12 +636,30 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     gen = TextGen(seed=99)
     queries = list(dict.fromkeys(gen.query() for _ in range(args.queries * 2)))[: args.queries]
     config = eval_config(data_dir)
-    config = config.replace(index=dataclasses.replace(config.index, dense=args.mode, neighbours=args.neighbours))
+    config = config.replace(
+        index=dataclasses.replace(config.index, dense=args.mode, neighbours=args.neighbours, chroma_url=args.chroma_url)
+    )
     desk = Newsdesk(config, embedder=embedder)
     retr = desk.retriever
     store = desk.store_or_open()
     n = desk.archive.embedded_passage_count()
     stored_before = desk.archive.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0]
+    sampled = None
+    if args.neighbour_sample and stored_before < n:
+        # the lists of a sample of passages, timed and extrapolated (at 1M the whole catch-up takes
+        # longer than a session); the searches then run with the other lists missing (penalty = mean)
+        sample_rows = desk.archive.embedded_without_neighbours(0, args.neighbour_sample)
+        vecs = store.vectors([r[1] for r in sample_rows])
+        rows_ok = [r for r in sample_rows if r[1] in vecs]
+        t0 = time.perf_counter()
+        ann_lists(store, [r[1] for r in rows_ok], np.stack([vecs[r[1]] for r in rows_ok]), [r[2] for r in rows_ok])
+        per = (time.perf_counter() - t0) / len(rows_ok)
+        sampled = {
+            "sample": len(rows_ok),
+            "seconds_per_passage": per,
+            "extrapolated_seconds": per * (n - stored_before),
+        }
+        retr.engine._watermark = desk.archive.max_passage_rowid()  # catch-up: only what is added from here
     t0 = time.perf_counter()
     retr.refresh_mirror()  # the first search's work: mirror load or engine catch-up, neighbour lists
     first_refresh = time.perf_counter() - t0
@@ -657,7 +676,9 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
         "query_vectors": "near a topic centre" if RandomQueryEmbedder.topics is not None else "random unit vectors",
     }
     # neighbours_seconds: computing every passage's list (when none were stored), else loading them
-    out["neighbours_seconds"] = first_refresh
+    out["neighbours_seconds"] = first_refresh if sampled is None else sampled["extrapolated_seconds"]
+    if sampled is not None:
+        out["neighbours_sampled"] = sampled
     out["neighbours_computed"] = desk.archive.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0] - (
         stored_before
     )
@@ -713,6 +734,8 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     out["filtered_p95_ms"] = {k: v["p95"] for k, v in lat.items() if k != "unfiltered"}
     out["engine_paths"] = paths
     out["rss_mib"] = proc_status().get("VmHWM")  # the searching process's peak after the searches
+    if args.json:  # a checkpoint: the add below is long at 1M
+        Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
     out["rss_after_searches"] = proc_status()
     out["rss_start"] = rss_start
 
@@ -728,9 +751,17 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
 
         def add_work():
             t0 = time.perf_counter()
-            write_passages(archive2, feeds, TextGen(seed=int(time.time())), rng, add, f"add{int(time.time())}-", False)
+            if not args.chroma_url:
+                write_passages(
+                    archive2, feeds, TextGen(seed=int(time.time())), rng, add, f"add{int(time.time())}-", False
+                )
             t1 = time.perf_counter()
-            embed_pending(archive2, store, topics, {}, rng, direct=False, progress=False)
+            if not args.chroma_url:
+                embed_pending(archive2, store, topics, {}, rng, direct=False, progress=False)
+            else:  # as a `newsdesk worker` beside the bot: another process writes and embeds
+                cmd = [sys.executable, __file__, "--add-only", str(add), "--data-dir", str(data_dir)]
+                cmd += ["--chroma-url", args.chroma_url]
+                subprocess.run(cmd, check=True, env=os.environ)
             t2 = time.perf_counter()
             retr.refresh_mirror()
             t3 = time.perf_counter()
@@ -759,6 +790,7 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
         out[f"add_{add // 1000}k_seconds"] = seconds
         out["add_10k_seconds"] = seconds * 10_000 / add
         out["add_parts_s"] = parts
+        out["add_writer"] = "another process (the worker)" if args.chroma_url else "this process (a worker thread)"
         out["add_loop_lag_ms"] = lag
         out["rss_mib_after_add"] = proc_status().get("VmHWM")
         archive2.close()
@@ -786,6 +818,37 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     return out
 
 
+def start_chroma_server(path: Path):
+    """`chroma run` on 127.0.0.1 serving ``path``; (process, url) once it answers its heartbeat."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chroma = Path(sys.executable).with_name("chroma")
+    log = open(path.parent / "chroma-server.log", "w")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"chroma run exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("chroma run did not answer within 300 s")
+
+
 def main(argv=None) -> dict:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, help="archive size (default 100,000; --quick 20,000)")
@@ -802,10 +865,45 @@ def main(argv=None) -> dict:
     parser.add_argument("--neighbours", default="auto", choices=["auto", "exact", "ann"], help="index.neighbours")
     parser.add_argument("--add", type=int, default=10_000, help="passages added while the loop is probed (0: none)")
     parser.add_argument("--recall-sample", type=int, default=1000, help="passages for the ANN recall@10 (mirror mode)")
+    parser.add_argument(
+        "--neighbour-sample",
+        type=int,
+        default=0,
+        help="engine: time ANN lists for this many passages and extrapolate, instead of computing all",
+    )
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="serve the archive's Chroma directory with `chroma run` on 127.0.0.1 and search through it; "
+        "the add is then written by another process (as a `newsdesk worker` would)",
+    )
+    parser.add_argument("--chroma-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--add-only", type=int, default=0, help="(internal) write and embed N passages into --data-dir, and stop"
+    )
     parser.add_argument("--details", action="store_true", help="also the older detailed tables (mirror only)")
     args = parser.parse_args(argv)
     passages = args.passages or (1_000_000 if args.million else 20_000 if args.quick else 100_000)
     args.queries = args.queries or (50 if args.quick else 100)
+
+    if args.add_only:  # the worker's part of an add: write and embed (VectorStore.upsert's pages)
+        import numpy as np
+
+        from index.archive import Archive
+        from index.vectors.chroma import VectorStore
+
+        data_dir = Path(args.data_dir)
+        config = eval_config(data_dir)
+        config = config.replace(index=dataclasses.replace(config.index, chroma_url=args.chroma_url))
+        archive = Archive(config.archive_path)
+        rng = np.random.default_rng(int(time.time()))
+        stamp = int(time.time())
+        write_passages(archive, _feeds(archive), TextGen(seed=stamp), rng, args.add_only, f"add{stamp}-", False)
+        store = VectorStore(config.index, config.chroma_path, MODEL, DIM)
+        topics = np.load(data_dir / "topics.npy") if (data_dir / "topics.npy").exists() else synthetic_topics(1, 11)
+        embed_pending(archive, store, topics, {}, rng, direct=False, progress=False)
+        archive.close()
+        return {}
 
     if args.build_only:
         data_dir = bench_dir(f"scale-{passages}", args.data_dir)
@@ -825,10 +923,17 @@ def main(argv=None) -> dict:
         cmd = [sys.executable, __file__, "--build-only", "--passages", str(passages), "--data-dir", str(data_dir)]
         subprocess.run(cmd, check=True, env=os.environ)
         build_info = json.loads((data_dir / "bench-build.json").read_text())
+    server = None
     try:
+        if args.server:
+            server, args.chroma_url = start_chroma_server(data_dir / "chroma")
         run.results = measure(args, data_dir, build_info, run) if args.details else {}
         run.results.update(measure_scale(args, data_dir, build_info, run))
+        run.results["chroma"] = args.chroma_url or "embedded"
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
         if not args.keep and not reuse:
             shutil.rmtree(data_dir, ignore_errors=True)
     run.finish()

@@ -34,7 +34,7 @@ SAMPLE = 20_000  # passages in the selectivity sample
 RESAMPLE_GROWTH = 0.05  # the sample (and mean density) is redrawn when the archive grows by 5%
 MAX_SCOPED_FETCH = 6000  # results of a pre-filtered search still over-fetched for server scope
 SCOPE_IDS_MAX = 3000  # a server with at most this many visible articles is pre-filtered by their ids
-_NEIGHBOUR_PAGE = 2000  # passages per round of neighbour lists
+_NEIGHBOUR_PAGE = 256  # passages per round of neighbour lists (short Chroma reads: it holds the GIL)
 _VECTOR_CACHE = 4096
 
 

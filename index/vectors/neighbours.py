@@ -20,7 +20,8 @@ from .density import NEIGHBOURS, SAME_STORY
 
 EXACT_UP_TO = 20_000  # passages: ``neighbours = "auto"`` keeps exact all-pairs lists up to this size
 _EXTRA = 12  # results beyond NEIGHBOURS + itself: room for the passage's own article and story copies
-_QUERY_BATCH = 256  # query vectors per Chroma call
+_QUERY_BATCH = 64  # query vectors per Chroma call (it holds the GIL while it works: short calls)
+_MAX_FETCH = 400  # results per query at most, when copies crowd a passage's neighbourhood
 
 
 @dataclass
@@ -48,30 +49,42 @@ def ann_lists(
     k = NEIGHBOURS
     new = set(ids) if new is None else new
     top = np.full((len(ids), k), -np.inf, dtype=np.float32)
-    found_ids: list[list[str]] = []
     reverse: dict[str, list[float]] = {}
+    found_ids: list[list[str]] = [[] for _ in ids]
     for start in range(0, len(ids), _QUERY_BATCH):
-        end = min(start + _QUERY_BATCH, len(ids))
-        results = store.nearest(vectors[start:end], k + 1 + _EXTRA)
-        for offset, (rids, sims, metas) in enumerate(results):
-            row = start + offset
-            pid, article = ids[row], article_ids[row]
-            kept_ids: list[str] = []
-            kept: list[float] = []
-            for rid, sim, meta in zip(rids, sims, metas, strict=True):
-                if rid == pid or meta.get("article_id") == article or sim >= SAME_STORY:
+        rows = list(range(start, min(start + _QUERY_BATCH, len(ids))))
+        n = k + 1 + _EXTRA
+        while rows:
+            results = store.nearest(vectors[rows], n)
+            short = []
+            for row, (rids, sims, metas) in zip(rows, results, strict=True):
+                kept_ids, kept = _kept(ids[row], article_ids[row], rids, sims, metas, n)
+                if len(kept) < k and len(rids) == n and n < _MAX_FETCH:
+                    short.append(row)  # a crowd of its own article or story copies: ask for more
                     continue
-                kept_ids.append(rid)
-                kept.append(sim)
-                if rid not in new:
-                    reverse.setdefault(rid, []).append(sim)
-                if len(kept) == k:
-                    break
-            top[row, : len(kept)] = kept
-            found_ids.append(kept_ids)
-        if between is not None:
-            between()
+                top[row, : min(k, len(kept))] = kept[:k]
+                found_ids[row] = kept_ids[:k]
+                for rid, sim in zip(kept_ids, kept, strict=True):  # every result found, not only the k best
+                    if rid not in new:
+                        reverse.setdefault(rid, []).append(sim)
+            rows, n = short, n * 4
+            if between is not None:
+                between()
     return AnnLists(top, found_ids, reverse)
+
+
+def _kept(pid: str, article: int, rids: list[str], sims: list[float], metas: list[dict], k: int):
+    """The first ``k`` results that are neither the passage, its article, nor a copy of its story."""
+    kept_ids: list[str] = []
+    kept: list[float] = []
+    for rid, sim, meta in zip(rids, sims, metas, strict=True):
+        if rid == pid or meta.get("article_id") == article or sim >= SAME_STORY:
+            continue
+        kept_ids.append(rid)
+        kept.append(sim)
+        if len(kept) == k:
+            break
+    return kept_ids, kept
 
 
 def merge_offers(current: np.ndarray, offers: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:

@@ -172,6 +172,7 @@ def test_the_engine_writes_neighbour_lists_for_new_passages_only(tmp_path, monke
         assert len(after) == desk.archive.embedded_passage_count() and new
         assert sum(queried) == len(new) + 1  # one ANN query per new passage, and the search itself
         changed = [pid for pid in first if after[pid] != first[pid]]
+        assert changed  # the reverse update: new passages entered old passages' (short) lists
         for pid in changed:  # an old list changes only by taking in better neighbours
             old, now = (np.frombuffer(x, dtype=np.float32) for x in (first[pid], after[pid]))
             assert (now >= old).all() and (now > old).any()
