@@ -71,11 +71,44 @@ class VectorScaleQueries(Database):
             )
         return out
 
-    def visible_article_ids_capped(self, guild_id: int | None, cap: int) -> list[int] | None:
-        """The ids of the articles a server may see when there are at most ``cap``, else None."""
-        rows = self.db.execute(
-            "SELECT DISTINCT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-            "WHERE f.guild_id IS NULL OR f.guild_id = ? LIMIT ?",
-            [guild_id, cap + 1],
-        ).fetchall()
-        return None if len(rows) > cap else [r[0] for r in rows]
+    def passage_ids_filtered(
+        self,
+        since_ts: float | None,
+        until_ts: float | None,
+        outlets: list[str] | None,
+        guild_id: int | None,
+        scoped: bool,
+        limit: int,
+    ) -> list[str] | None:
+        """Ids of the embedded passages inside a date range (by the articles' date index), of the
+        outlets, visible to the server: at most ``limit`` (None past it), at a cost that follows the
+        matches. Without a date range, only a server's feeds narrow it (None otherwise)."""
+        params: list = []
+        where = ["p.embedded = 1"]
+        if since_ts is not None or until_ts is not None:
+            sql = "SELECT p.id FROM articles a JOIN passages p ON p.article_id = a.id"
+            where.append("a.published_ts BETWEEN ? AND ?")
+            params += [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
+            if outlets:
+                where.append("a.outlet IN (%s)" % ",".join("?" * len(outlets)))
+                params += outlets
+            if scoped:
+                where.append(
+                    "EXISTS (SELECT 1 FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+                    "WHERE af.article_id = a.id AND (f.guild_id IS NULL OR f.guild_id = ?))"
+                )
+                params.append(guild_id)
+        elif scoped:
+            sql = (
+                "SELECT DISTINCT p.id FROM feeds f JOIN article_feeds af ON af.feed_id = f.id "
+                "JOIN passages p ON p.article_id = af.article_id"
+            )
+            where.append("(f.guild_id IS NULL OR f.guild_id = ?)")
+            params.append(guild_id)
+            if outlets:
+                where.append("p.outlet IN (%s)" % ",".join("?" * len(outlets)))
+                params += outlets
+        else:
+            return None
+        rows = self.db.execute(f"{sql} WHERE {' AND '.join(where)} LIMIT ?", [*params, limit + 1]).fetchall()
+        return None if len(rows) > limit else [r[0] for r in rows]

@@ -129,10 +129,10 @@ class VectorStore:
         return out
 
     def nearest(
-        self, vectors: np.ndarray, n: int, where: dict | None = None
+        self, vectors: np.ndarray, n: int, where: dict | None = None, among: list[str] | None = None
     ) -> list[tuple[list[str], list[float], list[dict]]]:
         """Chroma's own (HNSW) nearest neighbours of each vector: ids, cosine similarities (best
-        first) and metadatas; ``where`` is Chroma's pre-filter on metadata."""
+        first) and metadatas; ``where`` is Chroma's pre-filter on metadata, ``among`` on ids."""
         if len(vectors) == 0:
             return []
         with self._unavailable("vector index at {} is unavailable"):
@@ -143,6 +143,8 @@ class VectorStore:
             }
             if where:
                 kwargs["where"] = where
+            if among is not None:
+                kwargs["ids"] = among
             got = self.collection.query(**kwargs)
         out = []
         for ids, dists, metas in zip(got["ids"], got["distances"] or [], got["metadatas"] or [], strict=True):

@@ -29,11 +29,11 @@ from .neighbours import ann_lists, merge_offers
 log = logging.getLogger(__name__)
 
 OVERFETCH = 3  # results asked per candidate wanted, unfiltered (room for the density re-ranking)
-MAX_FETCH = 1500  # past this many results a filtered search is pre-filtered instead
+MAX_FETCH = 1500  # past this many results a filtered search is pre-filtered instead, when it can be
+MAX_OVERFETCH = 4000  # results at most when it cannot (no date range, a big server): fewer may pass
+IDS_MAX = 20_000  # passages at most picked by the archive for a pre-filtered search (Chroma's ``ids``)
 SAMPLE = 20_000  # passages in the selectivity sample
 RESAMPLE_GROWTH = 0.05  # the sample (and mean density) is redrawn when the archive grows by 5%
-MAX_SCOPED_FETCH = 6000  # results of a pre-filtered search still over-fetched for server scope
-SCOPE_IDS_MAX = 3000  # a server with at most this many visible articles is pre-filtered by their ids
 _NEIGHBOUR_PAGE = 256  # passages per round of neighbour lists (short Chroma reads: it holds the GIL)
 _VECTOR_CACHE = 4096
 
@@ -166,41 +166,25 @@ class DenseEngine:
             share *= self.visible_share(guild_id, signature)
         want = k * OVERFETCH
         fetch = int(want / max(share, 1e-9))
-        if fetch <= MAX_FETCH:
-            self.last_path = "overfetch"
-            ids, sims, metas = store.nearest(query[None, :], min(fetch, self.count))[0]
-        else:
+        scope_id = guild_id if scoped else None
+        among = None
+        if fetch > MAX_FETCH and share * self.count <= 2 * IDS_MAX:
+            among = self.archive.passage_ids_filtered(since_ts, until_ts, outlets, guild_id, scoped, IDS_MAX)
+        if among is not None:  # selective: the archive's indexes pick the passages, Chroma ranks them
             self.last_path = "prefilter"
-            where, scope_ids = self._where(since_ts, until_ts, outlets, guild_id if scoped else None)
-            fetch = want
-            if scoped and scope_ids is None:  # a big server: its share still over-fetched
-                fetch = min(int(want / max(self.visible_share(guild_id, signature), 1e-9)), MAX_SCOPED_FETCH)
-            ids, sims, metas = store.nearest(query[None, :], min(fetch, self.count), where)[0]
-        keep = self._post_filter(ids, metas, since_ts, until_ts, outlets, guild_id if scoped else None)
+            if not among:
+                return DenseHits([], np.zeros(0), np.zeros(0))
+            ids, sims, metas = store.nearest(query[None, :], min(want, len(among)), among=among)[0]
+            keep = list(range(len(ids)))
+        else:
+            self.last_path = "overfetch"
+            ids, sims, metas = store.nearest(query[None, :], min(fetch, MAX_OVERFETCH, self.count))[0]
+            keep = self._post_filter(ids, metas, since_ts, until_ts, outlets, scope_id)
         ids = [ids[i] for i in keep]
         cos = np.array([sims[i] for i in keep], dtype=np.float32)
         scores = cos - self.penalties(ids)
         order = np.argsort(-scores, kind="stable")[:k]
         return DenseHits([ids[i] for i in order], scores[order], cos[order])
-
-    def _where(
-        self, since_ts: float | None, until_ts: float | None, outlets: list[str] | None, guild_id: int | None
-    ) -> tuple[dict | None, list[int] | None]:
-        parts: list[dict] = []
-        if since_ts is not None:
-            parts.append({"published_ts": {"$gte": since_ts}})
-        if until_ts is not None:
-            parts.append({"published_ts": {"$lte": until_ts}})
-        if outlets:
-            parts.append({"outlet": {"$in": list(outlets)}} if len(outlets) > 1 else {"outlet": outlets[0]})
-        scope_ids = None
-        if guild_id is not None:
-            scope_ids = self.archive.visible_article_ids_capped(guild_id, SCOPE_IDS_MAX)
-            if scope_ids is not None:
-                parts.append({"article_id": {"$in": scope_ids or [-1]}})
-        if not parts:
-            return None, scope_ids
-        return (parts[0] if len(parts) == 1 else {"$and": parts}), scope_ids
 
     def _post_filter(
         self,

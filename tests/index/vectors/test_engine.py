@@ -109,18 +109,18 @@ def scoped(tmp_path_factory):
     mirror.close()
 
 
-@pytest.mark.parametrize("ids_max", [0, 3000], ids=["post-filtered", "pre-filtered by ids"])
-def test_server_scope_is_the_same_in_both_modes(scoped, monkeypatch, ids_max):
+@pytest.mark.parametrize("ids_max, path", [(0, "overfetch"), (20_000, "prefilter")])
+def test_server_scope_is_the_same_in_both_modes(scoped, monkeypatch, ids_max, path):
     mirror, engine, served = scoped
-    monkeypatch.setattr(engine_mod, "SCOPE_IDS_MAX", ids_max)
-    monkeypatch.setattr(engine_mod, "MAX_FETCH", 1)  # the scoped searches take the pre-filtered path
+    monkeypatch.setattr(engine_mod, "IDS_MAX", ids_max)  # 0: the archive never picks the passages
+    monkeypatch.setattr(engine_mod, "MAX_FETCH", 1)  # every scoped search counts as selective
     gazette = {u for s, u in served.links.items() if s in {x[0] for x in H.GAZETTE_STORIES}}
     for question in QUESTIONS:
         scope = Scope(7, everything=False)
         got = top_urls(engine, question, scope=scope)
         assert got == top_urls(mirror, question, scope=scope)
         assert got and set(got) <= gazette
-        assert engine.retriever.engine.last_path == "prefilter"
+        assert engine.retriever.engine.last_path == path
 
 
 def test_auto_switches_to_the_engine_past_the_configured_size(desks):
