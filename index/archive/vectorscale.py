@@ -90,7 +90,7 @@ class VectorScaleQueries(Database):
             where.append("a.published_ts BETWEEN ? AND ?")
             params += [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
             if outlets:
-                where.append("a.outlet IN (%s)" % ",".join("?" * len(outlets)))
+                where.append(f"a.outlet IN ({','.join('?' * len(outlets))})")
                 params += outlets
             if scoped:
                 where.append(
@@ -106,7 +106,7 @@ class VectorScaleQueries(Database):
             where.append("(f.guild_id IS NULL OR f.guild_id = ?)")
             params.append(guild_id)
             if outlets:
-                where.append("p.outlet IN (%s)" % ",".join("?" * len(outlets)))
+                where.append(f"p.outlet IN ({','.join('?' * len(outlets))})")
                 params += outlets
         else:
             return None
