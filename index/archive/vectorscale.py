@@ -20,6 +20,9 @@ class VectorScaleQueries(Database):
     def embedded_passage_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM passages WHERE embedded = 1").fetchone()[0])
 
+    def neighbour_list_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0])
+
     def embedded_without_neighbours(self, after_rowid: int = 0, limit: int = 5000) -> list[tuple[int, str, int]]:
         """(rowid, id, article id) of embedded passages past ``after_rowid`` with no stored
         neighbour list, in rowid order."""

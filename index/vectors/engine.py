@@ -54,6 +54,7 @@ class DenseEngine:
         self._sample_basis = -1
         self._visible_share: dict[tuple, float] = {}
         self._watermark = 0  # passages up to this rowid have had their neighbour lists looked at
+        self._missing_after_full = 0
         self._store: VectorStore | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -72,7 +73,18 @@ class DenseEngine:
                 return 0
             self._store = store
             self._vectors.clear()  # a re-embedded passage must not keep its old vector
-            written = self.catch_up_neighbours(store, between) if self.density_penalty > 0 else 0
+            written = 0
+            if self.density_penalty > 0:
+                written = self.catch_up_neighbours(store, between)
+                # lists dropped behind the watermark (a re-embedded feed, a full reindex): one full pass,
+                # not repeated while the same passages stay without one (e.g. their vector is missing)
+                missing = self.archive.embedded_passage_count() - self.archive.neighbour_list_count()
+                if missing > 0 and missing != self._missing_after_full:
+                    watermark, self._watermark = self._watermark, 0
+                    written += self.catch_up_neighbours(store, between)
+                    self._watermark = max(watermark, self._watermark)
+                    missing = self.archive.embedded_passage_count() - self.archive.neighbour_list_count()
+                    self._missing_after_full = missing
             self.count = store.count()
             if self._sample_basis < 0 or abs(self.count - self._sample_basis) > RESAMPLE_GROWTH * self._sample_basis:
                 self._resample()

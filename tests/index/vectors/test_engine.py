@@ -178,3 +178,24 @@ def test_the_engine_writes_neighbour_lists_for_new_passages_only(tmp_path, monke
             assert (now >= old).all() and (now > old).any()
     finally:
         desk.close()
+
+
+def test_lists_dropped_behind_the_watermark_are_recomputed(tmp_path):
+    """A feed re-embedded (its passages keep their rows, their lists are deleted): the next refresh
+    finds them although they are behind the watermark."""
+    served = H.serve_feeds()
+    desk = Newsdesk(with_dense(H.make_config(tmp_path / "data"), dense="engine"), embedder=HashEmbedder())
+    try:
+        desk.add_feed(served.gazette.url, H.GAZETTE)
+        desk.ingest()
+        desk.search("glacier")
+        count = desk.archive.embedded_passage_count()
+        assert desk.archive.neighbour_list_count() == count > 0
+        with desk.archive.transaction():
+            desk.archive.db.execute("DELETE FROM passage_neighbours WHERE rowid % 2 = 0")
+        desk.archive.bump_generation()
+        assert desk.archive.neighbour_list_count() < count
+        desk.search("glacier")
+        assert desk.archive.neighbour_list_count() == count
+    finally:
+        desk.close()
