@@ -23,6 +23,8 @@ unfiltered p50 <= 2. Chroma's own ``collection.query(where=...)`` is timed as th
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -83,13 +85,18 @@ class RandomQueryEmbedder:
     dimension = DIM
     max_tokens = 256
 
+    topics = None  # with the archive's topic centres, a query lands near one of them (like a real question)
+
     def encode(self, texts, batch_size: int = 64):
         import numpy as np
 
         out = np.empty((len(texts), DIM), dtype=np.float32)
         for i, text in enumerate(texts):
             seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-            v = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+            rng = np.random.default_rng(seed)
+            v = rng.standard_normal(DIM).astype(np.float32)
+            if self.topics is not None:
+                v = self.topics[int(rng.integers(0, len(self.topics)))] + v * (ARTICLE_SPREAD / np.sqrt(DIM))
             out[i] = v / np.linalg.norm(v)
         return out
 
@@ -112,19 +119,46 @@ class MemoEmbedder(RandomQueryEmbedder):
 
 
 # -- build ---------------------------------------------------------------------------------------
-def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
+BULK_ARTICLES = 500
+ARTICLE_SPREAD = 0.8  # an article's offset from its topic (norm, relative to the unit topic centre)
+PASSAGE_SPREAD = 0.5  # a passage's offset from its article
+# so: passage-topic cosine ~0.73, two passages of one topic ~0.53, of one article ~0.87 (< SAME_STORY)
+
+
+def synthetic_topics(passages: int, seed: int):
+    """Topic centres (unit vectors): one per ~500 passages, at least 50."""
     import numpy as np
 
-    from index.archive import Archive
-    from index.archive.sql import now_iso
-    from index.models import PassageRow
-    from index.text.clean import content_hash
-    from index.vectors.chroma import VectorStore
+    rng = np.random.default_rng(seed + 1)
+    topics = rng.standard_normal((max(50, passages // 500), DIM)).astype(np.float32)
+    return topics / np.linalg.norm(topics, axis=1, keepdims=True)
 
-    config = eval_config(data_dir)
-    gen = TextGen(seed=seed)
-    rng = np.random.default_rng(seed)
-    archive = Archive(config.archive_path)
+
+def _unit_noise(rng, n: int, scale: float):
+    import numpy as np
+
+    noise = rng.standard_normal((n, DIM)).astype(np.float32)
+    return noise * (scale / np.sqrt(DIM))
+
+
+def clustered_vectors(article_ids: list[int], topics, article_vec: dict, rng):
+    """Unit vectors: each article drawn around a random topic, its passages around the article."""
+    import numpy as np
+
+    out = np.empty((len(article_ids), DIM), dtype=np.float32)
+    for i, aid in enumerate(article_ids):
+        base = article_vec.get(aid)
+        if base is None:
+            base = topics[int(rng.integers(0, len(topics)))] + _unit_noise(rng, 1, ARTICLE_SPREAD)[0]
+            article_vec[aid] = base
+        out[i] = base
+    out += _unit_noise(rng, len(article_ids), PASSAGE_SPREAD)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def _feeds(archive) -> list:
+    """The 20 outlets' 40 feeds (a third of guild 1001, a third of guild 1002, the rest global)."""
     feeds = []
     for o, outlet in enumerate(OUTLET_NAMES[:N_OUTLETS]):
         for section in ("news", "world"):
@@ -134,14 +168,24 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
                 f"https://feeds.example/{o}/{section}.xml", f"{outlet} {section}", guild_id=guild
             )
             feeds.append((feed, outlet))
+    return feeds
+
+
+def write_passages(archive, feeds, gen, rng, passages: int, guid_prefix: str = "", progress: bool = True) -> dict:
+    """Articles of 1-6 passages through the Archive API, as the pipeline writes them (one article
+    per inner transaction, many per outer one), dated over the last 10 years."""
+    from index.archive.sql import now_iso
+    from index.models import PassageRow
+    from index.text.clean import content_hash
+
     now = datetime.now(UTC)
     start = now - timedelta(days=3650)
     span = (now - start).total_seconds()
-
     write_s = gen_s = 0.0
     written = articles = 0
     t_build = time.perf_counter()
     next_report = max(passages // 5, 1)
+    bulk = None
     while written < passages:
         t0 = time.perf_counter()
         n_pass = int(min(passages - written, rng.choice([1, 2, 3, 4, 5, 6], p=[0.15, 0.2, 0.25, 0.2, 0.12, 0.08])))
@@ -166,7 +210,7 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
                     outlet=outlet,
                 )
             )
-        guid = f"https://news.example/{fi}/{articles}"
+        guid = f"https://news.example/{guid_prefix}{fi}/{articles}"
         record = {
             "guid": guid,
             "url": guid,
@@ -188,54 +232,118 @@ def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
         }
         t1 = time.perf_counter()
         gen_s += t1 - t0
+        if articles % BULK_ARTICLES == 0:  # many articles per outer transaction (the pipeline's own
+            if bulk is not None:  # transactions nest inside it): 1M passages in minutes, not an hour
+                bulk.__exit__(None, None, None)
+            bulk = archive.transaction()
+            bulk.__enter__()
         with archive.transaction():
             article_id = archive.write_article(record, rows)
             archive.link_feed(article_id, feed.id)
         write_s += time.perf_counter() - t1
         written += n_pass
         articles += 1
-        if written >= next_report:
+        if progress and written >= next_report:
             print(f"  … {written:,} passages written ({time.perf_counter() - t_build:.0f} s)", flush=True)
             next_report += max(passages // 5, 1)
+    if bulk is not None:
+        bulk.__exit__(None, None, None)
+    return {"passages": written, "articles": articles, "generate_text_s": gen_s, "archive_write_s": write_s}
 
-    # vectors: random unit vectors straight into the store, as the pipeline's embed step would put them
-    store = VectorStore(config.index, config.chroma_path, MODEL, DIM)
+
+def embed_pending(archive, store, topics, article_vec: dict, rng, direct: bool, progress: bool = True) -> dict:
+    """Clustered vectors for the passages waiting for one, into the store (``direct``: straight to
+    Chroma in big calls, for building; else ``VectorStore.upsert``'s small pages, as the pipeline)."""
+    from index.models import PassageRow
+
     upsert_s = mark_s = 0.0
     page = 5000
     done = 0
+    after = 0
     while True:
-        batch = archive.passages_to_embed(page)
+        if direct:  # by rowid: passages_to_embed sorts every waiting passage per call (hours at 1M waiting)
+            rows = archive.db.execute(
+                "SELECT rowid, id, article_id, published_ts, outlet FROM passages "
+                "WHERE embedded = 0 AND rowid > ? ORDER BY rowid LIMIT ?",
+                [after, page],
+            ).fetchall()
+            batch = [PassageRow(r[1], r[2], 0, "", "", r[3], r[4] or "") for r in rows]
+            after = rows[-1][0] if rows else after
+        else:
+            batch = archive.passages_to_embed(page)
         if not batch:
             break
-        vectors = rng.standard_normal((len(batch), DIM)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = clustered_vectors([p.article_id for p in batch], topics, article_vec, rng)
         ids = [p.id for p in batch]
         metas = [{"article_id": p.article_id, "published_ts": p.published_ts or 0.0, "outlet": p.outlet} for p in batch]
         t0 = time.perf_counter()
-        store.upsert(ids, vectors, metas)
+        if direct:
+            for start in range(0, len(ids), 2500):
+                end = start + 2500
+                store.collection.upsert(ids=ids[start:end], embeddings=vectors[start:end], metadatas=metas[start:end])
+        else:
+            store.upsert(ids, vectors, metas)
         t1 = time.perf_counter()
         archive.mark_embedded(ids)
         archive.bump_generation()
         mark_s += time.perf_counter() - t1
         upsert_s += t1 - t0
         done += len(batch)
-        if done % 25000 < page:
+        if progress and done % 25000 < page:
             print(f"  … {done:,} vectors in Chroma ({upsert_s:.0f} s)", flush=True)
+    return {"vectors": done, "chroma_upsert_s": upsert_s, "mark_embedded_s": mark_s}
+
+
+def build(data_dir: Path, passages: int, seed: int = 11) -> dict:
+    import numpy as np
+
+    from index.archive import Archive
+    from index.vectors.chroma import VectorStore
+
+    config = eval_config(data_dir)
+    gen = TextGen(seed=seed)
+    rng = np.random.default_rng(seed)
+    archive = Archive(config.archive_path)
+    feeds = _feeds(archive)
+    t_build = time.perf_counter()
+    written_before = archive.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+    if written_before >= passages:  # a build stopped after writing: only the vectors are left to do
+        wrote = (
+            json.loads((data_dir / "bench-writes.json").read_text())
+            if (data_dir / "bench-writes.json").exists()
+            else {
+                "passages": written_before,
+                "articles": archive.db.execute("SELECT count(*) FROM articles").fetchone()[0],
+                "generate_text_s": None,
+                "archive_write_s": None,
+                "resumed": True,
+            }
+        )
+    else:
+        wrote = write_passages(archive, feeds, gen, rng, passages)
+        (data_dir / "bench-writes.json").write_text(json.dumps(wrote) + "\n")
+    # vectors: clustered like a news archive's (topics with spread, an article's passages close to each
+    # other), straight into the store as the pipeline's embed step would put them
+    store = VectorStore(config.index, config.chroma_path, MODEL, DIM)
+    topics = synthetic_topics(passages, seed)
+    np.save(data_dir / "topics.npy", topics)
+    emb = embed_pending(archive, store, topics, {}, rng, direct=True)
     archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     archive.close()
     info = {
-        "passages": written,
-        "articles": articles,
+        "passages": wrote["passages"],
+        "articles": wrote["articles"],
         "feeds": len(feeds),
         "outlets": N_OUTLETS,
-        "generate_text_s": gen_s,
-        "archive_write_s": write_s,
-        "archive_passages_per_s": written / write_s,
-        "chroma_upsert_s": upsert_s,
-        "chroma_vectors_per_s": done / upsert_s if upsert_s else None,
-        "mark_embedded_s": mark_s,
+        "generate_text_s": wrote["generate_text_s"],
+        "archive_write_s": wrote["archive_write_s"],
+        "archive_passages_per_s": wrote["passages"] / wrote["archive_write_s"] if wrote["archive_write_s"] else None,
+        "chroma_upsert_s": emb["chroma_upsert_s"],
+        "chroma_vectors_per_s": emb["vectors"] / emb["chroma_upsert_s"] if emb["chroma_upsert_s"] else None,
+        "mark_embedded_s": emb["mark_embedded_s"],
         "build_wall_s": time.perf_counter() - t_build,
         "build_peak_rss_mib": proc_status().get("VmHWM"),
+        "vectors": "clustered",
     }
     (data_dir / "bench-build.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
@@ -534,6 +642,240 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     return out
 
 
+def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
+    """The issue's numbers for one dense mode: neighbour lists, search latency unfiltered and
+    filtered, the searching process's peak RSS, adding 10,000 passages with the event-loop lag
+    meanwhile, and (with the mirror loaded) recall@10 of the ANN neighbour lists against exact."""
+    import asyncio
+
+    import numpy as np
+
+    from index.archive import Archive
+    from index.models import Scope
+    from index.service import Newsdesk
+    from index.vectors.density import SAME_STORY
+    from index.vectors.neighbours import ann_lists, recall_at
+
+    rss_start = proc_status()
+    topics_path = data_dir / "topics.npy"
+    RandomQueryEmbedder.topics = np.load(topics_path) if topics_path.exists() else None
+    embedder = RandomQueryEmbedder()
+    gen = TextGen(seed=99)
+    queries = list(dict.fromkeys(gen.query() for _ in range(args.queries * 2)))[: args.queries]
+    config = eval_config(data_dir)
+    config = config.replace(
+        index=dataclasses.replace(config.index, dense=args.mode, neighbours=args.neighbours, chroma_url=args.chroma_url)
+    )
+    desk = Newsdesk(config, embedder=embedder)
+    retr = desk.retriever
+    store = desk.store_or_open()
+    n = desk.archive.embedded_passage_count()
+    stored_before = desk.archive.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0]
+    sampled = None
+    if args.neighbour_sample and stored_before < n:
+        # the lists of a sample of passages, timed and extrapolated (at 1M the whole catch-up takes
+        # longer than a session); the searches then run with the other lists missing (penalty = mean)
+        sample_rows = desk.archive.embedded_without_neighbours(0, args.neighbour_sample)
+        vecs = store.vectors([r[1] for r in sample_rows])
+        rows_ok = [r for r in sample_rows if r[1] in vecs]
+        t0 = time.perf_counter()
+        ann_lists(store, [r[1] for r in rows_ok], np.stack([vecs[r[1]] for r in rows_ok]), [r[2] for r in rows_ok])
+        per = (time.perf_counter() - t0) / len(rows_ok)
+        sampled = {
+            "sample": len(rows_ok),
+            "seconds_per_passage": per,
+            "extrapolated_seconds": per * (n - stored_before),
+        }
+        retr.engine._watermark = desk.archive.max_passage_rowid()  # catch-up: only what is added from here
+    t0 = time.perf_counter()
+    retr.refresh_mirror()  # the first search's work: mirror load or engine catch-up, neighbour lists
+    first_refresh = time.perf_counter() - t0
+    mode = "engine" if retr.uses_engine else "mirror"
+    out: dict = {
+        "passages": n,
+        "mode": mode,
+        "mode_config": args.mode,
+        "neighbours_config": args.neighbours,
+        "build_seconds": build_info.get("build_wall_s"),
+        "build": build_info,
+        "first_refresh_seconds": first_refresh,
+        "neighbour_lists_stored_before": stored_before,
+        "query_vectors": "near a topic centre" if RandomQueryEmbedder.topics is not None else "random unit vectors",
+    }
+    # neighbours_seconds: computing every passage's list (when none were stored), else loading them
+    out["neighbours_seconds"] = first_refresh if sampled is None else sampled["extrapolated_seconds"]
+    if sampled is not None:
+        out["neighbours_sampled"] = sampled
+    out["neighbours_computed"] = desk.archive.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0] - (
+        stored_before
+    )
+
+    if mode == "mirror" and len(retr.mirror) and args.recall_sample:
+        m = retr.mirror
+        rng = np.random.default_rng(3)
+        sample = rng.choice(len(m), size=min(args.recall_sample, len(m)), replace=False)
+        exact_ids = []
+        for i in sample:
+            sims = m.matrix @ m.matrix[i]
+            sims[m.article == m.article[i]] = -np.inf
+            sims[sims >= SAME_STORY] = -np.inf
+            best = np.argpartition(-sims, 10)[:10]
+            exact_ids.append([m.ids[j] for j in best if np.isfinite(sims[j])])
+        t0 = time.perf_counter()
+        lists = ann_lists(store, [m.ids[i] for i in sample], m.matrix[sample], m.article[sample].tolist())
+        out["ann_query_ms_per_passage"] = (time.perf_counter() - t0) * 1000 / len(sample)
+        out["neighbour_recall_at_10"] = recall_at(lists.neighbour_ids, exact_ids)
+        out["recall_sample"] = len(sample)
+
+    outlets = [o["outlet"] for o in desk.archive.outlets()]
+    now = datetime.now(UTC)
+    month_since = (now - timedelta(days=3 * 365 + 30)).date().isoformat()
+    month_until = (now - timedelta(days=3 * 365)).date().isoformat()
+    year_since = (now - timedelta(days=5 * 365)).date().isoformat()
+    year_until = (now - timedelta(days=4 * 365)).date().isoformat()
+    conditions = {
+        "unfiltered": {},
+        "date window 30 days": {"since": month_since, "until": month_until},
+        "date window 1 year": {"since": year_since, "until": year_until},
+        "outlet": {"source": outlets[0]},
+        "server scope": {"scope": Scope(GUILD_A, everything=False)},
+    }
+    for q in queries[:5]:
+        desk.search(q, limit=10)
+    lat = {}
+    paths: dict[str, dict[str, int]] = {}
+    for label, kw in conditions.items():
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            desk.search(q, limit=10, **kw)
+            times.append((time.perf_counter() - t0) * 1000)
+            path = retr.engine.last_path if retr.uses_engine else "mirror"
+            paths.setdefault(label, {}).setdefault(path, 0)
+            paths[label][path] += 1
+        lat[label] = percentiles(times)
+    out["search_ms"] = lat
+    out["search_p50_ms"] = lat["unfiltered"]["p50"]
+    out["search_p95_ms"] = lat["unfiltered"]["p95"]
+    out["filtered_p50_ms"] = {k: v["p50"] for k, v in lat.items() if k != "unfiltered"}
+    out["filtered_p95_ms"] = {k: v["p95"] for k, v in lat.items() if k != "unfiltered"}
+    out["engine_paths"] = paths
+    out["rss_mib"] = proc_status().get("VmHWM")  # the searching process's peak after the searches
+    if args.json:  # a checkpoint: the add below is long at 1M
+        Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
+    out["rss_after_searches"] = proc_status()
+    out["rss_start"] = rss_start
+
+    # add 10,000 passages: written, embedded (VectorStore.upsert's pages), the next search's refresh
+    # (its neighbour lists), all in a worker thread while an asyncio loop is probed every 10 ms
+    add = args.add
+    if add:
+        archive2 = Archive(config.archive_path)
+        feeds = _feeds(archive2)
+        rng = np.random.default_rng(int(time.time()))
+        topics = RandomQueryEmbedder.topics if RandomQueryEmbedder.topics is not None else synthetic_topics(n, 11)
+        parts: dict[str, float] = {}
+
+        def add_work():
+            t0 = time.perf_counter()
+            if not args.chroma_url:
+                write_passages(
+                    archive2, feeds, TextGen(seed=int(time.time())), rng, add, f"add{int(time.time())}-", False
+                )
+            t1 = time.perf_counter()
+            if not args.chroma_url:
+                embed_pending(archive2, store, topics, {}, rng, direct=False, progress=False)
+            else:  # as a `newsdesk worker` beside the bot: another process writes and embeds
+                cmd = [sys.executable, __file__, "--add-only", str(add), "--data-dir", str(data_dir)]
+                cmd += ["--chroma-url", args.chroma_url]
+                subprocess.run(cmd, check=True, env=os.environ)
+            t2 = time.perf_counter()
+            retr.refresh_mirror()
+            t3 = time.perf_counter()
+            desk.search(queries[0] + " after", limit=10)
+            parts.update(write_s=t1 - t0, embed_s=t2 - t1, refresh_s=t3 - t2, next_search_s=time.perf_counter() - t3)
+
+        async def probed():
+            samples: list[float] = []
+            stop = asyncio.Event()
+
+            async def probe():
+                while not stop.is_set():
+                    t = time.perf_counter()
+                    await asyncio.sleep(0.01)
+                    samples.append((time.perf_counter() - t - 0.01) * 1000)
+
+            task = asyncio.get_running_loop().create_task(probe())
+            t0 = time.perf_counter()
+            await asyncio.to_thread(add_work)
+            seconds = time.perf_counter() - t0
+            stop.set()
+            await task
+            return seconds, percentiles(samples)
+
+        seconds, lag = asyncio.run(probed())
+        out[f"add_{add // 1000}k_seconds"] = seconds
+        out["add_10k_seconds"] = seconds * 10_000 / add
+        out["add_parts_s"] = parts
+        out["add_writer"] = "another process (the worker)" if args.chroma_url else "this process (a worker thread)"
+        out["add_loop_lag_ms"] = lag
+        out["rss_mib_after_add"] = proc_status().get("VmHWM")
+        archive2.close()
+    desk.close()
+
+    rows = [["passages", n], ["mode", mode], ["first refresh / neighbour lists (s)", out["neighbours_seconds"]]]
+    rows.append(["neighbour lists computed", out["neighbours_computed"]])
+    if "neighbour_recall_at_10" in out:
+        rows.append(
+            [f"ANN neighbour recall@10 vs exact ({out['recall_sample']} passages)", out["neighbour_recall_at_10"]]
+        )
+    for label, v in lat.items():
+        rows.append([f"search p50 / p95 ms: {label} ({paths.get(label)})", f"{v['p50']:.1f} / {v['p95']:.1f}"])
+    rows.append(["peak RSS after the searches (MiB)", out["rss_mib"]])
+    if add:
+        rows.append([f"add {add:,} passages (s)", out[f"add_{add // 1000}k_seconds"]])
+        rows.append(
+            [
+                "  write / embed / refresh (s)",
+                " / ".join(f"{parts[k]:.1f}" for k in ("write_s", "embed_s", "refresh_s")),
+            ]
+        )
+        rows.append(["  loop lag p50 / p99 / max (ms)", f"{lag['p50']:.1f} / {lag['p99']:.1f} / {lag['max']:.1f}"])
+    run.table(f"bench_scale: {n:,} passages, dense = {args.mode} ({mode})", ["measure", "value"], rows)
+    return out
+
+
+def start_chroma_server(path: Path):
+    """`chroma run` on 127.0.0.1 serving ``path``; (process, url) once it answers its heartbeat."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chroma = Path(sys.executable).with_name("chroma")
+    log = open(path.parent / "chroma-server.log", "w")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"chroma run exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("chroma run did not answer within 300 s")
+
+
 def main(argv=None) -> dict:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, help="archive size (default 100,000; --quick 20,000)")
@@ -546,9 +888,49 @@ def main(argv=None) -> dict:
     parser.add_argument("--build-only", action="store_true", help="build the archive and stop")
     parser.add_argument("--queries", type=int, help="distinct queries per condition (default 100; --quick 50)")
     parser.add_argument("--real-query", action="store_true", help="embed the queries with the real model (beforehand)")
+    parser.add_argument("--mode", default="auto", choices=["auto", "mirror", "engine"], help="index.dense")
+    parser.add_argument("--neighbours", default="auto", choices=["auto", "exact", "ann"], help="index.neighbours")
+    parser.add_argument("--add", type=int, default=10_000, help="passages added while the loop is probed (0: none)")
+    parser.add_argument("--recall-sample", type=int, default=1000, help="passages for the ANN recall@10 (mirror mode)")
+    parser.add_argument(
+        "--neighbour-sample",
+        type=int,
+        default=0,
+        help="engine: time ANN lists for this many passages and extrapolate, instead of computing all",
+    )
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="serve the archive's Chroma directory with `chroma run` on 127.0.0.1 and search through it; "
+        "the add is then written by another process (as a `newsdesk worker` would)",
+    )
+    parser.add_argument("--chroma-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--add-only", type=int, default=0, help="(internal) write and embed N passages into --data-dir, and stop"
+    )
+    parser.add_argument("--details", action="store_true", help="also the older detailed tables (mirror only)")
     args = parser.parse_args(argv)
     passages = args.passages or (1_000_000 if args.million else 20_000 if args.quick else 100_000)
     args.queries = args.queries or (50 if args.quick else 100)
+
+    if args.add_only:  # the worker's part of an add: write and embed (VectorStore.upsert's pages)
+        import numpy as np
+
+        from index.archive import Archive
+        from index.vectors.chroma import VectorStore
+
+        data_dir = Path(args.data_dir)
+        config = eval_config(data_dir)
+        config = config.replace(index=dataclasses.replace(config.index, chroma_url=args.chroma_url))
+        archive = Archive(config.archive_path)
+        rng = np.random.default_rng(int(time.time()))
+        stamp = int(time.time())
+        write_passages(archive, _feeds(archive), TextGen(seed=stamp), rng, args.add_only, f"add{stamp}-", False)
+        store = VectorStore(config.index, config.chroma_path, MODEL, DIM)
+        topics = np.load(data_dir / "topics.npy") if (data_dir / "topics.npy").exists() else synthetic_topics(1, 11)
+        embed_pending(archive, store, topics, {}, rng, direct=False, progress=False)
+        archive.close()
+        return {}
 
     if args.build_only:
         data_dir = bench_dir(f"scale-{passages}", args.data_dir)
@@ -568,9 +950,17 @@ def main(argv=None) -> dict:
         cmd = [sys.executable, __file__, "--build-only", "--passages", str(passages), "--data-dir", str(data_dir)]
         subprocess.run(cmd, check=True, env=os.environ)
         build_info = json.loads((data_dir / "bench-build.json").read_text())
+    server = None
     try:
-        run.results = measure(args, data_dir, build_info, run)
+        if args.server:
+            server, args.chroma_url = start_chroma_server(data_dir / "chroma")
+        run.results = measure(args, data_dir, build_info, run) if args.details else {}
+        run.results.update(measure_scale(args, data_dir, build_info, run))
+        run.results["chroma"] = args.chroma_url or "embedded"
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
         if not args.keep and not reuse:
             shutil.rmtree(data_dir, ignore_errors=True)
     run.finish()

@@ -57,6 +57,11 @@ class EmbeddingConfig:
 class IndexConfig:
     chroma_url: str = ""
     collection: str = "newsdesk"
+    # dense candidates: "mirror" (exact, in memory), "engine" (Chroma's own query, over-fetched and
+    # post-filtered), "auto" (the mirror up to mirror_max_passages embedded passages, then the engine)
+    dense: str = "auto"
+    mirror_max_passages: int = 300_000
+    neighbours: str = "auto"  # density lists: "exact" all-pairs, "ann" Chroma's HNSW, "auto" exact when small
 
 
 @dataclass(frozen=True)
@@ -209,6 +214,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: key 'embedding.passage_tokens' must be between 32 and 8192")
     if config.index.chroma_url and not config.index.chroma_url.startswith(("http://", "https://")):
         raise ConfigError(f"{src}: key 'index.chroma_url' must start with http:// or https://")
+    if config.index.dense not in ("auto", "mirror", "engine"):
+        raise ConfigError(f"{src}: key 'index.dense' must be auto, mirror or engine")
+    if config.index.neighbours not in ("auto", "exact", "ann"):
+        raise ConfigError(f"{src}: key 'index.neighbours' must be auto, exact or ann")
 
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "source"}

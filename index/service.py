@@ -108,7 +108,9 @@ class Newsdesk:
         self._store: VectorStore | None = None
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
-        self.retriever = Retriever(self.archive, config.retrieval, self.embedder_or_load, self.store_or_open)
+        self.retriever = Retriever(
+            self.archive, config.retrieval, self.embedder_or_load, self.store_or_open, index=config.index
+        )
         self.extractive = ExtractiveAnswerer(config.answers, self.embedder_or_load)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
         if config.answers.llm_url:

@@ -15,6 +15,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.watches` — standing questions, their change notices, answers and votes on them
 - :mod:`.follows` — topic follows and their alert claims
 - :mod:`.digests` — digest schedules and their claims, period and topic reads (issue #15)
+- :mod:`.vectorscale` — the engine path's lookups: passage ids by date/outlet/server, neighbour lists past a watermark
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .migrations import MIGRATIONS
 from .passages import PassageStore, fts_query
 from .posts import PostStore
 from .scope import ScopeQueries
+from .vectorscale import VectorScaleQueries
 from .watches import WatchStore
 
 __all__ = ["MIGRATIONS", "Archive", "fts_query"]
@@ -45,5 +47,6 @@ class Archive(
     FollowStore,
     DigestStore,
     WatchStore,
+    VectorScaleQueries,
 ):
     """Thread-safe access to the archive: one SQLite connection per thread."""

@@ -22,11 +22,12 @@ from typing import Protocol
 import numpy as np
 
 from ..archive import Archive
-from ..config import RetrievalConfig
+from ..config import IndexConfig, RetrievalConfig
 from ..errors import BadQuery, IndexUnavailable, NewsdeskError
 from ..models import GLOBAL, Hit, Scope, SearchResult, TimeIntent
 from ..text.dates import parse_moment, resolve_time, year_preference
 from ..vectors.chroma import VectorStore
+from ..vectors.engine import DenseEngine, engine_wanted
 from ..vectors.mirror import DenseMirror
 from .lexical import coverage, idf, question_words, stems
 from .scoring import linear_fusion, max_normalise
@@ -119,7 +120,7 @@ class _Dense:
     cosines: dict[str, float] = field(default_factory=dict)
     query_vector: np.ndarray | None = None
 
-    def add_missing(self, mirror: DenseMirror, passage_ids: list[str]) -> None:
+    def add_missing(self, mirror: DenseMirror | DenseEngine, passage_ids: list[str]) -> None:
         """Score keyword-only candidates against the query too (when it was embedded)."""
         if self.query_vector is None:
             return
@@ -144,12 +145,18 @@ class _Candidates:
 
 
 class Retriever:
-    def __init__(self, archive: Archive, config: RetrievalConfig, embedder_loader, store_loader):
+    def __init__(
+        self, archive: Archive, config: RetrievalConfig, embedder_loader, store_loader, index: IndexConfig | None = None
+    ):
         self.archive = archive
         self.config = config
         self._embedder_loader = embedder_loader
         self._store_loader = store_loader
-        self.mirror = DenseMirror(config.density_penalty)
+        self.index_config = index or IndexConfig()
+        self.mirror = DenseMirror(config.density_penalty, neighbours=self.index_config.neighbours)
+        # Chroma's own query instead of the mirror (index.dense; "auto": past mirror_max_passages)
+        self.engine = DenseEngine(archive, config.density_penalty)
+        self.uses_engine = self.index_config.dense == "engine"
         self._document_frequency: dict[str, int] = {}
         self._document_frequency_basis = 0  # articles in the mirror when those counts were taken
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -175,12 +182,26 @@ class Retriever:
                 self._cache.popitem(last=False)
         return vector
 
+    @property
+    def dense_index(self) -> DenseMirror | DenseEngine:
+        """What dense candidates come from: the mirror or Chroma's engine."""
+        return self.engine if self.uses_engine else self.mirror
+
     def refresh_mirror(self) -> None:
         generation = self.archive.get_meta("index_generation") or "0"
-        if generation == self.mirror.generation:
+        if generation == self.dense_index.generation:
             return
         store: VectorStore = self._store_loader()
         store.check_model()  # vectors of another model would make the query embedding meaningless
+        if self.index_config.dense == "auto":
+            self.uses_engine = engine_wanted(
+                "auto", self.archive.embedded_passage_count(), self.index_config.mirror_max_passages
+            )
+        if self.uses_engine:
+            if len(self.mirror):  # grown past the mirror's size: its memory is given back
+                self.mirror = DenseMirror(self.config.density_penalty, neighbours=self.index_config.neighbours)
+            self.engine.refresh(store, generation)
+            return
         updates = self.mirror.refresh(self.archive.embedded_passage_rows(), store, generation)
         if updates:
             try:
@@ -192,7 +213,7 @@ class Retriever:
         """IDF weight of each of the question's content words (by stem). Document frequencies are
         cached until the archive has grown or shrunk by 2%: weights need not follow every ingest
         batch, and counting a common word's articles costs milliseconds."""
-        documents = max(self.mirror.article_count, 1)
+        documents = max(self.dense_index.article_count, 1)
         if abs(documents - self._document_frequency_basis) > 0.02 * self._document_frequency_basis:
             self._document_frequency = {}
             self._document_frequency_basis = documents
@@ -290,7 +311,7 @@ class Retriever:
         if not passage_ids:
             return SearchResult([], intent, notices, dense.query_vector)
         meta = self.archive.passage_meta(passage_ids)  # no text yet: most candidates are never shown
-        dense.add_missing(self.mirror, [pid for pid in kw_scores if pid not in dense.scores])
+        dense.add_missing(self.dense_index, [pid for pid in kw_scores if pid not in dense.scores])
         candidates = self._collapse(passage_ids, meta, dense, max_normalise(kw_scores))
         order = self._rank(candidates, intent, named)
         hits = self._hits(query, candidates, order, limit)
@@ -338,7 +359,9 @@ class Retriever:
         k = self.config.candidates
         try:
             self.refresh_mirror()
-            if len(self.mirror):
+            if self.uses_engine:
+                self._engine_candidates(dense, query, bounds, outlets, scope)
+            elif len(self.mirror):
                 dense.query_vector = self.embed_query(query)
                 visible = self.scope_rows(scope.guild_id) if scope.scoped else None
                 found = [
@@ -474,4 +497,31 @@ class Retriever:
 
     def group_stories(self, hits: list[Hit], limit: int) -> list[Hit]:
         """Fold near-duplicates (same story, other outlet or syndicated copy) under the best-ranked one."""
-        return group_stories(hits, limit, self.mirror.vector)
+        if self.uses_engine:  # one Chroma read for all, not one per hit
+            self.engine.fetch_vectors([h.passage.id for h in hits])
+        return group_stories(hits, limit, self.dense_index.vector)
+
+    def _engine_candidates(
+        self, dense: _Dense, query: str, bounds: _Bounds, outlets: list[str] | None, scope: Scope
+    ) -> None:
+        """Nearest passages from Chroma's query (over-fetched and post-filtered, or pre-filtered)."""
+        if not len(self.engine):
+            return
+        k = self.config.candidates
+        dense.query_vector = self.embed_query(query)
+        ranges = [(bounds.since_ts, bounds.until_ts, k)]
+        if bounds.window:
+            ranges.append((bounds.window[0], bounds.window[1], k // 2))
+        for since_ts, until_ts, n in ranges:
+            hits = self.engine.search(
+                dense.query_vector,
+                n,
+                since_ts,
+                until_ts,
+                outlets,
+                guild_id=scope.guild_id,
+                scoped=scope.scoped,
+                signature=(self.engine.generation,),
+            )
+            dense.scores.update(zip(hits.ids, hits.scores.tolist(), strict=True))
+            dense.cosines.update(zip(hits.ids, hits.cosines.tolist(), strict=True))

@@ -128,6 +128,29 @@ class VectorStore:
                     out[pid] = np.asarray(vec, dtype=np.float32)
         return out
 
+    def nearest(
+        self, vectors: np.ndarray, n: int, where: dict | None = None, among: list[str] | None = None
+    ) -> list[tuple[list[str], list[float], list[dict]]]:
+        """Chroma's own (HNSW) nearest neighbours of each vector: ids, cosine similarities (best
+        first) and metadatas; ``where`` is Chroma's pre-filter on metadata, ``among`` on ids."""
+        if len(vectors) == 0:
+            return []
+        with self._unavailable("vector index at {} is unavailable"):
+            kwargs: dict = {
+                "query_embeddings": np.asarray(vectors, dtype=np.float32),
+                "n_results": max(1, n),  # more than there are: Chroma returns what there is
+                "include": ["distances", "metadatas"],
+            }
+            if where:
+                kwargs["where"] = where
+            if among is not None:
+                kwargs["ids"] = among
+            got = self.collection.query(**kwargs)
+        out = []
+        for ids, dists, metas in zip(got["ids"], got["distances"] or [], got["metadatas"] or [], strict=True):
+            out.append((list(ids), [1.0 - float(d) for d in dists], [m or {} for m in metas]))
+        return out
+
 
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

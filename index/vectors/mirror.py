@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from ..errors import IndexUnavailable
 from .chroma import VectorStore
 from .density import DENSITY_FULL_AT, NEIGHBOURS, density, update_neighbours
+from .neighbours import EXACT_UP_TO, ann_lists, merge_offers
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,11 @@ class DenseMirror:
     archive a passage's nearest neighbours are much of the archive and "crowded" means little, so
     the correction grows with the archive, in full from ``full_strength_at`` articles."""
 
-    def __init__(self, density_penalty: float = 0.0, full_strength_at: int = DENSITY_FULL_AT):
+    def __init__(self, density_penalty: float = 0.0, full_strength_at: int = DENSITY_FULL_AT, neighbours: str = "auto"):
         limit_blas_threads()
         self.density_penalty = density_penalty
+        # neighbour lists: "exact" all-pairs, "ann" from Chroma's HNSW, "auto" exact up to EXACT_UP_TO rows
+        self.neighbour_mode = neighbours
         self.full_strength_at = max(1, full_strength_at)
         self.ids: list[str] = []
         self.matrix = np.zeros((0, 0), dtype=np.float32)
@@ -102,7 +105,9 @@ class DenseMirror:
                 [self.outlet_index.setdefault(r[3] or "", len(self.outlet_index)) for r in keep_rows], dtype=np.int32
             )
             self.article_count = len(np.unique(self.article))
-            updates = self._refresh_density(keep_rows, carried, last_neighbours) if self.density_penalty > 0 else {}
+            updates = (
+                self._refresh_density(keep_rows, carried, last_neighbours, store) if self.density_penalty > 0 else {}
+            )
             self.generation = generation
             log.debug(
                 "dense mirror refreshed: %d vectors (%d fetched, %d densities updated)",
@@ -113,7 +118,7 @@ class DenseMirror:
             return updates
 
     def _refresh_density(
-        self, rows: list[tuple], carried: np.ndarray, last_neighbours: np.ndarray | None
+        self, rows: list[tuple], carried: np.ndarray, last_neighbours: np.ndarray | None, store: VectorStore
     ) -> dict[str, bytes]:
         """Neighbour lists: carried over from the last refresh, else as stored, else computed."""
         top = np.full((len(rows), NEIGHBOURS), -np.inf, dtype=np.float32)
@@ -126,7 +131,12 @@ class DenseMirror:
             if stored is not None and len(stored) == 4 * NEIGHBOURS:
                 top[i] = np.frombuffer(stored, dtype=np.float32)
                 known[i] = True
-        changed = update_neighbours(self.matrix, self.article, top, known) if not known.all() else np.zeros_like(known)
+        if known.all():
+            changed = np.zeros_like(known)
+        elif self.neighbour_mode == "exact" or (self.neighbour_mode == "auto" and len(rows) <= EXACT_UP_TO):
+            changed = update_neighbours(self.matrix, self.article, top, known)
+        else:
+            changed = self._ann_neighbours(rows, top, known, store)
         self.neighbours = top
         dens = density(top)
         finite = np.isfinite(dens)
@@ -134,6 +144,24 @@ class DenseMirror:
         strength = self.density_penalty * min(1.0, self.article_count / self.full_strength_at)
         self.penalty = (strength * np.where(finite, dens - mean, 0.0)).astype(np.float32)
         return {rows[i][0]: top[i].tobytes() for i in np.flatnonzero(changed)}
+
+    def _ann_neighbours(self, rows: list[tuple], top: np.ndarray, known: np.ndarray, store: VectorStore) -> np.ndarray:
+        """Lists of the rows not ``known`` from Chroma's HNSW; the old rows it found take the new
+        ones into their lists (in place). Returns the rows written or changed."""
+        fresh = np.flatnonzero(~known)
+        ids = [rows[i][0] for i in fresh]
+        lists = ann_lists(store, ids, self.matrix[fresh], self.article[fresh].tolist())
+        top[fresh] = lists.top
+        changed = ~known
+        if lists.reverse:
+            row_of = {rows[i][0]: i for i in range(len(rows))}
+            targets = [row_of[pid] for pid in lists.reverse if pid in row_of]
+            if targets:
+                idx = np.array(targets, dtype=np.int64)
+                merged, moved = merge_offers(top[idx], [lists.reverse[rows[i][0]] for i in targets])
+                top[idx] = merged
+                changed[idx[moved]] = True
+        return changed
 
     def article_mask(self, article_ids: set[int]) -> np.ndarray:
         """Rows whose article is in ``article_ids`` (for the current generation of the mirror)."""
