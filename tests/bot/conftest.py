@@ -38,11 +38,12 @@ def discord_config() -> DiscordConfig:
 
 @pytest.fixture
 def config(tmp_path, discord_config) -> Config:
+    # healthy feeds on 127.0.0.1: a generous timeout, so a loaded CI machine cannot fail them (seen at 5 s)
     return Config(
         data=DataConfig(dir=str(tmp_path / "data")),
         embedding=EmbeddingConfig(model="hash-embedder-256"),
         feeds=FeedsConfig(
-            allow_private_networks=True, fetch_full_text="never", workers=4, retries=0, timeout_seconds=5.0
+            allow_private_networks=True, fetch_full_text="never", workers=4, retries=0, timeout_seconds=20.0
         ),
         discord=discord_config,
     )

@@ -36,7 +36,7 @@ def config(tmp_path, discord_config, llm) -> Config:
         data=DataConfig(dir=str(tmp_path / "data")),
         embedding=EmbeddingConfig(model="hash-embedder-256"),
         feeds=FeedsConfig(
-            allow_private_networks=True, fetch_full_text="never", workers=4, retries=0, timeout_seconds=5.0
+            allow_private_networks=True, fetch_full_text="never", workers=4, retries=0, timeout_seconds=20.0
         ),
         discord=discord_config,
         answers=AnswersConfig(llm_url=llm.url, llm_model="test", llm_timeout_seconds=5.0),
