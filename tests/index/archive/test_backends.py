@@ -94,9 +94,11 @@ def test_migrations_are_applied_once_and_recorded(target):
     second.close()
 
 
-def test_processes_opening_together_apply_each_migration_once(target):
-    """Several handles opening a new archive at once (as processes starting together would):
-    every one opens, and each migration is recorded once."""
+def test_handles_opening_together_apply_each_migration_once(postgres_url):
+    """Several handles opening a new PostgreSQL archive at once (as processes starting together
+    would): every one opens, and each migration is recorded once (pg_advisory_lock). SQLite's file
+    lock is covered across real processes by tests/test_multiprocess.py."""
+    target = postgres_url
     errors: list[BaseException] = []
     handles: list[Archive] = []
 
