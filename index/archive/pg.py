@@ -274,7 +274,7 @@ PORTED: dict[str, str | set[str]] = {
     "FeedStore": "*",
     "ArticleStore": "*",
     "ScopeQueries": "*",
-    "PassageStore": {"keyword_search", "document_frequency"},  # tsvector search: next step
+    "PassageStore": "*",  # keyword search: tsvector + ts_rank (index.archive.pg_search)
 }
 _variants: dict[type, type] = {}
 
