@@ -275,6 +275,7 @@ PORTED: dict[str, str | set[str]] = {
     "ArticleStore": "*",
     "ScopeQueries": "*",
     "PassageStore": "*",  # keyword search: tsvector + ts_rank (index.archive.pg_search)
+    "PostStore": "*",  # auto-post and feed-notice claims
 }
 _variants: dict[type, type] = {}
 
@@ -283,7 +284,7 @@ def not_ported(cls: type) -> list[str]:
     """``Mixin.method`` of every method of ``cls`` not yet available on PostgreSQL."""
     out = []
     for klass in cls.__mro__:
-        if klass is object or klass.__module__.split(".")[:2] != ["index", "archive"]:
+        if klass in _variants.values() or klass.__module__.split(".")[:2] != ["index", "archive"]:
             continue
         done = PORTED.get(klass.__name__, set())
         for name, value in vars(klass).items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -359,18 +360,73 @@ def test_keyword_search_never_raises_on_what_users_type(archive, text):
     assert archive.document_frequency(text) >= 0
 
 
+# -- PostStore: claims ------------------------------------------------------------------------
+def test_a_post_is_claimed_once_across_handles(target):
+    """Two handles (as two processes would have) racing for the same (channel, article): one wins."""
+    first, second = Archive(target), Archive(target)
+    feed, _ = first.add_feed("https://a.example/feed.xml", channel_id=GUILD)
+    article_id = store(first, "g1", feed.id, T0)
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim(archive: Archive) -> None:
+        barrier.wait()
+        results.append(archive.claim_post(GUILD, article_id, feed.id))
+        archive.close()
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in (first, second) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+    assert first.claim_post(GUILD + 1, article_id, feed.id)  # another channel: its own claim
+    first.record_post(GUILD, article_id, 4242)
+    assert first.db.execute("SELECT message_id FROM posts WHERE channel_id = ?", [GUILD]).fetchone()[0] == 4242
+    first.close()
+    second.close()
+
+
+def test_pending_posts_skip_the_backlog_and_what_is_claimed(archive):
+    feed, _ = archive.add_feed("https://a.example/feed.xml", channel_id=GUILD)
+    quiet, _ = archive.add_feed("https://q.example/feed.xml")  # no channel: never auto-posted
+    now = time.time()
+    backlog = store(archive, "backlog", feed.id, now - 60)
+    archive.mark_feed_first_ok(feed.id)  # what it carried so far is backlog
+    fresh = store(archive, "fresh", feed.id, now)
+    newer = store(archive, "newer", feed.id, now + 1)
+    store(archive, "quiet", quiet.id, now)
+    assert archive.pending_posts() == [(GUILD, feed.id, fresh), (GUILD, feed.id, newer)]
+    assert archive.claim_post(GUILD, fresh, feed.id) and not archive.claim_post(GUILD, fresh, feed.id)
+    assert archive.pending_posts() == [(GUILD, feed.id, newer)]
+    assert archive.pending_posts(max_age_seconds=-3600) == []  # first seen too long ago
+    assert backlog not in {r[2] for r in archive.pending_posts()}
+
+
+def test_feed_health_is_announced_once_per_change(archive):
+    feed, _ = archive.add_feed("https://a.example/feed.xml")
+    assert archive.unannounced_feed_health() == []
+    archive.update_feed(feed.id, status="error")
+    assert [f.id for f in archive.unannounced_feed_health()] == [feed.id]
+    assert archive.claim_feed_notice(feed.id, "error")
+    assert not archive.claim_feed_notice(feed.id, "error")
+    assert archive.unannounced_feed_health() == []
+    archive.update_feed(feed.id, status="ok")
+    assert archive.claim_feed_notice(feed.id, "ok") and not archive.claim_feed_notice(feed.id, "ok")
+
+
 # -- what is not ported yet ------------------------------------------------------------------
 def test_what_is_not_ported_refuses_clearly_on_postgresql(archive):
     missing = not_ported(type(archive))
     if archive.backend == "sqlite":
         assert missing and archive.ready_article_id() == 0  # the class lists them; SQLite has them all
         return
-    assert "PostStore.claim_post" in missing and "WatchStore.ready_article_id" in missing
+    assert "DeliveryStore.claim_delivery" in missing and "WatchStore.ready_article_id" in missing
     with pytest.raises(ConfigError, match=r"WatchStore\.ready_article_id"):
         archive.ready_article_id()
     assert not any(m.split(".")[0] in {k for k, v in PORTED.items() if v == "*"} for m in missing)
-    with pytest.raises(ConfigError, match=r"PostStore\.claim_post"):
-        archive.claim_post(1, 2, 3)
+    with pytest.raises(ConfigError, match=r"DeliveryStore\.claim_delivery"):
+        archive.claim_delivery(1, 2, 3)
 
 
 def test_translation_of_the_sqlite_forms():
