@@ -194,41 +194,65 @@ class PgBackend:
             raise ArchiveError("the archive on PostgreSQL needs psycopg (pip install 'psycopg[binary]' psycopg-pool)")
         self.url = url
         self._local = threading.local()
-        try:
-            self.pool = ConnectionPool(
-                url,
-                min_size=1,
-                max_size=POOL_SIZE,
-                kwargs={"autocommit": True},
-                configure=_configure,
-                open=True,
-                timeout=30,
-                name="newsdesk-archive",
-            )
-            self.pool.wait(timeout=30)
-        except Exception as exc:  # psycopg_pool.PoolTimeout, psycopg.OperationalError
-            raise ArchiveError(f"cannot open the archive at {redact(url)}: {exc}") from None
+        self._lock = threading.Lock()
+        self._held = 0  # connections held by threads; the pool closes when the last is given back
+        self.pool: Any = None
+        self._ensure_pool()
+
+    def _ensure_pool(self) -> Any:
+        with self._lock:
+            if self.pool is None:
+                try:
+                    pool = ConnectionPool(
+                        self.url,
+                        min_size=1,
+                        max_size=POOL_SIZE,
+                        kwargs={"autocommit": True},
+                        configure=_configure,
+                        open=True,
+                        timeout=30,
+                        name="newsdesk-archive",
+                    )
+                    pool.wait(timeout=30)
+                except Exception as exc:  # psycopg_pool.PoolTimeout, psycopg.OperationalError
+                    raise ArchiveError(f"cannot open the archive at {redact(self.url)}: {exc}") from None
+                self.pool = pool
+            return self.pool
 
     @property
     def db(self) -> PgDatabase:
         db = getattr(self._local, "db", None)
         if db is None or db.conn.raw.closed:
+            pool = self._ensure_pool()
             try:
-                raw = self.pool.getconn()
+                raw = pool.getconn()
             except Exception as exc:
                 raise ArchiveError(f"no archive connection free ({POOL_SIZE} in use): {exc}") from None
+            with self._lock:
+                self._held += 1
             db = PgDatabase(PgConnection(raw))
+            db.pool = pool  # type: ignore[attr-defined]
             self._local.db = db
         return db
 
     def release(self) -> None:
-        """Give this thread's connection back to the pool."""
+        """Give this thread's connection back to the pool; the last one given back closes the pool
+        (it opens again on the next use), so a closed archive holds no server connection."""
         db = getattr(self._local, "db", None)
-        if db is not None:
-            self._local.db = None
-            if db.conn.in_transaction:
-                db.conn.raw.execute("ROLLBACK")
-            self.pool.putconn(db.conn.raw)
+        if db is None:
+            return
+        self._local.db = None
+        if not db.conn.raw.closed and db.conn.in_transaction:
+            db.conn.raw.execute("ROLLBACK")
+        db.pool.putconn(db.conn.raw)
+        with self._lock:
+            self._held -= 1
+            if self._held <= 0 and self.pool is db.pool:
+                self._held = 0
+                self.pool = None
+            else:
+                return
+        db.pool.close()
 
     def migrate(self, migrations: list, now: str) -> list[str]:
         """Apply the pending migrations' PostgreSQL forms, each in one transaction, under an
@@ -237,7 +261,7 @@ class PgBackend:
         absent = missing(names)
         if absent:
             raise ArchiveError(f"migrations without a PostgreSQL form: {', '.join(absent)}")
-        with self.pool.connection() as raw:
+        with self._ensure_pool().connection() as raw:
             raw.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
             try:
                 raw.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
@@ -256,8 +280,12 @@ class PgBackend:
                 raw.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
 
     def close(self) -> None:
+        """Give back this thread's connection and close the pool (other threads' connections too)."""
         self.release()
-        self.pool.close()
+        with self._lock:
+            pool, self.pool, self._held = self.pool, None, 0
+        if pool is not None:
+            pool.close()
 
 
 def redact(url: str) -> str:

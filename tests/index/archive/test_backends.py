@@ -10,6 +10,7 @@ import json
 import threading
 import time
 
+import psycopg
 import pytest
 
 from index.archive import MIGRATIONS, Archive
@@ -138,6 +139,28 @@ def test_meta_and_transactions(archive):
     with archive.transaction(), archive.transaction():  # nested: one transaction
         archive.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ["gamma", "z"])
     assert archive.get_meta("gamma") == "z"
+
+
+def test_a_closed_postgresql_archive_holds_no_connection_and_reopens_on_use(postgres_url):
+    def connections(settle: bool = True) -> int:
+        """The archive's server connections (a closed one's backends may take a moment to end)."""
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid != pg_backend_pid()"
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            for _ in range(50):
+                n = conn.execute(sql).fetchone()[0]
+                if n == 0 or not settle:
+                    break
+                time.sleep(0.1)
+            return n
+
+    archive = Archive(postgres_url)
+    archive.set_meta("k", "v")
+    assert connections(settle=False) >= 1
+    archive.close()
+    assert connections() == 0
+    assert archive.get_meta("k") == "v"  # used again: a new pool
+    archive.close()
+    assert connections() == 0
 
 
 # -- FeedStore -----------------------------------------------------------------------
