@@ -304,6 +304,7 @@ PORTED: dict[str, str | set[str]] = {
     "ScopeQueries": "*",
     "PassageStore": "*",  # keyword search: tsvector + ts_rank (index.archive.pg_search)
     "PostStore": "*",  # auto-post and feed-notice claims
+    "ConsistencyChecks": "*",  # integrity: no invalid index; FTS: passages.fts is generated
 }
 _variants: dict[type, type] = {}
 

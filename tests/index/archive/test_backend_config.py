@@ -57,7 +57,7 @@ def test_bad_archive_urls_are_config_errors(tmp_path, monkeypatch):
 def test_the_service_refuses_an_incomplete_postgresql_archive_naming_what_is_missing(tmp_path, postgres_url):
     missing = missing_on_postgres()
     assert "DeliveryStore" in missing and "WatchStore" in missing
-    ported = ("FeedStore", "ArticleStore", "PassageStore", "PostStore", "ScopeQueries", "Database")
+    ported = ("FeedStore", "ArticleStore", "PassageStore", "PostStore", "ScopeQueries", "ConsistencyChecks", "Database")
     assert not any(m.startswith(ported) for m in missing)
     base = make_config(tmp_path / "data")
     config = base.replace(archive=dataclasses.replace(base.archive, url=postgres_url))

@@ -438,6 +438,25 @@ def test_feed_health_is_announced_once_per_change(archive):
     assert archive.claim_feed_notice(feed.id, "ok") and not archive.claim_feed_notice(feed.id, "ok")
 
 
+# -- ConsistencyChecks (newsdesk doctor) ---------------------------------------------------------
+def test_consistency_checks(archive):
+    ids = searchable(archive)
+    assert archive.applied_migrations() == sorted(fn.__name__ for fn in MIGRATIONS)
+    assert archive.integrity() == "ok"
+    assert archive.full_text_problem() is None
+    assert archive.duplicate_guids() == 0 and archive.orphan_passages() == 0 and archive.duplicate_urls() == 0
+    archive.db.execute("UPDATE articles SET url = ? WHERE id = ?", ["https://example.org/title", ids["body"]])
+    assert archive.duplicate_urls() == 1
+    archive.delete_orphan_passages()
+    archive.rebuild_full_text()
+    assert archive.full_text_problem() is None
+    assert [h[1] for h in archive.keyword_search("volcano", limit=5, since_ts=None, until_ts=None)] == [
+        ids["title"],
+        ids["body"],
+    ]
+    assert archive.embedded_passage_ids() == set()
+
+
 # -- what is not ported yet ------------------------------------------------------------------
 def test_what_is_not_ported_refuses_clearly_on_postgresql(archive):
     missing = not_ported(type(archive))
@@ -445,6 +464,7 @@ def test_what_is_not_ported_refuses_clearly_on_postgresql(archive):
         assert missing and archive.ready_article_id() == 0  # the class lists them; SQLite has them all
         return
     assert "DeliveryStore.claim_delivery" in missing and "WatchStore.ready_article_id" in missing
+    assert "ConsistencyChecks.integrity" not in missing
     with pytest.raises(ConfigError, match=r"WatchStore\.ready_article_id"):
         archive.ready_article_id()
     assert not any(m.split(".")[0] in {k for k, v in PORTED.items() if v == "*"} for m in missing)
