@@ -36,8 +36,12 @@ unchanged. The design keeps one SQL text per query, written in SQLite's dialect 
   ``rowid`` identity column on the tables whose rowid is read, a ``total()`` aggregate, BIGINT for
   every integer. FTS5 becomes ``passages.fts``: a generated tsvector (title weight A, text B) with
   a GIN index.
-- What does not translate (FTS5 ``MATCH``/``bm25``, ``sqlite_master``, ``PRAGMA``) gets a
-  per-backend branch in its mixin, on ``self.backend``.
+- What does not translate (FTS5 ``MATCH``/``bm25``, ``strftime('%s', …)``, ``PRAGMA``) gets a
+  per-backend branch in its mixin, on ``self.backend``: keyword search in :mod:`.pg_search`
+  (``websearch_to_tsquery`` and ``ts_rank``), the epoch of an ISO column in :mod:`.posts`, the
+  integrity and full-text checks in :mod:`.checks`.
+- :mod:`.backends` — ``open_archive``, which the service uses: a PostgreSQL URL is refused with a
+  ConfigError listing the parts still missing, until there are none.
 - :data:`.pg.PORTED` lists the mixins (or methods) that run and are tested on PostgreSQL
   (tests/index/archive/test_backends.py runs one suite on both backends); every other method of
   a PostgreSQL archive raises ConfigError naming itself, so nothing half-works silently.
