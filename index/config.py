@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -102,6 +103,15 @@ class DiscordConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """Where the archive lives: empty for the SQLite file in the data directory (the default), or
+    ``postgresql://user@host:port/db`` (issue #17). The password never lives in the file: libpq
+    reads ``PGPASSWORD`` (or ~/.pgpass), or ``NEWSDESK_ARCHIVE_URL`` gives the whole URL."""
+
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
@@ -110,6 +120,7 @@ class Config:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answers: AnswersConfig = field(default_factory=AnswersConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     source: str = "(defaults)"
 
     @property
@@ -119,6 +130,11 @@ class Config:
     @property
     def archive_path(self) -> Path:
         return self.data_dir / "archive.db"
+
+    @property
+    def archive_target(self) -> str | Path:
+        """What ``Archive`` opens: the PostgreSQL URL when one is configured, else the SQLite file."""
+        return self.archive.url or self.archive_path
 
     @property
     def chroma_path(self) -> Path:
@@ -218,6 +234,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{src}: key 'index.dense' must be auto, mirror or engine")
     if config.index.neighbours not in ("auto", "exact", "ann"):
         raise ConfigError(f"{src}: key 'index.neighbours' must be auto, exact or ann")
+    _validate_archive_url(config)
 
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "source"}
@@ -262,8 +279,27 @@ def apply_environment(config: Config) -> Config:
     data_dir = os.environ.get("NEWSDESK_DATA_DIR")
     if data_dir:
         config = config.replace(data=dataclasses.replace(config.data, dir=data_dir))
+    archive_url = os.environ.get("NEWSDESK_ARCHIVE_URL")
+    if archive_url:
+        config = config.replace(archive=dataclasses.replace(config.archive, url=archive_url))
     allow = os.environ.get("NEWSDESK_ALLOW_PRIVATE_NETWORKS")
     if allow is not None and allow != "":
         flag = allow.strip().lower() in ("1", "true", "yes", "on")
         config = config.replace(feeds=dataclasses.replace(config.feeds, allow_private_networks=flag))
     return config
+
+
+def _validate_archive_url(config: Config) -> None:
+    """[archive] url: empty (SQLite) or a postgresql:// URL, whose password is not in the file."""
+    url = config.archive.url
+    if not url:
+        return
+    from_env = os.environ.get("NEWSDESK_ARCHIVE_URL") == url
+    src = "NEWSDESK_ARCHIVE_URL" if from_env else config.source
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{src}: key 'archive.url' must start with postgresql:// (or be empty for SQLite)")
+    if not from_env and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+        raise ConfigError(
+            f"{src}: key 'archive.url' must not hold the password: set PGPASSWORD, or give the whole "
+            "URL in NEWSDESK_ARCHIVE_URL"
+        )

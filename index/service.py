@@ -20,6 +20,7 @@ from . import doctor
 from .answers.extractive import ExtractiveAnswerer
 from .answers.llm import LLMAnswerer
 from .archive import Archive
+from .archive.backends import open_archive
 from .archive.posts import POST_GRACE_SECONDS
 from .config import Config, llm_api_key
 from .delivery import filters as delivery_filters
@@ -103,7 +104,7 @@ def parse_forum_tags(text: str) -> list[tuple[str, str]]:
 class Newsdesk:
     def __init__(self, config: Config, embedder: Embedder | None = None):
         self.config = config
-        self.archive = Archive(config.archive_path)
+        self.archive: Archive = open_archive(config.archive_target)
         self._embedder = embedder
         self._store: VectorStore | None = None
         self._lock = threading.RLock()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from support.http import HTTPTestServer
 from support.newsroom import FeedServer
+from support.postgres import start_cluster
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +23,20 @@ def feed_server():
     server = FeedServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL server on 127.0.0.1 for the session (tests/support/postgres.py);
+    the tests using it skip when the machine has no PostgreSQL binaries."""
+    cluster = start_cluster()
+    if isinstance(cluster, str):
+        pytest.skip(cluster)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster):
+    """The URL of a new, empty database on the session's PostgreSQL server, one per test."""
+    return postgres_cluster.create_database()

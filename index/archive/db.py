@@ -15,6 +15,7 @@ import sqlite_utils
 
 from ..errors import ArchiveError
 from .migrations import MIGRATIONS
+from .pg import PgBackend, is_postgres_url, postgres_variant
 from .sql import now_iso
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,12 @@ log = logging.getLogger(__name__)
 class Database:
     """Thread-safe access to the archive: one SQLite connection per thread."""
 
+    _pg: PgBackend | None = None  # the archive on PostgreSQL (issue #17); None: the SQLite file
+
     def __init__(self, path: str | Path):
+        if is_postgres_url(path):
+            self._open_postgres(str(path))
+            return
         self.path = Path(path)
         self._local = threading.local()
         self._write_lock = threading.RLock()
@@ -39,8 +45,24 @@ class Database:
             raise ArchiveError(f"cannot open archive {self.path}: {exc.strerror} ({exc.filename})") from None
 
     # -- connections -------------------------------------------------------
+    def _open_postgres(self, url: str) -> None:
+        """The archive in a PostgreSQL database: pooled connections, the PostgreSQL form of every
+        migration; the methods not yet ported raise ConfigError (:func:`.pg.postgres_variant`)."""
+        self.__class__ = postgres_variant(type(self))
+        self.path = Path("postgresql")
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._pg = PgBackend(url)
+        self.migrate()
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self._pg is None else "postgresql"
+
     @property
     def db(self) -> sqlite_utils.Database:
+        if self._pg is not None:
+            return self._pg.db  # type: ignore[return-value]  # the part of sqlite-utils' Database in use
         db = getattr(self._local, "db", None)
         if db is None:
             conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False, isolation_level=None)
@@ -54,6 +76,9 @@ class Database:
         return db
 
     def close(self) -> None:
+        if self._pg is not None:
+            self._pg.release()
+            return
         db = getattr(self._local, "db", None)
         if db is not None:
             db.conn.close()
@@ -67,6 +92,9 @@ class Database:
         """Apply pending migrations once, even when several processes open the archive together:
         an exclusive file lock beside the archive serialises them, and the list of applied
         migrations is read again under the lock."""
+        if self._pg is not None:
+            with self._write_lock:
+                return self._pg.migrate(MIGRATIONS, now_iso())
         db = self.db
         lock_path = self.path.with_name(self.path.name + ".lock")
         with self._write_lock, open(lock_path, "a+") as lock_file:

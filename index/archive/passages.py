@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from ..models import GLOBAL, PassageRow, Scope
 from ..text.words import is_content_word, word_list
 from .db import Database
+from .pg_search import DOCUMENT_FREQUENCY_SQL, keyword_search_sql, tsquery_text
 from .scope import filter_clauses
 from .sql import in_chunks, insert_row, now_iso
 
@@ -70,6 +71,9 @@ class PassageStore(Database):
     def document_frequency(self, word: str) -> int:
         """Articles containing ``word`` (as the keyword index stems it). Articles, not passages:
         a long article repeating a word in every passage does not make that word common."""
+        if self.backend == "postgresql":
+            words = tsquery_text(word)
+            return 0 if words is None else self.db.execute(DOCUMENT_FREQUENCY_SQL, [words]).fetchone()[0]
         match = fts_query(word)
         if match is None:
             return 0
@@ -188,6 +192,13 @@ class PassageStore(Database):
         scope: Scope = GLOBAL,
     ) -> list[tuple[str, int, float]]:
         """BM25 over passages: (passage_id, article_id, score) best first; score is -bm25 (higher is better)."""
+        if self.backend == "postgresql":  # tsvector and ts_rank (index.archive.pg_search)
+            words = tsquery_text(text)
+            if words is None:
+                return []
+            where, params = filter_clauses("p", "p.article_id", since_ts, until_ts, outlets, scope)
+            rows = self.db.execute(keyword_search_sql(where), [words, *params, limit]).fetchall()
+            return [(r[0], r[1], float(r[2])) for r in rows]
         match = fts_query(text)
         if match is None:
             return []

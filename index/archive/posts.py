@@ -14,6 +14,7 @@ POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed wa
 
 # unix time of an ISO-8601 text column (the archive writes UTC with an offset, e.g. 2026-01-01T10:00:00+00:00)
 _EPOCH_SQL = "CAST(strftime('%s', {}) AS INTEGER)"
+_EPOCH_SQL_POSTGRES = "CAST(floor(extract(epoch FROM CAST({} AS timestamptz))) AS BIGINT)"  # issue #17
 
 
 class PostStore(Database):
@@ -43,17 +44,18 @@ class PostStore(Database):
         long downtime), published no earlier than the feed's ``posting_since`` minus a grace
         period, and not claimed in ``posts`` yet (by any process)."""
         now = time.time()
+        epoch = _EPOCH_SQL_POSTGRES if self.backend == "postgresql" else _EPOCH_SQL
         rows = self.db.execute(
             f"""SELECT f.channel_id, min(af.feed_id), af.article_id,
-                       min({_EPOCH_SQL.format("af.first_seen_at")}) AS seen, min(a.published_ts) AS published
+                       min({epoch.format("af.first_seen_at")}) AS seen, min(a.published_ts) AS published
                 FROM article_feeds af
                 JOIN feeds f ON f.id = af.feed_id
                 JOIN articles a ON a.id = af.article_id
                 WHERE f.channel_id IS NOT NULL
                   AND f.first_ok_at IS NOT NULL
-                  AND ({_EPOCH_SQL.format("af.first_seen_at")} > f.first_ok_at
+                  AND ({epoch.format("af.first_seen_at")} > f.first_ok_at
                        OR af.rowid > coalesce(f.first_ok_seq, 0))
-                  AND {_EPOCH_SQL.format("af.first_seen_at")} >= ?
+                  AND {epoch.format("af.first_seen_at")} >= ?
                   AND (f.posting_since IS NULL OR a.published_ts IS NULL
                        OR a.published_ts >= f.posting_since - ?)
                   AND NOT EXISTS (SELECT 1 FROM posts p
