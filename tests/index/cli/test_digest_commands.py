@@ -8,14 +8,11 @@ from datetime import timedelta
 import pytest
 from support import stories as S
 from support.cli import Cli, write_config
-from support.newsroom import FeedServer
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = FeedServer()
-    yield server
-    server.close()
+@pytest.fixture
+def server(feed_server):
+    return feed_server  # the session's feed server (tests/conftest.py); each test serves its own paths
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from support import stories as S
-from support.newsroom import FeedServer
 
 from index.archive import Archive
 from index.errors import BadQuery
@@ -18,11 +17,9 @@ from index.following.compare import disagreements, figures
 from index.models import Article, DigestSchedule
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = FeedServer()
-    yield server
-    server.close()
+@pytest.fixture
+def server(feed_server):
+    return feed_server  # the session's feed server (tests/conftest.py); each test serves its own paths
 
 
 @pytest.fixture
