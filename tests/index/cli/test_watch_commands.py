@@ -7,18 +7,8 @@ import itertools
 
 from support.cli import Cli, write_config
 from support.newsroom import STORIES, WIRE_STORIES, make_feed
+from support.watching import QUESTION, RELATED, UNRELATED
 
-QUESTION = "What happened with the volcano eruption near Grindavik?"
-RELATED = (
-    "Grindavik volcano eruption ends as lava stops flowing",
-    "The volcano eruption near Grindavik ended on Thursday when the lava stopped flowing from the fissure, "
-    "geologists said, and residents of Grindavik were allowed to return to the town.",
-)
-UNRELATED = (
-    "Ferry timetable changes for the summer season",
-    "The harbour ferry company published its summer timetable with extra sailings to the islands on "
-    "weekends, and ticket prices stay the same as last year, the company said.",
-)
 _ids = itertools.count(1)
 
 

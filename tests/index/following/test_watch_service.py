@@ -9,22 +9,12 @@ import itertools
 import pytest
 from support.config import make_config
 from support.newsroom import STORIES, WIRE_STORIES, make_feed
+from support.watching import QUESTION, RELATED, UNRELATED
 
 from index.errors import BadQuery, NotFound, PermissionDenied
 from index.following import watches as w
 from index.models import Answer, Article, Citation, Scope
 
-QUESTION = "What happened with the volcano eruption near Grindavik?"
-UNRELATED = (
-    "Ferry timetable changes for the summer season",
-    "The harbour ferry company published its summer timetable with extra sailings to the islands on "
-    "weekends, and ticket prices stay the same as last year, the company said.",
-)
-RELATED = (
-    "Grindavik volcano eruption ends as lava stops flowing",
-    "The volcano eruption near Grindavik ended on Thursday when the lava stopped flowing from the fissure, "
-    "geologists said, and residents of Grindavik were allowed to return to the town.",
-)
 _ids = itertools.count(1)
 
 

@@ -10,6 +10,7 @@ import discord
 import pytest
 import simcord
 from support.discord import message_requests
+from support.watching import AGAIN, QUESTION, RELATED, UNRELATED
 
 from bot import create_bot
 from bot.errors import NotAdmin
@@ -18,23 +19,6 @@ from index.config import Config, DataConfig, EmbeddingConfig, FeedsConfig
 from index.errors import BadQuery, NotFound, PermissionDenied
 from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
-
-QUESTION = "What happened with the volcano eruption near Grindavik?"
-UNRELATED = (
-    "Ferry timetable changes for the summer season",
-    "The harbour ferry company published its summer timetable with extra sailings to the islands on "
-    "weekends, and ticket prices stay the same as last year, the company said.",
-)
-RELATED = (
-    "Grindavik volcano eruption ends as lava stops flowing",
-    "The volcano eruption near Grindavik ended on Thursday when the lava stopped flowing from the fissure, "
-    "geologists said, and residents of Grindavik were allowed to return to the town.",
-)
-AGAIN = (
-    "Grindavik volcano eruption starts again near the town",
-    "A new volcano eruption near Grindavik started again on Sunday with lava from a new fissure near "
-    "the town, geologists said, and residents of Grindavik were evacuated once more.",
-)
 
 
 @pytest.fixture
