@@ -142,13 +142,16 @@ def candidates(question: str, hits: list[Hit], query: str | None = None, max_art
                 if sentence in seen or not is_sentence(sentence):
                     continue
                 seen.add(sentence)
-                covered = len(question_stems & stems(sentence)) / len(question_stems) if question_stems else 0.0
+                words = content_words(sentence)
+                covered = (
+                    len(question_stems & {stem(w) for w in words}) / len(question_stems) if question_stems else 0.0
+                )
                 score = covered + (RANK_FIRST if index == 0 else RANK_OTHERS / index)
                 score += PLACE_PRIOR / (1 + position) if seq == 0 else 0.0
                 if kind and answer_spans(sentence, kind, question_stems):
                     score += KIND_BONUS
                 previous = sentences[position - 1] if position else None
-                out.append(Candidate(sentence, index, score, content_words(sentence), previous))
+                out.append(Candidate(sentence, index, score, words, previous))
     return out
 
 
