@@ -305,6 +305,8 @@ PORTED: dict[str, str | set[str]] = {
     "PassageStore": "*",  # keyword search: tsvector + ts_rank (index.archive.pg_search)
     "PostStore": "*",  # auto-post and feed-notice claims
     "ConsistencyChecks": "*",  # integrity: no invalid index; FTS: passages.fts is generated
+    "DeliveryStore": "*",  # filters, limits, the delivery log and its claims (tests/.../test_backends_delivery.py)
+    "VectorScaleQueries": "*",  # the engine path's lookups (passages.rowid is an identity column)
 }
 _variants: dict[type, type] = {}
 
