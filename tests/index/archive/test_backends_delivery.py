@@ -76,7 +76,9 @@ def store(
 ) -> int:
     rows = [PassageRow(f"{{article}}:{i}", 0, i, "T", f"passage {i}", published_ts, outlet) for i in range(n)]
     with archive.transaction():
-        article_id = archive.write_article(record(guid, feed_id=feed_id, published_ts=published_ts, outlet=outlet), rows)
+        article_id = archive.write_article(
+            record(guid, feed_id=feed_id, published_ts=published_ts, outlet=outlet), rows
+        )
         archive.link_feed(article_id, feed_id)
     return article_id
 
@@ -290,7 +292,11 @@ def test_backfill_is_queued_once_and_pending_until_claimed(archive):
     undated = store(archive, "undated", feed.id, None)
     assert archive.queue_backfill(feed.id, CHANNEL, [late, early]) == 2
     assert archive.queue_backfill(feed.id, CHANNEL, [late, early, undated]) == 1  # already queued: once
-    assert archive.pending_backfill() == [(CHANNEL, feed.id, undated), (CHANNEL, feed.id, early), (CHANNEL, feed.id, late)]
+    assert archive.pending_backfill() == [
+        (CHANNEL, feed.id, undated),
+        (CHANNEL, feed.id, early),
+        (CHANNEL, feed.id, late),
+    ]
     assert archive.pending_backfill(limit=1) == [(CHANNEL, feed.id, undated)]
     assert archive.claim_delivery(CHANNEL, early, feed.id)
     assert [r[2] for r in archive.pending_backfill()] == [undated, late]
@@ -337,7 +343,12 @@ def test_feed_options_default_and_replace(archive):
     assert archive.feed_options(4) == {"thread": False, "updates": "ignore", "forum_title": None, "forum_tags": []}
     archive.set_feed_options(4, True, "edit", "{title}", [("storm", "Weather"), ("vote", "Politics")])
     archive.set_feed_options(4, False, "repost", None, [("x", "Y")])
-    assert archive.feed_options(4) == {"thread": False, "updates": "repost", "forum_title": None, "forum_tags": [("x", "Y")]}
+    assert archive.feed_options(4) == {
+        "thread": False,
+        "updates": "repost",
+        "forum_title": None,
+        "forum_tags": [("x", "Y")],
+    }
     assert archive.db.execute("SELECT count(*) FROM delivery_feed_options").fetchone()[0] == 1
 
 
@@ -499,7 +510,9 @@ def test_sample_visibility_and_filtered_ids(archive):
     assert filtered(None, None, ["Mine", "Theirs"], GUILD, True) == pids(archive, ids["m_mid"])
     assert filtered(None, None, None, None, True) == embedded & pids(archive, ids["g_old"], ids["g_new"])
     assert filtered(T0 + DAY / 2, None, None, None, False, limit=3) is None  # 6 match: past the limit
-    assert filtered(T0 + DAY / 2, None, None, None, False, limit=6) == pids(archive, ids["g_new"], ids["m_mid"], ids["t_mid"])
+    assert filtered(T0 + DAY / 2, None, None, None, False, limit=6) == pids(
+        archive, ids["g_new"], ids["m_mid"], ids["t_mid"]
+    )
     assert filtered(None, None, ["Mine"], None, False) is None  # nothing narrows it by date or server
 
 
