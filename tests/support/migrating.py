@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .feeds import Item, long_text, rss20
-from .http import Site
-
 from index.delivery.limits import ChannelLimits
 from index.delivery.templates import PostTemplate
+
+from .feeds import Item, long_text, rss20
+from .http import Site
 
 GUILD = 987654321098765432  # a real Discord id needs 64 bits
 CHANNEL = 876543210987654321
