@@ -316,6 +316,9 @@ PORTED: dict[str, str | set[str]] = {
     "ConsistencyChecks": "*",  # integrity: no invalid index; FTS: passages.fts is generated
     "DeliveryStore": "*",  # filters, limits, the delivery log and its claims (tests/.../test_backends_delivery.py)
     "VectorScaleQueries": "*",  # the engine path's lookups (passages.rowid is an identity column)
+    "FollowStore": "*",  # topic alerts and their claims (tests/index/archive/test_backends_following.py)
+    "DigestStore": "*",  # digest schedules, run claims, the topic match on passages.fts
+    "WatchStore": "*",  # watches, notice claims, answers and votes
 }
 _variants: dict[type, type] = {}
 

@@ -1,6 +1,6 @@
 """Choosing the archive's backend (issue #17): ``[archive] url`` or ``NEWSDESK_ARCHIVE_URL``; the
-SQLite file stays the default, and the service refuses a PostgreSQL archive while parts of it
-are missing there, naming them."""
+SQLite file stays the default; every part of the archive now runs on PostgreSQL, so the service
+opens a PostgreSQL URL (open_archive would refuse one, naming the parts, while any were missing)."""
 
 from __future__ import annotations
 
@@ -54,20 +54,16 @@ def test_bad_archive_urls_are_config_errors(tmp_path, monkeypatch):
         load_config(None)
 
 
-def test_the_service_refuses_an_incomplete_postgresql_archive_naming_what_is_missing(tmp_path, postgres_url):
-    missing = missing_on_postgres()
-    assert "WatchStore" in missing
-    ported = ("FeedStore", "ArticleStore", "PassageStore", "PostStore", "ScopeQueries", "ConsistencyChecks", "Database")
-    ported += ("DeliveryStore", "VectorScaleQueries")
-    assert not any(m.startswith(ported) for m in missing)
+def test_the_service_opens_a_postgresql_archive_now_that_nothing_is_missing(tmp_path, postgres_url):
+    assert missing_on_postgres() == []
+    archive = open_archive(postgres_url)
+    assert archive.backend == "postgresql" and archive.list_feeds() == [] and archive.list_watches() == []
+    archive.close()
     base = make_config(tmp_path / "data")
     config = base.replace(archive=dataclasses.replace(base.archive, url=postgres_url))
-    with pytest.raises(ConfigError) as err:
-        Newsdesk(config, embedder=HashEmbedder())
-    assert "not complete yet" in str(err.value) and "WatchStore" in str(err.value)
-    assert "DeliveryStore" not in str(err.value) and "FeedStore" not in str(err.value)
-    # the ported parts themselves open there (what tests/index/archive/test_backends.py runs on)
-    archive = Archive(postgres_url)
-    assert archive.backend == "postgresql" and archive.list_feeds() == []
-    archive.close()
-    assert isinstance(open_archive(tmp_path / "archive.db"), Archive)
+    desk = Newsdesk(config, embedder=HashEmbedder())
+    assert desk.archive.backend == "postgresql"
+    desk.close()
+    sqlite = open_archive(tmp_path / "archive.db")
+    assert isinstance(sqlite, Archive) and sqlite.backend == "sqlite"
+    sqlite.close()
