@@ -71,6 +71,7 @@ admin_channel = {admin_channel}
 
 [feeds]
 fetch_full_text = "never"
+allow_private_networks = true
 retries = 0
 timeout_seconds = 10.0
 """)
@@ -164,12 +165,13 @@ async def _bot_main(config_path: str, barrier) -> dict:
         await asyncio.to_thread(barrier.wait, 300)  # the worker archived new articles; a feed broke
         await env.advance_time(PASS)  # both bots run their posting and health passes now
         await env.advance_time(PASS)
+        urls = [m.embeds[0].url for m in news.history() if m.author.id == env.bot.user.id and m.embeds]
         answer = await member.slash(news, "ask", question=QUESTION)
         embed = answer.response.embeds[0] if answer.response.embeds else None
         return {
             "pid": os.getpid(),
             "before": before,
-            "urls": [m.embeds[0].url for m in news.history() if m.author.id == env.bot.user.id and m.embeds],
+            "urls": urls,
             "notices": [m.content for m in admin_log.history() if m.author.id == env.bot.user.id],
             "answer": (answer.response.content or "", embed.description if embed else "", embed.url if embed else ""),
             "index": desk.stats()["index"],
