@@ -222,8 +222,8 @@ def _validate(config: Config) -> None:
     for key in ("timeout_seconds", "max_body_bytes", "max_redirects", "workers", "per_host_concurrency"):
         if getattr(config.feeds, key) < 0 or (key != "max_redirects" and getattr(config.feeds, key) == 0):
             raise ConfigError(f"{src}: key 'feeds.{key}' must be positive")
-    if config.embedding.backend not in ("auto", "torch", "onnx"):
-        raise ConfigError(f"{src}: key 'embedding.backend' must be auto, torch or onnx")
+    if config.embedding.backend not in ("auto", "torch", "onnx", "onnx-int8"):
+        raise ConfigError(f"{src}: key 'embedding.backend' must be auto, torch, onnx or onnx-int8")
     if config.embedding.batch_size <= 0:
         raise ConfigError(f"{src}: key 'embedding.batch_size' must be positive")
     if not 32 <= config.embedding.passage_tokens <= 8192:

@@ -10,6 +10,7 @@ from ..delivery.filters import FilterRule
 from ..delivery.limits import ChannelLimits
 from ..delivery.templates import PostTemplate
 from .db import Database
+from .posts import _EPOCH_SQL, _EPOCH_SQL_POSTGRES
 from .sql import now_iso
 
 STALE_SENDING_SECONDS = 600  # a claim without a result after this long: the sender died, try again
@@ -30,6 +31,15 @@ def _rule(row) -> FilterRule:
 
 
 _RULE_COLUMNS = "id, feed_id, channel_id, action, field, pattern, regex, negate, case_sensitive"
+
+# SQLite's REPLACE deletes the row clashing on the UNIQUE (feed_id, role_id) index and inserts a new
+# one (a new id: the ping goes last in feed_pings). PostgreSQL's ON CONFLICT needs that index as its
+# target, and a new identity value for the same order (issue #17); atomic across processes as well.
+_SET_PING_POSTGRES = """INSERT INTO delivery_pings (feed_id, guild_id, role_id, field, pattern, regex,
+    subscribable, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (feed_id, role_id) DO UPDATE SET id = DEFAULT, guild_id = excluded.guild_id,
+    field = excluded.field, pattern = excluded.pattern, regex = excluded.regex,
+    subscribable = excluded.subscribable, created_by = excluded.created_by, created_at = excluded.created_at"""
 
 
 class DeliveryStore(Database):
@@ -72,8 +82,8 @@ class DeliveryStore(Database):
         """The rules of a feed for a channel (rules without a channel apply to every channel)."""
         rows = self.db.execute(
             f"""SELECT {_RULE_COLUMNS} FROM delivery_filters
-                WHERE feed_id = ? AND (channel_id IS NULL OR ? IS NULL OR channel_id = ?) ORDER BY id""",
-            [feed_id, channel_id, channel_id],
+                WHERE feed_id = ? AND (channel_id IS NULL OR channel_id = coalesce(?, channel_id)) ORDER BY id""",
+            [feed_id, channel_id],
         ).fetchall()
         return [_rule(r) for r in rows]
 
@@ -164,11 +174,13 @@ class DeliveryStore(Database):
                        held, message_id, updated_at)
                    VALUES (?, ?, ?, ?, ?, coalesce(?, 0), ?, CASE ? WHEN 'held' THEN 1 ELSE 0 END, ?, ?)
                    ON CONFLICT (channel_id, article_id) DO UPDATE SET
-                       feed_id = coalesce(excluded.feed_id, feed_id), state = excluded.state,
-                       reason = excluded.reason, attempts = coalesce(?, attempts),
+                       feed_id = coalesce(excluded.feed_id, delivery_log.feed_id), state = excluded.state,
+                       reason = excluded.reason, attempts = coalesce(?, delivery_log.attempts),
                        next_try_at = excluded.next_try_at,
-                       held = held + CASE WHEN excluded.state = 'held' AND state != 'held' THEN 1 ELSE 0 END,
-                       message_id = coalesce(excluded.message_id, message_id), updated_at = excluded.updated_at""",
+                       held = delivery_log.held
+                           + CASE WHEN excluded.state = 'held' AND delivery_log.state != 'held' THEN 1 ELSE 0 END,
+                       message_id = coalesce(excluded.message_id, delivery_log.message_id),
+                       updated_at = excluded.updated_at""",
                 [
                     channel_id,
                     article_id,
@@ -209,13 +221,17 @@ class DeliveryStore(Database):
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def claim_retry(self, channel_id: int, article_id: int, attempts: int) -> bool:
-        """Exactly one caller, in any process, wins each retry (compare-and-set on the attempt count)."""
+        """Exactly one caller, in any process, wins each retry (compare-and-set on the attempt count
+        and the state: a due retry, or a claim left ``sending`` past STALE_SENDING_SECONDS; the
+        winner's fresh ``sending`` is neither). On PostgreSQL a concurrent caller waits for the
+        winner's row and re-checks the condition on it (READ COMMITTED), so it loses too."""
+        now = time.time()
         with self.transaction():
             cur = self.db.execute(
                 """UPDATE delivery_log SET state = 'sending', reason = 'being posted (retry)', updated_at = ?
-                   WHERE channel_id = ? AND article_id = ? AND attempts = ? AND state IN ('retry', 'sending')
-                     AND message_id IS NULL""",
-                [time.time(), channel_id, article_id, attempts],
+                   WHERE channel_id = ? AND article_id = ? AND attempts = ? AND message_id IS NULL
+                     AND (state = 'retry' OR (state = 'sending' AND updated_at < ?))""",
+                [now, channel_id, article_id, attempts, now - STALE_SENDING_SECONDS],
             )
             return cur.rowcount == 1
 
@@ -313,10 +329,15 @@ class DeliveryStore(Database):
         subscribable: bool,
         created_by: int | None,
     ) -> None:
+        replace = (
+            _SET_PING_POSTGRES
+            if self.backend == "postgresql"
+            else """INSERT OR REPLACE INTO delivery_pings (feed_id, guild_id, role_id, field, pattern, regex,
+                   subscribable, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+        )
         with self.transaction():
             self.db.execute(
-                """INSERT OR REPLACE INTO delivery_pings (feed_id, guild_id, role_id, field, pattern, regex,
-                   subscribable, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                replace,
                 [feed_id, guild_id, role_id, field, pattern, int(regex), int(subscribable), created_by, now_iso()],
             )
 
@@ -386,17 +407,19 @@ class DeliveryStore(Database):
         article posted by a feed whose update mode is edit or repost, newer than the post (or its
         last update) and than the mode, not handled in that channel yet."""
         now = time.time()
+        claimed = (_EPOCH_SQL_POSTGRES if self.backend == "postgresql" else _EPOCH_SQL).format("p.claimed_at")
+        # grouped by o.updates too (one options row per post's feed): PostgreSQL wants every column
         rows = self.db.execute(
-            """SELECT p.channel_id, p.feed_id, p.article_id, p.message_id, o.updates, max(u.id)
+            f"""SELECT p.channel_id, p.feed_id, p.article_id, p.message_id, o.updates, max(u.id)
                FROM delivery_updates u
                JOIN posts p ON p.article_id = u.article_id AND p.message_id IS NOT NULL
                JOIN delivery_feed_options o ON o.feed_id = p.feed_id AND o.updates IN ('edit', 'repost')
                LEFT JOIN delivery_log l ON l.channel_id = p.channel_id AND l.article_id = p.article_id
                WHERE u.at >= ? AND u.at > o.updated_at
-                 AND u.at > coalesce(l.updated_at, CAST(strftime('%s', p.claimed_at) AS INTEGER) + 1)
+                 AND u.at > coalesce(l.updated_at, {claimed} + 1)
                  AND NOT EXISTS (SELECT 1 FROM delivery_update_claims c
                                  WHERE c.channel_id = p.channel_id AND c.update_id = u.id)
-               GROUP BY p.channel_id, p.article_id ORDER BY max(u.id) LIMIT ?""",
+               GROUP BY p.channel_id, p.article_id, o.updates ORDER BY max(u.id) LIMIT ?""",
             [now - max_age_seconds, limit],
         ).fetchall()
         return [tuple(r) for r in rows]
@@ -409,9 +432,11 @@ class DeliveryStore(Database):
             )
             if cur.rowcount != 1:
                 return False
+            # newest first, as every claim takes its rows: concurrent claims on PostgreSQL wait for
+            # each other's rows in one order, never in a deadlock
             self.db.execute(
                 """INSERT OR IGNORE INTO delivery_update_claims (channel_id, update_id, claimed_at)
-                   SELECT ?, id, ? FROM delivery_updates WHERE article_id = ? AND id < ?""",
+                   SELECT ?, id, ? FROM delivery_updates WHERE article_id = ? AND id < ? ORDER BY id DESC""",
                 [channel_id, time.time(), article_id, update_id],
             )
             return True

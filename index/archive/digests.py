@@ -1,22 +1,31 @@
 """Following stories (issue #15): digest schedules and their once-per-period claims, and the
 reads behind digests, timelines and story comparison (articles of a period, the articles whose
-text holds every word of a topic, first passages)."""
+text holds every word of a topic, first passages).
+
+On PostgreSQL (issue #17) the schedule limit per server is counted under an advisory lock
+(:mod:`.serialise`), a run claim locks its schedule row (``FOR KEY SHARE``: a concurrent removal
+waits, or has removed it) and is won by the ``(schedule_id, period_key)`` primary key, and the
+topic match reads ``passages.fts`` instead of FTS5 (:data:`PG_TOPIC_MATCHES`)."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..models import GLOBAL, Article, DigestSchedule, Scope
 from ..text.words import is_content_word, word_list
 from .db import Database
+from .pg_migrations import FTS_CONFIG
+from .pg_search import RANK_WEIGHTS
 from .rows import article_from_row
 from .scope import filter_clauses
+from .serialise import serialise_writers
 from .sql import in_chunks
 
 
-def _schedule(row: sqlite3.Row | tuple) -> DigestSchedule:
+def _schedule(row: Sequence[Any]) -> DigestSchedule:
     return DigestSchedule(
         id=row[0],
         guild_id=row[1],
@@ -38,11 +47,41 @@ _SCHEDULE_COLUMNS = """s.id, s.guild_id, s.channel_id, s.period, s.minute, s.wee
     (SELECT r.state FROM digest_runs r WHERE r.schedule_id = s.id ORDER BY r.claimed_ts DESC LIMIT 1)"""
 
 
-def all_words_query(topic: str) -> list[str]:
-    """One safe FTS5 MATCH term per content word of the topic (each quoted)."""
+def all_words(topic: str) -> list[str]:
+    """The topic's content words (else all its words), each once, at most 16: what must all match."""
     words = word_list(topic)
     terms = [w for w in words if is_content_word(w)] or [w for w in words if w]
-    return ['"' + w.replace('"', '""') + '"' for w in list(dict.fromkeys(terms))[:16]]
+    return list(dict.fromkeys(terms))[:16]
+
+
+def all_words_query(topic: str) -> list[str]:
+    """One safe FTS5 MATCH term per content word of the topic (each quoted)."""
+    return ['"' + w.replace('"', '""') + '"' for w in all_words(topic)]
+
+
+# The topic match on PostgreSQL: one tsquery per word (plainto_tsquery with the english config, the
+# stems of passages.fts: "eruptions" matches "eruption"; the words are one text[] parameter, never
+# pasted), the articles whose passages together match every word that has a lexeme (as the FTS5
+# INTERSECT does; a word PostgreSQL's english config drops as a stopword is left out, as FTS5 cannot
+# drop it), each scored by its best passage's ts_rank summed over the words it holds (title weighs
+# twice the text, as bm25(passages_fts, 2.0, 1.0) does). The GIN index serves each word's match.
+# ``{where}``: the article filters, put in with str.replace (the weights hold braces); their ``?``
+# parameters come after the words.
+PG_TOPIC_MATCHES = f"""
+    WITH words AS (SELECT DISTINCT plainto_tsquery('{FTS_CONFIG}', w) AS q FROM unnest(CAST(? AS text[])) AS w),
+    live AS (SELECT q FROM words WHERE numnode(q) > 0),
+    hits AS (SELECT p.article_id, p.id AS passage_id, CAST(live.q AS text) AS word,
+                    ts_rank('{RANK_WEIGHTS}', p.fts, live.q) AS rank
+             FROM live JOIN passages p ON p.fts @@ live.q),
+    matched AS (SELECT article_id FROM hits GROUP BY article_id
+                HAVING count(DISTINCT word) = (SELECT count(*) FROM live)),
+    best AS (SELECT article_id, max(rank) AS score FROM (
+                 SELECT article_id, passage_id, sum(rank) AS rank FROM hits
+                 WHERE article_id IN (SELECT article_id FROM matched) GROUP BY article_id, passage_id) AS per_passage
+             GROUP BY article_id)
+    SELECT a.id, a.published_ts, coalesce(a.outlet, ''), b.score
+    FROM articles a JOIN best b ON b.article_id = a.id
+    WHERE {{where}} ORDER BY a.published_ts, a.id"""
 
 
 class DigestStore(Database):
@@ -63,6 +102,7 @@ class DigestStore(Database):
         """Insert a schedule unless the server already has ``max_per_guild`` (None then); the count
         and the insert are one transaction, so two admins at once cannot pass the limit."""
         with self.transaction():
+            serialise_writers(self, "digest_schedules", guild_id)
             count = self.db.execute("SELECT count(*) FROM digest_schedules WHERE guild_id = ?", [guild_id]).fetchone()[
                 0
             ]
@@ -117,8 +157,9 @@ class DigestStore(Database):
 
     def claim_digest_run(self, schedule_id: int, period_key: str) -> bool:
         """Atomically claim one period of a schedule: True for exactly one caller, in any process."""
+        lock = " FOR KEY SHARE" if self.backend == "postgresql" else ""  # a removal waits for the claim
         with self.transaction():
-            if not self.db.execute("SELECT 1 FROM digest_schedules WHERE id = ?", [schedule_id]).fetchone():
+            if not self.db.execute(f"SELECT 1 FROM digest_schedules WHERE id = ?{lock}", [schedule_id]).fetchone():
                 return False  # cancelled meanwhile
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO digest_runs (schedule_id, period_key, claimed_ts) VALUES (?, ?, ?)",
@@ -181,7 +222,10 @@ class DigestStore(Database):
         """(article_id, published_ts, outlet, score) of every article in scope published in [since,
         until] (and archived by ``fetched_until``) whose passages hold every content word of the
         topic (FTS5, porter stems: "eruptions" matches "eruption"), oldest first; score is the best
-        passage's BM25 for the topic's words (higher is better)."""
+        passage's BM25 for the topic's words (higher is better). PostgreSQL: the same articles from
+        ``passages.fts`` (english stems; :data:`PG_TOPIC_MATCHES`), scored by ts_rank."""
+        if self.backend == "postgresql":
+            return self._topic_articles_postgres(topic, since_ts, until_ts, scope, fetched_until)
         terms = all_words_query(topic)
         if not terms:
             return []
@@ -212,6 +256,20 @@ class DigestStore(Database):
         except sqlite3.OperationalError:
             return []
         rows = [(r[0], r[1], r[2], scores.get(r[0], 0.0)) for r in found]
+        return [(int(r[0]), float(r[1]), str(r[2]), float(r[3])) for r in rows]
+
+    def _topic_articles_postgres(
+        self, topic: str, since_ts: float | None, until_ts: float | None, scope: Scope, fetched_until: str | None
+    ) -> list[tuple[int, float, str, float]]:
+        words = all_words(topic)
+        if not words:
+            return []
+        where, params = filter_clauses("a", "a.id", since_ts, until_ts, None, scope)
+        where.insert(0, "a.published_ts IS NOT NULL")
+        if fetched_until is not None:
+            where.append("a.fetched_at <= ?")
+            params.append(fetched_until)
+        rows = self.db.execute(PG_TOPIC_MATCHES.replace("{where}", " AND ".join(where)), [words, *params]).fetchall()
         return [(int(r[0]), float(r[1]), str(r[2]), float(r[3])) for r in rows]
 
     def first_passage_ids(self, article_ids: Iterable[int]) -> dict[int, str]:

@@ -3,7 +3,14 @@
 A follow's ``cursor_seq`` is the highest ``article_feeds`` rowid it has looked at: an article is
 new to it when the archive first saw it (its first ``article_feeds`` row) after that. Each
 (follow, article) has at most one ``follow_alerts`` row; moving a row from ``queued`` to
-``sending`` is the atomic claim that makes a delivery happen once across processes."""
+``sending`` is the atomic claim that makes a delivery happen once across processes.
+
+On PostgreSQL (issue #17) the same SQL runs (``IS ?`` and the scalar ``max(a, b)`` are translated
+by :func:`index.archive.pg.translate`); the per-target limit of :meth:`FollowStore.add_follow` is
+counted under an advisory lock (:mod:`.serialise`), and the claim is the same conditional UPDATE
+(READ COMMITTED re-checks ``state = 'queued'`` on the row a concurrent claimer committed). The
+cursor assumes ``article_feeds`` rowids become visible in order, which holds with one archive
+writer (the deployment's rule; its transactions are serialised by the archive's write lock)."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from collections.abc import Iterable
 
 from ..models import Follow
 from .db import Database
+from .serialise import serialise_writers
 from .sql import in_chunks, now_iso
 
 _FOLLOW_COLUMNS = "id, topic, guild_id, channel_id, user_id, created_by, created_at, paused"
@@ -30,6 +38,15 @@ def _follow(row) -> Follow:
     )
 
 
+def _target_key(guild_id: int | None, channel_id: int | None, user_id: int | None) -> tuple:
+    """What :meth:`FollowStore.count_follows` counts for a new follow's target."""
+    if channel_id is not None:
+        return ("guild", guild_id)
+    if user_id is not None:
+        return ("user", user_id)
+    return ("terminal",)
+
+
 class FollowStore(Database):
     # -- follows ---------------------------------------------------------------
     def add_follow(
@@ -45,8 +62,10 @@ class FollowStore(Database):
         alerted). With ``max_same_target``: None (nothing added) when its target already has that many
         follows — counted in the same write transaction, so two processes cannot both pass the limit."""
         with self.transaction():
-            if max_same_target is not None and self.count_follows(guild_id, channel_id, user_id) >= max_same_target:
-                return None
+            if max_same_target is not None:
+                serialise_writers(self, "follows", *_target_key(guild_id, channel_id, user_id))
+                if self.count_follows(guild_id, channel_id, user_id) >= max_same_target:
+                    return None
             seq = self.db.execute("SELECT coalesce(max(rowid), 0) FROM article_feeds").fetchone()[0]
             cur = self.db.execute(
                 """INSERT INTO follows (guild_id, channel_id, user_id, topic, created_by, created_at, cursor_seq)
@@ -76,13 +95,18 @@ class FollowStore(Database):
         """Every follow (``everything``), or a server's channel follows and a member's DM follows."""
         if everything:
             rows = self.db.execute(f"SELECT {_FOLLOW_COLUMNS} FROM follows ORDER BY id").fetchall()
-        else:
+        else:  # (a NULL parameter's type cannot be inferred on PostgreSQL: the clauses are chosen here)
+            mine = [
+                ("channel_id IS NOT NULL AND guild_id = ?", guild_id),
+                ("channel_id IS NULL AND user_id = ?", user_id),
+            ]
+            clauses = [(sql, value) for sql, value in mine if value is not None]
+            if not clauses:
+                return []
             rows = self.db.execute(
                 f"""SELECT {_FOLLOW_COLUMNS} FROM follows
-                    WHERE (channel_id IS NOT NULL AND ? IS NOT NULL AND guild_id = ?)
-                       OR (channel_id IS NULL AND ? IS NOT NULL AND user_id = ?)
-                    ORDER BY id""",
-                [guild_id, guild_id, user_id, user_id],
+                    WHERE {" OR ".join(f"({sql})" for sql, _ in clauses)} ORDER BY id""",
+                [value for _, value in clauses],
             ).fetchall()
         return [_follow(r) for r in rows]
 
@@ -97,9 +121,12 @@ class FollowStore(Database):
         return _follow(row) if row else None
 
     def remove_follow(self, follow_id: int) -> bool:
+        """The follow first, then its alerts: on PostgreSQL a concurrent queue_alerts that locked the
+        follow row first has committed by then, so its rows are seen and removed too."""
         with self.transaction():
+            removed = self.db.execute("DELETE FROM follows WHERE id = ?", [follow_id]).rowcount == 1
             self.db.execute("DELETE FROM follow_alerts WHERE follow_id = ?", [follow_id])
-            return self.db.execute("DELETE FROM follows WHERE id = ?", [follow_id]).rowcount == 1
+            return removed
 
     def pause_follows(self, user_id: int, reason: str) -> int:
         """A member's DMs cannot be delivered: pause their DM follows (resumed by them, never retried)."""
@@ -153,10 +180,15 @@ class FollowStore(Database):
     # -- alerts --------------------------------------------------------------------
     def queue_alerts(self, follow_id: int, rows: Iterable[tuple[int, str, int | None, float]], seq: int) -> int:
         """Record (article_id, state, story_of, score) rows of a follow (``queued`` to send, or
-        ``folded`` into another) and move its cursor to ``seq``, together. Rows already there win."""
+        ``folded`` into another) and move its cursor to ``seq``, together. Rows already there win.
+        The cursor moves first: it tells whether the follow still exists and, on PostgreSQL, locks
+        its row until commit (a concurrent remove_follow waits, then removes these rows too)."""
         added = 0
         with self.transaction():
-            if self.db.execute("SELECT 1 FROM follows WHERE id = ?", [follow_id]).fetchone() is None:
+            moved = self.db.execute(
+                "UPDATE follows SET cursor_seq = max(cursor_seq, ?) WHERE id = ?", [seq, follow_id]
+            ).rowcount
+            if moved != 1:
                 return 0
             for article_id, state, story_of, score in rows:
                 added += self.db.execute(
@@ -164,7 +196,6 @@ class FollowStore(Database):
                        VALUES (?, ?, ?, ?, ?, ?)""",
                     [follow_id, article_id, state, story_of, score, time.time()],
                 ).rowcount
-            self.db.execute("UPDATE follows SET cursor_seq = max(cursor_seq, ?) WHERE id = ?", [seq, follow_id])
         return added
 
     def queued_alerts(self, limit: int = 1000) -> list[tuple[int, int, float]]:

@@ -36,6 +36,8 @@ _INSERT_OR = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+", re.IGNO
 _INSERT_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+\"?(\w+)\"?\s*\(([^)]*)\)", re.IGNORECASE)
 _BRACKETED = re.compile(r"\[(\w+)\]")
 _BEGIN = re.compile(r"^\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE|DEFERRED)\s*$", re.IGNORECASE)
+_IS_PARAMETER = re.compile(r"\bIS\s+(NOT\s+)?\?", re.IGNORECASE)
+_SCALAR_MAX_MIN = re.compile(r"\b(max|min)\(\s*([\w.]+|\?)\s*,\s*([\w.]+|\?)\s*\)", re.IGNORECASE)
 
 _cache: dict[str, tuple[str, str | None]] = {}
 
@@ -47,6 +49,11 @@ def translate(sql: str) -> tuple[str, str | None]:
     - ``?`` placeholders become ``%s`` (outside string literals; a literal ``%`` is doubled);
     - ``[name]`` identifiers become ``"name"``;
     - ``BEGIN IMMEDIATE`` becomes ``BEGIN``;
+    - ``x IS ?`` (``IS NOT ?``), SQLite's NULL-safe comparison with a parameter, becomes ``x IS NOT
+      DISTINCT FROM %s`` (``IS DISTINCT FROM``);
+    - SQLite's two-argument scalar ``max(a, b)``/``min(a, b)`` (plain columns, numbers or ``?``)
+      becomes ``greatest(a, b)``/``least(a, b)`` (the aggregates take one argument and stay; unlike
+      SQLite's, these skip a NULL argument: the columns they are used on are NOT NULL);
     - ``INSERT OR IGNORE`` becomes ``INSERT … ON CONFLICT DO NOTHING``;
     - ``INSERT OR REPLACE INTO t (cols)`` becomes ``INSERT … ON CONFLICT (t's primary key) DO UPDATE
       SET`` every other column (SQLite's REPLACE also drops rows clashing on another UNIQUE
@@ -108,7 +115,9 @@ def _translate(sql: str) -> tuple[str, str | None]:
 
 
 def _code(chunk: str) -> str:
-    """SQL outside string literals: placeholders and bracketed identifiers."""
+    """SQL outside string literals: placeholders, bracketed identifiers, ``IS ?``, scalar max/min."""
+    chunk = _SCALAR_MAX_MIN.sub(lambda m: f"{'greatest' if m[1].lower() == 'max' else 'least'}({m[2]}, {m[3]})", chunk)
+    chunk = _IS_PARAMETER.sub(lambda m: "IS DISTINCT FROM ?" if m[1] else "IS NOT DISTINCT FROM ?", chunk)
     chunk = chunk.replace("%", "%%").replace("?", "%s")
     return _BRACKETED.sub(r'"\1"', chunk)
 
@@ -305,6 +314,8 @@ PORTED: dict[str, str | set[str]] = {
     "PassageStore": "*",  # keyword search: tsvector + ts_rank (index.archive.pg_search)
     "PostStore": "*",  # auto-post and feed-notice claims
     "ConsistencyChecks": "*",  # integrity: no invalid index; FTS: passages.fts is generated
+    "DeliveryStore": "*",  # filters, limits, the delivery log and its claims (tests/.../test_backends_delivery.py)
+    "VectorScaleQueries": "*",  # the engine path's lookups (passages.rowid is an identity column)
 }
 _variants: dict[type, type] = {}
 

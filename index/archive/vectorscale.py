@@ -88,10 +88,12 @@ class VectorScaleQueries(Database):
         matches. Without a date range, only a server's feeds narrow it (None otherwise)."""
         params: list = []
         # CROSS JOIN and +p.embedded fix the plan: the date (or feed) index first, then each
-        # article's passages; SQLite would otherwise walk every embedded passage (4 s at 100k)
-        where = ["+p.embedded = 1"]
+        # article's passages; SQLite would otherwise walk every embedded passage (4 s at 100k).
+        # PostgreSQL has no CROSS JOIN … ON and plans by its statistics: a plain JOIN (issue #17).
+        join, embedded = ("JOIN", "p.embedded") if self.backend == "postgresql" else ("CROSS JOIN", "+p.embedded")
+        where = [f"{embedded} = 1"]
         if since_ts is not None or until_ts is not None:
-            sql = "SELECT p.id FROM articles a CROSS JOIN passages p ON p.article_id = a.id"
+            sql = f"SELECT p.id FROM articles a {join} passages p ON p.article_id = a.id"
             where.append("a.published_ts BETWEEN ? AND ?")
             params += [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
             if outlets:
@@ -105,8 +107,8 @@ class VectorScaleQueries(Database):
                 params.append(guild_id)
         elif scoped:
             sql = (
-                "SELECT DISTINCT p.id FROM feeds f CROSS JOIN article_feeds af ON af.feed_id = f.id "
-                "CROSS JOIN passages p ON p.article_id = af.article_id"
+                f"SELECT DISTINCT p.id FROM feeds f {join} article_feeds af ON af.feed_id = f.id "
+                f"{join} passages p ON p.article_id = af.article_id"
             )
             where.append("(f.guild_id IS NULL OR f.guild_id = ?)")
             params.append(guild_id)

@@ -1,5 +1,12 @@
 """Standing questions and answer feedback (migration m009): watches with their last answer, the
-claims that post each change of a watch's answer once, the answers /ask gave and the votes on them."""
+claims that post each change of a watch's answer once, the answers /ask gave and the votes on them.
+
+On PostgreSQL (issue #17) the same SQL runs (``IS ?`` and the scalar ``max(a, b)`` are translated
+by :func:`index.archive.pg.translate`). The per-server and per-member watch limits, and a voter's
+replaced vote, are read under an advisory lock (:mod:`.serialise`). A notice claim is won by the
+``(watch_id, fingerprint)`` primary key (``ON CONFLICT DO NOTHING``: a concurrent claimer waits for
+the winner's commit, then inserts nothing), and the watch moves on only while its fingerprint is
+still the one the claimer saw (READ COMMITTED re-checks it on the row another claimer updated)."""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import secrets
 from ..errors import BadQuery, NotFound
 from ..models import Watch
 from .db import Database
+from .serialise import serialise_writers
 from .sql import now_iso
 
 _WATCH_COLUMNS = (
@@ -80,6 +88,7 @@ class WatchStore(Database):
         """Save a watch; BadQuery when the server or the member has too many (counted in the same
         write transaction, so two processes cannot both pass the limit)."""
         with self.transaction():
+            serialise_writers(self, "watches", guild_id)  # both limits count within the server
             count = self.db.execute("SELECT count(*) FROM watches WHERE guild_id IS ?", [guild_id]).fetchone()[0]
             if guild_id is not None and count >= max_per_guild:
                 raise BadQuery(f"this server already has {count} watches (at most {max_per_guild}); remove one first")
@@ -252,6 +261,7 @@ class WatchStore(Database):
     def set_vote(self, answer_id: int, voter: str, vote: int) -> int | None:
         """Store one voter's vote on an answer (replacing theirs); returns the vote it replaced."""
         with self.transaction():
+            serialise_writers(self, "answer_votes", answer_id, voter)
             row = self.db.execute(
                 "SELECT vote FROM answer_votes WHERE answer_id = ? AND voter = ?", [answer_id, voter]
             ).fetchone()
@@ -263,7 +273,8 @@ class WatchStore(Database):
 
     def vote_counts(self, answer_id: int) -> tuple[int, int]:
         row = self.db.execute(
-            "SELECT coalesce(sum(vote > 0), 0), coalesce(sum(vote < 0), 0) FROM answer_votes WHERE answer_id = ?",
+            "SELECT count(CASE WHEN vote > 0 THEN 1 END), count(CASE WHEN vote < 0 THEN 1 END) FROM answer_votes "
+            "WHERE answer_id = ?",
             [answer_id],
         ).fetchone()
         return int(row[0]), int(row[1])
@@ -287,7 +298,9 @@ class WatchStore(Database):
             f"""SELECT q.id, q.guild_id, q.question, q.as_of, q.asked_at, q.cited, q.abstained, q.vector,
                        coalesce(v.up, 0), coalesce(v.down, 0)
                 FROM asked q LEFT JOIN (
-                    SELECT answer_id, sum(vote > 0) AS up, sum(vote < 0) AS down FROM answer_votes GROUP BY answer_id
+                    SELECT answer_id, count(CASE WHEN vote > 0 THEN 1 END) AS up,
+                           count(CASE WHEN vote < 0 THEN 1 END) AS down
+                    FROM answer_votes GROUP BY answer_id
                 ) v ON v.answer_id = q.id
                 {where}
                 ORDER BY q.id DESC""",

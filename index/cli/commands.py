@@ -694,6 +694,10 @@ register_following_digests(cli)
 
 cli.add_command(watch_group)  # newsdesk watch add|list|remove|check (index/cli/watches.py)
 
+from .migrate import migrate_archive_command  # noqa: E402  (newsdesk migrate-archive, issue #17)
+
+cli.add_command(migrate_archive_command)
+
 
 def main():
     cli(prog_name="newsdesk")

@@ -463,13 +463,11 @@ def test_what_is_not_ported_refuses_clearly_on_postgresql(archive):
     if archive.backend == "sqlite":
         assert missing and archive.ready_article_id() == 0  # the class lists them; SQLite has them all
         return
-    assert "DeliveryStore.claim_delivery" in missing and "WatchStore.ready_article_id" in missing
+    assert "WatchStore.ready_article_id" in missing
     assert "ConsistencyChecks.integrity" not in missing
     with pytest.raises(ConfigError, match=r"WatchStore\.ready_article_id"):
         archive.ready_article_id()
     assert not any(m.split(".")[0] in {k for k, v in PORTED.items() if v == "*"} for m in missing)
-    with pytest.raises(ConfigError, match=r"DeliveryStore\.claim_delivery"):
-        archive.claim_delivery(1, 2, 3)
 
 
 def test_translation_of_the_sqlite_forms():
