@@ -4,6 +4,7 @@ servers, feed builders, configs and archive checks the tests use."""
 from __future__ import annotations
 
 import pytest
+from support.chroma import start_chroma
 from support.http import HTTPTestServer
 from support.newsroom import FeedServer
 from support.postgres import start_cluster
@@ -40,3 +41,14 @@ def postgres_cluster():
 def postgres_url(postgres_cluster):
     """The URL of a new, empty database on the session's PostgreSQL server, one per test."""
     return postgres_cluster.create_database()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` on 127.0.0.1 for the session (tests/support/chroma.py); the tests using
+    it skip when it cannot be started. Tests keep apart by collection name."""
+    server = start_chroma(tmp_path_factory.mktemp("chroma-server"))
+    if isinstance(server, str):
+        pytest.skip(server)
+    yield server
+    server.stop()

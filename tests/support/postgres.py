@@ -51,7 +51,7 @@ def free_port() -> int:
 class PostgresCluster:
     """One PostgreSQL server on 127.0.0.1 for the test session."""
 
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, durable: bool = False):
         self.bin_dir = bin_dir
         self.root = Path(tempfile.mkdtemp(prefix="newsdesk-pg-"))
         self.data = self.root / "data"
@@ -65,7 +65,9 @@ class PostgresCluster:
         self._run(
             "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"
         )
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -F -c max_connections=200"
+        # -F (no fsync) for the tests; ``durable`` (benchmarks) keeps PostgreSQL's defaults
+        fsync = "" if durable else " -F"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1{fsync} -c max_connections=200"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start")
 
     def _run(self, tool: str, *args: str) -> None:
@@ -99,7 +101,7 @@ class PostgresCluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster() -> PostgresCluster | str:
+def start_cluster(durable: bool = False) -> PostgresCluster | str:
     """A running cluster, or why there cannot be one (a reason to skip)."""
     try:
         import psycopg  # noqa: F401
@@ -110,4 +112,4 @@ def start_cluster() -> PostgresCluster | str:
         return "PostgreSQL server binaries (initdb, pg_ctl) not found"
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "running as root without runuser: initdb cannot run"
-    return PostgresCluster(bin_dir)
+    return PostgresCluster(bin_dir, durable=durable)

@@ -4,14 +4,8 @@ doctor results as the embedded store. Skipped when the server cannot be started.
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import httpx
 import pytest
 from support.archive import assert_consistent
 from support.config import with_index
@@ -29,45 +23,6 @@ QUERIES = [
     "championship final goal in extra time",
     "harbour",
 ]
-
-
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory):
-    chroma = Path(sys.executable).with_name("chroma")
-    if not chroma.exists():
-        chroma = Path(shutil.which("chroma") or "")
-    if not chroma.is_file():
-        pytest.skip("the chroma command is not installed")
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path / "server.log", "w")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path / "db"), "--port", str(port), "--host", "127.0.0.1"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.skip(f"chroma run exited with {proc.returncode}: {(path / 'server.log').read_text()[-500:]}")
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.skip("chroma run did not answer its heartbeat within 60 s")
-            time.sleep(0.2)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def fill(site, desk):
@@ -99,7 +54,7 @@ def results(desk) -> list[list[tuple[str, float]]]:
 
 
 def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site, make_desk, config, tmp_path):
-    url, _ = chroma_server
+    url = chroma_server.url
     embedded = make_desk(config)
     served_config = with_index(
         dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path / "s"))),
