@@ -17,7 +17,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.digests` — digest schedules and their claims, period and topic reads (issue #15)
 - :mod:`.vectorscale` — the engine path's lookups: passage ids by date/outlet/server, neighbour lists past a watermark
 
-PostgreSQL (issue #17, in progress). ``Archive("postgresql://…")`` opens the archive in a
+PostgreSQL (issue #17). ``Archive("postgresql://…")`` opens the archive in a
 PostgreSQL database instead of the SQLite file; SQLite stays the embedded default and its path is
 unchanged. The design keeps one SQL text per query, written in SQLite's dialect by the mixins:
 
@@ -41,8 +41,10 @@ unchanged. The design keeps one SQL text per query, written in SQLite's dialect 
   per-backend branch in its mixin, on ``self.backend``: keyword search in :mod:`.pg_search`
   (``websearch_to_tsquery`` and ``ts_rank``), the epoch of an ISO column in :mod:`.posts`, the
   integrity and full-text checks in :mod:`.checks`.
-- :mod:`.backends` — ``open_archive``, which the service uses: a PostgreSQL URL is refused with a
-  ConfigError listing the parts still missing, until there are none.
+- :mod:`.backends` — ``open_archive``, which the service uses: a PostgreSQL URL would be refused
+  with a ConfigError listing any part missing there (none is).
+- :mod:`.migrate` — ``newsdesk migrate-archive``: a SQLite archive copied into PostgreSQL, resumable,
+  verified by counts and checksums.
 - :data:`.pg.PORTED` lists the mixins (or methods) that run and are tested on PostgreSQL
   (tests/index/archive/test_backends.py runs one suite on both backends); every other method of
   a PostgreSQL archive raises ConfigError naming itself, so nothing half-works silently.
