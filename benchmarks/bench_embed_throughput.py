@@ -1,7 +1,8 @@
 """Embedding throughput (issue #16): newsdesk's embedders against bare sentence-transformers.
 
-Over real passages of the eval archive (an ingested data dir, default /work/data-eval or
-$NEWSDESK_EVAL_DATA; its archive.db is copied first, the original is never written), in one run:
+Over real passages of the eval archive (an ingested data dir: ``--data DIR`` or
+$NEWSDESK_EVAL_DATA, e.g. the data dir `newsdesk ingest` filled from ../shared/eval; its archive.db
+is copied first, the original is never written), in one run:
 
 - passages/s: bare ``SentenceTransformer.encode`` of the passage inputs (header + text, as the
   indexer embeds them) vs newsdesk's embedder for each backend: torch, onnx fp32, onnx int8, with
@@ -26,21 +27,19 @@ from pathlib import Path
 
 from _common import EVAL_DIR, Run, base_parser, bench_dir, load_questions, percentiles  # noqa: E402
 
-DEFAULT_DATA = Path("/work/data-eval")
-
 
 def main(argv: list[str] | None = None) -> int:
     import os
 
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="passages (whole articles until at least this many)")
-    parser.add_argument("--data", default=os.environ.get("NEWSDESK_EVAL_DATA", str(DEFAULT_DATA)))
+    parser.add_argument("--data", default=os.environ.get("NEWSDESK_EVAL_DATA", ""))
     parser.add_argument("--questions", type=int, default=60, help="questions timed per backend")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--only", nargs="*", help="run only these rows (names as printed)")
     args = parser.parse_args(argv)
-    data = Path(args.data)
-    if not (data / "archive.db").exists():
+    data = Path(args.data) if args.data else None
+    if data is None or not (data / "archive.db").exists():
         print(f"skipped: no ingested eval archive at {data} (set --data or NEWSDESK_EVAL_DATA)")
         return 0
     n = 300 if args.quick else args.n
