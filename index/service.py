@@ -928,8 +928,7 @@ class Newsdesk:
         except IndexUnavailable as exc:
             stats["vectors"] = None
             stats["index_error"] = str(exc)
-        size = self.config.archive_path.stat().st_size if self.config.archive_path.exists() else 0
-        stats["archive_bytes"] = size
+        stats["archive_bytes"] = self.archive.size_bytes()
         return stats
 
     def doctor(self, fix: bool = False) -> DoctorReport:

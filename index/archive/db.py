@@ -147,6 +147,14 @@ class Database:
             "embedded_passages": q("SELECT count(*) FROM passages WHERE embedded = 1"),
         }
 
+    def size_bytes(self) -> int:
+        """What the archive takes on disk: the SQLite file and its write-ahead log, or the
+        PostgreSQL database's own size (``pg_database_size``)."""
+        if self._pg is not None:
+            return int(self.db.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+        paths = [self.path, self.path.with_name(self.path.name + "-wal")]
+        return sum(p.stat().st_size for p in paths if p.exists())
+
 
 class _Transaction:
     def __init__(self, archive: Database):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable
 
 from ..models import GLOBAL, PassageRow, Scope
@@ -15,15 +17,47 @@ from .sql import in_chunks, insert_row, now_iso
 
 log = logging.getLogger(__name__)
 
+# A keyword search reads at most this many postings (passages per term, summed over the terms it
+# keeps). FTS5's bm25 scores every passage matching any term, ~2 us a posting on this machine, so
+# at a million passages one word found in most of them ("said") cost 1.5 s. Past the budget the
+# most common terms are left out of the MATCH, rarest kept first: they carry the least of bm25's
+# weight (its idf) and the most of its cost (Elasticsearch's cutoff_frequency does the same).
+KEYWORD_POSTINGS = 30_000
+_POSTINGS_TTL = 600.0  # seconds a term's counted postings are reused (they only grow slowly)
+DF_SLICES, DF_SAMPLE = 20, 0.02  # a common word's articles: counted on 2% of each of 20 rowid slices
+
+
+def fts_terms(text: str) -> list[str]:
+    """The words of ``text`` a keyword search matches: content words (every word when there are
+    none), each once, at most 64."""
+    words = word_list(text)
+    terms = [w for w in words if is_content_word(w)] or [w for w in words if w]
+    return list(dict.fromkeys(terms))[:64]
+
+
+def match_expression(terms: list[str]) -> str | None:
+    """A safe FTS5 MATCH expression: every term quoted, joined by OR. None without terms."""
+    if not terms:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in terms)
+
 
 def fts_query(text: str) -> str | None:
     """A safe FTS5 MATCH expression: every word quoted, joined by OR. None when no word is left."""
-    words = word_list(text)
-    terms = [w for w in words if is_content_word(w)] or [w for w in words if w]
-    unique = list(dict.fromkeys(terms))[:64]
-    if not unique:
-        return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    return match_expression(fts_terms(text))
+
+
+def terms_within(postings: dict[str, int], budget: int) -> list[str]:
+    """The terms to match when reading at most ``budget`` postings: rarest first, while their
+    postings add up to the budget (a pure function of the counts; ties keep the question's order)."""
+    kept, total = [], 0
+    for term in sorted(postings, key=lambda t: postings[t]):
+        if total + postings[term] > budget:
+            break
+        kept.append(term)
+        total += postings[term]
+    order = list(postings)
+    return sorted(kept, key=order.index)
 
 
 class PassageStore(Database):
@@ -68,6 +102,34 @@ class PassageStore(Database):
             )
         return out
 
+    def postings_of(self, terms: list[str], cap: int) -> dict[str, int]:
+        """Passages matching each term (SQLite), counted up to ``cap + 1``: counting stops there, so
+        a common word costs a bounded read. Counts are reused for _POSTINGS_TTL seconds."""
+        cache = self.__dict__.setdefault("_postings_cache", {})
+        lock = self.__dict__.setdefault("_postings_lock", threading.Lock())
+        now = time.monotonic()
+        out = {}
+        for term in terms:
+            with lock:
+                hit = cache.get((term, cap))
+            if hit is not None and now - hit[1] < _POSTINGS_TTL:
+                out[term] = hit[0]
+                continue
+            try:
+                count = self.db.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+                    [match_expression([term]), cap + 1],
+                ).fetchone()[0]
+            except sqlite3.OperationalError as exc:  # a term FTS5 cannot parse matches nothing
+                log.warning("keyword count failed for %r: %s", term, exc)
+                count = 0
+            with lock:
+                if len(cache) > 50_000:
+                    cache.clear()
+                cache[(term, cap)] = (count, now)
+            out[term] = count
+        return out
+
     def document_frequency(self, word: str) -> int:
         """Articles containing ``word`` (as the keyword index stems it). Articles, not passages:
         a long article repeating a word in every passage does not make that word common."""
@@ -77,12 +139,24 @@ class PassageStore(Database):
         match = fts_query(word)
         if match is None:
             return 0
+        sql = """SELECT count(DISTINCT p.article_id) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+                 WHERE passages_fts MATCH ?"""
         try:
-            return self.db.execute(
-                """SELECT count(DISTINCT p.article_id) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
-                   WHERE passages_fts MATCH ?""",
-                [match],
-            ).fetchone()[0]
+            terms = fts_terms(word)
+            if len(terms) != 1 or self.postings_of(terms, KEYWORD_POSTINGS)[terms[0]] <= KEYWORD_POSTINGS:
+                return self.db.execute(sql, [match]).fetchone()[0]
+            # a common word: counted on DF_SLICES evenly spread rowid slices (DF_SAMPLE of the
+            # archive; FTS5 seeks to a rowid range), scaled up: a bounded read, a few % error at worst
+            low, high = self.db.execute("SELECT min(rowid), max(rowid) FROM passages").fetchone()
+            span = (high - low + 1) / DF_SLICES
+            width = max(1, int(span * DF_SAMPLE))
+            seen = 0
+            for i in range(DF_SLICES):
+                start = low + int(i * span)
+                seen += self.db.execute(
+                    sql + " AND passages_fts.rowid BETWEEN ? AND ?", [match, start, start + width - 1]
+                ).fetchone()[0]
+            return int(round(seen * (high - low + 1) / (width * DF_SLICES)))
         except sqlite3.OperationalError:
             return 0
 
@@ -190,8 +264,11 @@ class PassageStore(Database):
         outlets: list[str] | None = None,
         article_ids: list[int] | None = None,
         scope: Scope = GLOBAL,
+        max_postings: int | None = KEYWORD_POSTINGS,
     ) -> list[tuple[str, int, float]]:
-        """BM25 over passages: (passage_id, article_id, score) best first; score is -bm25 (higher is better)."""
+        """BM25 over passages: (passage_id, article_id, score) best first; score is -bm25 (higher is
+        better). On SQLite the search reads at most ``max_postings`` postings (see KEYWORD_POSTINGS;
+        None: every term, whatever it costs)."""
         if self.backend == "postgresql":  # tsvector and ts_rank (index.archive.pg_search)
             words = tsquery_text(text)
             if words is None:
@@ -199,10 +276,13 @@ class PassageStore(Database):
             where, params = filter_clauses("p", "p.article_id", since_ts, until_ts, outlets, scope)
             rows = self.db.execute(keyword_search_sql(where), [words, *params, limit]).fetchall()
             return [(r[0], r[1], float(r[2])) for r in rows]
-        match = fts_query(text)
+        terms = fts_terms(text)
+        if max_postings is not None and terms:
+            terms = terms_within(self.postings_of(terms, max_postings), max_postings)
+        match = match_expression(terms)
         if match is None:
             return []
-        where, params = filter_clauses("p", "p.article_id", since_ts, until_ts, outlets, scope)
+        where, params = filter_clauses("p", "p.article_id", since_ts, until_ts, outlets, scope, correlated=True)
         where.insert(0, "passages_fts MATCH ?")
         params.insert(0, match)
         sql = f"""SELECT p.id, p.article_id, -bm25(passages_fts, 2.0, 1.0) AS score

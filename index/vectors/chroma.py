@@ -129,17 +129,24 @@ class VectorStore:
         return out
 
     def nearest(
-        self, vectors: np.ndarray, n: int, where: dict | None = None, among: list[str] | None = None
+        self,
+        vectors: np.ndarray,
+        n: int,
+        where: dict | None = None,
+        among: list[str] | None = None,
+        metadata: bool = True,
     ) -> list[tuple[list[str], list[float], list[dict]]]:
         """Chroma's own (HNSW) nearest neighbours of each vector: ids, cosine similarities (best
-        first) and metadatas; ``where`` is Chroma's pre-filter on metadata, ``among`` on ids."""
+        first) and metadatas (empty dicts with ``metadata=False``: Chroma reads each result's
+        metadata from its SQLite, ~17 us a result at 1M, 70% of a 4,000-result query); ``where``
+        is Chroma's pre-filter on metadata, ``among`` on ids."""
         if len(vectors) == 0:
             return []
         with self._unavailable("vector index at {} is unavailable"):
             kwargs: dict = {
                 "query_embeddings": np.asarray(vectors, dtype=np.float32),
                 "n_results": max(1, n),  # more than there are: Chroma returns what there is
-                "include": ["distances", "metadatas"],
+                "include": ["distances", "metadatas"] if metadata else ["distances"],
             }
             if where:
                 kwargs["where"] = where
@@ -147,7 +154,9 @@ class VectorStore:
                 kwargs["ids"] = among
             got = self.collection.query(**kwargs)
         out = []
-        for ids, dists, metas in zip(got["ids"], got["distances"] or [], got["metadatas"] or [], strict=True):
+        metadatas = got["metadatas"] if metadata else None
+        for i, (ids, dists) in enumerate(zip(got["ids"], got["distances"] or [], strict=True)):
+            metas = metadatas[i] if metadatas else [{}] * len(ids)
             out.append((list(ids), [1.0 - float(d) for d in dists], [m or {} for m in metas]))
         return out
 

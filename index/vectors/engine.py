@@ -187,12 +187,13 @@ class DenseEngine:
             self.last_path = "prefilter"
             if not among:
                 return DenseHits([], np.zeros(0), np.zeros(0))
-            ids, sims, metas = store.nearest(query[None, :], min(want, len(among)), among=among)[0]
+            ids, sims, _ = store.nearest(query[None, :], min(want, len(among)), among=among, metadata=False)[0]
             keep = list(range(len(ids)))
         else:
             self.last_path = "overfetch"
-            ids, sims, metas = store.nearest(query[None, :], min(fetch, MAX_OVERFETCH, self.count))[0]
-            keep = self._post_filter(ids, metas, since_ts, until_ts, outlets, scope_id)
+            n = min(fetch, MAX_OVERFETCH, self.count)
+            ids, sims, _ = store.nearest(query[None, :], n, metadata=False)[0]
+            keep = self._post_filter(ids, since_ts, until_ts, outlets, scope_id)
         ids = [ids[i] for i in keep]
         cos = np.array([sims[i] for i in keep], dtype=np.float32)
         scores = cos - self.penalties(ids)
@@ -202,24 +203,33 @@ class DenseEngine:
     def _post_filter(
         self,
         ids: list[str],
-        metas: list[dict],
         since_ts: float | None,
         until_ts: float | None,
         outlets: list[str] | None,
         guild_id: int | None,
     ) -> list[int]:
+        """The results inside the filters, by the archive's own record of each passage (one lookup
+        by primary key; cheaper than Chroma's metadata, and a passage the archive no longer has is
+        dropped with it)."""
+        unfiltered = since_ts is None and until_ts is None and not outlets and guild_id is None
+        if unfiltered:
+            return list(range(len(ids)))
+        meta = self.archive.passage_meta(ids)
         wanted = set(outlets) if outlets else None
         keep = []
-        for i, meta in enumerate(metas):
-            ts = float(meta.get("published_ts") or 0.0)
+        for i, pid in enumerate(ids):
+            row = meta.get(pid)
+            if row is None:
+                continue
+            ts = float(row[1] or 0.0)
             if since_ts is not None and ts < since_ts or until_ts is not None and ts > until_ts:
                 continue
-            if wanted is not None and meta.get("outlet") not in wanted:
+            if wanted is not None and row[2] not in wanted:
                 continue
             keep.append(i)
         if guild_id is not None and keep:
-            visible = self.archive.visible_among([int(metas[i].get("article_id", -1)) for i in keep], guild_id)
-            keep = [i for i in keep if int(metas[i].get("article_id", -1)) in visible]
+            visible = self.archive.visible_among([meta[ids[i]][0] for i in keep], guild_id)
+            keep = [i for i in keep if meta[ids[i]][0] in visible]
         return keep
 
     # -- scores of given passages ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ FollowStore, DigestStore, WatchStore: test_backends_following.py); nothing is le
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -15,6 +16,7 @@ import psycopg
 import pytest
 
 from index.archive import MIGRATIONS, Archive
+from index.archive.passages import terms_within
 from index.archive.pg import PORTED, not_ported, translate
 from index.archive.pg_migrations import POSTGRES
 from index.errors import NotFound
@@ -140,6 +142,16 @@ def test_meta_and_transactions(archive):
     with archive.transaction(), archive.transaction():  # nested: one transaction
         archive.db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ["gamma", "z"])
     assert archive.get_meta("gamma") == "z"
+
+
+def test_the_archive_reports_its_size_on_disk(archive):
+    before = archive.size_bytes()
+    assert before > 0
+    for i in range(40):
+        archive.set_meta(f"filler-{i}", os.urandom(10_000).hex())
+    if archive.backend == "postgresql":  # the database's size moves by pages: checkpointed, not in place
+        archive.db.execute("CHECKPOINT")
+    assert archive.size_bytes() > before
 
 
 def test_a_closed_postgresql_archive_holds_no_connection_and_reopens_on_use(postgres_url):
@@ -372,6 +384,60 @@ def test_keyword_search_ranks_filters_and_stems(archive):
     assert hits("zeppelin") == [] and hits("") == []  # (stopwords alone: FTS5 matches them, tsquery drops them)
     assert archive.document_frequency("volcano") == 2 and archive.document_frequency("bank") == 1
     assert archive.document_frequency("zeppelin") == 0 and archive.document_frequency("") == 0
+
+
+def test_terms_within_keeps_the_rarest_terms_inside_the_budget():
+    counts = {"said": 900, "volcano": 3, "officials": 400, "lava": 40}
+    assert terms_within(counts, 10_000) == ["said", "volcano", "officials", "lava"]  # all fit: the question's order
+    assert terms_within(counts, 500) == ["volcano", "officials", "lava"]
+    assert terms_within(counts, 100) == ["volcano", "lava"]
+    assert terms_within(counts, 2) == []  # not even the rarest fits: no keyword search
+    assert terms_within({"a": 0, "b": 5}, 0) == ["a"]
+
+
+def test_a_keyword_search_leaves_out_common_terms_past_its_postings_budget(tmp_path):
+    """On SQLite a search reads at most ``max_postings`` postings: the common word goes first."""
+    archive = Archive(tmp_path / "archive.db")
+    feed, _ = archive.add_feed("https://example.org/feed.xml")
+    for i in range(30):
+        text = "Officials said the harbour reopened." + (" A volcano erupted nearby." if i < 2 else "")
+        with archive.transaction():
+            aid = archive.write_article(
+                record(f"g{i}", feed_id=feed.id, published_ts=T0 + i, text=text),
+                [PassageRow("{article}:0", 0, 0, f"Report {i}", text, T0 + i, "Example Times")],
+            )
+            archive.link_feed(aid, feed.id)
+    every = archive.keyword_search("said volcano", limit=50, since_ts=None, until_ts=None, max_postings=None)
+    assert len(every) == 30
+    budget = archive.keyword_search("said volcano", limit=50, since_ts=None, until_ts=None, max_postings=10)
+    assert sorted(a for _, a, _ in budget) == sorted(a for _, a, _ in every[:2])  # the volcano passages alone
+    assert archive.keyword_search("said", limit=50, since_ts=None, until_ts=None, max_postings=10) == []
+    assert archive.postings_of(["said", "volcano"], 10) == {"said": 11, "volcano": 2}  # counting stops past the cap
+    archive.close()
+
+
+def test_a_common_words_articles_are_estimated_on_slices_of_the_archive(tmp_path, monkeypatch):
+    """Past the keyword budget, document_frequency counts a sample of rowid slices and scales it."""
+    import index.archive.passages as passages_module
+
+    archive = Archive(tmp_path / "archive.db")
+    feed, _ = archive.add_feed("https://example.org/feed.xml")
+    for i in range(400):
+        text = ("The senator spoke. " if i % 2 == 0 else "Rain fell. ") + f"Item {i}."
+        with archive.transaction():
+            aid = archive.write_article(
+                record(f"g{i}", feed_id=feed.id, published_ts=T0 + i, text=text),
+                [PassageRow("{article}:0", 0, 0, f"Item {i}", text, T0 + i, "Example Times")],
+            )
+            archive.link_feed(aid, feed.id)
+    assert archive.document_frequency("senator") == 200  # exact: within the budget
+    monkeypatch.setattr(passages_module, "KEYWORD_POSTINGS", 50)
+    monkeypatch.setattr(passages_module, "DF_SAMPLE", 0.2)
+
+    estimate = archive.document_frequency("senator")  # sampled: 4 rowids of each of 20 slices of 20
+    assert 180 <= estimate <= 220 and estimate != 0
+    assert archive.document_frequency("rare") == 0 and archive.document_frequency("item") > 300
+    archive.close()
 
 
 HOSTILE = ['"', "*", "NEAR(", "AND OR", "OR", "NOT", "a AND", "title:x", "-", "(", ")", "'", "%", "?", "\\", "&|!<->"]

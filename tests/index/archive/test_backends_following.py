@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from support.racing import race_processes
 
 from index.archive import Archive
 from index.archive.digests import DigestStore
@@ -526,3 +527,30 @@ def test_the_three_mixins_are_ported(archive):
     assert type(archive).claim_digest_run is DigestStore.claim_digest_run
     assert type(archive).claim_watch_notice is WatchStore.claim_watch_notice
     assert archive.ready_article_id() == 0
+
+
+# -- the same claims raced by OS processes (each its own interpreter and connection) ----------------
+def test_claims_and_limits_hold_across_processes(target):
+    """The races above use threads with their own handles; here the contenders are separate
+    processes, as bots on separate machines are: one winner per claim, the limits never passed."""
+    with closing(Archive(target)) as archive:
+        follow = archive.add_follow("topic", GUILD, CHANNEL, None, USER)
+        archive.queue_alerts(follow.id, [(42, "queued", None, 1.0)], 1)
+        schedule = archive.add_digest_schedule(GUILD, CHANNEL, "daily", 480, 0, None, USER, max_per_guild=10)
+        watch = archive.add_watch(GUILD, CHANNEL, None, "q?", USER, (1, 0), [], "old", 5, 5)
+    assert schedule is not None
+    assert sorted(race_processes(target, "claim_alert", (follow.id, 42))) == [False] * 3 + [True]
+    assert sorted(race_processes(target, "claim_digest_run", (schedule.id, "2026-05-28"))) == [False] * 3 + [True]
+    notice = (watch.id, "old", "new", [("N.", 4)], (4, 0))
+    assert sorted(race_processes(target, "claim_watch_notice", notice)) == [False] * 3 + [True]
+    follows = race_processes(target, "add_follow", ("other topic", GUILD, CHANNEL + 5, None, USER, 2))
+    assert len([f for f in follows if f is not None]) == 1  # 2 channel follows per server, one taken above
+    schedules = race_processes(target, "add_digest_schedule", (GUILD, CHANNEL + 6, "daily", 0, 0, None, USER, 3))
+    assert len([s for s in schedules if s is not None]) == 2  # 3 per server, one taken above
+    with closing(Archive(target)) as archive:
+        assert [r["state"] for r in archive.follow_alert_rows(follow.id)] == ["sending"]
+        assert [r["period_key"] for r in archive.digest_runs(schedule.id)] == ["2026-05-28"]
+        assert len(archive.watch_notices(watch.id)) == 1
+        assert archive.count_follows(GUILD, CHANNEL + 5, None) == 2
+        assert len(archive.digest_schedules(GUILD)) == 3
+        assert len(archive.list_watches(GUILD)) == 1

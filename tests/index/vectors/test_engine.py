@@ -163,7 +163,7 @@ def test_the_engine_writes_neighbour_lists_for_new_passages_only(tmp_path, monke
         queried: list[int] = []
         store = desk.store_or_open()
         real = store.nearest
-        monkeypatch.setattr(store, "nearest", lambda v, n, where=None: queried.append(len(v)) or real(v, n, where))
+        monkeypatch.setattr(store, "nearest", lambda v, n, **kw: queried.append(len(v)) or real(v, n, **kw))
         desk.add_feed(served.courier.url, H.COURIER)
         desk.ingest()
         desk.search("glacier")
