@@ -69,16 +69,21 @@ def test_the_engine_scores_equal_the_mirrors(desks):
             assert b[url] == pytest.approx(a[url], abs=1e-5)
 
 
-def test_a_selective_filter_is_prefiltered_with_the_same_results(desks, monkeypatch):
+@pytest.mark.parametrize("exact_max", [0, 2_000], ids=["chroma-ids", "exact"])
+def test_a_selective_filter_is_prefiltered_with_the_same_results(desks, monkeypatch, exact_max):
     mirror, engine = desks
     eng = engine.retriever.engine
-    kw = {"since": "2024-03-01", "until": "2024-03-10"}
+    monkeypatch.setattr(engine_mod, "EXACT_MAX", exact_max)  # 0: Chroma ranks the picked ids
+    kw = {"since": "2024-03-01", "until": "2024-04-30"}
     engine.search(QUESTIONS[0], limit=5)
     assert eng.last_path == "overfetch"
+    nearest, calls = eng._store.nearest, []
+    monkeypatch.setattr(eng._store, "nearest", lambda *a, **k: calls.append(k.get("among")) or nearest(*a, **k))
     monkeypatch.setattr(engine_mod, "MAX_FETCH", 1)  # every filtered search now counts as selective
     for question in QUESTIONS:
         assert top_urls(engine, question, **kw) == top_urls(mirror, question, **kw)
         assert eng.last_path == "prefilter"
+    assert any(c is not None for c in calls) == (exact_max == 0)  # which way the picked passages were ranked
     monkeypatch.setattr(engine_mod, "MAX_FETCH", 10**9)  # never pre-filtered: over-fetch and post-filter
     for question in QUESTIONS:
         assert top_urls(engine, question, **kw) == top_urls(mirror, question, **kw)
