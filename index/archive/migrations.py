@@ -327,3 +327,12 @@ def m009_watches_feedback(db: sqlite_utils.Database):
         db.execute("""CREATE TABLE IF NOT EXISTS answer_votes (
             answer_id INTEGER NOT NULL, voter TEXT NOT NULL, vote INTEGER NOT NULL, voted_at TEXT,
             PRIMARY KEY (answer_id, voter))""")
+
+
+@migration
+def m010_passage_meta_index(db: sqlite_utils.Database):
+    """A covering index of each passage's article, date and outlet by id, so the lookups that
+    filter and collapse search candidates (``passage_meta``) never read a passage's row: its text
+    comes before those columns, on overflow pages. 4,000 lookups at 1M passages: 13 ms against 30."""
+    with _immediate(db):
+        db.execute("CREATE INDEX IF NOT EXISTS passages_meta ON passages (id, article_id, published_ts, outlet)")

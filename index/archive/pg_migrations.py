@@ -198,6 +198,9 @@ POSTGRES: dict[str, list[str]] = {
             answer_id BIGINT NOT NULL, voter TEXT NOT NULL, vote BIGINT NOT NULL, voted_at TEXT,
             PRIMARY KEY (answer_id, voter))""",
     ],
+    "m010_passage_meta_index": [
+        "CREATE INDEX IF NOT EXISTS passages_meta ON passages (id) INCLUDE (article_id, published_ts, outlet)",
+    ],
 }
 
 
