@@ -76,6 +76,7 @@ class RetrievalConfig:
     coverage_weight: float = 0.15
     density_penalty: float = 0.4
     query_cache_size: int = 512
+    keyword_postings: int = 30_000  # postings a keyword search reads at most (index.archive.passages)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ _POSITIVE = {
     "answers.llm_timeout_seconds",
     "answers.max_sentences",
     "retrieval.candidates",
+    "retrieval.keyword_postings",
     "discord.max_concurrent_heavy",
 }
 

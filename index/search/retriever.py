@@ -333,6 +333,7 @@ class Retriever:
                 until_ts=bounds.until_ts,
                 outlets=outlets,
                 scope=scope,
+                max_postings=self.config.keyword_postings,
             )
         ]
         if bounds.window:
@@ -345,6 +346,7 @@ class Retriever:
                     until_ts=bounds.window[1],
                     outlets=outlets,
                     scope=scope,
+                    max_postings=self.config.keyword_postings,
                 )
             )
         return jobs
