@@ -93,15 +93,20 @@ class PassageStore(Database):
         """passage id -> (article_id, published_ts, outlet), without reading the text."""
         ids = list(dict.fromkeys(ids))
         out: dict[str, tuple[int, float | None, str]] = {}
-        # SQLite's planner prefers the primary key's index, which then reads the row (m010)
-        table = "passages INDEXED BY passages_meta" if self.backend == "sqlite" else "passages"
+        # SQLite's planner prefers the primary key's index, which then reads the row (m010); an
+        # archive opened without that migration (read-only, older) is read the plain way
+        covered = self.backend == "sqlite" and self.__dict__.get("_meta_index", True)
+        table = "passages INDEXED BY passages_meta" if covered else "passages"
         for chunk, marks in in_chunks(ids):
-            out.update(
-                (r[0], (r[1], r[2], r[3] or ""))
-                for r in self.db.execute(
-                    f"SELECT id, article_id, published_ts, outlet FROM {table} WHERE id IN ({marks})", chunk
-                )
-            )
+            sql = f"SELECT id, article_id, published_ts, outlet FROM {table} WHERE id IN ({marks})"
+            try:
+                rows = self.db.execute(sql, chunk).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not covered or "passages_meta" not in str(exc):
+                    raise
+                self.__dict__["_meta_index"] = False
+                return self.passage_meta(ids)
+            out.update((r[0], (r[1], r[2], r[3] or "")) for r in rows)
         return out
 
     def postings_of(self, terms: list[str], cap: int) -> dict[str, int]:

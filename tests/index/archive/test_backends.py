@@ -416,6 +416,17 @@ def test_a_keyword_search_leaves_out_common_terms_past_its_postings_budget(tmp_p
     archive.close()
 
 
+def test_passage_meta_reads_an_archive_without_the_covering_index(tmp_path):
+    archive = Archive(tmp_path / "archive.db")
+    feed, _ = archive.add_feed("https://example.org/feed.xml")
+    aid = store(archive, "g1", feed.id, T0, n=2)
+    covered = archive.passage_meta([f"{aid}:0", f"{aid}:1", "missing"])
+    archive.db.execute("DROP INDEX passages_meta")  # as an archive from before m010, opened read-only
+    assert archive.passage_meta([f"{aid}:0", f"{aid}:1", "missing"]) == covered
+    assert covered == {f"{aid}:0": (aid, T0, "Example Times"), f"{aid}:1": (aid, T0, "Example Times")}
+    archive.close()
+
+
 def test_a_common_words_articles_are_estimated_on_slices_of_the_archive(tmp_path, monkeypatch):
     """Past the keyword budget, document_frequency counts a sample of rowid slices and scales it."""
     import index.archive.passages as passages_module
