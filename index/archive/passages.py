@@ -143,13 +143,13 @@ class PassageStore(Database):
         if self.backend == "postgresql":
             words = tsquery_text(word)
             return 0 if words is None else self.db.execute(DOCUMENT_FREQUENCY_SQL, [words]).fetchone()[0]
-        match = fts_query(word)
+        terms = fts_terms(word)
+        match = match_expression(terms)
         if match is None:
             return 0
         sql = """SELECT count(DISTINCT p.article_id) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
                  WHERE passages_fts MATCH ?"""
         try:
-            terms = fts_terms(word)
             if len(terms) != 1 or self.postings_of(terms, KEYWORD_POSTINGS)[terms[0]] <= KEYWORD_POSTINGS:
                 return self.db.execute(sql, [match]).fetchone()[0]
             # a common word: counted on DF_SLICES evenly spread rowid slices (DF_SAMPLE of the

@@ -37,11 +37,10 @@ def filter_clauses(
     return where, params
 
 
+# the (article, feed) links whose feed is global or the given guild's (one ? parameter)
+_VISIBLE_LINKS = "FROM article_feeds af JOIN feeds f ON f.id = af.feed_id WHERE (f.guild_id IS NULL OR f.guild_id = ?)"
 # ids of the articles carried by a global feed or a feed of the given guild (one ? parameter)
-_VISIBLE_ARTICLES = (
-    "SELECT af.article_id FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-    "WHERE f.guild_id IS NULL OR f.guild_id = ?"
-)
+_VISIBLE_ARTICLES = f"SELECT af.article_id {_VISIBLE_LINKS}"
 
 
 def scope_clause(article_col: str) -> str:
@@ -51,10 +50,7 @@ def scope_clause(article_col: str) -> str:
 
 def scope_exists_clause(article_col: str) -> str:
     """:func:`scope_clause` as a lookup of the one article (article_feeds' primary key)."""
-    return (
-        "EXISTS (SELECT 1 FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-        f"WHERE af.article_id = {article_col} AND (f.guild_id IS NULL OR f.guild_id = ?))"
-    )
+    return f"EXISTS (SELECT 1 {_VISIBLE_LINKS} AND af.article_id = {article_col})"
 
 
 class ScopeQueries(Database):

@@ -435,6 +435,7 @@ def test_a_common_words_articles_are_estimated_on_slices_of_the_archive(tmp_path
     feed, _ = archive.add_feed("https://example.org/feed.xml")
     for i in range(400):
         text = ("The senator spoke. " if i % 2 == 0 else "Rain fell. ") + f"Item {i}."
+        text += " A pinned note." if i % 20 < 4 else ""  # exactly the rows the slices below read
         with archive.transaction():
             aid = archive.write_article(
                 record(f"g{i}", feed_id=feed.id, published_ts=T0 + i, text=text),
@@ -447,6 +448,9 @@ def test_a_common_words_articles_are_estimated_on_slices_of_the_archive(tmp_path
 
     estimate = archive.document_frequency("senator")  # sampled: 4 rowids of each of 20 slices of 20
     assert 180 <= estimate <= 220 and estimate != 0
+    # the sample reads the first 4 rowids of each slice, and scales 20 slices x 4 up to 400: a word
+    # in exactly those rows (80 articles) is taken for one in all 400, which only the sample can give
+    assert archive.document_frequency("pinned") == 400
     assert archive.document_frequency("rare") == 0 and archive.document_frequency("item") > 300
     archive.close()
 
