@@ -44,6 +44,14 @@ class VectorScaleQueries(Database):
             )
         return out
 
+    def article_facts(self, after_id: int = 0) -> list[tuple[int, float, str]]:
+        """(id, unix time, outlet) of the articles past ``after_id``, in id order: what a dense
+        engine's post-filter needs of each article (one read, then only the new ones)."""
+        return self.db.execute(
+            "SELECT id, coalesce(published_ts, 0), coalesce(outlet, '') FROM articles WHERE id > ? ORDER BY id",
+            [after_id],
+        ).fetchall()
+
     def passage_sample(self, size: int, seed: int = 0) -> list[tuple[str, int, float, str]]:
         """About ``size`` embedded passages drawn at random: id, article id, unix time, outlet."""
         top = self.max_passage_rowid()

@@ -15,7 +15,6 @@ queries (index.vectors.neighbours) as passages arrive, costing in proportion to 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from ..archive import Archive
 from ..errors import NewsdeskError
 from .chroma import VectorStore
 from .density import DENSITY_FULL_AT, NEIGHBOURS, density
+from .facts import ArticleFacts
 from .mirror import DenseHits
 from .neighbours import ann_lists, merge_offers
 
@@ -57,6 +57,10 @@ class DenseEngine:
         self.article_count = 0
         self.mean_density = 0.0
         self._sample: list[tuple[str, int, float, str]] = []
+        self._sample_ts = np.zeros(0)
+        self._sample_outlets = np.zeros(0, dtype=np.int32)  # codes, by _sample_codes
+        self._sample_codes: dict[str, int] = {}
+        self.facts = ArticleFacts()  # each article's date and outlet, for the post-filter
         self._sample_basis = -1
         self._visible_share: dict[tuple, float] = {}
         self._watermark = 0  # passages up to this rowid have had their neighbour lists looked at
@@ -92,6 +96,7 @@ class DenseEngine:
                     missing = self.archive.embedded_passage_count() - self.archive.neighbour_list_count()
                     self._missing_after_full = missing
             self.count = store.count()
+            self.facts.refresh(self.archive)
             if self._sample_basis < 0 or abs(self.count - self._sample_basis) > RESAMPLE_GROWTH * self._sample_basis:
                 self._resample()
             self.generation = generation
@@ -131,6 +136,11 @@ class DenseEngine:
     def _resample(self) -> None:
         self._sample = self.archive.passage_sample(SAMPLE)
         self._sample_basis = self.count
+        self._sample_ts = np.array([r[2] for r in self._sample], dtype=np.float64)
+        self._sample_codes = {}
+        self._sample_outlets = np.array(
+            [self._sample_codes.setdefault(r[3], len(self._sample_codes)) for r in self._sample], dtype=np.int32
+        )
         self._visible_share.clear()
         sims = self.archive.neighbour_sims([r[0] for r in self._sample])
         if sims:
@@ -146,11 +156,15 @@ class DenseEngine:
         """The share of the archive passing the filters, estimated on the sample."""
         if not self._sample:
             return 1.0
-        lo = -math.inf if since_ts is None else since_ts
-        hi = math.inf if until_ts is None else until_ts
-        wanted = set(outlets) if outlets else None
-        kept = [r for r in self._sample if lo <= r[2] <= hi and (wanted is None or r[3] in wanted)]
-        return len(kept) / len(self._sample)
+        kept = np.ones(len(self._sample_ts), dtype=bool)
+        if since_ts is not None:
+            kept &= self._sample_ts >= since_ts
+        if until_ts is not None:
+            kept &= self._sample_ts <= until_ts
+        if outlets:
+            codes = [self._sample_codes[o] for o in outlets if o in self._sample_codes]
+            kept &= np.isin(self._sample_outlets, np.array(codes, dtype=np.int32))
+        return float(kept.mean())
 
     def visible_share(self, guild_id: int | None, signature: tuple) -> float:
         key = (guild_id, signature, self._sample_basis)
@@ -225,11 +239,15 @@ class DenseEngine:
         unfiltered = since_ts is None and until_ts is None and not outlets and guild_id is None
         if unfiltered:
             return list(range(len(ids)))
-        meta = self.archive.passage_meta(ids)
+        # the arrays of article dates and outlets narrow the thousands of results to those that may
+        # pass; only these are looked up (a passage deleted since, or of an unknown article, is
+        # decided by the archive's own record)
+        maybe = self.facts.narrow(ids, since_ts, until_ts, outlets).tolist()
+        meta = self.archive.passage_meta([ids[i] for i in maybe])
         wanted = set(outlets) if outlets else None
         keep = []
-        for i, pid in enumerate(ids):
-            row = meta.get(pid)
+        for i in maybe:
+            row = meta.get(ids[i])
             if row is None:
                 continue
             ts = float(row[1] or 0.0)

@@ -516,6 +516,44 @@ def test_sample_visibility_and_filtered_ids(archive):
     assert filtered(None, None, ["Mine"], None, False) is None  # nothing narrows it by date or server
 
 
+def test_article_facts_narrow_as_the_archive_filters(archive):
+    """The engine's arrays of article dates and outlets (index.vectors.facts) read from either
+    backend, then only the new articles, then all again after RELOAD_SECONDS."""
+    from index.vectors.facts import RELOAD_SECONDS, ArticleFacts
+
+    ids = corpus(archive)
+    assert [tuple(r) for r in archive.article_facts()] == [
+        (ids["g_old"], T0, "Global"),
+        (ids["g_new"], T0 + 2 * DAY, "Global"),
+        (ids["m_mid"], T0 + DAY, "Mine"),
+        (ids["t_mid"], T0 + DAY, "Theirs"),
+    ]
+    assert [r[0] for r in archive.article_facts(ids["g_new"])] == [ids["m_mid"], ids["t_mid"]]
+    facts = ArticleFacts()
+    assert facts.refresh(archive, now=0.0) == 4 and len(facts) == 4
+    passage = {name: f"a{aid}-0-x" for name, aid in ids.items()}  # the pipeline's id form
+    every = list(passage.values()) + ["a999999-0-x", "other:0"]  # an article not read yet, another form
+
+    def kept(since, until, outlets):
+        return {every[i] for i in facts.narrow(every, since, until, outlets)}
+
+    unknown = {"a999999-0-x", "other:0"}  # always left for the archive to decide
+    assert kept(None, None, None) == set(every)
+    assert kept(T0 + DAY / 2, T0 + 1.5 * DAY, None) == {passage["m_mid"], passage["t_mid"]} | unknown
+    assert kept(T0 + DAY / 2, None, ["Global", "Mine"]) == {passage["g_new"], passage["m_mid"]} | unknown
+    assert kept(None, None, ["No such outlet"]) == unknown
+    newer = store(archive, "g_newer", archive.get_feed("https://g.example/feed.xml").id, T0 + 3 * DAY, 1, "Global")
+    assert facts.refresh(archive, now=1.0) == 1  # only the new one
+    every.append(f"a{newer}-0-x")
+    assert kept(T0 + 2.5 * DAY, None, ["Global"]) == {f"a{newer}-0-x"} | unknown and len(facts) == 5
+    with archive.transaction():  # an article rewritten with another date: seen on the next full read
+        archive.db.execute("UPDATE articles SET published_ts = ? WHERE id = ?", [T0 + 3 * DAY, ids["g_old"]])
+    facts.refresh(archive, now=2.0)
+    assert passage["g_old"] not in kept(T0 + 2.5 * DAY, None, None)
+    assert facts.refresh(archive, now=3.0 + RELOAD_SECONDS) == 5
+    assert passage["g_old"] in kept(T0 + 2.5 * DAY, None, None)
+
+
 # -- completeness -------------------------------------------------------------------------------------
 def test_every_method_of_the_two_mixins_is_exercised():
     source = Path(__file__).read_text()

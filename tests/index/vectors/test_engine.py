@@ -204,3 +204,22 @@ def test_lists_dropped_behind_the_watermark_are_recomputed(tmp_path):
         assert desk.archive.neighbour_list_count() == count
     finally:
         desk.close()
+
+
+def test_the_post_filter_looks_up_only_what_the_article_arrays_keep(desks, monkeypatch):
+    mirror, engine = desks
+    eng = engine.retriever.engine
+    monkeypatch.setattr(engine_mod, "MAX_FETCH", 10**9)  # over-fetch and post-filter
+    engine.search(QUESTIONS[0], limit=5)
+    assert len(eng.facts) == engine.archive.counts()["articles"]
+    asked, looked_up = [], []
+    nearest, passage_meta = eng._store.nearest, engine.archive.passage_meta
+    monkeypatch.setattr(eng._store, "nearest", lambda *a, **k: asked.append(a[1]) or nearest(*a, **k))
+    monkeypatch.setattr(engine.archive, "passage_meta", lambda ids: looked_up.append(list(ids)) or passage_meta(ids))
+    kw = {"source": H.COURIER}
+    for question in QUESTIONS:
+        asked.clear(), looked_up.clear()
+        assert top_urls(engine, question, **kw) == top_urls(mirror, question, **kw)
+        assert eng.last_path == "overfetch"
+        courier = {pid for pid, meta in passage_meta(looked_up[0]).items() if meta[2] == H.COURIER}
+        assert looked_up[0] and len(courier) == len(looked_up[0]) < asked[0]  # only the outlet's passages
