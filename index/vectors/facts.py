@@ -41,12 +41,15 @@ class ArticleFacts:
     """article id -> (published_ts, outlet code), read from the archive and kept up with it."""
 
     def __init__(self) -> None:
+        self._clear()
+        self.loaded_at = -math.inf
+
+    def _clear(self) -> None:
         self.ts = np.zeros(0, dtype=np.float64)
         self.outlet = np.zeros(0, dtype=np.int32)
         self.present = np.zeros(0, dtype=bool)
         self.codes: dict[str, int] = {}
         self.max_id = 0
-        self.loaded_at = -math.inf
 
     def __len__(self) -> int:
         return int(self.present.sum())
@@ -58,7 +61,7 @@ class ArticleFacts:
         full = now - self.loaded_at > RELOAD_SECONDS
         rows = archive.article_facts(0 if full else self.max_id)
         if full:
-            self.__init__()
+            self._clear()
             self.loaded_at = now
         if not rows:
             return 0
