@@ -2,15 +2,17 @@
 
 No copy of the vectors in this process: candidates come from Chroma's HNSW query, over-fetched
 (ids and distances only: Chroma reading each result's metadata was 70% of a 4,000-result query
-at 1M) and post-filtered on the archive's own record of each passage (date, outlet, article; one
-covering-index lookup) and on server visibility. When a filter keeps so little of the archive
-that over-fetching would need too many results (a 30-day window, a small server), the search is
-pre-filtered instead: the archive's indexes pick the matching passages (by date, or a server's
-feeds); up to EXACT_MAX of them are scored exactly on their vectors, more are ranked by Chroma
-restricted to their ids (its query's ``ids``). Chroma's own ``where`` is not used: at 1M
-passages an outlet filter cost 425 ms and a 30-day range 2.4 s (460 ms at 100k). The density
-penalty of each candidate comes from its stored neighbour list, the lists themselves from ANN
-queries (index.vectors.neighbours) as passages arrive, costing in proportion to the new passages."""
+at 1M) and post-filtered: arrays of every article's date and outlet (index.vectors.facts) keep
+the results that may pass, and only those are checked on the archive's own record of each passage
+(date, outlet, article; one covering-index lookup) and on server visibility. When a filter keeps
+so little of the archive that over-fetching would need too many results (a 30-day window, a
+small server), the search is pre-filtered instead: the archive's indexes pick the matching
+passages (by date, or a server's feeds); up to EXACT_MAX of them are scored exactly on their
+vectors, more are ranked by Chroma restricted to their ids (its query's ``ids``). Chroma's own
+``where`` is not used: at 1M passages an outlet filter cost 425 ms and a 30-day range 2.4 s
+(460 ms at 100k). The density penalty of each candidate comes from its stored neighbour list,
+the lists themselves from ANN queries (index.vectors.neighbours) as passages arrive, costing in
+proportion to the new passages."""
 
 from __future__ import annotations
 
