@@ -90,17 +90,21 @@ class VectorScaleQueries(Database):
         guild_id: int | None,
         scoped: bool,
         limit: int,
+        by_date: bool = True,
     ) -> list[str] | None:
         """Ids of the embedded passages inside a date range (by the articles' date index), of the
         outlets, visible to the server: at most ``limit`` (None past it), at a cost that follows the
-        matches. Without a date range, only a server's feeds narrow it (None otherwise)."""
+        matches. Without a date range, or with one that keeps most of the archive (``by_date``
+        False: walking the date index would read nearly every article), only a server's feeds
+        narrow it, the dates then a condition (None when nothing narrows it)."""
         params: list = []
         # CROSS JOIN and +p.embedded fix the plan: the date (or feed) index first, then each
         # article's passages; SQLite would otherwise walk every embedded passage (4 s at 100k).
         # PostgreSQL has no CROSS JOIN … ON and plans by its statistics: a plain JOIN (issue #17).
         join, embedded = ("JOIN", "p.embedded") if self.backend == "postgresql" else ("CROSS JOIN", "+p.embedded")
         where = [f"{embedded} = 1"]
-        if since_ts is not None or until_ts is not None:
+        dated = since_ts is not None or until_ts is not None
+        if dated and by_date:
             sql = f"SELECT p.id FROM articles a {join} passages p ON p.article_id = a.id"
             where.append("a.published_ts BETWEEN ? AND ?")
             params += [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
@@ -120,6 +124,9 @@ class VectorScaleQueries(Database):
             )
             where.append("(f.guild_id IS NULL OR f.guild_id = ?)")
             params.append(guild_id)
+            if dated:
+                where.append("p.published_ts BETWEEN ? AND ?")
+                params += [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
             if outlets:
                 where.append(f"p.outlet IN ({','.join('?' * len(outlets))})")
                 params += outlets

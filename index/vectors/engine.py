@@ -41,6 +41,9 @@ IDS_MAX = 20_000  # passages at most picked by the archive for a pre-filtered se
 # ~47 us each at 1M) instead of by Chroma's HNSW restricted to their ids, whose cost grows as the
 # allowed share shrinks: at 1M, 1,000 ids took 636 ms, 4,000 214 ms, 8,000 150 ms (n = 300).
 EXACT_MAX = 2_000
+# A date range keeping more than this share of the archive is not walked by the date index to pick
+# passages (at 100k, "until now" with an outlet read every article: 56 ms, against 9 for Chroma)
+DATE_NARROWS = 0.5
 SAMPLE = 20_000  # passages in the selectivity sample
 RESAMPLE_GROWTH = 0.05  # the sample (and mean density) is redrawn when the archive grows by 5%
 _NEIGHBOUR_PAGE = 256  # passages per round of neighbour lists (short Chroma reads: it holds the GIL)
@@ -204,7 +207,13 @@ class DenseEngine:
         scope_id = guild_id if scoped else None
         among = None
         if fetch > MAX_FETCH and share * self.count <= 2 * IDS_MAX:
-            among = self.archive.passage_ids_filtered(since_ts, until_ts, outlets, guild_id, scoped, IDS_MAX)
+            # a date range keeping most of the archive (a question's "until now") does not narrow it:
+            # the archive then starts from the server's feeds, or nothing picks the passages
+            dated = since_ts is not None or until_ts is not None
+            by_date = dated and self.selectivity(since_ts, until_ts, None) <= DATE_NARROWS
+            among = self.archive.passage_ids_filtered(
+                since_ts, until_ts, outlets, guild_id, scoped, IDS_MAX, by_date=by_date
+            )
         if among is not None:  # selective: the archive's indexes pick the passages, Chroma ranks them
             self.last_path = "prefilter"
             if not among:

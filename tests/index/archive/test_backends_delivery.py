@@ -498,8 +498,8 @@ def test_sample_visibility_and_filtered_ids(archive):
     assert archive.visible_among(every, None) == {ids["g_old"], ids["g_new"]}
     assert archive.visible_among([], GUILD) == set()
 
-    def filtered(since, until, outlets, guild, scoped, limit=100):
-        found = archive.passage_ids_filtered(since, until, outlets, guild, scoped, limit)
+    def filtered(since, until, outlets, guild, scoped, limit=100, by_date=True):
+        found = archive.passage_ids_filtered(since, until, outlets, guild, scoped, limit, by_date=by_date)
         return None if found is None else set(found)
 
     assert filtered(T0 + DAY / 2, T0 + 1.5 * DAY, None, None, False) == pids(archive, ids["m_mid"], ids["t_mid"])
@@ -514,6 +514,10 @@ def test_sample_visibility_and_filtered_ids(archive):
         archive, ids["g_new"], ids["m_mid"], ids["t_mid"]
     )
     assert filtered(None, None, ["Mine"], None, False) is None  # nothing narrows it by date or server
+    # a range keeping most of the archive is not walked: the server's feeds first, the dates a condition
+    assert filtered(None, T0 + 10 * DAY, ["Mine"], None, False, by_date=False) is None
+    assert filtered(T0 + DAY / 2, None, None, GUILD, True, by_date=False) == pids(archive, ids["g_new"], ids["m_mid"])
+    assert filtered(None, T0 + DAY / 2, None, GUILD, True, by_date=False) == embedded & pids(archive, ids["g_old"])
 
 
 def test_article_facts_narrow_as_the_archive_filters(archive):

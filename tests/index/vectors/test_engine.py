@@ -223,3 +223,18 @@ def test_the_post_filter_looks_up_only_what_the_article_arrays_keep(desks, monke
         assert eng.last_path == "overfetch"
         courier = {pid for pid, meta in passage_meta(looked_up[0]).items() if meta[2] == H.COURIER}
         assert looked_up[0] and len(courier) == len(looked_up[0]) < asked[0]  # only the outlet's passages
+
+
+def test_a_range_keeping_most_of_the_archive_is_not_walked_by_date(desks, monkeypatch):
+    """An outlet with "until now" (or a range wider than the archive): over-fetched, not pre-filtered
+    by the date index, which would read every article; the results are the mirror's either way."""
+    mirror, engine = desks
+    eng = engine.retriever.engine
+    monkeypatch.setattr(engine_mod, "MAX_FETCH", 1)  # every filtered search counts as selective
+    wide = {"until": "2030-01-01", "source": H.COURIER}
+    narrow = {"since": "2024-03-01", "until": "2024-03-31", "source": H.COURIER}
+    for question in QUESTIONS:
+        assert top_urls(engine, question, **wide) == top_urls(mirror, question, **wide)
+        assert eng.last_path == "overfetch"
+        assert top_urls(engine, question, **narrow) == top_urls(mirror, question, **narrow)
+        assert eng.last_path == "prefilter"
