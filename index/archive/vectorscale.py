@@ -104,10 +104,11 @@ class VectorScaleQueries(Database):
         join, embedded = ("JOIN", "p.embedded") if self.backend == "postgresql" else ("CROSS JOIN", "+p.embedded")
         where = [f"{embedded} = 1"]
         dated = since_ts is not None or until_ts is not None
+        span = [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
         if dated and by_date:
             sql = f"SELECT p.id FROM articles a {join} passages p ON p.article_id = a.id"
             where.append("a.published_ts BETWEEN ? AND ?")
-            params += [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
+            params += span
             if outlets:
                 where.append(f"a.outlet IN ({','.join('?' * len(outlets))})")
                 params += outlets
@@ -126,7 +127,7 @@ class VectorScaleQueries(Database):
             params.append(guild_id)
             if dated:
                 where.append("p.published_ts BETWEEN ? AND ?")
-                params += [-1e18 if since_ts is None else since_ts, 1e18 if until_ts is None else until_ts]
+                params += span
             if outlets:
                 where.append(f"p.outlet IN ({','.join('?' * len(outlets))})")
                 params += outlets

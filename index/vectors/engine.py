@@ -28,7 +28,7 @@ from ..errors import NewsdeskError
 from .chroma import VectorStore
 from .density import DENSITY_FULL_AT, NEIGHBOURS, density
 from .facts import ArticleFacts
-from .mirror import DenseHits
+from .mirror import DenseHits, filter_mask
 from .neighbours import ann_lists, merge_offers
 
 log = logging.getLogger(__name__)
@@ -164,15 +164,8 @@ class DenseEngine:
         """The share of the archive passing the filters, estimated on the sample."""
         if not self._sample:
             return 1.0
-        kept = np.ones(len(self._sample_ts), dtype=bool)
-        if since_ts is not None:
-            kept &= self._sample_ts >= since_ts
-        if until_ts is not None:
-            kept &= self._sample_ts <= until_ts
-        if outlets:
-            codes = [self._sample_codes[o] for o in outlets if o in self._sample_codes]
-            kept &= np.isin(self._sample_outlets, np.array(codes, dtype=np.int32))
-        return float(kept.mean())
+        kept = filter_mask(self._sample_ts, self._sample_outlets, self._sample_codes, since_ts, until_ts, outlets)
+        return 1.0 if kept is None else float(kept.mean())
 
     def visible_share(self, guild_id: int | None, signature: tuple) -> float:
         key = (guild_id, signature, self._sample_basis)

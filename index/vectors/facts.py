@@ -14,13 +14,12 @@ full: the new articles are read on each refresh, the whole table again after REL
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from .mirror import filter_mask
 
 RELOAD_SECONDS = 600.0  # the whole table is read again after this long (a rewritten article's new date)
 
@@ -97,13 +96,7 @@ class ArticleFacts:
         known[known] = self.present[articles[known]]
         keep = np.ones(len(passage_ids), dtype=bool)
         rows = articles[known]
-        ok = np.ones(len(rows), dtype=bool)
-        if since_ts is not None:
-            ok &= self.ts[rows] >= since_ts
-        if until_ts is not None:
-            ok &= self.ts[rows] <= until_ts
-        if outlets:
-            wanted = np.array([self.codes[o] for o in outlets if o in self.codes], dtype=np.int32)
-            ok &= np.isin(self.outlet[rows], wanted)
-        keep[known] = ok
+        ok = filter_mask(self.ts[rows], self.outlet[rows], self.codes, since_ts, until_ts, outlets)
+        if ok is not None:
+            keep[known] = ok
         return np.flatnonzero(keep)

@@ -40,6 +40,29 @@ class DenseHits:
     cosines: np.ndarray  # plain cosine similarity to the query
 
 
+def filter_mask(
+    published: np.ndarray,
+    outlet_codes: np.ndarray,
+    outlet_index: dict[str, int],
+    since_ts: float | None,
+    until_ts: float | None,
+    outlets: list[str] | None,
+) -> np.ndarray | None:
+    """Rows inside the date range and of the outlets (``outlet_codes`` numbered by ``outlet_index``);
+    None when nothing is filtered. The mirror's rows, the engine's sample and article arrays alike."""
+    mask = None
+    if since_ts is not None:
+        mask = published >= since_ts
+    if until_ts is not None:
+        m = published <= until_ts
+        mask = m if mask is None else mask & m
+    if outlets:
+        codes = [outlet_index[o] for o in outlets if o in outlet_index]
+        m = np.isin(outlet_codes, codes)
+        mask = m if mask is None else mask & m
+    return mask
+
+
 class DenseMirror:
     """Exact cosine search over an in-memory copy of the collection, with row masks.
 
@@ -172,16 +195,7 @@ class DenseMirror:
     ) -> np.ndarray | None:
         """Rows inside the date range, of the outlets, and set in ``allowed`` (a row mask, e.g. the
         server scope from ``article_mask``); None when nothing is filtered."""
-        mask = None
-        if since_ts is not None:
-            mask = self.published >= since_ts
-        if until_ts is not None:
-            m = self.published <= until_ts
-            mask = m if mask is None else mask & m
-        if outlets:
-            codes = [self.outlet_index[o] for o in outlets if o in self.outlet_index]
-            m = np.isin(self.outlet_codes, codes)
-            mask = m if mask is None else mask & m
+        mask = filter_mask(self.published, self.outlet_codes, self.outlet_index, since_ts, until_ts, outlets)
         if allowed is not None:
             mask = allowed if mask is None else mask & allowed
         return mask
