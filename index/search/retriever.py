@@ -119,6 +119,7 @@ class _Dense:
     scores: dict[str, float] = field(default_factory=dict)
     cosines: dict[str, float] = field(default_factory=dict)
     query_vector: np.ndarray | None = None
+    meta: dict[str, tuple] = field(default_factory=dict)  # archive records already read (DenseHits.meta)
 
     def add_missing(self, mirror: DenseMirror | DenseEngine, passage_ids: list[str]) -> None:
         """Score keyword-only candidates against the query too (when it was embedded)."""
@@ -310,7 +311,9 @@ class Retriever:
         passage_ids = set(dense.scores) | set(kw_scores)
         if not passage_ids:
             return SearchResult([], intent, notices, dense.query_vector)
-        meta = self.archive.passage_meta(passage_ids)  # no text yet: most candidates are never shown
+        # no text yet: most candidates are never shown; the engine's post-filter read some already
+        unread = passage_ids.difference(dense.meta) if dense.meta else passage_ids
+        meta = {**dense.meta, **self.archive.passage_meta(unread)}
         dense.add_missing(self.dense_index, [pid for pid in kw_scores if pid not in dense.scores])
         candidates = self._collapse(passage_ids, meta, dense, max_normalise(kw_scores))
         order = self._rank(candidates, intent, named)
@@ -527,3 +530,4 @@ class Retriever:
             )
             dense.scores.update(zip(hits.ids, hits.scores.tolist(), strict=True))
             dense.cosines.update(zip(hits.ids, hits.cosines.tolist(), strict=True))
+            dense.meta.update(hits.meta)

@@ -221,16 +221,18 @@ class DenseEngine:
             else:  # Chroma's HNSW restricted to the ids, asked for k (its cost grows with n / share)
                 ids, sims, _ = store.nearest(query[None, :], min(k, len(among)), among=among, metadata=False)[0]
             keep = list(range(len(ids)))
+            meta: dict[str, tuple] = {}
         else:
             self.last_path = "overfetch"
             n = min(fetch, MAX_OVERFETCH, self.count)
             ids, sims, _ = store.nearest(query[None, :], n, metadata=False)[0]
-            keep = self._post_filter(ids, since_ts, until_ts, outlets, scope_id)
+            keep, meta = self._post_filter(ids, since_ts, until_ts, outlets, scope_id)
         ids = [ids[i] for i in keep]
         cos = np.array([sims[i] for i in keep], dtype=np.float32)
         scores = cos - self.penalties(ids)
         order = np.argsort(-scores, kind="stable")[:k]
-        return DenseHits([ids[i] for i in order], scores[order], cos[order])
+        top = [ids[i] for i in order]
+        return DenseHits(top, scores[order], cos[order], {pid: meta[pid] for pid in top if pid in meta})
 
     def _post_filter(
         self,
@@ -239,13 +241,13 @@ class DenseEngine:
         until_ts: float | None,
         outlets: list[str] | None,
         guild_id: int | None,
-    ) -> list[int]:
-        """The results inside the filters, by the archive's own record of each passage (one lookup
-        by primary key; cheaper than Chroma's metadata, and a passage the archive no longer has is
-        dropped with it)."""
+    ) -> tuple[list[int], dict[str, tuple]]:
+        """The positions of the results inside the filters, by the archive's own record of each
+        passage (one lookup by primary key; cheaper than Chroma's metadata, and a passage the
+        archive no longer has is dropped with it), and the records read (none, unfiltered)."""
         unfiltered = since_ts is None and until_ts is None and not outlets and guild_id is None
         if unfiltered:
-            return list(range(len(ids)))
+            return list(range(len(ids))), {}
         # the arrays of article dates and outlets narrow the thousands of results to those that may
         # pass; only these are looked up (a passage deleted since, or of an unknown article, is
         # decided by the archive's own record)
@@ -266,7 +268,7 @@ class DenseEngine:
         if guild_id is not None and keep:
             visible = self.archive.visible_among([meta[ids[i]][0] for i in keep], guild_id)
             keep = [i for i in keep if meta[ids[i]][0] in visible]
-        return keep
+        return keep, meta
 
     # -- scores of given passages ---------------------------------------------------------------------
     def penalties(self, ids: list[str]) -> np.ndarray:

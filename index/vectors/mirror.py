@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -38,6 +38,9 @@ class DenseHits:
     ids: list[str]
     scores: np.ndarray  # ranking scores: cosine minus the passage's density penalty
     cosines: np.ndarray  # plain cosine similarity to the query
+    # the archive's (article, date, outlet) of hits already looked up on the way (the engine's
+    # post-filter), so the retriever need not read them again
+    meta: dict[str, tuple] = field(default_factory=dict)
 
 
 def filter_mask(

@@ -216,13 +216,19 @@ def test_the_post_filter_looks_up_only_what_the_article_arrays_keep(desks, monke
     nearest, passage_meta = eng._store.nearest, engine.archive.passage_meta
     monkeypatch.setattr(eng._store, "nearest", lambda *a, **k: asked.append(a[1]) or nearest(*a, **k))
     monkeypatch.setattr(engine.archive, "passage_meta", lambda ids: looked_up.append(list(ids)) or passage_meta(ids))
+    returned = []
+    search = eng.search
+    monkeypatch.setattr(eng, "search", lambda *a, **k: returned.append(search(*a, **k)) or returned[-1])
     kw = {"source": H.COURIER}
     for question in QUESTIONS:
-        asked.clear(), looked_up.clear()
+        asked.clear(), looked_up.clear(), returned.clear()
         assert top_urls(engine, question, **kw) == top_urls(mirror, question, **kw)
         assert eng.last_path == "overfetch"
         courier = {pid for pid, meta in passage_meta(looked_up[0]).items() if meta[2] == H.COURIER}
         assert looked_up[0] and len(courier) == len(looked_up[0]) < asked[0]  # only the outlet's passages
+        # the retriever reads the records of the keyword-only candidates, not again the engine's hits
+        hits = {pid for found in returned for pid in found.ids}
+        assert len(looked_up) == 2 and hits and not hits & set(looked_up[1])
 
 
 def test_a_range_keeping_most_of_the_archive_is_not_walked_by_date(desks, monkeypatch):
