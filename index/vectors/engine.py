@@ -4,7 +4,8 @@ No copy of the vectors in this process: candidates come from Chroma's HNSW query
 (ids and distances only: Chroma reading each result's metadata was 70% of a 4,000-result query
 at 1M) and post-filtered: arrays of every article's date and outlet (index.vectors.facts) keep
 the results that may pass, and only those are checked on the archive's own record of each passage
-(date, outlet, article; one covering-index lookup) and on server visibility. When a filter keeps
+(date, outlet, article; one covering-index lookup; the records go on with the hits, for the
+retriever not to read them again) and on server visibility. When a filter keeps
 so little of the archive that over-fetching would need too many results (a 30-day window, a
 small server), the search is pre-filtered instead: the archive's indexes pick the matching
 passages (by date, or a server's feeds); up to EXACT_MAX of them are scored exactly on their

