@@ -89,7 +89,9 @@ def measure(args, run: Run) -> dict:
     desk = Newsdesk(config, embedder=RandomQueryEmbedder())
     retr = desk.retriever
     store = desk.store_or_open()
-    retr.engine._watermark = desk.archive.max_passage_rowid()  # no neighbour catch-up: searches only
+    # no neighbour catch-up, neither past the watermark nor the full pass for lists still missing
+    retr.engine._watermark = desk.archive.max_passage_rowid()
+    retr.engine._missing_after_full = desk.archive.embedded_passage_count() - desk.archive.neighbour_list_count()
     retr.refresh_mirror()
     engine = retr.engine
     queries = bench_queries(args.queries)
@@ -109,6 +111,7 @@ def measure(args, run: Run) -> dict:
         if label == "unfiltered":
             continue
         desk.search(queries[0], limit=10, **kw)  # the engine's path for this filter
+        among: list[str] = []
         path = engine.last_path
         since, until = kw.get("since"), kw.get("until")
         outlets = retr.resolve_outlets(kw.get("source"))
@@ -136,7 +139,7 @@ def measure(args, run: Run) -> dict:
             pick = p50_ms(lambda v, fn=pick_ids: fn(), vectors[:20])
             if len(among) <= engine_module.EXACT_MAX:  # the engine scores these exactly on their vectors
                 cost = p50_ms(lambda v, ids=among: store.vectors(ids), vectors[:20])
-                detail = f"{len(among):,} ids: their vectors read"
+                detail = f"{len(among):,} ids: their vectors read, uncached (the engine caches them: no bound)"
             else:  # resolving the ids is part of Chroma's restricted query; timed alone for the record
                 resolve = p50_ms(lambda v, ids=among: store.collection.get(ids=ids, include=[]), vectors[:20])
                 cost = p50_ms(
@@ -157,7 +160,8 @@ def measure(args, run: Run) -> dict:
             "search_ratio": search[label] / unfiltered,
             "detail": detail,
         }
-        ruled_out = cost > RATIO_TARGET * unfiltered
+        cached = path == "prefilter" and len(among) <= engine_module.EXACT_MAX  # repeated searches hit the cache
+        ruled_out = not cached and cost > RATIO_TARGET * unfiltered
         rows.append(
             [
                 label,
@@ -166,7 +170,11 @@ def measure(args, run: Run) -> dict:
                 f"{cost:.1f} ({cost / unfiltered:.2f}x)",
                 f"{estimate:.1f} ({estimate / unfiltered:.2f}x)",
                 f"{search[label]:.1f} ({search[label] / unfiltered:.2f}x)",
-                "ruled out" if ruled_out else verdict(estimate <= RATIO_TARGET * unfiltered),
+                verdict(None)
+                if cached
+                else "ruled out"
+                if ruled_out
+                else verdict(estimate <= RATIO_TARGET * unfiltered),
             ]
         )
     desk.close()
