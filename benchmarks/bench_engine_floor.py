@@ -34,7 +34,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Run, base_parser, eval_config, proc_status, verdict  # noqa: E402
-from bench_scale import RATIO_TARGET, RandomQueryEmbedder, bench_queries, search_conditions  # noqa: E402
+from bench_scale import (  # noqa: E402
+    RATIO_TARGET,
+    RandomQueryEmbedder,
+    bench_queries,
+    search_conditions,
+    skip_neighbour_catch_up,
+)
 
 RESULTS_ASKED = (100, 300, 1_000, 2_000, 3_000, 4_000)
 
@@ -89,9 +95,7 @@ def measure(args, run: Run) -> dict:
     desk = Newsdesk(config, embedder=RandomQueryEmbedder())
     retr = desk.retriever
     store = desk.store_or_open()
-    # no neighbour catch-up, neither past the watermark nor the full pass for lists still missing
-    retr.engine._watermark = desk.archive.max_passage_rowid()
-    retr.engine._missing_after_full = desk.archive.embedded_passage_count() - desk.archive.neighbour_list_count()
+    skip_neighbour_catch_up(desk)  # searches only
     retr.refresh_mirror()
     engine = retr.engine
     queries = bench_queries(args.queries)
@@ -110,9 +114,9 @@ def measure(args, run: Run) -> dict:
     for label, kw in conditions.items():
         if label == "unfiltered":
             continue
-        desk.search(queries[0], limit=10, **kw)  # the engine's path for this filter
-        among: list[str] = []
-        path = engine.last_path
+        desk.search(queries[0], limit=10, **kw)  # the engine's path for this filter, and what it asked
+        path, asked = engine.last_path, engine.last_asked
+        cached = False  # an exact-scored pre-filter: the engine caches those vectors, so no bound
         since, until = kw.get("since"), kw.get("until")
         outlets = retr.resolve_outlets(kw.get("source"))
         scope = kw.get("scope")
@@ -122,7 +126,6 @@ def measure(args, run: Run) -> dict:
         if scope is not None:
             share *= engine.visible_share(scope.guild_id, (engine.generation,))
         if path == "overfetch":
-            asked = min(int(k * engine_module.OVERFETCH / max(share, 1e-9)), engine_module.MAX_OVERFETCH)
             cost = p50_ms(lambda v, n=asked: store.nearest(v[None, :], n, metadata=False), vectors)
             detail = f"query for {asked:,} results"
         else:
@@ -136,8 +139,10 @@ def measure(args, run: Run) -> dict:
                 engine_module.IDS_MAX,
             )
             among = pick_ids() or []
+            assert len(among) == asked, "the archive picked other passages than the engine did"
             pick = p50_ms(lambda v, fn=pick_ids: fn(), vectors[:20])
-            if len(among) <= engine_module.EXACT_MAX:  # the engine scores these exactly on their vectors
+            cached = len(among) <= engine_module.EXACT_MAX  # the engine scores these exactly on their vectors
+            if cached:
                 cost = p50_ms(lambda v, ids=among: store.vectors(ids), vectors[:20])
                 detail = f"{len(among):,} ids: their vectors read, uncached (the engine caches them: no bound)"
             else:  # resolving the ids is part of Chroma's restricted query; timed alone for the record
@@ -160,8 +165,12 @@ def measure(args, run: Run) -> dict:
             "search_ratio": search[label] / unfiltered,
             "detail": detail,
         }
-        cached = path == "prefilter" and len(among) <= engine_module.EXACT_MAX  # repeated searches hit the cache
-        ruled_out = not cached and cost > RATIO_TARGET * unfiltered
+        if cached:
+            reach = verdict(None)
+        elif cost > RATIO_TARGET * unfiltered:
+            reach = "ruled out"
+        else:
+            reach = verdict(estimate <= RATIO_TARGET * unfiltered)
         rows.append(
             [
                 label,
@@ -170,11 +179,7 @@ def measure(args, run: Run) -> dict:
                 f"{cost:.1f} ({cost / unfiltered:.2f}x)",
                 f"{estimate:.1f} ({estimate / unfiltered:.2f}x)",
                 f"{search[label]:.1f} ({search[label] / unfiltered:.2f}x)",
-                verdict(None)
-                if cached
-                else "ruled out"
-                if ruled_out
-                else verdict(estimate <= RATIO_TARGET * unfiltered),
+                reach,
             ]
         )
     desk.close()

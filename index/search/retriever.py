@@ -312,8 +312,7 @@ class Retriever:
         if not passage_ids:
             return SearchResult([], intent, notices, dense.query_vector)
         # no text yet: most candidates are never shown; the engine's post-filter read some already
-        unread = passage_ids.difference(dense.meta) if dense.meta else passage_ids
-        meta = {**dense.meta, **self.archive.passage_meta(unread)}
+        meta = {**dense.meta, **self.archive.passage_meta(passage_ids - dense.meta.keys())}
         dense.add_missing(self.dense_index, [pid for pid in kw_scores if pid not in dense.scores])
         candidates = self._collapse(passage_ids, meta, dense, max_normalise(kw_scores))
         order = self._rank(candidates, intent, named)

@@ -78,6 +78,7 @@ class DenseEngine:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.last_path = ""  # "overfetch" or "prefilter": how the last search ran (for tests, benchmarks)
+        self.last_asked = 0  # results asked of Chroma (over-fetched) or passages picked (pre-filtered)
 
     def __len__(self) -> int:
         return self.count
@@ -213,6 +214,7 @@ class DenseEngine:
             )
         if among is not None:  # selective: the archive's indexes pick the passages, Chroma ranks them
             self.last_path = "prefilter"
+            self.last_asked = len(among)
             if not among:
                 return DenseHits([], np.zeros(0), np.zeros(0))
             if len(among) <= EXACT_MAX:  # few: their vectors, scored exactly
@@ -226,6 +228,7 @@ class DenseEngine:
         else:
             self.last_path = "overfetch"
             n = min(fetch, MAX_OVERFETCH, self.count)
+            self.last_asked = n
             ids, sims, _ = store.nearest(query[None, :], n, metadata=False)[0]
             keep, meta = self._post_filter(ids, since_ts, until_ts, outlets, scope_id)
         ids = [ids[i] for i in keep]

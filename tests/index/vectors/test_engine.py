@@ -223,7 +223,7 @@ def test_the_post_filter_looks_up_only_what_the_article_arrays_keep(desks, monke
     for question in QUESTIONS:
         asked.clear(), looked_up.clear(), returned.clear()
         assert top_urls(engine, question, **kw) == top_urls(mirror, question, **kw)
-        assert eng.last_path == "overfetch"
+        assert eng.last_path == "overfetch" and eng.last_asked == asked[0]
         courier = {pid for pid, meta in passage_meta(looked_up[0]).items() if meta[2] == H.COURIER}
         assert looked_up[0] and len(courier) == len(looked_up[0]) < asked[0]  # only the outlet's passages
         # the retriever reads the records of the keyword-only candidates, not again the engine's hits
