@@ -22,11 +22,8 @@ from dataclasses import dataclass
 
 from ..models import Hit
 from ..text.chunking import split_sentences
+from ..text.stemming import stem, stems
 from ..text.words import WORD, content_words, is_content_word, word_list
-
-_SUFFIXES: tuple[str, ...] = ("ements", "ement", "ments", "ment", "ations", "ation", "ings", "ing", "edly", "ies")
-_SUFFIXES += ("ied", "ed", "es", "ly", "s", "e")
-MIN_STEM = 3
 
 KIND_BONUS = 0.15  # a sentence holding the kind of answer asked for (a round guess, not fitted)
 RANK_FIRST, RANK_OTHERS = 1.0, 0.2  # prior of the top article, and of the n-th one (divided by n)
@@ -71,19 +68,6 @@ _PHRASE_STOP = frozenset(
     "will would was were is are have has had that who which in on at from by to and for of".split()
 )
 MAX_COUNTED_WORDS = 3
-
-
-def stem(word: str) -> str:
-    """A light suffix-stripping stem of a lower-cased word (announced, announces → announc)."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
-            return word[: -len(suffix)]
-    return word
-
-
-def stems(text: str) -> set[str]:
-    """Stems of the text's content words."""
-    return {stem(w) for w in content_words(text)}
 
 
 def answer_kind(question: str) -> str | None:

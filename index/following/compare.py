@@ -13,8 +13,8 @@ import re
 from collections import defaultdict
 
 from ..models import Article, FigureClaim
-from ..search.lexical import STEM_CHARS
 from ..text.chunking import split_sentences
+from ..text.stemming import stem
 from ..text.words import STOPWORDS
 
 AROUND_DAYS = 4  # a story's articles are looked for this many days either side of the one asked about
@@ -97,7 +97,7 @@ def figures(article: Article) -> list[FigureClaim]:
 def _keys(claim: FigureClaim) -> set[str]:
     if claim.unit in ("$", "€", "£", "percent"):
         return {claim.unit}
-    return {w.lower()[:STEM_CHARS] for w in claim.unit.split()}
+    return {stem(w.lower()) for w in claim.unit.split()}
 
 
 def disagreements(articles: list[Article], limit: int = 6) -> list[tuple[str, list[FigureClaim]]]:
@@ -133,7 +133,7 @@ def disagreements(articles: list[Article], limit: int = 6) -> list[tuple[str, li
             continue  # the same quotes under another word of the unit
         used_sentences |= sentences
         # named by the shared word, as the first outlet wrote it
-        unit = next((w for w in kept[0].unit.split() if w.lower()[:STEM_CHARS] == key), kept[0].unit)
+        unit = next((w for w in kept[0].unit.split() if stem(w.lower()) == key), kept[0].unit)
         found.append((unit, kept))
         if len(found) >= limit:
             break

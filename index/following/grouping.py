@@ -2,7 +2,7 @@
 
 :mod:`index.search.stories` folds near-copies (cosine >= 0.9, or the same title) under a search
 hit. Different outlets rarely write that close, so here two articles are also the same story when
-their headline and opening share enough rare words (IDF-weighted overlap of 6-letter stems, the
+their headline and opening share enough rare words (IDF-weighted overlap of Snowball stems, the
 IDF taken over the articles being grouped), helped by a fair cosine when vectors are there.
 Grouping is greedy, oldest first, and an article joins a story only when it matches at least
 half of the story's articles, so a run of related stories does not chain into one.
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..models import Article
-from ..search.lexical import STEM_CHARS
 from ..search.stories import DAY, STORY_SIMILARITY
 from ..text.chunking import split_sentences
+from ..text.stemming import stem
 from ..text.words import content_words
 
 STORY_DAYS = 3.0  # articles further apart than this (from every member) are different stories
@@ -38,7 +38,7 @@ def lead_text(article: Article) -> str:
 
 
 def _stems(text: str) -> set[str]:
-    return {w[:STEM_CHARS] for w in content_words(text) if not w.isdigit()}
+    return {stem(w) for w in content_words(text) if not w.isdigit()}
 
 
 @dataclass

@@ -2,21 +2,18 @@
 
 BM25 over an OR of the question's words lets a passage win on one rare word repeated; coverage
 is the soft AND: the share of the question's information (sum of IDF) that the passage holds.
-Words are compared by their first STEM_CHARS letters, a crude stemmer that needs no model and
-no dictionary ("reports"/"reported", "elected"/"election")."""
+Words are compared by their Snowball stems (:mod:`index.text.stemming`: "reports"/"reported",
+"elected"/"election")."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from ..text.words import content_words, is_content_word, word_list
+from ..text.stemming import stem, stems
+from ..text.words import is_content_word, word_list
 
-STEM_CHARS = 6
-
-
-def stems(text: str) -> set[str]:
-    return {w[:STEM_CHARS] for w in content_words(text)}
+__all__ = ["coverage", "idf", "question_words", "stems"]
 
 
 # "Which country...", "what breed of...", "which of these teams...": the noun is the kind of answer
@@ -30,7 +27,7 @@ def question_words(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for word in word_list(_ANSWER_TYPE.sub(r"\1", text or "")):
         if is_content_word(word):
-            out.setdefault(word[:STEM_CHARS], word)
+            out.setdefault(stem(word), word)
     return out
 
 
