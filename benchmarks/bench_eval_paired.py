@@ -21,7 +21,18 @@ from pathlib import Path
 
 import _common  # noqa: F401 - sys.path and the offline environment
 
-METRICS = ("hits1", "hits5", "hits10", "mrr10", "mc_accuracy", "choice_in_answer", "gold_cited", "abstention_rate")
+METRICS = (
+    "hits1",
+    "hits5",
+    "hits10",
+    "mrr10",
+    "mc_accuracy",
+    "choice_in_answer",
+    "gold_cited",
+    "abstention_rate",
+    "hedge_rate",
+    "declined_rate",
+)
 
 
 def run(questions_path: Path, out: Path, config_path: str | None) -> None:
@@ -53,8 +64,8 @@ def compare(base_path: Path, new_path: Path, json_out: str | None) -> dict:
     out: dict = {"base": str(base_path), "new": str(new_path), "n": len(ids), "metrics": {}}
     print(f"{base['model']} ({base_path.name}) vs {new['model']} ({new_path.name}), {len(ids)} paired questions")
     for m in METRICS:
-        x = [float(a[i][m] or 0) for i in ids]
-        y = [float(b[i][m] or 0) for i in ids]
+        x = [float(a[i].get(m) or 0) for i in ids]
+        y = [float(b[i].get(m) or 0) for i in ids]
         diff = [q - p for p, q in zip(x, y, strict=True)]
         n = len(diff)
         mean = sum(diff) / n

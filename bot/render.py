@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import discord
 
-from index.models import Alert, Answer, Article, Feed, Follow, Hit
+from index.models import HEDGE_OPENING, Alert, Answer, Article, Feed, Follow, Hit
 from index.service import redact
 
 MESSAGE_LIMIT = 2000
@@ -195,7 +195,8 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
     """The answer, with [n] markers, then the numbered sources (or the closest articles)."""
     question = one_line(question or answer.question)
     embed = discord.Embed(
-        title=safe(trim(question, TITLE_LIMIT - 20)), colour=COLOUR if not answer.abstained else WARN_COLOUR
+        title=safe(trim(question, TITLE_LIMIT - 20)),
+        colour=WARN_COLOUR if answer.abstained or answer.hedged else COLOUR,
     )
     if answer.citations:
         heading = "**Sources**"
@@ -207,7 +208,8 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
         heading, lines = "", []
     sources = fit_lines(lines, 1800) if lines else ""
     budget = DESCRIPTION_LIMIT - len(sources) - len(heading) - 4
-    body = trim_answer(answer_body(answer.text), max(200, budget))
+    opening = f"{safe(HEDGE_OPENING)}\n" if answer.hedged else ""  # related coverage, not an answer: say so first
+    body = opening + trim_answer(answer_body(answer.text), max(200, budget - len(opening)))
     embed.description = body + (f"\n\n{heading}\n{sources}" if sources else "")
     if answer.notices:
         embed.add_field(name="Note", value=safe(redact(" ".join(answer.notices))), inline=False)
@@ -256,7 +258,7 @@ _CITED = re.compile(r"(.+?)\s*\[(\d{1,3})\](?:\s+|$)", re.S)
 
 def quotes_from_embed(embed: discord.Embed) -> dict[int, list[str]]:
     """{n: [sentences cited as [n]]} read back from an answer embed's description."""
-    text = (embed.description or "").split("\n\n**", 1)[0]
+    text = (embed.description or "").split("\n\n**", 1)[0].removeprefix(f"{safe(HEDGE_OPENING)}\n")
     quotes: dict[int, list[str]] = {}
     for m in _CITED.finditer(text):
         sentence = unsafe(m.group(1)).strip()

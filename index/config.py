@@ -87,6 +87,10 @@ class AnswersConfig:
     llm_timeout_seconds: float = 30.0
     min_relevance: float = 0.30
     max_sentences: int = 5
+    # an answer is hedged ("no coverage that answers this directly") below these; fitted on the dev questions
+    hedge_min_coverage: float = 0.55
+    hedge_min_names: float = 0.5
+    hedge_min_dense: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,8 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
                 row["citations"] = len(cited)
                 row["citations_resolved"] = sum(resolved)
                 row["abstained"] = answer.abstained
+                row["hedged"] = answer.hedged
+                row["declined"] = answer.abstained or answer.hedged
                 row["gold_cited"] = any(_path(a.url) in gold for a in cited)
                 if "choices" in q and "answer" in q:
                     row["mc_correct"] = choice_supported(answer.text, q["choices"]) == q["answer"]
@@ -112,7 +114,7 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
                     row["choice_in_answer"] = choice_in(answer.text, correct)
                     row["choice_in_first"] = choice_in(first_sentence(answer.text), correct)
             else:
-                row["abstained"] = True
+                row["abstained"] = row["declined"] = True
         n += 1
         outlet = q.get("outlet") or "?"
         by_outlet[outlet]["n"] += 1
@@ -132,6 +134,8 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
             out["choice_in_first"] = round(t["choice_in_first"] / count, 4)
             out["gold_cited"] = round(t["gold_cited"] / count, 4)
             out["abstention_rate"] = round(t["abstained"] / count, 4)
+            out["hedge_rate"] = round(t["hedged"] / count, 4)
+            out["declined_rate"] = round(t["declined"] / count, 4)  # abstained or hedged
             out["citations_resolved"] = round(t["citations_resolved"] / t["citations"], 4) if t["citations"] else 1.0
         return out
 
@@ -162,6 +166,7 @@ def format_report(report: dict) -> str:
             "choice_in_first",
             "gold_cited",
             "abstention_rate",
+            "hedge_rate",
             "citations_resolved",
         )
         if k in report

@@ -150,6 +150,7 @@ class SearchResult:
     intent: TimeIntent
     notices: list[str] = field(default_factory=list)
     query_vector: np.ndarray | None = None
+    weights: dict[str, float] = field(default_factory=dict)  # the question's words by stem -> IDF in the archive
 
 
 # -- answers --------------------------------------------------------------------
@@ -174,6 +175,10 @@ class Citation:
         }
 
 
+# what a hedged answer opens with (the bot, the terminal and --json show it; Answer.text is the cited sentences)
+HEDGE_OPENING = "I found no coverage that answers this directly; the closest:"
+
+
 @dataclass
 class Answer:
     question: str
@@ -183,12 +188,20 @@ class Answer:
     mode: str = "extractive"
     notices: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    hedged: bool = False  # related coverage that does not answer the question directly
+    evidence: dict = field(default_factory=dict)  # what the hedge decision saw (index.answers.hedging.Evidence)
+
+    @property
+    def shown_text(self) -> str:
+        """The answer as a reader sees it: a hedged one opens with HEDGE_OPENING."""
+        return f"{HEDGE_OPENING}\n\n{self.text}" if self.hedged else self.text
 
     def to_dict(self) -> dict:
         return {
-            "answer": self.text,
+            "answer": self.shown_text,
             "citations": [c.to_dict() for c in self.citations],
             "abstained": self.abstained,
+            "hedged": self.hedged,
             "mode": self.mode,
             "notices": self.notices,
             "closest": [h.to_dict() for h in self.hits[:5]] if self.abstained else [],

@@ -13,7 +13,7 @@ import logging
 
 from ..config import AnswersConfig
 from ..models import Answer, SearchResult
-from . import selection
+from . import hedging, selection
 from .citations import abstain, build_answer
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ class ExtractiveAnswerer:
         if not pool:
             return abstain(question, result)
         chosen = selection.select(pool, self.config.max_sentences)
-        answer = build_answer(question, result, selection.with_antecedents(chosen))
+        sentences = selection.with_antecedents(chosen)
+        answer = build_answer(question, result, sentences)
+        hedging.assess(answer, result, sentences, hedging.Thresholds.of(self.config))
         line = selection.direct_answer(question, chosen[0].text)
         if line:
             answer.text = f"{line} [1]\n\n{answer.text}"  # the best sentence is cited first: it is [1]

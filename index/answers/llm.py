@@ -17,7 +17,7 @@ import httpx
 
 from ..config import AnswersConfig
 from ..models import Answer, Hit, SearchResult
-from . import selection
+from . import hedging, selection
 from .citations import abstain, build_answer, check_citations
 from .extractive import ExtractiveAnswerer
 
@@ -77,7 +77,8 @@ class LLMAnswerer:
                 "The language model's answer was not supported by its sources; this is the extractive answer."
             )
             return answer
-        return build_answer(question, result, checked, mode="llm")
+        answer = build_answer(question, result, checked, mode="llm")
+        return hedging.assess(answer, result, checked, hedging.Thresholds.of(self.config))
 
     def _complete(self, question: str, hits: list[Hit], on_text: Callable[[str], None] | None = None) -> str:
         blocks = []

@@ -88,12 +88,7 @@ class FeedStore(PassageStore):
             ]
             self.db.execute("DELETE FROM article_feeds WHERE feed_id = ?", [feed_id])
             for article_id in orphans:
-                self._delete_passages(article_id)
-                self.db.execute("DELETE FROM posts WHERE article_id = ?", [article_id])
-                self.db.execute("DELETE FROM delivery_log WHERE article_id = ?", [article_id])
-                self.db.execute("DELETE FROM delivery_backfill WHERE article_id = ?", [article_id])
-                self.db.execute("DELETE FROM delivery_updates WHERE article_id = ?", [article_id])
-                self.db.execute("DELETE FROM articles WHERE id = ?", [article_id])
+                self._delete_article(article_id)
             self.db.execute("UPDATE articles SET feed_id = NULL WHERE feed_id = ?", [feed_id])
             self.db.execute("DELETE FROM feed_notices WHERE feed_id = ?", [feed_id])
             self.db.execute("DELETE FROM delivery_filters WHERE feed_id = ?", [feed_id])
@@ -103,6 +98,27 @@ class FeedStore(PassageStore):
             self.db.execute("DELETE FROM delivery_feed_options WHERE feed_id = ?", [feed_id])
             self.db.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
         return len(orphans)
+
+    def remove_articles(self, article_ids: list[int]) -> int:
+        """Remove articles as removing their only feed would (passages, vectors queued for deletion,
+        posts and delivery records); the feeds stay. Returns articles removed."""
+        removed = 0
+        with self.transaction():
+            for article_id in article_ids:
+                if not self.db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone():
+                    continue
+                self.db.execute("DELETE FROM article_feeds WHERE article_id = ?", [article_id])
+                self._delete_article(article_id)
+                removed += 1
+        return removed
+
+    def _delete_article(self, article_id: int) -> None:
+        self._delete_passages(article_id)
+        self.db.execute("DELETE FROM posts WHERE article_id = ?", [article_id])
+        self.db.execute("DELETE FROM delivery_log WHERE article_id = ?", [article_id])
+        self.db.execute("DELETE FROM delivery_backfill WHERE article_id = ?", [article_id])
+        self.db.execute("DELETE FROM delivery_updates WHERE article_id = ?", [article_id])
+        self.db.execute("DELETE FROM articles WHERE id = ?", [article_id])
 
     def update_feed(self, feed_id: int, **fields) -> None:
         with self.transaction():

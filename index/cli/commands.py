@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .. import unanswerable
 from ..config import Config, discord_token, load_config
 from ..errors import ConfigError, NewsdeskError
 from ..evaluate import evaluate, format_report
@@ -632,16 +633,49 @@ def latest(c: Context, topic, source, limit, as_of, as_json):
 @click.option("--limit", default=None, type=int)
 @click.option("--report", "report_path", default="eval-report.json", show_default=True)
 @click.option("--no-answers", is_flag=True, help="Retrieval metrics only.")
+@click.option(
+    "--unanswerable-sample",
+    "unanswerable_sample",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Draw N questions, copy the data directory without their gold articles, and ask them (now "
+    "unanswerable) and N others (still answerable) of the copy: how often each is abstained or hedged.",
+)
+@click.option("--seed", default=31, show_default=True, help="Random seed of --unanswerable-sample's draw.")
+@click.option(
+    "--copy-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Where --unanswerable-sample's copy goes (default: beside the data directory); reused for the same draw.",
+)
 @pass_ctx
 @handle_errors
-def eval_cmd(c: Context, questions, limit, report_path, no_answers):
-    """Hits@k, MRR@10, answer accuracy and latency on an evaluation file."""
+def eval_cmd(c: Context, questions, limit, report_path, no_answers, unanswerable_sample, seed, copy_dir):
+    """Hits@k, MRR@10, answer accuracy, abstain and hedge rates and latency on an evaluation file."""
 
+    if unanswerable_sample:
+        _eval_unanswerable(c, _read_queries(questions), unanswerable_sample, seed, copy_dir, report_path)
+        return
     report = evaluate(
         c.desk, _read_queries(questions)[:limit] if limit else _read_queries(questions), answers=not no_answers
     )
     Path(report_path).write_text(json.dumps(report, indent=2))
     click.echo(format_report(report))
+    click.echo(f"report written to {report_path}")
+
+
+def _eval_unanswerable(c: Context, questions: list[dict], sample: int, seed: int, copy_dir, report_path) -> None:
+    gone, kept = unanswerable.split_questions(questions, sample, seed)
+    data_dir = Path(c.config.data.dir).resolve()
+    target = Path(copy_dir) if copy_dir else data_dir.with_name(f"{data_dir.name}-unanswerable-{sample}-{seed}")
+    made = unanswerable.build_copy(c.config, target, gone, Newsdesk)
+    desk = Newsdesk(unanswerable.copy_config(c.config, target))
+    try:
+        report = unanswerable.evaluate_unanswerable(desk, gone, kept)
+    finally:
+        desk.close()
+    Path(report_path).write_text(json.dumps(report | {"copy": str(target), "removed": made}, indent=2))
+    click.echo(unanswerable.format_unanswerable(report, made))
     click.echo(f"report written to {report_path}")
 
 

@@ -10,7 +10,7 @@ def short_date(published: str | None) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    lines = [answer.text, ""]
+    lines = [answer.shown_text, ""]
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:

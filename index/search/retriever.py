@@ -319,7 +319,7 @@ class Retriever:
         hits = self._hits(query, candidates, order, limit)
         if group_stories:
             hits = self.group_stories(hits, limit)
-        return SearchResult(hits[:limit], intent, notices, dense.query_vector)
+        return SearchResult(hits[:limit], intent, notices, dense.query_vector, self.question_weights(intent.query))
 
     def _start_keyword_search(
         self, query: str, bounds: _Bounds, outlets: list[str] | None, scope: Scope

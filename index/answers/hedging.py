@@ -1,0 +1,144 @@
+"""Hedging: whether the sentences an answer chose answer the question, or are only related coverage.
+
+Abstaining is for nothing relevant at all. Between that and a plain answer lies coverage that is
+about the same things but does not say what was asked: "What did the Supreme Court decide about
+affirmative action?" answered with a sentence on gender-affirming care. The evidence is what the
+answer already has:
+
+- how much of the question's distinctive content the chosen sentences (and their articles'
+  titles) hold, each question word weighted by its rarity in the archive (IDF) and counted in
+  full only when matched exactly or by lemma: a word matched by its stem alone ("affirmative" by
+  "affirming") counts STEM_CREDIT;
+- whether the question's rarest word and its names (capitalised words) are among them;
+- whether the kind of answer asked for (a number for how many, a date for when...) is there;
+- the relevance of the top article (its cosine) and whether keyword search agrees it is the best.
+
+:func:`decide` turns that into hedged or not with thresholds fitted on the dev questions with
+their gold articles removed (see README, "Answers that say how well they answer").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from ..config import AnswersConfig
+from ..models import HEDGE_OPENING, Answer, Hit, SearchResult
+from ..search.lexical import question_words
+from ..text.stemming import LEMMA, STEM, match, stem
+from ..text.words import STOPWORDS, content_words, word_list
+from .selection import answer_kind, answer_spans
+
+STEM_CREDIT = 0.25  # a word found only by its stem is weak evidence the sentence says what was asked
+
+OPENING = HEDGE_OPENING
+
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    coverage: float  # share of the question's IDF weight held (exact/lemma in full, stem-only at STEM_CREDIT)
+    stem_only: float  # share of the weight matched by stem alone
+    rarest_held: bool  # the question's rarest word is matched exactly or by lemma
+    names_held: float  # share of the question's names (capitalised words past its first) matched
+    kind_held: bool | None  # the kind of answer asked for is there (None: no kind asked)
+    dense: float  # cosine of the top article
+    keyword: float  # the top article's keyword score, normalised (1.0: keyword search's best too)
+    terms: int  # the question's content words
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """An answer is hedged when any of these fails."""
+
+    min_coverage: float = 0.55
+    min_names: float = 0.5
+    min_dense_when_keyword_disagrees: float = 0.0
+
+    @classmethod
+    def of(cls, config: AnswersConfig) -> Thresholds:
+        return cls(config.hedge_min_coverage, config.hedge_min_names, config.hedge_min_dense)
+
+
+def question_names(question: str) -> set[str]:
+    """The question's names, lower-cased: capitalised words past its first word that are not
+    stopwords ("What did the Supreme Court decide" → supreme, court)."""
+    found = set()
+    for m in _CAPITALISED.finditer(question or ""):
+        word = m.group(0).lower()
+        if m.start() > 0 and word not in STOPWORDS and len(word) > 1:
+            found.add(word)
+    return found
+
+
+def graded_coverage(weights: dict[str, float], terms: dict[str, str], words: set[str]) -> tuple[float, float]:
+    """(coverage, stem-only share) of the question ``terms`` (stem -> word) in ``words``,
+    each term weighted by ``weights`` (stem -> IDF; 1.0 when unknown)."""
+    word_stems = {stem(w) for w in words}
+    total = held = stem_only = 0.0
+    for key, word in terms.items():
+        weight = weights.get(key, 1.0)
+        total += weight
+        grade = match(word, words, word_stems)
+        if grade >= LEMMA:
+            held += weight
+        elif grade == STEM:
+            held += STEM_CREDIT * weight
+            stem_only += weight
+    if total <= 0:
+        return 1.0, 0.0
+    return held / total, stem_only / total
+
+
+def gather(
+    question: str, query: str, weights: dict[str, float], sentences: list[str], hits: list[Hit], cited: list[int]
+) -> Evidence:
+    """The evidence for one answer: its ``sentences``, the ``cited`` hits' titles, the top hit."""
+    text = " ".join(sentences + [hits[i].article.title for i in cited])
+    words = content_words(text)
+    terms = question_words(query or question)
+    coverage, stem_only = graded_coverage(weights, terms, words)
+    rarest = max(terms.items(), key=lambda kv: weights.get(kv[0], 1.0), default=None)
+    rarest_held = rarest is None or match(rarest[1], words) >= LEMMA
+    names = question_names(query or question)
+    all_words = set(word_list(text))
+    names_held = sum(match(n, all_words) >= LEMMA for n in names) / len(names) if names else 1.0
+    kind = answer_kind(question)
+    kind_held = None
+    if kind is not None:
+        question_stems = {stem(w) for w in content_words(query or question)}
+        kind_held = any(answer_spans(s, kind, question_stems) for s in sentences)
+    top = hits[0] if hits else None
+    return Evidence(
+        coverage=round(coverage, 4),
+        stem_only=round(stem_only, 4),
+        rarest_held=rarest_held,
+        names_held=round(names_held, 4),
+        kind_held=kind_held,
+        dense=round(top.dense, 4) if top else 0.0,
+        keyword=round(top.keyword, 4) if top else 0.0,
+        terms=len(terms),
+    )
+
+
+def decide(evidence: Evidence, thresholds: Thresholds) -> bool:
+    """True when the answer should say it does not answer the question directly."""
+    if evidence.coverage < thresholds.min_coverage:
+        return True
+    if evidence.names_held < thresholds.min_names:
+        return True
+    return evidence.keyword < 1.0 and evidence.dense < thresholds.min_dense_when_keyword_disagrees
+
+
+def assess(answer: Answer, result: SearchResult, sentences: list[tuple[str, int]], thresholds: Thresholds) -> Answer:
+    """Mark ``answer`` (built from ``sentences``: (text, hit index)) hedged when its evidence says so."""
+    if answer.abstained or not sentences:
+        return answer
+    cited = sorted({i for _, i in sentences})
+    evidence = gather(
+        answer.question, result.intent.query, result.weights, [t for t, _ in sentences], result.hits, cited
+    )
+    answer.evidence = asdict(evidence)
+    answer.hedged = decide(evidence, thresholds)
+    return answer
