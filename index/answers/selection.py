@@ -3,7 +3,8 @@
 One place for the rules, used by the extractive answer, the passages given to the LLM and the
 ``{summary}`` of posted articles. A sentence scores by
 
-- the question's content words it covers, matched on their stems ("announced" answers "announce");
+- the question's content words it covers: in full when matched exactly or by lemma ("announced"
+  answers "announce"), at STEM_CREDIT when only their stems agree ("affirming" for "affirmative");
 - whether it holds the kind of answer asked for (how many → a number, when → a date, where → a
   place, who → a name) that the question does not already name;
 - the article's rank and the sentence's place in it (a news lead usually says what happened).
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 
 from ..models import Hit
 from ..text.chunking import split_sentences
-from ..text.stemming import stem, stems
+from ..text.stemming import LEMMA, STEM, stem, stems
+from ..text.stemming import match as match_word
 from ..text.words import WORD, content_words, is_content_word, word_list
 
 KIND_BONUS = 0.15  # a sentence holding the kind of answer asked for (a round guess, not fitted)
@@ -32,6 +34,7 @@ LEAD_SENTENCES = 3  # the top article's first sentences are always candidates
 REDUNDANCY = 0.5  # MMR: relevance minus this times the word overlap with a chosen sentence
 KEEP_RATIO = 0.85  # past two sentences, add one only while it scores this close to the best
 MIN_CHARS, MIN_WORDS = 20, 4  # shorter fragments are never answers
+STEM_CREDIT = 0.5  # a question word found only by its stem counts half (a round guess, not fitted)
 LEAD_WEIGHT = 0.5  # a summary's lead prior: a later sentence must cover a quarter more of the title to win
 
 PRONOUN_START = re.compile(r"^(?:He|She|It|They|This|That|These|Those|His|Her|Its|Their)\b")
@@ -111,6 +114,7 @@ def candidates(question: str, hits: list[Hit], query: str | None = None, max_art
     """Every sentence of the best articles' matching passages (and the top article's lead), scored.
     ``query``: the question's words that are about the subject (its dates removed), when known."""
     question_stems = stems(query or question)
+    terms = {stem(w): w for w in sorted(content_words(query or question))}
     kind = answer_kind(question)
     out: list[Candidate] = []
     top_score = hits[0].score or 1.0 if hits else 1.0
@@ -127,9 +131,7 @@ def candidates(question: str, hits: list[Hit], query: str | None = None, max_art
                     continue
                 seen.add(sentence)
                 words = content_words(sentence)
-                covered = (
-                    len(question_stems & {stem(w) for w in words}) / len(question_stems) if question_stems else 0.0
-                )
+                covered = graded_share(terms, words)
                 score = covered + (RANK_FIRST if index == 0 else RANK_OTHERS / index)
                 score += PLACE_PRIOR / (1 + position) if seq == 0 else 0.0
                 if kind and answer_spans(sentence, kind, question_stems):
@@ -137,6 +139,16 @@ def candidates(question: str, hits: list[Hit], query: str | None = None, max_art
                 previous = sentences[position - 1] if position else None
                 out.append(Candidate(sentence, index, score, words, previous))
     return out
+
+
+def graded_share(terms: dict[str, str], words: set[str]) -> float:
+    """Share of the question's words (stem -> word) that ``words`` hold: an exact or lemma match
+    counts 1, a match of stems alone STEM_CREDIT."""
+    if not terms:
+        return 0.0
+    word_stems = {stem(w) for w in words}
+    grades = [match_word(word, words, word_stems) for word in terms.values()]
+    return sum(1.0 if g >= LEMMA else STEM_CREDIT if g == STEM else 0.0 for g in grades) / len(terms)
 
 
 def select(pool: list[Candidate], max_sentences: int) -> list[Candidate]:
