@@ -149,3 +149,19 @@ def test_best_sentences_drop_a_teaser_cut_short_that_the_text_repeats_in_full():
         "During a dinner the group announced it would be splitting to pursue solo projects.",
         "Their fans gathered outside the venue.",
     ]
+
+
+def test_a_question_word_found_only_by_its_stem_counts_half():
+    terms = {"affirm": "affirmative", "action": "action"}
+    assert selection.graded_share(terms, {"affirmative", "action"}) == 1.0
+    assert selection.graded_share(terms, {"affirmatives", "action"}) == 1.0  # a lemma match is a full one
+    assert selection.graded_share(terms, {"affirming", "action"}) == 0.75
+    assert selection.graded_share(terms, {"care"}) == 0.0
+    assert selection.graded_share({}, {"care"}) == 0.0
+
+
+def test_the_sentence_saying_what_was_asked_beats_one_matching_by_stem():
+    """Snowball stems "affirming" and "affirmative" alike: counted in full, the lead would win."""
+    text = "The court heard the gender-affirming care case today. The court ended affirmative admissions policies."
+    pool = selection.candidates("What did the court decide about affirmative action?", [hit(text, [(0, text)])])
+    assert max(pool, key=lambda c: c.score).text == "The court ended affirmative admissions policies."

@@ -1,0 +1,173 @@
+"""The hedge thresholds, fitted on the dev questions with and without their gold articles.
+
+``dump`` asks each question of a file on one data directory (an unanswerable copy made by
+``newsdesk eval --unanswerable-sample``, or the full archive) and keeps, per question, whether it
+abstained and the evidence the hedge decision saw (index.answers.hedging.Evidence).
+
+``fit`` takes the dump of the unanswerable questions and the dump of the answerable ones (both
+asked of the same copy), splits each in two halves by question id, chooses on the first half the
+thresholds that decline (abstain or hedge) the most unanswerable questions while declining at
+most ``--max-answerable`` of the answerable ones, and reports on the second half. Each threshold's
+standard error is the spread of the chosen value over bootstrap resamples of the first half.
+
+    NEWSDESK_DATA_DIR=/tmp/copy python benchmarks/bench_hedge.py dump gone.jsonl gone.json
+    NEWSDESK_DATA_DIR=/tmp/copy python benchmarks/bench_hedge.py dump kept.jsonl kept.json
+    python benchmarks/bench_hedge.py fit gone.json kept.json [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import _common  # noqa: F401 - sys.path and the offline environment
+import numpy as np
+
+COVERAGE_GRID = [round(0.025 * i, 3) for i in range(0, 33)]  # 0 .. 0.8
+NAMES_GRID = [0.0, 0.34, 0.5, 0.67, 1.0]
+DENSE_GRID = [round(0.05 * i, 2) for i in range(0, 13)]  # 0 .. 0.6
+
+
+def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
+    from index.config import load_config
+    from index.evaluate import choice_supported
+    from index.service import Newsdesk
+
+    desk = Newsdesk(load_config(config_path))
+    rows = [json.loads(line) for line in questions_path.read_text().splitlines() if line.strip()]
+    started = time.perf_counter()
+    kept = []
+    for q in rows:
+        answer = desk.ask(q["question"], as_of=q.get("asked_at"))
+        kept.append(
+            {
+                "id": q["id"],
+                "abstained": answer.abstained,
+                "hedged": answer.hedged,
+                "evidence": answer.evidence,
+                "mc_correct": choice_supported(answer.text, q["choices"]) == q["answer"] if "choices" in q else None,
+            }
+        )
+    out.write_text(json.dumps({"questions": str(questions_path), "rows": kept}))
+    print(f"{questions_path.name}: {len(kept)} questions in {time.perf_counter() - started:.0f} s")
+
+
+def declines(row: dict, coverage: float, names: float, dense: float) -> bool:
+    """Whether the answer is abstained or, with these thresholds, hedged (index.answers.hedging.decide)."""
+    if row["abstained"]:
+        return True
+    e = row["evidence"]
+    if not e:
+        return False
+    return e["coverage"] < coverage or e["names_held"] < names or (e["keyword"] < 1.0 and e["dense"] < dense)
+
+
+def rate(rows: list[dict], t: tuple[float, float, float]) -> float:
+    return sum(declines(r, *t) for r in rows) / len(rows) if rows else 0.0
+
+
+GRID = np.array(list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID)))
+
+
+def rates_on_grid(rows: list[dict]) -> np.ndarray:
+    """The declined share of ``rows`` at every point of GRID (vectorised :func:`declines`)."""
+    if not rows:
+        return np.zeros(len(GRID))
+    e = [r["evidence"] or {} for r in rows]
+    abstained = np.array([r["abstained"] or not r["evidence"] for r in rows])
+    cov = np.array([x.get("coverage", 1.0) for x in e])
+    names = np.array([x.get("names_held", 1.0) for x in e])
+    disagree = np.array([x.get("keyword", 1.0) < 1.0 for x in e])
+    dense = np.array([x.get("dense", 1.0) for x in e])
+    hedged = (
+        (cov[None, :] < GRID[:, :1])
+        | (names[None, :] < GRID[:, 1:2])
+        | (disagree[None, :] & (dense[None, :] < GRID[:, 2:3]))
+    )
+    return (abstained[None, :] | hedged).mean(axis=1)
+
+
+def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[float, float, float]:
+    """The thresholds that decline the most of ``gone`` with at most ``max_answerable`` of ``kept``
+    declined; among equals, the fewest answerable declined, then the lowest thresholds."""
+    caught, false = rates_on_grid(gone), rates_on_grid(kept)
+    allowed = false <= max_answerable + 1e-12
+    if not allowed.any():
+        return (0.0, 0.0, 0.0)
+    order = np.lexsort((GRID.sum(axis=1), false, -caught))
+    best = next(i for i in order if allowed[i])
+    return tuple(float(v) for v in GRID[best])  # type: ignore[return-value]
+
+
+def half(row_id: str) -> int:
+    return int(hashlib.sha1(row_id.encode()).hexdigest(), 16) % 2
+
+
+def se(p: float, n: int) -> float:
+    return math.sqrt(p * (1 - p) / n) if n else 0.0
+
+
+def fit(gone_path: Path, kept_path: Path, max_answerable: float, boot: int, json_out: str | None) -> dict:
+    gone = json.loads(gone_path.read_text())["rows"]
+    kept = json.loads(kept_path.read_text())["rows"]
+    tune_gone, test_gone = [r for r in gone if half(r["id"]) == 0], [r for r in gone if half(r["id"]) == 1]
+    tune_kept, test_kept = [r for r in kept if half(r["id"]) == 0], [r for r in kept if half(r["id"]) == 1]
+    chosen = choose(tune_gone, tune_kept, max_answerable)
+    rng = random.Random(31)
+    draws = []
+    for _ in range(boot):
+        g = [rng.choice(tune_gone) for _ in tune_gone]
+        k = [rng.choice(tune_kept) for _ in tune_kept]
+        draws.append(choose(g, k, max_answerable))
+    names = ("min_coverage", "min_names", "min_dense")
+    out: dict = {"thresholds": {}, "tune": {}, "held_out": {}}
+    for i, name in enumerate(names):
+        values = [d[i] for d in draws]
+        mean = sum(values) / len(values) if values else chosen[i]
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        out["thresholds"][name] = {"value": chosen[i], "bootstrap_se": round(sd, 4)}
+        print(f"  {name:14s} {chosen[i]:.3f}  (bootstrap SE {sd:.3f} over {boot} resamples of the tuning half)")
+    for label, g, k in (("tune", tune_gone, tune_kept), ("held_out", test_gone, test_kept)):
+        for name, rows in (("unanswerable", g), ("answerable", k)):
+            p = rate(rows, chosen)
+            abstained = sum(r["abstained"] for r in rows) / len(rows) if rows else 0.0
+            out[label][name] = {"n": len(rows), "declined": round(p, 4), "se": round(se(p, len(rows)), 4)}
+            out[label][name]["abstained"] = round(abstained, 4)
+            print(
+                f"  {label:8s} {name:12s} n={len(rows):4d} abstained or hedged {p:.3f} ± {se(p, len(rows)):.3f}"
+                f" (abstained alone {abstained:.3f})"
+            )
+    if json_out:
+        Path(json_out).write_text(json.dumps(out, indent=2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("dump")
+    d.add_argument("questions", type=Path)
+    d.add_argument("out", type=Path)
+    d.add_argument("--config", default=None)
+    f = sub.add_parser("fit")
+    f.add_argument("unanswerable", type=Path)
+    f.add_argument("answerable", type=Path)
+    f.add_argument("--max-answerable", type=float, default=0.05, help="declined share allowed on answerable")
+    f.add_argument("--bootstrap", type=int, default=100)
+    f.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    if args.cmd == "dump":
+        dump(args.questions, args.out, args.config)
+    else:
+        fit(args.unanswerable, args.answerable, args.max_answerable, args.bootstrap, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

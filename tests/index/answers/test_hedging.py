@@ -1,0 +1,95 @@
+"""index.answers.hedging on hand-written evidence: graded coverage, names, the hedge decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.answers.hedging import Evidence, Thresholds, decide, gather, graded_coverage, question_names
+from index.models import Article, Hit, PassageRow
+from index.search.lexical import question_words
+
+QUESTION = "What did the Supreme Court decide about affirmative action?"
+WEIGHTS = {"suprem": 1.0, "court": 1.0, "decid": 0.5, "affirm": 3.0, "action": 2.0}
+RELATED = "The Supreme Court heard a case on whether states can restrict gender-affirming care for minors."
+ANSWERING = "The Supreme Court decided to end affirmative action in college admissions."
+
+
+def words(text: str) -> set[str]:
+    from index.text.words import content_words
+
+    return content_words(text)
+
+
+def test_a_word_found_only_by_its_stem_counts_little():
+    terms = question_words(QUESTION)
+    coverage, stem_only = graded_coverage(WEIGHTS, terms, words(RELATED))
+    # supreme and court in full, affirmative by its stem alone (affirming): (1 + 1 + 0.25 * 3) / 7.5
+    assert coverage == pytest.approx(2.75 / 7.5)
+    assert stem_only == pytest.approx(3.0 / 7.5)
+    assert graded_coverage(WEIGHTS, terms, words(ANSWERING)) == (pytest.approx(1.0), 0.0)
+
+
+def test_unknown_words_weigh_one_and_no_words_cover_fully():
+    assert graded_coverage({}, {"court": "court", "action": "action"}, {"court"}) == (0.5, 0.0)
+    assert graded_coverage({}, {}, {"court"}) == (1.0, 0.0)
+
+
+def test_question_names_are_capitalised_words_past_the_first():
+    assert question_names(QUESTION) == {"supreme", "court"}
+    assert question_names("Who won the cup?") == set()
+    assert question_names("What did Tom Homan announce in Minneapolis?") == {"tom", "homan", "minneapolis"}
+
+
+def evidence(**changes) -> Evidence:
+    base = dict(
+        coverage=0.9,
+        stem_only=0.0,
+        rarest_held=True,
+        names_held=1.0,
+        kind_held=None,
+        dense=0.6,
+        keyword=1.0,
+        terms=5,
+    )
+    return Evidence(**(base | changes))
+
+
+@pytest.mark.parametrize(
+    ("changes", "hedged"),
+    [
+        ({}, False),
+        ({"coverage": 0.4}, True),
+        ({"names_held": 0.0}, True),
+        ({"keyword": 0.5, "dense": 0.2}, True),  # keyword search disagrees and the cosine is low
+        ({"keyword": 0.5, "dense": 0.5}, False),
+        ({"keyword": 1.0, "dense": 0.2}, False),  # both agree on the article
+    ],
+)
+def test_decide(changes, hedged):
+    assert (
+        decide(evidence(**changes), Thresholds(min_coverage=0.55, min_names=0.5, min_dense_when_keyword_disagrees=0.3))
+        is hedged
+    )
+
+
+def hit(title: str, text: str, dense: float = 0.5, keyword: float = 1.0) -> Hit:
+    article = Article(1, "g", "http://x/1", title, "Outlet", (), None, None, "feed", "", "en", "", text, "feed")
+    passage = PassageRow("1:0", 1, 0, title, text, None, "Outlet")
+    return Hit(article, passage, 1.0, dense=dense, keyword=keyword, passages=[passage])
+
+
+def test_gather_reads_the_chosen_sentences_and_cited_titles():
+    related = gather(QUESTION, QUESTION, WEIGHTS, [RELATED], [hit("Court hears care case", RELATED)], [0])
+    assert related.coverage == pytest.approx(2.75 / 7.5, abs=1e-3)
+    assert not related.rarest_held and related.names_held == 1.0
+    # the title of the cited article counts: it is shown with the citation
+    titled = gather(QUESTION, QUESTION, WEIGHTS, [RELATED], [hit("Court ends affirmative action", RELATED)], [0])
+    assert titled.rarest_held and titled.coverage > related.coverage
+    assert titled.dense == 0.5 and titled.keyword == 1.0
+
+
+def test_gather_notes_the_kind_of_answer():
+    q = "How many agents left Minnesota?"
+    with_number = gather(q, q, {}, ["Officials said 700 agents left Minnesota."], [hit("t", "x")], [0])
+    without = gather(q, q, {}, ["Officials said agents left Minnesota."], [hit("t", "x")], [0])
+    assert with_number.kind_held is True and without.kind_held is False
