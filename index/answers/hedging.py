@@ -34,6 +34,8 @@ STEM_CREDIT = 0.25  # a word found only by its stem is weak evidence the sentenc
 OPENING = HEDGE_OPENING
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+# the words that ask for a quantity are the question's form, not its content ("how much ice")
+_QUANTITY = re.compile(r"\bhow (?:many|much|old|long|far|big|large|tall|fast)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def gather(
     """The evidence for one answer: its ``sentences``, the ``cited`` hits' titles, the top hit."""
     text = " ".join(sentences + [hits[i].article.title for i in cited])
     words = content_words(text)
-    terms = question_words(query or question)
+    terms = question_words(_QUANTITY.sub("how", query or question))
     coverage, stem_only = graded_coverage(weights, terms, words)
     rarest = max(terms.items(), key=lambda kv: weights.get(kv[0], 1.0), default=None)
     rarest_held = rarest is None or match(rarest[1], words) >= LEMMA
