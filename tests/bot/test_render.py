@@ -98,6 +98,21 @@ def test_answer_embed_round_trips_question_and_quotes():
     assert render.quotes_from_embed(embed) == {1: ["First sentence here.", "More of the first."], 2: ["Second one."]}
 
 
+def test_hedged_answer_opens_with_the_plain_sentence_and_keeps_its_sources():
+    citations = [Citation(1, article(1), "First sentence here."), Citation(2, article(2), "Second one.")]
+    answer = Answer("q", "First sentence here. [1] Second one. [2]", citations, False, hedged=True)
+    embed = render.answer_embed(answer)
+    first, rest = embed.description.split("\n", 1)
+    assert first == "I found no coverage that answers this directly; the closest:"
+    assert rest.startswith("First sentence here. [1] Second one. [2]")
+    assert "**Sources**" in embed.description and "(https://news.example/a/2)" in embed.description
+    assert embed.colour == render.WARN_COLOUR
+    # the opening is not a quote of source [1]
+    assert render.quotes_from_embed(embed) == {1: ["First sentence here."], 2: ["Second one."]}
+    plain = render.answer_embed(Answer("q", "First sentence here. [1]", citations[:1], False))
+    assert not plain.description.startswith("I found no coverage") and plain.colour == render.COLOUR
+
+
 def test_abstained_answer_lists_closest():
     answer = Answer("q", "I couldn't find coverage.", [], True, hits=[hit(i) for i in range(1, 9)])
     embed = render.answer_embed(answer)

@@ -1,0 +1,70 @@
+"""Hedged answers on a small real archive: coverage about the same things that does not answer
+the question is given with its citations, opened by a plain sentence saying so; coverage that
+answers is not hedged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import support.answers as H
+from click.testing import CliRunner
+
+from index.cli.commands import cli
+from index.cli.plain import render_answer
+from index.models import HEDGE_OPENING
+
+COURT = (
+    "court",
+    "Supreme Court hears case on gender-affirming care for minors",
+    "The Supreme Court heard a historic case that could determine whether states can restrict gender-affirming "
+    "care for minors. Lawyers for the families argued that the state law violates the equal protection clause. "
+    "The justices are expected to rule on the care case by the end of June.",
+    H.utc(2024, 6, 20),
+)
+RELATED = "What did the Supreme Court decide about affirmative action?"
+ANSWERED = [
+    "What case about gender-affirming care did the Supreme Court hear?",
+    "Who won the national chess championship?",
+    "What did astronomers detect on the exoplanet?",
+    "Why did the bakery recall sourdough bread?",
+]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return H.build_desk(tmp_path_factory.mktemp("hedged") / "data", extra_gazette=[COURT])
+
+
+def test_related_coverage_is_hedged_with_its_citations_kept(archive):
+    desk, served = archive
+    answer = desk.ask(RELATED, as_of="2024-07-01")
+    assert not answer.abstained and answer.hedged
+    assert answer.citations and answer.citations[0].article.url == served.links["court"]
+    assert all(desk.archive.article_exists(c.article.id) for c in answer.citations)
+    assert answer.evidence["stem_only"] > 0  # "affirmative" met only "affirming"
+    data = answer.to_dict()
+    assert data["hedged"] is True and data["abstained"] is False
+    assert data["answer"].startswith(HEDGE_OPENING + "\n\n") and data["citations"]
+    assert render_answer(answer).startswith(HEDGE_OPENING + "\n\n")
+
+
+@pytest.mark.parametrize("question", ANSWERED)
+def test_coverage_that_answers_is_not_hedged(archive, question):
+    desk, _ = archive
+    answer = desk.ask(question, as_of="2024-07-01")
+    assert not answer.abstained and not answer.hedged, answer.evidence
+    assert not answer.to_dict()["answer"].startswith(HEDGE_OPENING)
+    assert answer.to_dict()["hedged"] is False
+
+
+def test_ask_json_carries_hedged(archive, tmp_path):
+    desk, _ = archive
+    config = tmp_path / "newsdesk.toml"
+    config.write_text(
+        f'[data]\ndir = "{desk.config.data.dir}"\n[embedding]\nmodel = "hash-embedder-256"\n', encoding="utf-8"
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "ask", RELATED, "--as-of", "2024-07-01", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["hedged"] is True and data["answer"].startswith(HEDGE_OPENING) and data["citations"]
