@@ -3,7 +3,7 @@
 Figures are numbers attached to a noun: "700 agents", "700 federal agents", "$1.5 billion",
 "12 percent", "six hundred agents". The noun is one of the (at most two) content words right after
 the number; two outlets' figures are about the same thing when they share that word (compared by
-its 6-letter stem, so "agent"/"agents" match) and disagree when their values differ. Years
+its Snowball stem, so "agent"/"agents" match) and disagree when their values differ. Years
 (1800–2100 written without a separator), dates, times and ordinals are not figures.
 """
 
