@@ -18,21 +18,21 @@ standard error is the spread of the chosen value over bootstrap resamples of the
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import math
 import random
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import _common  # noqa: F401 - sys.path and the offline environment
 import numpy as np
 
-COVERAGE_GRID = [round(0.025 * i, 3) for i in range(0, 33)]  # 0 .. 0.8
+COVERAGE_GRID = [round(0.025 * i, 3) for i in range(0, 25)]  # 0 .. 0.6
 NAMES_GRID = [0.0, 0.34, 0.5, 0.67, 1.0]
-DENSE_GRID = [round(0.05 * i, 2) for i in range(0, 13)]  # 0 .. 0.6
+DENSE_GRID = [round(0.02 * i, 2) for i in range(15, 28)]  # 0.30 .. 0.54 (0.30: abstaining already)
 
 
 def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
@@ -52,6 +52,7 @@ def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
                 "abstained": answer.abstained,
                 "hedged": answer.hedged,
                 "evidence": answer.evidence,
+                "extra": extra_evidence(desk, q, answer),
                 "mc_correct": choice_supported(answer.text, q["choices"]) == q["answer"] if "choices" in q else None,
             }
         )
@@ -59,27 +60,41 @@ def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
     print(f"{questions_path.name}: {len(kept)} questions in {time.perf_counter() - started:.0f} s")
 
 
-def declines(row: dict, coverage: float, names: float, dense: float) -> bool:
-    """Whether the answer is abstained or, with these thresholds, hedged (index.answers.hedging.decide)."""
-    if row["abstained"]:
-        return True
-    e = row["evidence"]
-    if not e:
-        return False
-    return e["coverage"] < coverage or e["names_held"] < names or (e["keyword"] < 1.0 and e["dense"] < dense)
+def extra_evidence(desk, q: dict, answer) -> dict:
+    """Evidence not (yet) used by the decision, kept to try other rules offline."""
+    from index.answers.hedging import _QUANTITY, graded_coverage
+    from index.search.lexical import question_words
+    from index.text.dates import parse_moment
+    from index.text.words import content_words
+
+    if not answer.hits:
+        return {}
+    terms = question_words(_QUANTITY.sub("how", q["question"]))
+    weights = desk.retriever.question_weights(q["question"])
+    top = answer.hits[0]
+    cited = [c.article for c in answer.citations] or [top.article]
+    cov_top, _ = graded_coverage(weights, terms, content_words(f"{top.article.title} {top.article.text}"))
+    cov_cited, _ = graded_coverage(weights, terms, content_words(" ".join(f"{a.title} {a.text}" for a in cited)))
+    as_of = parse_moment(q.get("asked_at"), end_of_day=True, name="as-of")
+    age = (as_of.timestamp() - (top.article.published_ts or 0)) / 86400 if as_of else None
+    return {
+        "cov_top_text": round(cov_top, 4),
+        "cov_cited_text": round(cov_cited, 4),
+        "age_days": age,
+        "dense2": answer.hits[1].dense if len(answer.hits) > 1 else 0.0,
+        "score": top.score,
+        "score2": answer.hits[1].score if len(answer.hits) > 1 else 0.0,
+    }
 
 
-def rate(rows: list[dict], t: tuple[float, float, float]) -> float:
-    return sum(declines(r, *t) for r in rows) / len(rows) if rows else 0.0
+GRID = np.array(list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID, DENSE_GRID)))
 
 
-GRID = np.array(list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID)))
-
-
-def rates_on_grid(rows: list[dict]) -> np.ndarray:
-    """The declined share of ``rows`` at every point of GRID (vectorised :func:`declines`)."""
+def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
+    """The declined share of ``rows`` (abstained, or hedged as index.answers.hedging.decide would
+    with those thresholds) at every point of ``grid``."""
     if not rows:
-        return np.zeros(len(GRID))
+        return np.zeros(len(grid))
     e = [r["evidence"] or {} for r in rows]
     abstained = np.array([r["abstained"] or not r["evidence"] for r in rows])
     cov = np.array([x.get("coverage", 1.0) for x in e])
@@ -87,27 +102,32 @@ def rates_on_grid(rows: list[dict]) -> np.ndarray:
     disagree = np.array([x.get("keyword", 1.0) < 1.0 for x in e])
     dense = np.array([x.get("dense", 1.0) for x in e])
     hedged = (
-        (cov[None, :] < GRID[:, :1])
-        | (names[None, :] < GRID[:, 1:2])
-        | (disagree[None, :] & (dense[None, :] < GRID[:, 2:3]))
+        (cov[None, :] < grid[:, :1])
+        | (names[None, :] < grid[:, 1:2])
+        | (dense[None, :] < grid[:, 2:3])
+        | (disagree[None, :] & (dense[None, :] < grid[:, 3:4]))
     )
     return (abstained[None, :] | hedged).mean(axis=1)
 
 
-def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[float, float, float]:
+def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[float, ...]:
     """The thresholds that decline the most of ``gone`` with at most ``max_answerable`` of ``kept``
     declined; among equals, the fewest answerable declined, then the lowest thresholds."""
     caught, false = rates_on_grid(gone), rates_on_grid(kept)
     allowed = false <= max_answerable + 1e-12
     if not allowed.any():
-        return (0.0, 0.0, 0.0)
+        return (0.0, 0.0, 0.0, 0.0)
     order = np.lexsort((GRID.sum(axis=1), false, -caught))
     best = next(i for i in order if allowed[i])
-    return tuple(float(v) for v in GRID[best])  # type: ignore[return-value]
+    return tuple(float(v) for v in GRID[best])
+
+
+def rate(rows: list[dict], t: tuple[float, ...]) -> float:
+    return float(rates_on_grid(rows, np.array([t]))[0]) if rows else 0.0
 
 
 def half(row_id: str) -> int:
-    return int(hashlib.sha1(row_id.encode()).hexdigest(), 16) % 2
+    return zlib.crc32(row_id.encode()) % 2
 
 
 def se(p: float, n: int) -> float:
@@ -126,7 +146,7 @@ def fit(gone_path: Path, kept_path: Path, max_answerable: float, boot: int, json
         g = [rng.choice(tune_gone) for _ in tune_gone]
         k = [rng.choice(tune_kept) for _ in tune_kept]
         draws.append(choose(g, k, max_answerable))
-    names = ("min_coverage", "min_names", "min_dense")
+    names = ("min_coverage", "min_names", "min_dense", "min_dense_when_keyword_disagrees")
     out: dict = {"thresholds": {}, "tune": {}, "held_out": {}}
     for i, name in enumerate(names):
         values = [d[i] for d in draws]

@@ -91,6 +91,7 @@ class AnswersConfig:
     hedge_min_coverage: float = 0.55
     hedge_min_names: float = 0.5
     hedge_min_dense: float = 0.0
+    hedge_min_dense_when_keyword_disagrees: float = 0.0
 
 
 @dataclass(frozen=True)

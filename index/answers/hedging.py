@@ -56,11 +56,17 @@ class Thresholds:
 
     min_coverage: float = 0.55
     min_names: float = 0.5
+    min_dense: float = 0.0
     min_dense_when_keyword_disagrees: float = 0.0
 
     @classmethod
     def of(cls, config: AnswersConfig) -> Thresholds:
-        return cls(config.hedge_min_coverage, config.hedge_min_names, config.hedge_min_dense)
+        return cls(
+            config.hedge_min_coverage,
+            config.hedge_min_names,
+            config.hedge_min_dense,
+            config.hedge_min_dense_when_keyword_disagrees,
+        )
 
 
 def question_names(question: str) -> set[str]:
@@ -128,7 +134,7 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> bool:
     """True when the answer should say it does not answer the question directly."""
     if evidence.coverage < thresholds.min_coverage:
         return True
-    if evidence.names_held < thresholds.min_names:
+    if evidence.names_held < thresholds.min_names or evidence.dense < thresholds.min_dense:
         return True
     return evidence.keyword < 1.0 and evidence.dense < thresholds.min_dense_when_keyword_disagrees
 
