@@ -30,9 +30,10 @@ from pathlib import Path
 import _common  # noqa: F401 - sys.path and the offline environment
 import numpy as np
 
-COVERAGE_GRID = [round(0.025 * i, 3) for i in range(0, 25)]  # 0 .. 0.6
-NAMES_GRID = [0.0, 0.34, 0.5, 0.67, 1.0]
+COVERAGE_GRID = [round(0.05 * i, 2) for i in range(0, 13)]  # 0 .. 0.6
+NAMES_GRID = [0.0, 0.5, 1.0]
 DENSE_GRID = [round(0.02 * i, 2) for i in range(15, 28)]  # 0.30 .. 0.54 (0.30: abstaining already)
+AGE_GRID = [3.0, 7.0, 14.0, 30.0, 60.0, 1e9]  # days: "recently" asked, the cited article older than this
 
 
 def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
@@ -87,7 +88,7 @@ def extra_evidence(desk, q: dict, answer) -> dict:
     }
 
 
-GRID = np.array(list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID, DENSE_GRID)))
+GRID = np.array(list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID, DENSE_GRID, AGE_GRID)))
 
 
 def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
@@ -101,11 +102,15 @@ def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
     names = np.array([x.get("names_held", 1.0) for x in e])
     disagree = np.array([x.get("keyword", 1.0) < 1.0 for x in e])
     dense = np.array([x.get("dense", 1.0) for x in e])
+    outside = np.array([bool(x.get("outside_period")) for x in e])
+    age = np.array([x["recent_age_days"] if x.get("recent_age_days") is not None else -1.0 for x in e])
     hedged = (
         (cov[None, :] < grid[:, :1])
         | (names[None, :] < grid[:, 1:2])
         | (dense[None, :] < grid[:, 2:3])
         | (disagree[None, :] & (dense[None, :] < grid[:, 3:4]))
+        | outside[None, :]
+        | (age[None, :] > grid[:, 4:5])
     )
     return (abstained[None, :] | hedged).mean(axis=1)
 
@@ -116,8 +121,9 @@ def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[f
     caught, false = rates_on_grid(gone), rates_on_grid(kept)
     allowed = false <= max_answerable + 1e-12
     if not allowed.any():
-        return (0.0, 0.0, 0.0, 0.0)
-    order = np.lexsort((GRID.sum(axis=1), false, -caught))
+        return (0.0, 0.0, 0.0, 0.0, 1e9)
+    # among equals: fewest answerable declined, then the loosest thresholds (lowest floors, oldest age)
+    order = np.lexsort((GRID[:, :4].sum(axis=1) - GRID[:, 4] / 1e6, false, -caught))
     best = next(i for i in order if allowed[i])
     return tuple(float(v) for v in GRID[best])
 
@@ -146,7 +152,7 @@ def fit(gone_path: Path, kept_path: Path, max_answerable: float, boot: int, json
         g = [rng.choice(tune_gone) for _ in tune_gone]
         k = [rng.choice(tune_kept) for _ in tune_kept]
         draws.append(choose(g, k, max_answerable))
-    names = ("min_coverage", "min_names", "min_dense", "min_dense_when_keyword_disagrees")
+    names = ("min_coverage", "min_names", "min_dense", "min_dense_when_keyword_disagrees", "max_recent_age_days")
     out: dict = {"thresholds": {}, "tune": {}, "held_out": {}}
     for i, name in enumerate(names):
         values = [d[i] for d in draws]

@@ -92,6 +92,7 @@ class AnswersConfig:
     hedge_min_names: float = 0.5
     hedge_min_dense: float = 0.0
     hedge_min_dense_when_keyword_disagrees: float = 0.0
+    hedge_max_recent_age_days: float = 1e9
 
 
 @dataclass(frozen=True)

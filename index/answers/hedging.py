@@ -11,7 +11,9 @@ answer already has:
   "affirming") counts STEM_CREDIT;
 - whether the question's rarest word and its names (capitalised words) are among them;
 - whether the kind of answer asked for (a number for how many, a date for when...) is there;
-- the relevance of the top article (its cosine) and whether keyword search agrees it is the best.
+- the relevance of the top article (its cosine) and whether keyword search agrees it is the best;
+- whether the first cited article is from the time the question asks about: the period it names
+  ("in March 2024", "this week"), or the last days when it asks what happened "recently".
 
 :func:`decide` turns that into hedged or not with thresholds fitted on the dev questions with
 their gold articles removed (see README, "Answers that say how well they answer").
@@ -23,7 +25,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from ..config import AnswersConfig
-from ..models import HEDGE_OPENING, Answer, Hit, SearchResult
+from ..models import HEDGE_OPENING, Answer, Hit, SearchResult, TimeIntent
 from ..search.lexical import question_words
 from ..text.stemming import LEMMA, STEM, match, stem
 from ..text.words import STOPWORDS, content_words, word_list
@@ -33,6 +35,8 @@ STEM_CREDIT = 0.25  # a word found only by its stem is weak evidence the sentenc
 
 OPENING = HEDGE_OPENING
 
+DAY = 86400.0
+PERIOD_SLACK = DAY  # an article dated the day before or after a named period still counts (time zones, late briefs)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 # the words that ask for a quantity are the question's form, not its content ("how much ice")
 _QUANTITY = re.compile(r"\bhow (?:many|much|old|long|far|big|large|tall|fast)\b", re.I)
@@ -48,6 +52,8 @@ class Evidence:
     dense: float  # cosine of the top article
     keyword: float  # the top article's keyword score, normalised (1.0: keyword search's best too)
     terms: int  # the question's content words
+    outside_period: bool = False  # the question names a period and the first cited article is not from it
+    recent_age_days: float | None = None  # "recently": the first cited article's age at the as-of moment
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Thresholds:
     min_names: float = 0.5
     min_dense: float = 0.0
     min_dense_when_keyword_disagrees: float = 0.0
+    max_recent_age_days: float = 1e9
 
     @classmethod
     def of(cls, config: AnswersConfig) -> Thresholds:
@@ -66,6 +73,7 @@ class Thresholds:
             config.hedge_min_names,
             config.hedge_min_dense,
             config.hedge_min_dense_when_keyword_disagrees,
+            config.hedge_max_recent_age_days,
         )
 
 
@@ -99,10 +107,29 @@ def graded_coverage(weights: dict[str, float], terms: dict[str, str], words: set
     return held / total, stem_only / total
 
 
+def period_evidence(intent: TimeIntent | None, published_ts: float | None) -> tuple[bool, float | None]:
+    """(outside the period the question names, age in days when it asks what happened recently)."""
+    if intent is None or published_ts is None:
+        return False, None
+    if intent.window is not None:
+        start, end = intent.window[0].timestamp() - PERIOD_SLACK, intent.window[1].timestamp() + PERIOD_SLACK
+        return not start <= published_ts <= end, None
+    if intent.prefer_recent:
+        return False, round((intent.as_of.timestamp() - published_ts) / DAY, 2)
+    return False, None
+
+
 def gather(
-    question: str, query: str, weights: dict[str, float], sentences: list[str], hits: list[Hit], cited: list[int]
+    question: str,
+    query: str,
+    weights: dict[str, float],
+    sentences: list[str],
+    hits: list[Hit],
+    cited: list[int],
+    intent: TimeIntent | None = None,
 ) -> Evidence:
-    """The evidence for one answer: its ``sentences``, the ``cited`` hits' titles, the top hit."""
+    """The evidence for one answer: its ``sentences``, the ``cited`` hits' titles, the top hit,
+    the first cited article's date against the time the question asks about (``intent``)."""
     text = " ".join(sentences + [hits[i].article.title for i in cited])
     words = content_words(text)
     terms = question_words(_QUANTITY.sub("how", query or question))
@@ -118,6 +145,8 @@ def gather(
         question_stems = {stem(w) for w in content_words(query or question)}
         kind_held = any(answer_spans(s, kind, question_stems) for s in sentences)
     top = hits[0] if hits else None
+    first = hits[cited[0]].article if cited else None
+    outside, age = period_evidence(intent, first.published_ts if first else None)
     return Evidence(
         coverage=round(coverage, 4),
         stem_only=round(stem_only, 4),
@@ -127,6 +156,8 @@ def gather(
         dense=round(top.dense, 4) if top else 0.0,
         keyword=round(top.keyword, 4) if top else 0.0,
         terms=len(terms),
+        outside_period=outside,
+        recent_age_days=age,
     )
 
 
@@ -135,6 +166,10 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> bool:
     if evidence.coverage < thresholds.min_coverage:
         return True
     if evidence.names_held < thresholds.min_names or evidence.dense < thresholds.min_dense:
+        return True
+    if evidence.outside_period:
+        return True
+    if evidence.recent_age_days is not None and evidence.recent_age_days > thresholds.max_recent_age_days:
         return True
     return evidence.keyword < 1.0 and evidence.dense < thresholds.min_dense_when_keyword_disagrees
 
@@ -145,7 +180,13 @@ def assess(answer: Answer, result: SearchResult, sentences: list[tuple[str, int]
         return answer
     cited = sorted({i for _, i in sentences})
     evidence = gather(
-        answer.question, result.intent.query, result.weights, [t for t, _ in sentences], result.hits, cited
+        answer.question,
+        result.intent.query,
+        result.weights,
+        [t for t, _ in sentences],
+        result.hits,
+        cited,
+        result.intent,
     )
     answer.evidence = asdict(evidence)
     answer.hedged = decide(evidence, thresholds)
