@@ -22,7 +22,6 @@ import itertools
 import json
 import math
 import random
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -102,7 +101,7 @@ def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
     names = np.array([x.get("names_held", 1.0) for x in e])
     disagree = np.array([x.get("keyword", 1.0) < 1.0 for x in e])
     dense = np.array([x.get("dense", 1.0) for x in e])
-    outside = np.array([bool(x.get("outside_period")) for x in e])
+    outside = np.array([bool(x.get("outside_period")) or bool(x.get("rarest_stem_only")) for x in e])
     age = np.array([x["recent_age_days"] if x.get("recent_age_days") is not None else -1.0 for x in e])
     hedged = (
         (cov[None, :] < grid[:, :1])
@@ -115,13 +114,13 @@ def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
     return (abstained[None, :] | hedged).mean(axis=1)
 
 
-def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[float, ...]:
+def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[float, ...] | None:
     """The thresholds that decline the most of ``gone`` with at most ``max_answerable`` of ``kept``
     declined; among equals, the fewest answerable declined, then the lowest thresholds."""
     caught, false = rates_on_grid(gone), rates_on_grid(kept)
     allowed = false <= max_answerable + 1e-12
     if not allowed.any():
-        return (0.0, 0.0, 0.0, 0.0, 1e9)
+        return None
     # among equals: fewest answerable declined, then the loosest thresholds (lowest floors, oldest age)
     order = np.lexsort((GRID[:, :4].sum(axis=1) - GRID[:, 4] / 1e6, false, -caught))
     best = next(i for i in order if allowed[i])
@@ -146,20 +145,25 @@ def fit(gone_path: Path, kept_path: Path, max_answerable: float, boot: int, json
     tune_gone, test_gone = [r for r in gone if half(r["id"]) == 0], [r for r in gone if half(r["id"]) == 1]
     tune_kept, test_kept = [r for r in kept if half(r["id"]) == 0], [r for r in kept if half(r["id"]) == 1]
     chosen = choose(tune_gone, tune_kept, max_answerable)
+    if chosen is None:
+        raise SystemExit(f"no thresholds decline at most {max_answerable} of the answerable tuning questions")
     rng = random.Random(31)
     draws = []
     for _ in range(boot):
         g = [rng.choice(tune_gone) for _ in tune_gone]
         k = [rng.choice(tune_kept) for _ in tune_kept]
-        draws.append(choose(g, k, max_answerable))
+        pick = choose(g, k, max_answerable)
+        if pick is not None:  # a resample where no thresholds meet the constraint says nothing about them
+            draws.append(pick)
     names = ("min_coverage", "min_names", "min_dense", "min_dense_when_keyword_disagrees", "max_recent_age_days")
     out: dict = {"thresholds": {}, "tune": {}, "held_out": {}}
     for i, name in enumerate(names):
         values = [d[i] for d in draws]
         mean = sum(values) / len(values) if values else chosen[i]
         sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-        out["thresholds"][name] = {"value": chosen[i], "bootstrap_se": round(sd, 4)}
-        print(f"  {name:14s} {chosen[i]:.3f}  (bootstrap SE {sd:.3f} over {boot} resamples of the tuning half)")
+        picked = {str(v): values.count(v) for v in sorted(set(values))}
+        out["thresholds"][name] = {"value": chosen[i], "bootstrap_se": round(sd, 4), "bootstrap_picks": picked}
+        print(f"  {name:14s} {chosen[i]:g}  (bootstrap SE {sd:.3f} over {len(draws)} resamples; picks {picked})")
     for label, g, k in (("tune", tune_gone, tune_kept), ("held_out", test_gone, test_kept)):
         for name, rows in (("unanswerable", g), ("answerable", k)):
             p = rate(rows, chosen)
@@ -196,4 +200,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

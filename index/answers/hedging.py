@@ -47,6 +47,7 @@ class Evidence:
     coverage: float  # share of the question's IDF weight held (exact/lemma in full, stem-only at STEM_CREDIT)
     stem_only: float  # share of the weight matched by stem alone
     rarest_held: bool  # the question's rarest word is matched exactly or by lemma
+    rarest_stem_only: bool  # ... or only by its stem ("affirmative" by "affirming"): said of something else
     names_held: float  # share of the question's names (capitalised words past its first) matched
     kind_held: bool | None  # the kind of answer asked for is there (None: no kind asked)
     dense: float  # cosine of the top article
@@ -60,11 +61,11 @@ class Evidence:
 class Thresholds:
     """An answer is hedged when any of these fails."""
 
-    min_coverage: float = 0.55
-    min_names: float = 0.5
-    min_dense: float = 0.0
-    min_dense_when_keyword_disagrees: float = 0.0
-    max_recent_age_days: float = 1e9
+    min_coverage: float = 0.0
+    min_names: float = 0.0
+    min_dense: float = 0.30
+    min_dense_when_keyword_disagrees: float = 0.32
+    max_recent_age_days: float = 3.0
 
     @classmethod
     def of(cls, config: AnswersConfig) -> Thresholds:
@@ -134,8 +135,9 @@ def gather(
     words = content_words(text)
     terms = question_words(_QUANTITY.sub("how", query or question))
     coverage, stem_only = graded_coverage(weights, terms, words)
-    rarest = max(terms.items(), key=lambda kv: weights.get(kv[0], 1.0), default=None)
-    rarest_held = rarest is None or match(rarest[1], words) >= LEMMA
+    top_weight = max((weights.get(key, 1.0) for key in terms), default=0.0)
+    rarest = [match(word, words) for key, word in terms.items() if weights.get(key, 1.0) == top_weight]
+    rarest_held = all(grade >= LEMMA for grade in rarest)  # the rarest word (all of them, when tied)
     names = question_names(query or question)
     all_words = set(word_list(text))
     names_held = sum(match(n, all_words) >= LEMMA for n in names) / len(names) if names else 1.0
@@ -151,6 +153,7 @@ def gather(
         coverage=round(coverage, 4),
         stem_only=round(stem_only, 4),
         rarest_held=rarest_held,
+        rarest_stem_only=STEM in rarest,
         names_held=round(names_held, 4),
         kind_held=kind_held,
         dense=round(top.dense, 4) if top else 0.0,
@@ -167,7 +170,7 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> bool:
         return True
     if evidence.names_held < thresholds.min_names or evidence.dense < thresholds.min_dense:
         return True
-    if evidence.outside_period:
+    if evidence.outside_period or evidence.rarest_stem_only:
         return True
     if evidence.recent_age_days is not None and evidence.recent_age_days > thresholds.max_recent_age_days:
         return True

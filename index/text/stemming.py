@@ -57,8 +57,8 @@ def lemma(word: str) -> str:
         rest = ""  # Snowball's y → i (study → studi)
     else:
         return word
-    if len(rest) >= 2 and rest[0] == root[-1:] and rest[1:] in _INFLECTIONS:
-        rest = ""  # a doubled consonant before the inflection (running, stopped)
+    if rest and rest[0] == root[-1:] and (len(rest) == 1 or rest[1:] in _INFLECTIONS):
+        rest = ""  # a doubled consonant, before an inflection (running, stopped) or undoubled by the stem (recall)
     for suffix in _INFLECTIONS:
         if rest.endswith(suffix):
             rest = rest[: -len(suffix)]

@@ -22,6 +22,24 @@ COURT = (
     "The justices are expected to rule on the care case by the end of June.",
     H.utc(2024, 6, 20),
 )
+# "action" and "decide" are common words in a real archive; "affirmative" (counted, like every word,
+# by its porter stem in the keyword index) is among the question's rarest
+ACTION = [
+    (
+        "climate",
+        "Council approves climate action plan",
+        "The city council decided on a climate action plan that plants trees along every avenue. "
+        "The plan also adds bus lanes and solar panels to schools before the end of the decade.",
+        H.utc(2024, 5, 2),
+    ),
+    (
+        "workers",
+        "Dock workers vote for industrial action",
+        "Dock workers decided on industrial action over night shifts at the container port. "
+        "The union said the action would begin next month unless managers returned to talks.",
+        H.utc(2024, 5, 20),
+    ),
+]
 RELATED = "What did the Supreme Court decide about affirmative action?"
 ANSWERED = [
     "What case about gender-affirming care did the Supreme Court hear?",
@@ -33,7 +51,7 @@ ANSWERED = [
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    return H.build_desk(tmp_path_factory.mktemp("hedged") / "data", extra_gazette=[COURT])
+    return H.build_desk(tmp_path_factory.mktemp("hedged") / "data", extra_gazette=[COURT, *ACTION])
 
 
 def test_related_coverage_is_hedged_with_its_citations_kept(archive):
@@ -42,7 +60,7 @@ def test_related_coverage_is_hedged_with_its_citations_kept(archive):
     assert not answer.abstained and answer.hedged
     assert answer.citations and answer.citations[0].article.url == served.links["court"]
     assert all(desk.archive.article_exists(c.article.id) for c in answer.citations)
-    assert answer.evidence["stem_only"] > 0  # "affirmative" met only "affirming"
+    assert answer.evidence["rarest_stem_only"]  # "affirmative" met only "affirming"
     data = answer.to_dict()
     assert data["hedged"] is True and data["abstained"] is False
     assert data["answer"].startswith(HEDGE_OPENING + "\n\n") and data["citations"]

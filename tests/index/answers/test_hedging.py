@@ -45,6 +45,7 @@ def evidence(**changes) -> Evidence:
         coverage=0.9,
         stem_only=0.0,
         rarest_held=True,
+        rarest_stem_only=False,
         names_held=1.0,
         kind_held=None,
         dense=0.6,
@@ -66,10 +67,13 @@ def evidence(**changes) -> Evidence:
     ],
 )
 def test_decide(changes, hedged):
-    assert (
-        decide(evidence(**changes), Thresholds(min_coverage=0.55, min_names=0.5, min_dense_when_keyword_disagrees=0.3))
-        is hedged
-    )
+    thresholds = Thresholds(min_coverage=0.55, min_names=0.5, min_dense=0.0, min_dense_when_keyword_disagrees=0.3)
+    assert decide(evidence(**changes), thresholds) is hedged
+
+
+def test_decide_on_relevance_alone():
+    thresholds = Thresholds(min_dense=0.35)
+    assert decide(evidence(dense=0.3), thresholds) and not decide(evidence(dense=0.4), thresholds)
 
 
 def hit(title: str, text: str, dense: float = 0.5, keyword: float = 1.0) -> Hit:
@@ -81,7 +85,7 @@ def hit(title: str, text: str, dense: float = 0.5, keyword: float = 1.0) -> Hit:
 def test_gather_reads_the_chosen_sentences_and_cited_titles():
     related = gather(QUESTION, QUESTION, WEIGHTS, [RELATED], [hit("Court hears care case", RELATED)], [0])
     assert related.coverage == pytest.approx(2.75 / 7.5, abs=1e-3)
-    assert not related.rarest_held and related.names_held == 1.0
+    assert not related.rarest_held and related.rarest_stem_only and related.names_held == 1.0
     # the title of the cited article counts: it is shown with the citation
     titled = gather(QUESTION, QUESTION, WEIGHTS, [RELATED], [hit("Court ends affirmative action", RELATED)], [0])
     assert titled.rarest_held and titled.coverage > related.coverage
@@ -93,3 +97,34 @@ def test_gather_notes_the_kind_of_answer():
     with_number = gather(q, q, {}, ["Officials said 700 agents left Minnesota."], [hit("t", "x")], [0])
     without = gather(q, q, {}, ["Officials said agents left Minnesota."], [hit("t", "x")], [0])
     assert with_number.kind_held is True and without.kind_held is False
+
+
+def test_period_evidence_against_the_time_asked_about():
+    from datetime import UTC, datetime
+
+    from index.answers.hedging import period_evidence
+    from index.models import TimeIntent
+
+    as_of = datetime(2024, 6, 30, tzinfo=UTC)
+    march = TimeIntent(as_of, window=(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 31, 23, 59, tzinfo=UTC)))
+    assert period_evidence(march, datetime(2024, 3, 15, tzinfo=UTC).timestamp()) == (False, None)
+    assert period_evidence(march, datetime(2024, 4, 1, 6, tzinfo=UTC).timestamp()) == (False, None)  # a day's slack
+    assert period_evidence(march, datetime(2023, 3, 15, tzinfo=UTC).timestamp()) == (True, None)
+    recently = TimeIntent(as_of, prefer_recent=True)
+    assert period_evidence(recently, datetime(2024, 6, 20, tzinfo=UTC).timestamp()) == (False, 10.0)
+    assert period_evidence(TimeIntent(as_of), datetime(2020, 1, 1, tzinfo=UTC).timestamp()) == (False, None)
+    assert period_evidence(None, 0.0) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "hedged"),
+    [
+        ({"outside_period": True}, True),
+        ({"rarest_stem_only": True}, True),
+        ({"recent_age_days": 40.0}, True),
+        ({"recent_age_days": 10.0}, False),
+        ({"recent_age_days": None}, False),
+    ],
+)
+def test_decide_on_the_period(changes, hedged):
+    assert decide(evidence(**changes), Thresholds(min_coverage=0.55, max_recent_age_days=30.0)) is hedged
