@@ -16,7 +16,7 @@ from index.config import Config, DataConfig
 from index.service import Newsdesk
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
-FEEDS = ["left-voice-2026", "usa-today-2012", "usa-today-2013", "cnn-2026"]
+FEEDS = ["left-voice-2026", "usa-today-2012", "usa-today-2013", "cnn-2026", "cnn-2024"]
 
 pytestmark = [
     pytest.mark.eval,
@@ -65,7 +65,7 @@ def test_every_item_is_archived_with_its_outlet(desk):
     assert outlets == {
         "Left Voice": 1,
         "USA TODAY": len(_items("usa-today-2012")) + len(_items("usa-today-2013")),
-        "CNN": len(_items("cnn-2026")),
+        "CNN": len(_items("cnn-2026")) + len(_items("cnn-2024")),
     }
 
 
@@ -101,7 +101,7 @@ def test_second_ingest_adds_and_embeds_nothing(desk):
 
 def test_minnesota_question_answers_700_citing_left_voice(desk):
     answer = desk.ask("How many federal immigration agents were being withdrawn from Minnesota?", as_of="2026-02-10")
-    assert not answer.abstained
+    assert not answer.abstained and not answer.hedged
     assert "700" in answer.text
     assert any(c.article.outlet == "Left Voice" for c in answer.citations)
     # every citation points at an archived article
@@ -117,6 +117,17 @@ def test_both_seed_questions_lead_with_700_citing_left_voice(desk):
     assert "700" in first and "announced" in first
     for answer in (numbers, announce):
         assert answer.citations[0].article.outlet == "Left Voice"
+        assert not answer.hedged and not answer.abstained
+
+
+def test_a_question_the_archive_does_not_answer_is_hedged_or_abstained(desk):
+    """The archive has the 2024 case on gender-affirming care, not the affirmative action ruling:
+    "affirming" shares only its stem with "affirmative"."""
+    answer = desk.ask("What did the Supreme Court decide about affirmative action?")
+    assert answer.abstained or answer.hedged
+    if answer.hedged:
+        assert answer.citations and answer.to_dict()["answer"].startswith("I found no coverage")
+        assert all(desk.archive.article_exists(c.article.id) for c in answer.citations)
 
 
 def test_as_of_hides_later_coverage(desk):
