@@ -86,3 +86,19 @@ def test_ask_json_carries_hedged(archive, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["hedged"] is True and data["answer"].startswith(HEDGE_OPENING) and data["citations"]
+
+
+def test_eval_reports_hedge_and_abstain_rates(archive):
+    from index.evaluate import evaluate, format_report
+
+    desk, served = archive
+    qs = [
+        {"id": "related", "question": RELATED, "asked_at": "2024-07-01", "gold": ["/nowhere.html"]},
+        {"id": "chess", "question": ANSWERED[1], "asked_at": "2024-07-01", "gold": [served.links["chess"]]},
+        {"id": "nothing", "question": "quantum entanglement cryptography", "gold": ["/nope.html"]},
+    ]
+    report = evaluate(desk, qs)
+    assert report["hedge_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report["abstention_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert report["declined_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert "hedge_rate=0.333" in format_report(report)
