@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..delivery.filters import FilterRule
-from ..delivery.limits import ChannelLimits
-from ..delivery.templates import PostTemplate
+from ..models import ChannelLimits, FilterRule, PostTemplate
 from .db import Database
 from .posts import _EPOCH_SQL, _EPOCH_SQL_POSTGRES
 from .sql import now_iso

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from index.delivery.limits import ChannelLimits
-from index.delivery.templates import PostTemplate
+from index.models import ChannelLimits, PostTemplate
 
 from .feeds import Item, long_text, rss20
 from .http import Site
