@@ -105,7 +105,7 @@ def _feed_dict(f) -> dict:
 @handle_errors
 def feeds_add(c: Context, url, name):
     """Add a feed by URL."""
-    feed, created = c.desk.add_feed(url, name)
+    feed, created = c.desk.feeds.add(url, name)
     click.echo(f"{'added' if created else 'already present'}: [{feed.id}] {feed.url}")
 
 
@@ -115,7 +115,7 @@ def feeds_add(c: Context, url, name):
 @handle_errors
 def feeds_list(c: Context, as_json):
     """List feeds with status and last error."""
-    rows = [_feed_dict(f) for f in c.desk.list_feeds()]
+    rows = [_feed_dict(f) for f in c.desk.archive.list_feeds()]
     if as_json:
         emit_json(rows)
         return
@@ -134,7 +134,7 @@ def feeds_list(c: Context, as_json):
 @handle_errors
 def feeds_remove(c: Context, feed):
     """Remove a feed (by id, URL or name) and the articles only it carried."""
-    removed, articles = c.desk.remove_feed(feed)
+    removed, articles = c.desk.feeds.remove(feed)
     click.echo(f"removed [{removed.id}] {removed.url} ({articles} articles)")
 
 
@@ -156,7 +156,9 @@ def feeds_filter():
 @handle_errors
 def feeds_filter_add(c: Context, feed, action, pattern, field, regex, negate, case_sensitive):
     """Add a filter to FEED."""
-    rule = c.desk.add_filter(feed, action, field, pattern, regex=regex, negate=negate, case_sensitive=case_sensitive)
+    rule = c.desk.settings.add_filter(
+        feed, action, field, pattern, regex=regex, negate=negate, case_sensitive=case_sensitive
+    )
     click.echo(f"added {rule.describe()}")
 
 
@@ -166,7 +168,7 @@ def feeds_filter_add(c: Context, feed, action, pattern, field, regex, negate, ca
 @handle_errors
 def feeds_filter_list(c: Context, feed):
     """List FEED's filters."""
-    _, rules = c.desk.list_filters(feed)
+    _, rules = c.desk.settings.filters(feed)
     for rule in rules:
         click.echo(rule.describe())
     if not rules:
@@ -180,7 +182,7 @@ def feeds_filter_list(c: Context, feed):
 @handle_errors
 def feeds_filter_remove(c: Context, feed, filter_id):
     """Remove one of FEED's filters by number (or `all`)."""
-    found = c.desk.remove_filter(feed, filter_id)
+    found = c.desk.settings.remove_filter(feed, filter_id)
     click.echo(f"removed filter {filter_id} of [{found.id}] {found.display_name}")
 
 
@@ -190,7 +192,7 @@ def feeds_filter_remove(c: Context, feed, filter_id):
 @handle_errors
 def feeds_filter_test(c: Context, feed):
     """Which of FEED's last 20 articles its filters pass, and why the others do not."""
-    _, results = c.desk.test_filters(feed)
+    _, results = c.desk.settings.test_filters(feed)
     for article, passes, why in results:
         click.echo(f"{'pass' if passes else 'FAIL'} [{article.id}] {article.title}" + ("" if passes else f" — {why}"))
     click.echo(f"{sum(1 for _, ok, _ in results if ok)} of {len(results)} would be posted")
@@ -210,7 +212,7 @@ def feeds_template():
 @handle_errors
 def feeds_template_set(c: Context, feed, template, style, timezone_name):
     """Set FEED's post template (validated: an unknown placeholder is an error)."""
-    found, _ = c.desk.set_template(feed, template, style=style, timezone_name=timezone_name)
+    found, _ = c.desk.settings.set_template(feed, template, style=style, timezone_name=timezone_name)
     click.echo(f"template set for [{found.id}] {found.display_name} ({style}, {timezone_name})")
 
 
@@ -220,7 +222,7 @@ def feeds_template_set(c: Context, feed, template, style, timezone_name):
 @handle_errors
 def feeds_template_show(c: Context, feed):
     """Show FEED's post template."""
-    found, template = c.desk.get_template(feed)
+    found, template = c.desk.settings.template(feed)
     click.echo("default teaser" if template is None else f"{template.style} {template.timezone}: {template.body}")
 
 
@@ -230,7 +232,7 @@ def feeds_template_show(c: Context, feed):
 @handle_errors
 def feeds_template_clear(c: Context, feed):
     """Back to the default teaser."""
-    found = c.desk.clear_template(feed)
+    found = c.desk.settings.clear_template(feed)
     click.echo(f"[{found.id}] {found.display_name} posts the default teaser")
 
 
@@ -243,7 +245,7 @@ def feeds_template_clear(c: Context, feed):
 @handle_errors
 def feeds_template_preview(c: Context, feed, template, style, timezone_name):
     """Render FEED's template (or TEMPLATE, not saved) with its newest article."""
-    _, _, _, text = c.desk.preview_template(feed, template, style=style, timezone_name=timezone_name)
+    _, _, _, text = c.desk.settings.preview_template(feed, template, style=style, timezone_name=timezone_name)
     click.echo(text)
 
 
@@ -262,7 +264,7 @@ def feeds_template_preview(c: Context, feed, template, style, timezone_name):
 @handle_errors
 def feeds_options(c: Context, feed, thread, updates, forum_title, forum_tags):
     """Show or set FEED's delivery options."""
-    found, opts = c.desk.set_feed_options(
+    found, opts = c.desk.settings.set_options(
         feed, thread=thread, updates=updates, forum_title=forum_title, forum_tags=forum_tags
     )
     tags = "; ".join(f"{n}={w}" for n, w in opts["forum_tags"]) or "none"
@@ -278,7 +280,7 @@ def feeds_options(c: Context, feed, thread, updates, forum_title, forum_tags):
 @handle_errors
 def feeds_discover(c: Context, url):
     """The feeds behind URL (a site, a YouTube channel, a subreddit, a Mastodon profile)."""
-    found = c.desk.discover_feeds(url)
+    found = c.desk.feeds.discover(url)
     for f in found:
         click.echo(f"{f.url}\t{f.title}\t({f.how})")
     if not found:
@@ -301,7 +303,9 @@ def feeds_ping():
 @handle_errors
 def feeds_ping_add(c: Context, feed, role_id, pattern, field, regex, subscribable):
     """Mention ROLE_ID when FEED posts."""
-    found = c.desk.add_ping(feed, role_id, pattern=pattern, field=field, regex=regex, subscribable=subscribable)
+    found = c.desk.settings.add_ping(
+        feed, role_id, pattern=pattern, field=field, regex=regex, subscribable=subscribable
+    )
     click.echo(f"[{found.id}] pings role {role_id}" + (f" when {field} matches {pattern!r}" if pattern else ""))
 
 
@@ -311,7 +315,7 @@ def feeds_ping_add(c: Context, feed, role_id, pattern, field, regex, subscribabl
 @handle_errors
 def feeds_ping_list(c: Context, feed):
     """The roles FEED's posts mention."""
-    _, pings = c.desk.list_pings(feed)
+    _, pings = c.desk.settings.pings(feed)
     for p in pings:
         click.echo(
             f"role {p['role_id']}"
@@ -329,7 +333,7 @@ def feeds_ping_list(c: Context, feed):
 @handle_errors
 def feeds_ping_remove(c: Context, feed, role_id):
     """Stop mentioning ROLE_ID."""
-    found = c.desk.remove_ping(feed, role_id)
+    found = c.desk.settings.remove_ping(feed, role_id)
     click.echo(f"[{found.id}] no longer pings role {role_id}")
 
 
@@ -339,7 +343,7 @@ def feeds_ping_remove(c: Context, feed, role_id):
 @handle_errors
 def feeds_why(c: Context, article):
     """Whether ARTICLE (URL or id) was auto-posted, where, or what held it back."""
-    found, entries = c.desk.why(article)
+    found, entries = c.desk.settings.why(article)
     click.echo(f"[{found.id}] {found.title}")
     for e in entries:
         feed = e.get("feed")
@@ -362,14 +366,14 @@ def feeds_why(c: Context, article):
 def feeds_limits(c: Context, channel_id, per_window, window_minutes, daily_max, max_age_days):
     """Show or set CHANNEL_ID's flood control (0 turns a limit off)."""
     if any(v is not None for v in (per_window, window_minutes, daily_max, max_age_days)):
-        c.desk.set_limits(
+        c.desk.settings.set_limits(
             channel_id,
             per_window=per_window,
             window_minutes=window_minutes,
             daily_max=daily_max,
             max_age_days=max_age_days,
         )
-    limits, held = c.desk.channel_limits(channel_id)
+    limits, held = c.desk.settings.limits(channel_id)
     click.echo(f"channel {channel_id}: {limits.describe()}; held back now: {held}")
 
 
@@ -379,8 +383,8 @@ def feeds_limits(c: Context, channel_id, per_window, window_minutes, daily_max, 
 @handle_errors
 def feeds_import(c: Context, source):
     """Import feeds from an OPML file or URL."""
-    content = c.desk.read_opml(source)
-    result = c.desk.import_opml(content)
+    content = c.desk.feeds.read_opml(source)
+    result = c.desk.feeds.import_opml(content)
     click.echo(
         f"imported {len(result['added'])} feeds ({len(result['existing'])} already present, "
         f"{len(result['refused'])} refused)"
@@ -394,7 +398,7 @@ def feeds_import(c: Context, source):
 @handle_errors
 def feeds_export(c: Context):
     """Print the feed list as OPML."""
-    click.echo(c.desk.export_opml(), nl=False)
+    click.echo(c.desk.feeds.export_opml(), nl=False)
 
 
 # -- ingest and index -------------------------------------------------------------
@@ -420,9 +424,9 @@ def ingest(c: Context, feed, full, as_json):
     bar, progress = progress_printer(not as_json and sys.stderr.isatty(), say=lambda line: click.echo(line, err=True))
     if bar:
         with bar:
-            report = c.desk.ingest(feed, full=full, progress=progress)
+            report = c.desk.indexing.ingest(feed, full=full, progress=progress)
     else:
-        report = c.desk.ingest(feed, full=full, progress=progress)
+        report = c.desk.indexing.ingest(feed, full=full, progress=progress)
     _print_report(report, as_json)
     if report.feeds_failed and not report.feeds_ok:
         sys.exit(1)
@@ -436,7 +440,7 @@ def ingest(c: Context, feed, full, as_json):
 @handle_errors
 def reindex(c: Context, full, feed, as_json):
     """Embed passages again (only missing ones unless --full)."""
-    report = c.desk.reindex(full=full, feed=feed)
+    report = c.desk.indexing.reindex(full=full, feed=feed)
     _print_report(report, as_json)
 
 
@@ -447,8 +451,8 @@ def reindex(c: Context, full, feed, as_json):
 @handle_errors
 def stats(c: Context, as_json, no_discover):
     """Archive and index counts; unanswered and down-voted questions by topic, with feeds to add."""
-    data = c.desk.stats()
-    groups = c.desk.question_report(find_feeds=not no_discover)  # issue #15
+    data = c.desk.health.stats()
+    groups = c.desk.feedback.report(find_feeds=not no_discover)  # issue #15
     if as_json:
         emit_json(data | {"questions": [g.to_dict() for g in groups]})
     else:
@@ -464,7 +468,7 @@ def stats(c: Context, as_json, no_discover):
 @handle_errors
 def article(c: Context, url_or_id, as_json):
     """Show one archived article."""
-    a = c.desk.article(url_or_id)
+    a = c.desk.reading.article(url_or_id)
     if as_json:
         emit_json(a.to_dict())
         return
@@ -478,7 +482,7 @@ def article(c: Context, url_or_id, as_json):
 @handle_errors
 def doctor(c: Context, fix, as_json):
     """Check the installation (model, Chroma, migrations, LLM endpoint) and that the archive and the index agree."""
-    report = c.desk.doctor(fix)
+    report = c.desk.health.doctor(fix)
     if as_json:
         emit_json(
             {
@@ -551,7 +555,7 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
     if queries:
         for q in _read_queries(queries):
             try:
-                result = c.desk.search(
+                result = c.desk.retriever.search(
                     q["question"],
                     as_of=q.get("asked_at") or as_of,
                     source=source,
@@ -565,7 +569,7 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
         return
     if not query:
         raise NewsdeskError("give a QUERY or --queries FILE")
-    result = c.desk.search(query, as_of=as_of, source=source, since=since, until=until, limit=limit)
+    result = c.desk.retriever.search(query, as_of=as_of, source=source, since=since, until=until, limit=limit)
     if as_json:
         emit_json({"results": [h.to_dict() for h in result.hits], "notices": result.notices})
         return
@@ -583,7 +587,7 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
     if queries:
         for q in _read_queries(queries):
             try:
-                answer = c.desk.ask(
+                answer = c.desk.reading.ask(
                     q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since, until=until
                 )
                 emit_json({"id": q.get("id"), **answer.to_dict()})
@@ -592,16 +596,16 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
         return
     if not question:
         raise NewsdeskError("give a QUESTION or --queries FILE")
-    if not as_json and c.desk.streams and sys.stdout.isatty():
+    if not as_json and c.desk.reading.streams and sys.stdout.isatty():
         # the draft as it comes, then the checked answer (which is what the sources support)
         printer = DraftPrinter(lambda piece: click.secho(piece, nl=False, dim=True))
-        answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until, on_draft=printer)
+        answer = c.desk.reading.ask(question, as_of=as_of, source=source, since=since, until=until, on_draft=printer)
         if printer.written:
             click.echo("\n")
     else:
-        answer = c.desk.ask(question, as_of=as_of, source=source, since=since, until=until)
+        answer = c.desk.reading.ask(question, as_of=as_of, source=source, since=since, until=until)
     if answer.abstained or not answer.citations:  # kept for `newsdesk stats` (issue #15)
-        c.desk.record_answer(answer, via="cli", as_of=as_of)
+        c.desk.feedback.record(answer, via="cli", as_of=as_of)
     if as_json:
         emit_json(answer.to_dict())
         return
@@ -619,7 +623,7 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
 @handle_errors
 def latest(c: Context, topic, source, limit, as_of, as_json):
     """Newest coverage, optionally of a topic."""
-    hits = c.desk.latest(topic, source=source, limit=limit, as_of=as_of)
+    hits = c.desk.reading.latest(topic, source=source, limit=limit, as_of=as_of)
     if as_json:
         emit_json({"results": [h.to_dict() for h in hits]})
         return

@@ -97,7 +97,7 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def digest(c, since, until, period, topic, limit, as_json):
         """The period's top stories, ranked by how many outlets covered them, with links."""
-        result = c.desk.digest(since=since, until=until, period=period, topic=topic, limit=limit)
+        result = c.desk.digests.make(since=since, until=until, period=period, topic=topic, limit=limit)
         if as_json:
             emit_json(result.to_dict())
             return
@@ -114,7 +114,7 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def timeline(c, topic, since, until, as_of, out, as_json):
         """Coverage of TOPIC over time per outlet (articles holding every word of it), peaks, chronology."""
-        result = c.desk.timeline(topic, since=since, until=until, as_of=as_of, render=bool(out))
+        result = c.desk.stories.timeline(topic, since=since, until=until, as_of=as_of, render=bool(out))
         if out:
             try:
                 Path(out).write_bytes(result.png)
@@ -134,7 +134,7 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def compare(c, query, as_json):
         """One story across outlets (a query, or an article URL or id): who was first, whose figures differ."""
-        result = c.desk.compare_story(query)
+        result = c.desk.stories.compare(query)
         if as_json:
             emit_json(result.to_dict())
             return

@@ -48,11 +48,11 @@ def serve(site: Site, name: str, topics: list[str], copies: int = 1) -> str:
 
 def build_archive(desk, site: Site, copies: int = 1) -> Built:
     """The desk's SQLite archive with rows in every table (asserted); ``copies`` times 4 articles."""
-    feed, _ = desk.add_feed(serve(site, "north", ["volcano", "bank"], copies), guild_id=GUILD, channel_id=CHANNEL)
-    other, _ = desk.add_feed(serve(site, "south", ["octopus", "football"], copies))
-    report = desk.ingest()
+    feed, _ = desk.feeds.add(serve(site, "north", ["volcano", "bank"], copies), guild_id=GUILD, channel_id=CHANNEL)
+    other, _ = desk.feeds.add(serve(site, "south", ["octopus", "football"], copies))
+    report = desk.indexing.ingest()
     assert report.articles_new == 4 * copies and not report.errors, report
-    desk.search("volcano eruption")  # the vector mirror stores every passage's neighbour list
+    desk.retriever.search("volcano eruption")  # the vector mirror stores every passage's neighbour list
     a = desk.archive
     articles = [r[0] for r in a.db.execute("SELECT id FROM articles ORDER BY id").fetchall()]
     first, second, last = articles[0], articles[1], articles[-1]

@@ -21,8 +21,7 @@ from index.archive import Archive
 from index.archive.delivery import STALE_SENDING_SECONDS, DeliveryStore
 from index.archive.pg import not_ported
 from index.archive.vectorscale import VectorScaleQueries
-from index.models import ChannelLimits, PostTemplate
-from index.models import PassageRow
+from index.models import ChannelLimits, PassageRow, PostTemplate
 
 DAY = 86400.0
 T0 = 1_780_000_000.0
