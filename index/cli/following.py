@@ -1,4 +1,4 @@
-"""`newsdesk follow add|list|remove` and `newsdesk alerts`: topic alerts (issue #15) from a terminal.
+"""`newsdesk follow add|list|remove` and `newsdesk alerts`: topic alerts from a terminal.
 
 A follow made here without ``--channel``/``--user`` has no target: ``newsdesk alerts`` shows what it
 (and every other follow) would receive. The commands take the group's Context from ``ctx.obj``."""
@@ -104,6 +104,4 @@ def alerts(c, since, threshold, as_json):
         click.echo("\n".join(alert_lines(alert)))
 
 
-def register(group: click.Group) -> None:
-    group.add_command(follow)
-    group.add_command(alerts)
+COMMANDS = [follow, alerts]

@@ -1,5 +1,5 @@
 """`newsdesk watch add|list|remove|check` (standing questions from a terminal) and the unanswered
-and down-voted questions `newsdesk stats` shows (issue #15).
+and down-voted questions `newsdesk stats` shows.
 
 A watch added here has no Discord destination: `newsdesk watch check` re-asks the terminal's
 watches against the coverage archived since their last check and prints what changed (the bot
@@ -115,3 +115,6 @@ def watch_check(c, as_json):
             click.echo(change_text(change))
     if not changes and not as_json:
         click.echo("no watched answer changed")
+
+
+COMMANDS = [watch]
