@@ -242,7 +242,7 @@ class DoctorReport:
     installation: list[dict] = field(default_factory=list)  # {"check", "ok", "detail", "problem"}
 
 
-# -- topic alerts (issue #15) ----------------------------------------------------
+# -- topic alerts ----------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -478,7 +478,7 @@ class StoryComparison:
         }
 
 
-# -- standing questions and answer feedback (issue #15) -------------------------------
+# -- standing questions and answer feedback -------------------------------
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Many machines (issue #17): two bot processes and a worker, each with its own data directory,
+"""Many machines: two bot processes and a worker, each with its own data directory,
 sharing nothing but a PostgreSQL archive and a `chroma run` server (all on 127.0.0.1).
 
 * every new article is auto-posted once over both bots, every feed-health notice is sent once,

@@ -1,4 +1,4 @@
-"""For the migrate-archive tests (issue #17): a SQLite archive built through the real pipeline from
+"""For the migrate-archive tests: a SQLite archive built through the real pipeline from
 feeds served on 127.0.0.1 (articles, passages, embedded with the hash embedder, neighbour lists
 from a search), then a row in every other table through the Archive API: claims, deliveries,
 follows and their alerts, digests, watches and their notices, answers and votes."""

@@ -1,4 +1,4 @@
-"""Topic alerts (issue #15): ``/follow topic [channel]``, ``/unfollow``, ``/following``, and the
+"""Topic alerts: ``/follow topic [channel]``, ``/unfollow``, ``/following``, and the
 delivery loop.
 
 A follow with a channel is for server admins; without one it is the member's own, delivered by

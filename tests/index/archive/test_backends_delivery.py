@@ -1,4 +1,4 @@
-"""DeliveryStore and VectorScaleQueries on both backends (issue #17): every test here runs on a
+"""DeliveryStore and VectorScaleQueries on both backends: every test here runs on a
 SQLite file and on a database of the tests' throwaway PostgreSQL server (tests/support/postgres.py;
 the PostgreSQL half skips without the server binaries), as tests/index/archive/test_backends.py
 does for the rest of the archive. Every public method of both mixins is called at least once

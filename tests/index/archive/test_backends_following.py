@@ -1,4 +1,4 @@
-"""FollowStore, DigestStore and WatchStore on both backends (issue #17): every test here runs on a
+"""FollowStore, DigestStore and WatchStore on both backends: every test here runs on a
 SQLite file and on a database of the tests' throwaway PostgreSQL server (tests/support/postgres.py;
 the PostgreSQL half skips without the server binaries), as tests/index/archive/test_backends.py
 does for the rest of the archive. Every public method of the three mixins is called at least once

@@ -1,4 +1,4 @@
-"""An interrupted ingest keeps what it did (#19): `newsdesk ingest` killed with SIGKILL in the
+"""An interrupted ingest keeps what it did: `newsdesk ingest` killed with SIGKILL in the
 middle of a feed and right after a batch reached Chroma but before the archive marked it; the
 next run continues. Every encode call of every run is logged by a thin wrapper around the real
 CLI, so "nothing embedded twice" is counted, not assumed."""

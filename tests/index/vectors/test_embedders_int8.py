@@ -1,4 +1,4 @@
-"""embedding.backend = "onnx-int8" (issue #16): the packaged model's ONNX export dynamically quantized.
+"""embedding.backend = "onnx-int8": the packaged model's ONNX export dynamically quantized.
 Its vectors are close to fp32's but not the same, so it is another index identity: an index built with
 one backend refuses the other until `reindex --full`, and never holds vectors of both."""
 

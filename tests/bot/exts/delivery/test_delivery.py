@@ -1,4 +1,4 @@
-"""Delivery (issue #14): filters and their test, the delivery log (/feeds why), retries with
+"""Delivery: filters and their test, the delivery log (/feeds why), retries with
 backoff, flood control — driven through the unmodified bot in simcord over a real archive and
 feeds served on 127.0.0.1 that gain new items."""
 

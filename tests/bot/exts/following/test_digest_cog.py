@@ -1,4 +1,4 @@
-"""/digest, /timeline and /compare (issue #15) through the unmodified bot in simcord, over a real
+"""/digest, /timeline and /compare through the unmodified bot in simcord, over a real
 archive ingested from three outlets served on 127.0.0.1 that report the same stories on different
 days with different figures."""
 

@@ -1,4 +1,4 @@
-"""Topic alerts (issue #15) through the unmodified bot in simcord, over a real archive and feeds
+"""Topic alerts through the unmodified bot in simcord, over a real archive and feeds
 served on 127.0.0.1 that gain items between ingests: /follow, /unfollow, /following, the
 delivery loop, several processes, DMs (also closed ones), limits, mentions."""
 
