@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from . import doctor
 from .config import llm_api_key
 from .errors import IndexUnavailable
 from .ingest.service import IndexingService
-from .models import (
-    GLOBAL,
-    DoctorReport,
-    Scope,
-)
+from .models import GLOBAL, DoctorReport, Scope
 from .parts import Parts
 from .vectors.chroma import VectorStore
-
-log = logging.getLogger(__name__)
 
 
 class HealthService:

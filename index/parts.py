@@ -3,7 +3,6 @@ vector store, loaded the first time one is needed (a command that never searches
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from .archive import Archive
@@ -11,14 +10,10 @@ from .archive.backends import open_archive
 from .config import Config
 from .errors import IndexUnavailable
 from .ingest.pipeline import Pipeline, Progress
-from .models import (
-    Article,
-)
+from .models import Article
 from .search.retriever import Retriever
 from .vectors.chroma import VectorStore
 from .vectors.embedders import Embedder, load_embedder
-
-log = logging.getLogger(__name__)
 
 
 class Parts:

@@ -3,20 +3,13 @@ looks like, where it goes and whom it pings, retries with backoff, and re-publis
 
 from __future__ import annotations
 
-import logging
 import time
 
-from ..delivery import filters as delivery_filters
-from ..delivery import templates as post_templates
-from ..delivery.limits import start_of_day
-from ..models import (
-    Article,
-    ChannelLimits,
-    Feed,
-)
+from ..models import Article, ChannelLimits, Feed
 from ..parts import Parts
-
-log = logging.getLogger(__name__)
+from . import filters as delivery_filters
+from . import templates as post_templates
+from .limits import start_of_day
 
 DELIVERY_MAX_ATTEMPTS = 5  # a failed auto-post is tried this often in all
 DELIVERY_RETRY_SECONDS = 60  # the first retry; each next one waits four times longer

@@ -3,26 +3,17 @@ article was (not) posted, and backfill."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ..archive.posts import POST_GRACE_SECONDS
-from ..delivery import filters as delivery_filters
-from ..delivery import templates as post_templates
-from ..delivery.limits import make_limits
 from ..errors import BadQuery, NotFound
 from ..feeds.service import FeedsService
-from ..models import (
-    GLOBAL,
-    Article,
-    ChannelLimits,
-    Feed,
-    Scope,
-)
+from ..models import GLOBAL, Article, ChannelLimits, Feed, Scope
 from ..parts import Parts
 from ..search.service import ReadingService
-
-log = logging.getLogger(__name__)
+from . import filters as delivery_filters
+from . import templates as post_templates
+from .limits import make_limits
 
 MAX_BACKFILL = 50  # existing articles a new feed may post at most
 UPDATE_MODES = ("ignore", "edit", "repost")  # what a re-published, changed article does to its post

@@ -7,16 +7,11 @@ import logging
 
 from ..delivery.discovery import FoundFeed, discover
 from ..errors import IndexUnavailable, NewsdeskError, NotFound, PermissionDenied, UrlRefused
-from ..feeds.fetch import Fetcher
-from ..feeds.netguard import check_url
-from ..feeds.opml import OpmlOutline, parse_opml, render_opml
-from ..models import (
-    GLOBAL,
-    Feed,
-    IngestReport,
-    Scope,
-)
+from ..models import GLOBAL, Feed, IngestReport, Scope
 from ..parts import Parts
+from .fetch import Fetcher
+from .netguard import check_url
+from .opml import OpmlOutline, parse_opml, render_opml
 
 log = logging.getLogger(__name__)
 

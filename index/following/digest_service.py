@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime, timedelta
 
 from .. import policy
 from ..errors import BadQuery, LimitReached, NotFound
-from ..following import digests as digest_rules
-from ..following.grouping import group_articles, headline_of
-from ..models import (
-    GLOBAL,
-    Digest,
-    DigestSchedule,
-    Scope,
-)
+from ..models import GLOBAL, Digest, DigestSchedule, Scope
 from ..parts import Parts
 from ..text.dates import parse_moment
-
-log = logging.getLogger(__name__)
+from . import digests as digest_rules
+from .grouping import group_articles, headline_of
 
 
 class DigestsService:

@@ -3,7 +3,6 @@ with the feeds discovery finds for them."""
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,17 +11,10 @@ from ..delivery.discovery import FoundFeed, discover
 from ..errors import BadQuery, NewsdeskError, NotFound
 from ..feeds.fetch import Fetcher
 from ..feeds.netguard import check_url
-from ..following import feedback as answer_feedback
-from ..models import (
-    GLOBAL,
-    Answer,
-    QuestionGroup,
-    Scope,
-)
+from ..models import GLOBAL, Answer, QuestionGroup, Scope
 from ..parts import Parts
 from ..text.dates import parse_moment
-
-log = logging.getLogger(__name__)
+from . import feedback as answer_feedback
 
 MAX_REPORT_GROUPS = 8  # topics /status and `newsdesk stats` list
 MAX_DISCOVERY_SITES = 6  # sites feed discovery fetches for one report

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 from ..errors import BadQuery, NotFound
-from ..following import compare as story_compare
-from ..following import timeline as timelines
-from ..following.grouping import group_articles
-from ..models import (
-    GLOBAL,
-    Scope,
-    StoryComparison,
-    Timeline,
-)
+from ..models import GLOBAL, Scope, StoryComparison, Timeline
 from ..parts import Parts
 from ..search.retriever import clean_question
 from ..search.service import ReadingService
 from ..text.dates import parse_moment
-
-log = logging.getLogger(__name__)
+from . import compare as story_compare
+from . import timeline as timelines
+from .grouping import group_articles
 
 
 def render_query(text: str, limit: int = 80) -> str:

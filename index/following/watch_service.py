@@ -7,17 +7,11 @@ import logging
 
 from .. import policy
 from ..errors import BadQuery, LimitReached, NewsdeskError, NotFound, PermissionDenied
-from ..following import watches as watch_diff
-from ..models import (
-    GLOBAL,
-    Answer,
-    Scope,
-    Watch,
-    WatchChange,
-)
+from ..models import GLOBAL, Answer, Scope, Watch, WatchChange
 from ..parts import Parts
 from ..search.retriever import clean_question
 from ..search.service import ReadingService
+from . import watches as watch_diff
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,10 @@ import time
 from datetime import UTC, datetime
 
 from ..feeds.service import FeedsService
-from ..ingest.pipeline import Progress
-from ..models import (
-    GLOBAL,
-    Feed,
-    IngestReport,
-    Scope,
-)
+from ..models import GLOBAL, Feed, IngestReport, Scope
 from ..parts import Parts
 from ..vectors.chroma import VectorStore
+from .pipeline import Progress
 
 log = logging.getLogger(__name__)
 

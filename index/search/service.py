@@ -3,25 +3,16 @@ sources, and the cheap checks the bot runs before it defers."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from ..answers.extractive import ExtractiveAnswerer
 from ..answers.llm import LLMAnswerer
 from ..config import llm_api_key
 from ..errors import BadQuery, IndexUnavailable, NotFound
-from ..models import (
-    GLOBAL,
-    Answer,
-    Article,
-    Hit,
-    Scope,
-)
+from ..models import GLOBAL, Answer, Article, Hit, Scope
 from ..parts import Parts
-from ..search.retriever import clean_question
 from ..text.dates import parse_moment
-
-log = logging.getLogger(__name__)
+from .retriever import clean_question
 
 
 class ReadingService:
