@@ -163,4 +163,4 @@ def test_switching_between_fp32_and_int8_reindexes_and_never_mixes_vectors(model
 
     back = make_desk(with_embedding(config, backend="onnx"), embedder=fp32)
     with pytest.raises(ModelMismatch):
-        back.search("Are loans about to cost more?")
+        back.retriever.search("Are loans about to cost more?")
