@@ -11,7 +11,8 @@ from support.config import make_config
 from support.newsroom import STORIES, WIRE_STORIES, make_feed
 from support.watching import QUESTION, RELATED, UNRELATED
 
-from index.errors import BadQuery, NotFound, PermissionDenied
+from index import policy
+from index.errors import BadQuery, LimitReached, NotFound, PermissionDenied
 from index.following import watches as w
 from index.models import Answer, Article, Citation, Scope
 
@@ -144,6 +145,20 @@ def test_watch_limits_scope_and_removal(newsroom):
         desk.watches.remove("first", guild, user_id=1)
     desk.watches.remove(ids[0], guild, user_id=2, admin=True)
     assert len(desk.watches.list_watches(guild)) == 4
+
+
+def test_the_watch_limits_are_policy_worded_by_the_service(newsroom, monkeypatch):
+    """The archive only counts (in the write that adds); the service words the refusal from index.policy."""
+    desk, _ = newsroom
+    monkeypatch.setattr(policy, "WATCHES_PER_MEMBER", 2)
+    monkeypatch.setattr(policy, "WATCHES_PER_GUILD", 3)
+    for i in range(2):
+        desk.watches.add(f"{QUESTION} {i}", guild_id=5, channel_id=50, created_by=1)
+    with pytest.raises(LimitReached, match=r"^you already have 2 watches here \(at most 2\); remove one first$"):
+        desk.watches.add(QUESTION, guild_id=5, channel_id=50, created_by=1)
+    desk.watches.add(QUESTION, guild_id=5, channel_id=50, created_by=2)
+    with pytest.raises(LimitReached, match=r"^this server already has 3 watches \(at most 3\); remove one first$"):
+        desk.watches.add(QUESTION, guild_id=5, channel_id=50, created_by=3)
 
 
 def test_recorded_answers_are_forgotten_after_the_retention(newsroom):
