@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .logsafety import redact_passwords
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -300,7 +300,7 @@ def _validate_archive_url(config: Config) -> None:
     src = "NEWSDESK_ARCHIVE_URL" if from_env else config.source
     if not url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{src}: key 'archive.url' must start with postgresql:// (or be empty for SQLite)")
-    if not from_env and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+    if not from_env and redact_passwords(url) != url:  # user:password@, ?password=, …
         raise ConfigError(
             f"{src}: key 'archive.url' must not hold the password: set PGPASSWORD, or give the whole "
             "URL in NEWSDESK_ARCHIVE_URL"

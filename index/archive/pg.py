@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import ArchiveError, ConfigError
+from ..logsafety import redact_passwords
 from .pg_migrations import POSTGRES, PRIMARY_KEYS, TABLES_WITH_ID, TABLES_WITH_ROWID, missing
 
 try:  # optional until the archive is configured on PostgreSQL
@@ -224,7 +225,7 @@ class PgBackend:
                     )
                     pool.wait(timeout=30)
                 except Exception as exc:  # psycopg_pool.PoolTimeout, psycopg.OperationalError
-                    raise ArchiveError(f"cannot open the archive at {redact(self.url)}: {exc}") from None
+                    raise ArchiveError(f"cannot open the archive at {redact(self.url)}: {redact(str(exc))}") from None
                 self.pool = pool
             return self.pool
 
@@ -298,8 +299,9 @@ class PgBackend:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    """The URL (or any text) without a password in any form (userinfo, ``?password=``,
+    ``password=`` keywords), for messages."""
+    return redact_passwords(url)
 
 
 # -- what is ported -------------------------------------------------------------
