@@ -39,6 +39,11 @@ class FeedsConfig:
     fetch_full_text: str = "auto"  # auto | always | never
     poll_interval_minutes: float = 30.0
     max_backoff_minutes: float = 720.0
+    # one feed's share of a poll: its time, and the new entries and linked pages it may take
+    # (the rest wait for the next poll); a feed past its time is recorded as failing
+    feed_budget_seconds: float = 300.0
+    max_entries_per_poll: int = 200
+    max_page_fetches_per_poll: int = 50
 
 
 @dataclass(frozen=True)
@@ -221,7 +226,16 @@ def _validate(config: Config) -> None:
                 raise ConfigError(f"{src}: key '{key}' must be {'positive' if key in _POSITIVE else 'zero or more'}")
     if config.feeds.fetch_full_text not in ("auto", "always", "never"):
         raise ConfigError(f"{src}: key 'feeds.fetch_full_text' must be auto, always or never")
-    for key in ("timeout_seconds", "max_body_bytes", "max_redirects", "workers", "per_host_concurrency"):
+    for key in (
+        "timeout_seconds",
+        "max_body_bytes",
+        "max_redirects",
+        "workers",
+        "per_host_concurrency",
+        "feed_budget_seconds",
+        "max_entries_per_poll",
+        "max_page_fetches_per_poll",
+    ):
         if getattr(config.feeds, key) < 0 or (key != "max_redirects" and getattr(config.feeds, key) == 0):
             raise ConfigError(f"{src}: key 'feeds.{key}' must be positive")
     if config.embedding.backend not in ("auto", "torch", "onnx", "onnx-int8"):
