@@ -4,9 +4,11 @@ holds back that feed's posts with a clear reason while every other feed's posts 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from support.feeds import Item, rss20
@@ -118,3 +120,37 @@ def test_a_stored_pattern_that_no_longer_compiles_holds_only_its_feeds_posts(des
     held = desk.archive.article_deliveries(desk.article(site.url("/b1")).id)
     assert [(d["state"], d["channel_id"]) for d in held] == [("held", 101)]
     assert "cannot run" in held[0]["reason"] and r"(tram) \1" in held[0]["reason"]
+
+
+def test_the_event_loop_keeps_ticking_while_a_hostile_filter_is_tested(desk, site):
+    # what /feeds filter test does: the service call in a worker thread (bot.call), the loop serving
+    # every other server meanwhile. A backtracking engine holds the interpreter lock for seconds
+    # at 26 characters; the loop then gets no tick at all.
+    title = "a" * 26 + "!"
+    url = site.serve("/hostile.xml", rss20("Hostile", [Item(title, "text", link=site.url("/h"), guid="h")]))
+    desk.add_feed(url)
+    desk.ingest()
+    desk.add_filter(url, "exclude", "title", HOSTILE_PATTERN, regex=True)
+
+    async def run() -> tuple[float, list]:
+        gaps: list[float] = []
+        done = False
+
+        async def tick() -> None:
+            last = time.perf_counter()
+            while not done:
+                await asyncio.sleep(0.01)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.05)
+        _, results = await asyncio.to_thread(desk.test_filters, url)
+        done = True
+        await ticker
+        return max(gaps), results
+
+    worst, results = asyncio.run(run())
+    assert [(a.title, passes) for a, passes, _ in results] == [(title, True)]
+    assert worst < 2.0, f"the event loop stood still for {worst:.1f} s"
