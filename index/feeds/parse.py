@@ -196,6 +196,9 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
     """Parse bytes into entries. Raises FeedError when nothing usable comes out."""
     if _is_json(content):
         return parse_json_feed(content, url)
+    if _starts_as_html(content[:2000]):
+        # a web page, never a feed: said at once, without feedparser's pass over every tag of it
+        raise FeedError(_not_a_feed(content, url, content_type) or "the URL returned an HTML web page")
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
