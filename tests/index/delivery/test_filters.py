@@ -67,10 +67,10 @@ def test_a_catastrophic_pattern_answers_within_a_budget():
 )
 def test_patterns_the_engine_cannot_run_are_refused_when_added(desk, site, pattern):
     url = site.serve("/f.xml", rss20("F", [Item("Tram news", "text", link=site.url("/a"), guid="a")]))
-    desk.add_feed(url)
+    desk.feeds.add(url)
     with pytest.raises(BadQuery, match="bad regular expression"):
-        desk.add_filter(url, "include", "title", pattern, regex=True)
-    assert desk.archive.feed_filters(desk.feed_for(url).id) == []
+        desk.settings.add_filter(url, "include", "title", pattern, regex=True)
+    assert desk.archive.feed_filters(desk.feeds.find(url).id) == []
 
 
 def test_ordinary_patterns_and_words_keep_their_meaning():
@@ -101,9 +101,9 @@ def test_a_stored_pattern_that_no_longer_compiles_holds_only_its_feeds_posts(des
         "fine": [Item("Old", "t", link=site.url("/f0"), guid="f0")],
     }
     broken_url, fine_url = serve(old)
-    broken, _ = desk.add_feed(broken_url, channel_id=101)
-    fine, _ = desk.add_feed(fine_url, channel_id=202)
-    desk.ingest()  # the backlog, never posted
+    broken, _ = desk.feeds.add(broken_url, channel_id=101)
+    fine, _ = desk.feeds.add(fine_url, channel_id=202)
+    desk.indexing.ingest()  # the backlog, never posted
     # stored before patterns were checked for the engine: add_filter would refuse it today
     desk.archive.add_filter(broken.id, 101, "include", "title", r"(tram) \1", True, False, False, None)
     serve(
@@ -112,12 +112,12 @@ def test_a_stored_pattern_that_no_longer_compiles_holds_only_its_feeds_posts(des
             "fine": [Item("Ferry news", "t", link=site.url("/f1"), guid="f1"), *old["fine"]],
         }
     )
-    desk.ingest()
+    desk.indexing.ingest()
 
-    queue = desk.delivery_queue()  # must not raise
+    queue = desk.delivery.queue()  # must not raise
 
     assert [(channel, feed.id, a.url) for channel, feed, a in queue] == [(202, fine.id, site.url("/f1"))]
-    held = desk.archive.article_deliveries(desk.article(site.url("/b1")).id)
+    held = desk.archive.article_deliveries(desk.reading.article(site.url("/b1")).id)
     assert [(d["state"], d["channel_id"]) for d in held] == [("held", 101)]
     assert "cannot run" in held[0]["reason"] and r"(tram) \1" in held[0]["reason"]
 
@@ -128,9 +128,9 @@ def test_the_event_loop_keeps_ticking_while_a_hostile_filter_is_tested(desk, sit
     # at 26 characters; the loop then gets no tick at all.
     title = "a" * 26 + "!"
     url = site.serve("/hostile.xml", rss20("Hostile", [Item(title, "text", link=site.url("/h"), guid="h")]))
-    desk.add_feed(url)
-    desk.ingest()
-    desk.add_filter(url, "exclude", "title", HOSTILE_PATTERN, regex=True)
+    desk.feeds.add(url)
+    desk.indexing.ingest()
+    desk.settings.add_filter(url, "exclude", "title", HOSTILE_PATTERN, regex=True)
 
     async def run() -> tuple[float, list]:
         gaps: list[float] = []
@@ -146,7 +146,7 @@ def test_the_event_loop_keeps_ticking_while_a_hostile_filter_is_tested(desk, sit
 
         ticker = asyncio.create_task(tick())
         await asyncio.sleep(0.05)
-        _, results = await asyncio.to_thread(desk.test_filters, url)
+        _, results = await asyncio.to_thread(desk.settings.test_filters, url)
         done = True
         await ticker
         return max(gaps), results

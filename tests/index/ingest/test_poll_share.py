@@ -51,28 +51,28 @@ def teaser_feed(site, n: int, *, page_delay: float = 0.0, server=None) -> str:
 def test_new_entries_past_the_cap_wait_for_the_next_poll(site, make_desk, config):
     desk = make_desk(shared(config, max_entries_per_poll=2))
     url = full_text_feed(site, 5)
-    desk.add_feed(url)
+    desk.feeds.add(url)
 
-    first = desk.ingest()
+    first = desk.indexing.ingest()
     assert first.articles_new == 2
     assert "3 more entries wait for the next poll" in first.warnings[url]
     assert feed_row(desk, url)["etag"] is None  # read in full again next time
-    assert desk.ingest().articles_new == 2
-    assert desk.ingest().articles_new == 1
+    assert desk.indexing.ingest().articles_new == 2
+    assert desk.indexing.ingest().articles_new == 1
     assert archived_urls(desk) == {site.url(f"/full-{i}.html") for i in range(5)}  # nothing dropped
-    last = desk.ingest()
+    last = desk.indexing.ingest()
     assert last.articles_new == 0 and url not in last.warnings
 
 
 def test_page_fetches_past_the_cap_wait_for_the_next_poll(site, make_desk, config):
     desk = make_desk(shared(config, max_page_fetches_per_poll=2))
     url = teaser_feed(site, 5)
-    desk.add_feed(url)
+    desk.feeds.add(url)
 
-    assert desk.ingest().articles_new == 2
+    assert desk.indexing.ingest().articles_new == 2
     assert sum(len(site.hits(f"/teaser-{i}.html")) for i in range(5)) == 2
-    assert desk.ingest().articles_new == 2
-    assert desk.ingest().articles_new == 1
+    assert desk.indexing.ingest().articles_new == 2
+    assert desk.indexing.ingest().articles_new == 1
     assert sum(len(site.hits(f"/teaser-{i}.html")) for i in range(5)) == 5  # each page once
     sources = {r[0] for r in desk.archive.db.execute("SELECT text_source FROM articles")}
     assert sources == {"page"}  # every teaser got its full text, none was archived short
@@ -83,20 +83,20 @@ def test_a_feed_past_its_time_is_recorded_as_failing_and_the_others_go_on(site, 
     desk = make_desk(shared(config, feed_budget_seconds=1.0))
     slow = teaser_feed(site, 6, page_delay=0.6, server=http_server)
     fine = full_text_feed(site, 3)
-    desk.add_feed(slow)
-    desk.add_feed(fine)
+    desk.feeds.add(slow)
+    desk.feeds.add(fine)
 
-    report = desk.ingest()
+    report = desk.indexing.ingest()
 
     assert "longer than its budget of 1 s" in report.errors[slow]
     assert "the rest is read on the next poll" in report.errors[slow]
     assert feed_row(desk, slow)["status"] == "error" and "budget" in feed_row(desk, slow)["last_error"]
-    assert feed_row(desk, fine)["status"] == "ok" and desk.feed_for(fine).articles == 3
-    kept = desk.feed_for(slow).articles
+    assert feed_row(desk, fine)["status"] == "ok" and desk.feeds.find(fine).articles == 3
+    kept = desk.feeds.find(slow).articles
     assert 1 <= kept < 6  # what it read before its time ran out is archived
 
     # with time enough, the next poll reads the rest (the archived ones are recognised, not re-fetched)
-    desk.config = shared(config, feed_budget_seconds=120.0)  # each ingest reads the desk's config
-    desk.ingest()
-    assert desk.feed_for(slow).articles == 6
+    desk.parts.config = shared(config, feed_budget_seconds=120.0)  # each ingest reads this config
+    desk.indexing.ingest()
+    assert desk.feeds.find(slow).articles == 6
     assert all(len(site.hits(f"/teaser-{i}.html")) == 1 for i in range(6))
