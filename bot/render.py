@@ -558,7 +558,7 @@ def ping_mentions(roles: Sequence[int]) -> discord.AllowedMentions:
     )
 
 
-# -- topic alerts (issue #15) ----------------------------------------------------------
+# -- topic alerts ----------------------------------------------------------
 def alert_embed(alert: Alert) -> discord.Embed:
     """One topic alert: the article (title linked, teaser, outlet and date), the other outlets'
     copies of the same story as "also reported by", and which follow it is for."""

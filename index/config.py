@@ -111,7 +111,7 @@ class DiscordConfig:
 @dataclass(frozen=True)
 class ArchiveConfig:
     """Where the archive lives: empty for the SQLite file in the data directory (the default), or
-    ``postgresql://user@host:port/db`` (issue #17). The password never lives in the file: libpq
+    ``postgresql://user@host:port/db``. The password never lives in the file: libpq
     reads ``PGPASSWORD`` (or ~/.pgpass), or ``NEWSDESK_ARCHIVE_URL`` gives the whole URL."""
 
     url: str = ""

@@ -114,7 +114,7 @@ def test_minnesota_question_answers_700_citing_left_voice(desk):
 
 
 def test_both_seed_questions_lead_with_700_citing_left_voice(desk):
-    """The two questions of issue 18: the answer's lead says 700, and cites Left Voice as [1]."""
+    """The two seed questions: the answer's lead says 700, and cites Left Voice as [1]."""
     numbers = desk.reading.ask("How many federal immigration agents were withdrawn from Minnesota?", as_of="2026-02-10")
     assert numbers.text.startswith("**700** federal immigration agents [1]")
     announce = desk.reading.ask("What did Tom Homan announce in Minneapolis?", as_of="2026-02-10")

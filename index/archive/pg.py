@@ -1,4 +1,4 @@
-"""The archive on PostgreSQL (issue #17): psycopg 3 connections from a psycopg_pool pool, one per
+"""The archive on PostgreSQL: psycopg 3 connections from a psycopg_pool pool, one per
 thread, behind the small part of sqlite-utils' ``Database`` the table modules use — ``execute``
 (a cursor with ``fetchone``/``fetchall``/iteration, ``lastrowid`` and ``rowcount``), ``query``
 (dict rows) and ``conn`` (``execute``, ``executemany``, ``in_transaction``) — translating the
@@ -188,7 +188,7 @@ class PgDatabase:
         yield from self.conn.execute(sql, params, rows="dict").fetchall()
 
     def table(self, name: str) -> Any:
-        raise ArchiveError("sqlite-utils table helpers are not available on PostgreSQL (issue #17)")
+        raise ArchiveError("sqlite-utils table helpers are not available on PostgreSQL")
 
 
 def _configure(conn: Any) -> None:
@@ -346,7 +346,7 @@ def postgres_variant(cls: type) -> type:
     def stub(qualname: str):
         def missing(self, *args, **kwargs):
             raise ConfigError(
-                f"the archive on PostgreSQL does not support {qualname} yet (issue #17); "
+                f"the archive on PostgreSQL does not support {qualname} yet; "
                 "use the SQLite archive (leave [archive] url unset)"
             )
 

@@ -368,7 +368,7 @@ def load_embedder(config: EmbeddingConfig, cache_dir: str | Path | None = None) 
     return SentenceTransformerEmbedder(config.model, config.device)
 
 
-# -- int8 (issue #16) ------------------------------------------------------------------------------
+# -- int8 ------------------------------------------------------------------------------
 INT8_BACKEND = "onnx-int8"
 INT8_SUFFIX = "+int8"  # the index identity of int8 vectors: never mixed with the fp32 model's
 # the quantizer's settings, part of the cached file's name (a change makes a new file). Measured on 384

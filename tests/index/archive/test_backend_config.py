@@ -1,4 +1,4 @@
-"""Choosing the archive's backend (issue #17): ``[archive] url`` or ``NEWSDESK_ARCHIVE_URL``; the
+"""Choosing the archive's backend: ``[archive] url`` or ``NEWSDESK_ARCHIVE_URL``; the
 SQLite file stays the default; every part of the archive now runs on PostgreSQL, so the service
 opens a PostgreSQL URL (open_archive would refuse one, naming the parts, while any were missing)."""
 
