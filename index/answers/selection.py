@@ -12,7 +12,7 @@ The top article's lead is always a candidate, also when retrieval matched a late
 chosen sentence that opens with a pronoun ("He said…") brings its predecessor along. When the
 question asks how many/how much and the best sentence holds exactly one new number, that number
 and the words it counts lead the answer as a bold line; for other kinds no line is written,
-because on the dev questions such lines were wrong too often (see README, "Answers").
+because on the dev questions such lines were wrong too often (see docs/retrieval-and-answers.md).
 """
 
 from __future__ import annotations
