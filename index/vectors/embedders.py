@@ -133,7 +133,18 @@ class OnnxEmbedder:
     ~19 ms on torch, and no collapse when the other core is busy. Batches (ingest) run on
     onnxruntime too with ``batches="onnx"``, or on sentence-transformers with ``batches="torch"``
     (the ``auto`` backend), which was faster for long batches on this machine (24.2 vs 22.6
-    passages/s over the eval archive)."""
+    passages/s over the eval archive).
+
+    Why not sentence-transformers' own ONNX backend (``backend="onnx"``,
+    ``export_dynamic_quantized_onnx_model``): it needs optimum-onnx, whose only release requires
+    transformers < 4.58 while sentence-transformers 6 requires >= 5 (pip resolves the ``onnx`` extra
+    to sentence-transformers 5.7), and measured side by side (benchmarks/bench_onnx_backend.py,
+    interleaved, two rounds, load 8-16 on 2 cores) it was slower on questions: p50 on one thread
+    fp32 26.7 / 23.7 ms against 21.6 / 20.6 here, int8 15.6 / 12.8 against 10.1 / 10.7; its int8
+    agreed less with torch (cosine min 0.981 against 0.986). Its batches were faster (fp32 5.6 / 6.5
+    against 4.2 / 5.9 passages/s, int8 8.3 / 10.0 against 7.1 / 9.0) because onnxruntime's CPU arena
+    is on there and off in this class's batch session (on: 5.4-5.8 passages/s against 3.5 in a
+    paired run), a memory choice, not the library's doing. Numbers and command: docs/benchmarks.md."""
 
     def __init__(
         self,
