@@ -24,7 +24,9 @@ project's venv alone:
         tokenizers==0.22.2 huggingface_hub==0.36.2 optimum==2.1.0 optimum-onnx==0.1.0
     PYTHONPATH=/tmp/st5 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_onnx_backend.py [--json out.json]
 
-Without the overlay only newsdesk's rows run. Skips (exit 0) when ../shared/eval is absent.
+Without the overlay only newsdesk's rows run. ``--arena`` adds newsdesk's fp32 with onnxruntime's
+CPU arena on in its batch session (a diagnostic: the setting behind the library's batch lead).
+Skips (exit 0) when ../shared/eval is absent.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--arena",
+        action="store_true",
+        help="also newsdesk's fp32 with onnxruntime's CPU arena on in its batch session (off in newsdesk)",
+    )
     args = parser.parse_args(argv)
     if not (EVAL_DIR / "questions-dev.jsonl").exists():
         print(f"skipped: no eval set at {EVAL_DIR}")
@@ -68,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     work = bench_dir("onnx-backend")
-    rows = build_rows(work)
+    rows = build_rows(work, arena=args.arena)
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), flush=True)
 
     reference = rows.pop("torch")
@@ -201,11 +208,15 @@ class LibraryRow:
         )
 
 
-def build_rows(work: Path) -> dict:
+def build_rows(work: Path, arena: bool = False) -> dict:
     from index.vectors.embedders import OnnxEmbedder, SentenceTransformerEmbedder, resolve_model_path
 
     rows: dict = {"torch": NewsdeskRow(SentenceTransformerEmbedder())}
     rows["newsdesk onnx fp32"] = NewsdeskRow(OnnxEmbedder(cache_dir=work / "newsdesk", batches="onnx"))
+    if arena:
+        rows["newsdesk onnx fp32, batch arena on"] = NewsdeskRow(
+            with_batch_arena(OnnxEmbedder(cache_dir=work / "newsdesk"))
+        )
     rows["newsdesk onnx int8"] = NewsdeskRow(OnnxEmbedder(cache_dir=work / "newsdesk", quantized=True))
     try:
         import optimum.onnxruntime  # noqa: F401
@@ -223,6 +234,20 @@ def build_rows(work: Path) -> dict:
     export_dynamic_quantized_onnx_model(exported, config, str(model))
     rows[f"library onnx int8 ({config})"] = LibraryRow(model, f"onnx/model_qint8_{config}.onnx")
     return rows
+
+
+def with_batch_arena(embedder):
+    """A diagnostic: the embedder's batch session rebuilt with onnxruntime's CPU memory arena on
+    (newsdesk turns it off so that a batch's buffers are not kept after ingest), to show how much
+    of a batch-speed difference that one setting makes. Reaches into the embedder on purpose."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = True
+    options.log_severity_level = 3
+    path = embedder._query_session._model_path
+    embedder._session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return embedder
 
 
 def versions() -> dict:
