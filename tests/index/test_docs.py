@@ -105,12 +105,20 @@ def test_every_command_in_the_docs_exists(page):
     _check_commands(page.read_text(encoding="utf-8"), f"docs/{page.name}")
 
 
+def _make_targets(text: str) -> list[str]:
+    """`make X` in code (blocks and inline), not the word "make" in prose ("make it")."""
+    fenced = re.findall(r"```[^\n]*\n(.*?)```", text, re.S)
+    outside = re.sub(r"```.*?```", "", text, flags=re.S)
+    code = fenced + re.findall(r"^(?: {4}|\t)(.+)$", outside, re.M) + re.findall(r"`([^`\n]+)`", outside)
+    return [t for snippet in code for t in re.findall(r"(?:^|[\s;&|(])make ([a-z][\w-]*)", snippet, re.M)]
+
+
 def test_make_targets_in_the_readme_and_docs_exist(readme):
     named = {
         (name, target)
         for name, text in [("README", readme)]
         + [(f"docs/{p.name}", p.read_text(encoding="utf-8")) for p in _docs_pages()]
-        for target in re.findall(r"\bmake ([a-z][\w-]*)", text)
+        for target in _make_targets(text)
     }
     if not named:
         pytest.skip("the README names no make target")
