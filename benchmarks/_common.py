@@ -244,7 +244,10 @@ def eval_config(data_dir: Path, **embedding_changes):
     config = Config()
     return config.replace(
         data=DataConfig(dir=str(data_dir)),
-        feeds=dataclasses.replace(config.feeds, allow_private_networks=True),
+        # the eval feeds are read whole in one run (a bot's poll takes a bounded share of each feed)
+        feeds=dataclasses.replace(
+            config.feeds, allow_private_networks=True, max_entries_per_poll=100_000, max_page_fetches_per_poll=100_000
+        ),
         embedding=dataclasses.replace(config.embedding, **embedding_changes),
     )
 
@@ -258,13 +261,13 @@ def add_eval_feeds(desk, base: str, quick: bool, feeds: list[str] | None = None)
     opml = httpx.get(f"{base}/archive.opml", timeout=30).content
     wanted = feeds or (QUICK_FEEDS if quick else None)
     if wanted is None:
-        result = desk.import_opml(opml)
+        result = desk.feeds.import_opml(opml)
         return {"added": len(result["added"]), "refused": result["refused"]}
     added = 0
     for outline in parse_opml(opml):
         name = outline.url.rsplit("/", 1)[-1].removesuffix(".xml")
         if name in wanted:
-            desk.add_feed(outline.url, outline.name)
+            desk.feeds.add(outline.url, outline.name)
             added += 1
     return {"added": added, "refused": {}}
 

@@ -45,7 +45,7 @@ def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
     started = time.perf_counter()
     kept = []
     for q in rows:
-        answer = desk.ask(q["question"], as_of=q.get("asked_at"))
+        answer = desk.reading.ask(q["question"], as_of=q.get("asked_at"))
         kept.append(
             {
                 "id": q["id"],

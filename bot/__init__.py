@@ -125,7 +125,7 @@ class ShardedNewsdeskBot(_NewsdeskMixin, commands.AutoShardedBot):
 def _warm_up(desk: Newsdesk) -> None:
     """Load the date parser's data once, so validating /ask options before deferring stays instant."""
     try:
-        desk.check_query(None, since="yesterday")
+        desk.reading.check_query(None, since="yesterday")
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
 
@@ -155,6 +155,6 @@ def run_bot(config: Config, token: str, desk: Newsdesk | None = None, poll: bool
     root = logging.getLogger()
     if not root.handlers:
         discord.utils.setup_logging(level=logging.INFO)
-    install_redaction()
+    install_redaction(config.answers.llm_api_key_env)
     bot = create_bot(config, desk, poll=poll)
     bot.run(token, log_handler=None)

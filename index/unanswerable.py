@@ -68,7 +68,7 @@ def build_copy(config, copy_dir: Path, unanswerable: list[dict], open_desk: Call
         ids = articles_at(desk.archive, paths)
         removed = desk.archive.remove_articles(ids)
         report = IngestReport()
-        desk.pipeline().apply_vector_deletes(report)
+        desk.parts.pipeline().apply_vector_deletes(report)
     finally:
         desk.close()
     made = {"questions": wanted, "articles_removed": removed, "vectors_removed": report.vectors_deleted}

@@ -56,7 +56,7 @@ def archive(tmp_path_factory):
 
 def test_related_coverage_is_hedged_with_its_citations_kept(archive):
     desk, served = archive
-    answer = desk.ask(RELATED, as_of="2024-07-01")
+    answer = desk.reading.ask(RELATED, as_of="2024-07-01")
     assert not answer.abstained and answer.hedged
     assert answer.citations and answer.citations[0].article.url == served.links["court"]
     assert all(desk.archive.article_exists(c.article.id) for c in answer.citations)
@@ -70,7 +70,7 @@ def test_related_coverage_is_hedged_with_its_citations_kept(archive):
 @pytest.mark.parametrize("question", ANSWERED)
 def test_coverage_that_answers_is_not_hedged(archive, question):
     desk, _ = archive
-    answer = desk.ask(question, as_of="2024-07-01")
+    answer = desk.reading.ask(question, as_of="2024-07-01")
     assert not answer.abstained and not answer.hedged, answer.evidence
     assert not answer.to_dict()["answer"].startswith(HEDGE_OPENING)
     assert answer.to_dict()["hedged"] is False

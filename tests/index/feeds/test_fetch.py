@@ -4,8 +4,10 @@ huge bodies, redirect loops, Retry-After and conditional GET."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import time
 import tracemalloc
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -58,9 +60,9 @@ def test_500_is_retried_then_recorded_against_the_feed_and_other_feeds_still_ing
     desk = make_desk(config)
     bad = site.serve("/broken.xml", b"internal error", status=500, content_type="text/plain")
     good = good_feed(site)
-    desk.add_feed(bad)
-    desk.add_feed(good)
-    report = desk.ingest()
+    desk.feeds.add(bad)
+    desk.feeds.add(good)
+    report = desk.indexing.ingest()
     assert len(site.hits("/broken.xml")) == 3  # first try + 2 retries
     assert sleeps == [1.0, 2.0]  # exponential back-off, asked of fetcher.sleep
     assert report.errors == {bad: "HTTP 500"}
@@ -69,7 +71,7 @@ def test_500_is_retried_then_recorded_against_the_feed_and_other_feeds_still_ing
     assert row["status"] == "error" and row["last_error"] == "HTTP 500" and row["failures"] == 1
     assert row["next_poll_at"] > time.time()  # backed off
     assert feed_row(desk, good)["status"] == "ok"
-    assert desk.feed_for(good).articles == 3 and desk.feed_for(bad).articles == 0
+    assert desk.feeds.find(good).articles == 3 and desk.feeds.find(bad).articles == 0
 
 
 def test_a_404_is_not_retried(site, config):
@@ -135,9 +137,9 @@ def test_a_hanging_feed_fails_alone(site, http_server, make_desk, config, sleeps
     desk = make_desk(config)
     slow = site.route("/hang.xml", hang(http_server))
     good = good_feed(site)
-    desk.add_feed(slow)
-    desk.add_feed(good)
-    report = desk.ingest()
+    desk.feeds.add(slow)
+    desk.feeds.add(good)
+    report = desk.indexing.ingest()
     assert report.errors[slow].startswith("timed out")
     assert report.articles_new == 3 and report.feeds_ok == 1
     assert feed_row(desk, slow)["status"] == "error"
@@ -205,8 +207,8 @@ def test_a_50mb_feed_is_ingested_from_its_first_bytes_with_a_warning(site, make_
         f"<description>filler {words}</description></item>"
     ).encode() * 200
     url = site.route("/flood.xml", endless(50_000_000, head=head, chunk=filler))
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.feeds_ok == 1, report.errors
     assert report.warnings[url].startswith("feed cut off at 300000 bytes")
     assert feed_row(desk, url)["status"] == "warning"
@@ -240,8 +242,8 @@ def test_a_redirected_feed_ingests_from_its_new_home(site, make_desk, config):
     desk = make_desk(config)
     new_home = good_feed(site, "/new-home.xml")
     old = site.route("/old-home.xml", redirect(new_home, status=301))
-    desk.add_feed(old)
-    report = desk.ingest()
+    desk.feeds.add(old)
+    report = desk.indexing.ingest()
     assert report.articles_new == 3 and not report.errors
 
 
@@ -255,8 +257,8 @@ def test_redirect_loop_and_html_page_are_per_feed_errors(site, make_desk, config
     )
     good = good_feed(site)
     for url in (loop, page, good):
-        desk.add_feed(url)
-    report = desk.ingest()
+        desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert "redirect loop" in report.errors[loop]
     assert report.errors[page] == "the URL returned an HTML web page, not an RSS or Atom feed"
     assert report.feeds_ok == 1 and report.articles_new == 3
@@ -279,8 +281,8 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
         for i in range(3)
     ]
     url = site.route("/cond.xml", conditional(rss20("Conditional", items), etag, modified))
-    desk.add_feed(url)
-    first = desk.ingest()
+    desk.feeds.add(url)
+    first = desk.indexing.ingest()
     assert first.articles_new == 3 and first.passages_embedded >= 3
     assert "if-none-match" not in site.hits("/cond.xml")[0].headers
     row = feed_row(desk, url)
@@ -289,7 +291,7 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
     parsed = []
     real_parse = drafts.parse_feed
     monkeypatch.setattr(drafts, "parse_feed", lambda *a, **k: parsed.append(a) or real_parse(*a, **k))
-    second = desk.ingest()
+    second = desk.indexing.ingest()
     hit = site.hits("/cond.xml")[-1]
     assert hit.headers.get("if-none-match") == etag and hit.headers.get("if-modified-since") == modified
     assert second.feeds_not_modified == 1 and second.feeds_ok == 1
@@ -297,7 +299,7 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
     assert second.passages_embedded == 0 and parsed == []
     assert feed_row(desk, url)["etag"] == etag  # validators kept for the next poll
 
-    full = desk.ingest(full=True)  # --full ignores the validators and re-reads every entry
+    full = desk.indexing.ingest(full=True)  # --full ignores the validators and re-reads every entry
     assert "if-none-match" not in site.hits("/cond.xml")[-1].headers
     assert len(parsed) == 1 and full.feeds_not_modified == 0
     assert full.articles_unchanged == 3 and full.articles_new == 0 and full.passages_embedded == 0
@@ -305,9 +307,9 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
 
 def test_an_unchanged_feed_without_validators_re_embeds_nothing(site, desk):
     url = good_feed(site)
-    desk.add_feed(url)
-    assert desk.ingest().articles_new == 3
-    again = desk.ingest()
+    desk.feeds.add(url)
+    assert desk.indexing.ingest().articles_new == 3
+    again = desk.indexing.ingest()
     assert again.feeds_not_modified == 0
     assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, 3)
     assert again.passages_embedded == 0 and again.vectors_deleted == 0
@@ -320,3 +322,58 @@ def test_user_agent_and_accept_headers_are_sent(site, config):
     headers = site.hits("/good.xml")[-1].headers
     assert headers["user-agent"].startswith("newsdesk/")
     assert "application/rss+xml" in headers["accept"]
+
+
+# -- compressed bodies: the cap counts decompressed bytes as they come -------------------
+def gzip_of_zeros(size: int) -> bytes:
+    """``size`` zero bytes gzip-compressed (about size / 1000), built a megabyte at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1_000_000)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join(parts) + packer.flush()
+
+
+def peak_while(call) -> tuple[object, int]:
+    """(what the call returned or raised, the peak of Python allocations during it, bytes)."""
+    tracemalloc.start()
+    try:
+        try:
+            result: object = call()
+        except Exception as exc:  # noqa: BLE001 - returned for the test to look at
+            result = exc
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_stacked_gzip_is_refused_and_never_expanded(site, config):
+    # 200 MB of zeros, gzipped twice: a few hundred bytes on the wire
+    body = gzip.compress(gzip_of_zeros(200_000_000), 9)
+    assert len(body) < 2_000
+    url = site.serve("/bomb.xml", body, headers={"Content-Encoding": "gzip, gzip"})
+    with fetcher(config, max_body_bytes=1_000_000, retries=0) as f:
+        result, peak = peak_while(lambda: f.get(url))
+    assert isinstance(result, FetchError) and "stacked content encodings" in str(result)
+    assert peak < 20_000_000  # never near the 200 MB inside
+
+
+def test_a_gzip_bomb_is_cut_at_the_cap_counted_decompressed(site, config):
+    body = gzip_of_zeros(200_000_000)  # ~200 KB on the wire
+    url = site.serve("/zeros.xml", body, headers={"Content-Encoding": "gzip"})
+    with fetcher(config, max_body_bytes=1_000_000, retries=0) as f:
+        result, peak = peak_while(lambda: f.get(url))
+    assert not isinstance(result, Exception), result
+    assert result.truncated and result.content == bytes(1_000_000)
+    assert peak < 20_000_000  # the cap and a chunk or two, not the 200 MB inside
+
+
+def test_gzip_and_deflate_bodies_still_read_whole(site, config):
+    feed = rss20("Packed", [Item("Packed story", "text", link=site.url("/p"), guid="p")])
+    gz = site.serve("/gz.xml", gzip.compress(feed), headers={"Content-Encoding": "gzip"})
+    zl = site.serve("/zl.xml", zlib.compress(feed), headers={"Content-Encoding": "deflate"})
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    rd = site.serve("/rd.xml", raw.compress(feed) + raw.flush(), headers={"Content-Encoding": "deflate"})
+    with fetcher(config, retries=0) as f:
+        for url in (gz, zl, rd):
+            response = f.get(url)
+            assert response.content == feed and not response.truncated
