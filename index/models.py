@@ -214,6 +214,8 @@ class IngestReport:
     warnings: dict[str, str] = field(default_factory=dict)
     new_article_ids: list[int] = field(default_factory=list)
     index_error: str | None = None
+    deferred: dict[int, int] = field(default_factory=dict)  # feed id -> entries left for the next poll
+    passes: int = 1  # reads of the deferred feeds (see ``index.ingest.passes``)
 
     def to_dict(self) -> dict:
         return {
