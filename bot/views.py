@@ -21,6 +21,7 @@ from index.models import Hit
 
 from . import errors, render
 from .checks import bot_of, reader_scope
+from .replies import private
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,9 @@ class PassagesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:pa
         quotes = render.quotes_from_embed(message.embeds[0]) if message and message.embeds else {}
         items = await bot.call(load_passages, bot.desk, self.article_ids, quotes, _scope(interaction))
         if not items:
-            await interaction.followup.send(
-                "Those articles are no longer in the archive.", ephemeral=True, allowed_mentions=NONE
-            )
+            await private(interaction, "Those articles are no longer in the archive.")
             return
-        await interaction.followup.send(embed=render.passages_embed(items), ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, embed=render.passages_embed(items))
 
 
 class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:more:(?P<id>\d+)"):
@@ -112,7 +111,7 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:mo
         embed = render.hits_page_embed(
             f"More like: {render.one_line(article.title)}", hits, 0, PER_PAGE, empty="Nothing similar in the archive."
         )
-        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, embed=embed)
 
 
 def dynamic_items() -> tuple[type, ...]:
@@ -200,9 +199,7 @@ class Pager(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(
-            "Only the person who ran this command can turn its pages.", ephemeral=True, allowed_mentions=NONE
-        )
+        await private(interaction, "Only the person who ran this command can turn its pages.")
         return False
 
     async def _turn(self, interaction: discord.Interaction, delta: int) -> None:

@@ -22,6 +22,7 @@ from index.errors import NewsdeskError
 from ... import render
 from ...checks import admin_only, guard, interaction_admin_scope, interaction_reader_scope
 from ...loops import PeriodicCog
+from ...replies import private
 from .render import digest_embed, schedules_text
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class Digests(PeriodicCog):
         if found.topic:
             text += f", on {render.safe(render.trim(found.topic, 100))}"
         text += ". It lists the period's most widely covered stories, with links, and pings no one."
-        await interaction.response.send_message(render.message_text(text), ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, text)
 
     @digest.command(name="now", description="The top stories of the last day or week, right now.")
     @app_commands.describe(
@@ -163,7 +164,7 @@ class Digests(PeriodicCog):
     async def list_(self, interaction: discord.Interaction) -> None:
         bot = self.bot
         schedules = await bot.call(bot.desk.digests.schedules, interaction_reader_scope(interaction))
-        await interaction.response.send_message(schedules_text(schedules), ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, schedules_text(schedules))
 
     @digest.command(name="cancel", description="Stop a scheduled digest (admins).")
     @app_commands.describe(schedule="The schedule's number, from /digest list")
@@ -171,11 +172,7 @@ class Digests(PeriodicCog):
     async def cancel(self, interaction: discord.Interaction, schedule: app_commands.Range[str, 1, 20]) -> None:
         bot = self.bot
         found = await bot.call(bot.desk.digests.cancel, schedule, interaction_admin_scope(interaction))
-        await interaction.response.send_message(
-            f"Cancelled digest `#{found.id}` ({found.when} in <#{found.channel_id}>).",
-            ephemeral=True,
-            allowed_mentions=NONE,
-        )
+        await private(interaction, f"Cancelled digest `#{found.id}` ({found.when} in <#{found.channel_id}>).")
 
 
 async def setup(bot) -> None:
