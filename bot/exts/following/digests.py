@@ -23,7 +23,7 @@ from ... import render
 from ...checks import admin_only, guard, interaction_admin_scope, interaction_reader_scope
 from ...loops import PeriodicCog
 from ...replies import private
-from .render import digest_embed, schedules_text
+from ._render import digest_embed, schedules_text
 
 log = logging.getLogger(__name__)
 

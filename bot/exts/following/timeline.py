@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ...checks import guard, interaction_reader_scope
-from .render import comparison_embed, timeline_text
+from ._render import comparison_embed, timeline_text
 
 NONE = discord.AllowedMentions.none()
 
