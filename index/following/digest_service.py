@@ -9,7 +9,7 @@ from .. import policy
 from ..errors import BadQuery, LimitReached, NotFound
 from ..models import GLOBAL, Digest, DigestSchedule, Scope
 from ..parts import Parts
-from ..text.dates import parse_moment
+from ..text.dates import check_order, parse_moment
 from . import digests as digest_rules
 from .grouping import group_articles, headline_of
 
@@ -32,8 +32,7 @@ class DigestsService:
         since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
         if since_dt is None:
             since_dt = until_dt - timedelta(days=digest_rules.PERIODS[kind])
-        if since_dt > until_dt:
-            raise BadQuery("since is after until")
+        check_order(since_dt, until_dt)
         return since_dt, until_dt
 
     def make(

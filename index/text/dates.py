@@ -51,6 +51,13 @@ RECENT_WORDS = re.compile(
 )
 
 
+def check_order(since: datetime | None, until: datetime | None) -> None:
+    """A window's ends in order: BadQuery when both are given and ``since`` is after ``until``
+    (the one wording of that mistake, for every command that takes a window)."""
+    if since and until and since > until:
+        raise BadQuery("since is after until")
+
+
 def parse_moment(
     value: str | date | datetime | None,
     *,
@@ -248,8 +255,7 @@ def year_preference(years: tuple[int, ...]) -> list[tuple[datetime, datetime]]:
 def resolve_time(
     question: str, as_of: datetime, since: datetime | None = None, until: datetime | None = None
 ) -> TimeIntent:
-    if since and until and since > until:
-        raise BadQuery("since is after until")
+    check_order(since, until)
     hard_until = min(as_of, until) if until else as_of
     window, day, phrase = _find_named_time(question, as_of)
     if window and window[0] > as_of:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from index.errors import BadQuery, NewsdeskError
-from index.text.dates import parse_moment, resolve_time, year_labels, year_preference
+from index.text.dates import check_order, parse_moment, resolve_time, year_labels, year_preference
 
 UTC = UTC
 AS_OF = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)  # a Wednesday
@@ -158,3 +158,13 @@ def test_a_year_label_survives_but_a_named_year_becomes_a_window():
 def test_a_year_label_prefers_its_run_up_and_look_back():
     assert year_preference((2024,)) == [(start(2023, 7, 1), start(2025, 4, 1))]
     assert year_preference(()) == []
+
+
+def test_check_order_is_the_one_window_check():
+    early, late = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
+    check_order(early, late)
+    check_order(early, early)  # one instant is a window
+    check_order(None, early)
+    check_order(late, None)
+    with pytest.raises(BadQuery, match="since is after until"):
+        check_order(late, early)
