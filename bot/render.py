@@ -179,7 +179,7 @@ def hit_line(hit: Hit, *, number: int | None = None, snippet: bool = True, snipp
     head = f"**{number}.** " if number is not None else "• "
     line = f"{head}{link(a.title, a.url)} — {safe(trim(a.outlet, 80))}, {short_date(a.published)}"
     if snippet:
-        text = one_line(hit.passage.text if hit.passage else a.summary or a.text)
+        text = one_line(hit.snippet)
         if text and text != one_line(a.title):
             line += f"\n> {safe(trim(text, snippet_chars))}"
     if hit.also:
@@ -368,7 +368,7 @@ def teaser_embed(article: Article, feed: Feed | None = None) -> discord.Embed:
         url=safe_url(article.url),
         colour=COLOUR,
     )
-    teaser = one_line(article.summary or article.text)
+    teaser = one_line(article.teaser)
     if teaser:
         embed.description = safe(trim(teaser, 300))
     outlet = article.outlet or (feed.display_name if feed else "")

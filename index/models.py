@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .text.lead import lead
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -58,6 +60,12 @@ class Article:
     text: str
     text_source: str
     categories: tuple[str, ...] = ()
+
+    @property
+    def teaser(self) -> str:
+        """The opening a post shows: the summary (or text) without a dateline, live-blog furniture
+        or a sentence that only repeats the title."""
+        return lead(self.summary or self.text, self.title)
 
     def to_dict(self, *fields: str) -> dict:
         """The article as JSON data: every field, or only ``fields``, in the order given (the
@@ -133,6 +141,13 @@ class Hit:
     keyword: float = 0.0
     also: list[Article] = field(default_factory=list)
     passages: list[PassageRow] = field(default_factory=list)  # the article's matching passages, best first
+
+    @property
+    def snippet(self) -> str:
+        """What a result shows under its title: the matching passage (or the article's summary)
+        without a dateline, live-blog furniture or a sentence that only repeats the title."""
+        a = self.article
+        return lead(self.passage.text if self.passage else a.summary or a.text, a.title)
 
     def to_dict(self) -> dict:
         return {
