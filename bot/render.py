@@ -207,7 +207,7 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
         heading, lines = "", []
     sources = fit_lines(lines, 1800) if lines else ""
     budget = DESCRIPTION_LIMIT - len(sources) - len(heading) - 4
-    body = trim_answer(answer_body(answer.text), max(200, budget))
+    body = linked_answer(answer, budget)
     embed.description = body + (f"\n\n{heading}\n{sources}" if sources else "")
     if answer.notices:
         embed.add_field(name="Note", value=safe(redact(" ".join(answer.notices))), inline=False)
@@ -217,6 +217,39 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
 
 
 _MARKER = re.compile(r"(\[\d{1,3}\])")
+_BARE_MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")  # a marker of ours: safe() escapes every bracket of an article
+_LINKED_MARKER = re.compile(r"\[(\[\d{1,3}\])\]\([^)\s]{1,1000}\)")
+
+
+def linked_answer(answer: Answer, budget: int) -> str:
+    """The answer's body within ``budget`` characters, each [n] a link to its source (embed
+    descriptions render ``[text](url)``; ``[[1]](url)`` shows as a linked "[1]"). Falls back to
+    plain markers when the links would not fit."""
+    urls = {c.n: safe_url(c.article.url) for c in answer.citations}
+    text = answer_body(answer.text)
+    body = trim_answer(text, max(200, budget))
+    linked = link_markers(body, urls)
+    if len(linked) > budget:  # the links' length comes out of the text's room
+        body = trim_answer(text, max(200, budget - (len(linked) - len(body))))
+        linked = link_markers(body, urls)
+    return linked if len(linked) <= max(budget, len(body)) else body
+
+
+def link_markers(body: str, urls: dict[int, str | None]) -> str:
+    """Each [n] with a source URL made a link to it: ``[[n]](url)``."""
+
+    def linked(match: re.Match[str]) -> str:
+        url = urls.get(int(match.group(1)))
+        return f"[{match.group(0)}]({url})" if url else match.group(0)
+
+    return _BARE_MARKER.sub(linked, body)
+
+
+def unlink_markers(text: str) -> str:
+    """Undo :func:`link_markers` (reading an answer embed back)."""
+    return _LINKED_MARKER.sub(r"\1", text)
+
+
 _DIRECT = re.compile(r"\A\*\*(.+?)\*\*([^\n]*)\n\n(.*)\Z", re.S)
 
 
@@ -266,7 +299,7 @@ def _through_last_marker(text: str) -> str:
 
 def quotes_from_embed(embed: discord.Embed) -> dict[int, list[str]]:
     """{n: [sentences cited as [n]]} read back from an answer embed's description."""
-    text = (embed.description or "").split("\n\n**", 1)[0]
+    text = unlink_markers((embed.description or "").split("\n\n**", 1)[0])
     quotes: dict[int, list[str]] = {}
     for m in _CITED.finditer(_through_last_marker(text)):
         sentence = unsafe(m.group(1)).strip()

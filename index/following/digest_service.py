@@ -9,7 +9,7 @@ from .. import policy
 from ..errors import BadQuery, LimitReached, NotFound
 from ..models import GLOBAL, Digest, DigestSchedule, Scope
 from ..parts import Parts
-from ..text.dates import check_order, parse_moment
+from ..text.dates import check_order, named_window, parse_moment
 from . import digests as digest_rules
 from .grouping import group_articles, headline_of
 
@@ -23,9 +23,15 @@ class DigestsService:
 
     def window(self, *, since=None, until=None, period: str | None = None, as_of=None) -> tuple[datetime, datetime]:
         """The digest's [since, until]: until (default the as-of moment, default now), since (default
-        one period, daily or weekly, before until). BadQuery for unreadable dates, an unknown period,
-        since after until."""
+        one period, daily or weekly, before until). A ``since`` that names a whole week or month
+        ("February 2026", "last week") without an ``until`` is that period. BadQuery for unreadable
+        dates, an unknown period, since after until."""
         as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(UTC)
+        named = named_window(since, as_of_dt) if since and not until else None
+        if named:
+            digest_rules.parse_period(period)
+            check_order(*named)
+            return named
         until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt) or as_of_dt
         until_dt = min(until_dt, as_of_dt)
         kind = digest_rules.parse_period(period)

@@ -100,6 +100,28 @@ def parse_moment(
     return parsed
 
 
+_NAMED_MONTH = re.compile(rf"{_MONTH_RE}\s{{1,3}}(?:of\s{{1,3}})?(\d{{4}})")
+_WEEK_OF = re.compile(r"(?:the\s{1,3})?week\s{1,3}of\s{1,3}(.{1,60})")
+
+
+def named_window(text: str | None, as_of: datetime) -> tuple[datetime, datetime] | None:
+    """The whole period a text names, or None: a month ("February 2026") or a week ("week of
+    2026-02-09", Monday to Sunday). A period that has not ended runs up to ``as_of``. ("last week"
+    stays a moment, seven days back, as it always was for --since.)"""
+    low = " ".join((text or "").lower().split())[:80]
+    if m := _NAMED_MONTH.fullmatch(low):
+        start, end = _month_window(int(m.group(2)), _MONTHS[m.group(1)])
+    elif m := _WEEK_OF.fullmatch(low):
+        day = parse_moment(m.group(1), name="week of", relative_to=as_of)
+        if day is None:
+            return None
+        monday = day.date() - timedelta(days=day.weekday())
+        start, end = _day_bound(monday, False), _day_bound(monday + timedelta(days=6), True)
+    else:
+        return None
+    return start, min(end, as_of)
+
+
 def _day_bound(d: date, end: bool) -> datetime:
     return datetime.combine(d, time.max if end else time.min, tzinfo=UTC)
 

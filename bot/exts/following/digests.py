@@ -134,11 +134,13 @@ class Digests(PeriodicCog):
         text += ". It lists the period's most widely covered stories, with links, and pings no one."
         await private(interaction, text)
 
-    @digest.command(name="now", description="The top stories of the last day or week, right now.")
+    @digest.command(name="now", description="The top stories of the last day or week, or of a period you name.")
     @app_commands.describe(
         topic="Only stories on this topic",
         period="daily (the last 24 hours, default) or weekly (the last 7 days)",
         private="Show it to me only (default: in the channel)",
+        since="From this date, or a whole month or week ('February 2026', 'week of 2026-02-09')",
+        until="Up to this date (default: now)",
     )
     @guard("search")
     async def now(
@@ -147,14 +149,18 @@ class Digests(PeriodicCog):
         topic: app_commands.Range[str, 0, 200] | None = None,
         period: app_commands.Range[str, 0, 20] | None = None,
         private: bool = False,
+        since: app_commands.Range[str, 0, 100] | None = None,
+        until: app_commands.Range[str, 0, 100] | None = None,
     ) -> None:
         bot = self.bot
+        window = dict(since=since or None, until=until or None, period=period or None)
         await bot.call(bot.desk.digests.check, period=period or None, topic=topic)
+        await bot.call(bot.desk.digests.window, **window)  # unreadable dates: told before deferring
         await interaction.response.defer(thinking=True, ephemeral=private)
         interaction.extras["public_defer"] = not private
         digest = await bot.heavy_call(
             bot.desk.digests.make,
-            period=period or None,
+            **window,
             topic=topic or None,
             scope=interaction_reader_scope(interaction),
         )
