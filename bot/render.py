@@ -95,6 +95,11 @@ def link(title: str, url: str | None, limit: int = 150) -> str:
     return f"[{label}]({target})" if target else label
 
 
+def count(n: int, noun: str) -> str:
+    """ "1 article", "2 articles" (the noun's plural is its -s form)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def short_date(published: str | None) -> str:
     return (published or "")[:10] or "undated"
 

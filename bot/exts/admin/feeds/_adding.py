@@ -87,24 +87,26 @@ class Adding(Part):
                 if feed.guild_id == interaction.guild_id
                 else ("every server" if feed.guild_id is None else "another server")
             )
-            await private(interaction, f"That feed is already in the archive (id {feed.id}, for {where}).")
+            label = render.safe(render.trim(feed.display_name, 100))
+            await private(interaction, f"That feed is already in the archive as **{label}** (for {where}).")
             return
         report = await bot.heavy_call(bot.desk.indexing.ingest, feed.id)
+        feed = await bot.call(bot.desk.feeds.find, feed.id)  # named by its title once fetched
         label = render.safe(render.trim(feed.display_name, 100))
         if report.feeds_failed:
             error = next(iter(report.errors.values()), "unknown error")
             text = (
-                f"Added **{label}** (id {feed.id}), but the first fetch failed: "
+                f"Added **{label}**, but the first fetch failed: "
                 f"{render.safe(render.trim(redact(render.one_line(error)), 300))}. It will be retried."
             )
         else:
-            text = f"Added **{label}** (id {feed.id}): {report.articles_new} articles archived."
+            text = f"Added **{label}**: {render.count(report.articles_new, 'article')} archived."
         if channel is not None:
             text += f" New articles will be posted in {channel.mention}."
             if backfill and not report.feeds_failed:
                 queued = await bot.call(
                     bot.desk.settings.backfill, feed.id, backfill, interaction_admin_scope(interaction)
                 )
-                text += f" {queued} existing articles will be posted there too."
+                text += f" {render.count(queued, 'existing article')} will be posted there too."
         text = "\n".join([text, *notes])
         await private(interaction, text)

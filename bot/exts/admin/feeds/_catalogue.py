@@ -25,8 +25,8 @@ class Catalogue(Part):
         )
         await private(
             interaction,
-            f"Removed **{render.safe(render.trim(removed.display_name, 100))}** "
-            f"(id {removed.id}); {articles} articles left the archive.",
+            f"Removed **{render.safe(render.trim(removed.display_name, 100))}**; "
+            f"{render.count(articles, 'article')} left the archive.",
         )
 
     @feeds.command(name="list", description="The feeds this server reads.")
