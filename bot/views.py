@@ -171,8 +171,10 @@ class Pager(discord.ui.View):
         per_page: int = PER_PAGE,
         timeout: float = PAGER_TIMEOUT,
         empty: str = "No matching articles.",
+        command: str | None = None,
     ):
         super().__init__(timeout=timeout)
+        self.command = command  # "/latest": what to run again once the buttons expire
         self.owner_id = owner_id
         self.title = title
         self.hits = list(hits)
@@ -221,9 +223,17 @@ class Pager(discord.ui.View):
         for item in self.children:
             item.disabled = True  # type: ignore[attr-defined]
         try:
-            await self.message.edit(view=self, allowed_mentions=NONE)
+            await self.message.edit(embed=self.expired_embed(), view=self, allowed_mentions=NONE)
         except discord.HTTPException:
             pass
+
+    def expired_embed(self) -> discord.Embed:
+        """The page shown, its footer saying why the buttons went grey (they hold results in memory)."""
+        embed = self.embed()
+        note = f"Buttons expired — run {self.command} again" if self.command else "Buttons expired"
+        footer = embed.footer.text if embed.footer else None
+        embed.set_footer(text=f"{footer} · {note}" if footer else note)
+        return render.finalize(embed)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
         errors.log_error(error, f"pager {getattr(item, 'label', '?')}")
@@ -240,7 +250,8 @@ async def send_results(
     ephemeral: bool = False,
 ) -> None:
     """Send a result list after a defer: one page, with Previous/Next when there are more."""
-    pager = Pager(interaction.user.id, title, hits, notices=notices, empty=empty)
+    command = f"/{interaction.command.qualified_name}" if interaction.command else None
+    pager = Pager(interaction.user.id, title, hits, notices=notices, empty=empty, command=command)
     kwargs: dict[str, Any] = dict(embed=pager.embed(), allowed_mentions=NONE, ephemeral=ephemeral, wait=True)
     if pager.pages > 1:
         kwargs["view"] = pager

@@ -133,6 +133,9 @@ async def test_pages_expire_after_ten_minutes(world):
     await world.env.advance_time(601)
     buttons = [c for row in result.response.components for c in row["components"]]
     assert buttons and all(b["disabled"] for b in buttons)
+    # the page says why its buttons went grey
+    assert result.response.embeds[0].footer.text.endswith("· Buttons expired — run /latest again")
+    assert result.response.embeds[0].footer.text.startswith("Page 1/")
     with pytest.raises(SetupError):
         await world.member.click(result.response, label="Next")
 
