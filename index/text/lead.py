@@ -82,10 +82,15 @@ def beyond_title(text: str, title: str) -> str:
         return text
     flat = " ".join(text[: len(stem) + HEAD_CHARS].split()).lower()
     # a title cut with "…" may end mid-word: compare all but its last few characters
-    if not flat.startswith(stem[: max(MIN_TITLE_CHARS, len(stem) - 3)]):
-        return text
-    end = _sentence_end(text, _position_after(text, len(stem)))
-    return text[end:].lstrip()
+    if flat.startswith(stem[: max(MIN_TITLE_CHARS, len(stem) - 3)]):
+        end = _sentence_end(text, _position_after(text, len(stem)))
+        return text[end:].lstrip()
+    # or the opening sentence is the title's start (a live-blog entry: "What's next for Bad Bunny?")
+    end = _sentence_end(text[:HEAD_CHARS], 0)
+    opening = _stem(text[:end])
+    if end < HEAD_CHARS and len(opening) >= MIN_TITLE_CHARS and stem.startswith(opening):
+        return text[end:].lstrip()
+    return text
 
 
 def lead(text: str, title: str) -> str:

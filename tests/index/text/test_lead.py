@@ -49,6 +49,12 @@ TITLES = [  # (title, text, what is left)
     ("Council approves bicycle lanes", "Council approves bicycle lanes.", ""),
     ("Volcano erupts near Grindavik", "Lava reached the town on Monday.", "Lava reached the town on Monday."),
     ("Live", "Live coverage continues. More soon.", "Live coverage continues. More soon."),  # too short to tell
+    (  # a live-blog entry whose heading is the title's start
+        "What's next for Bad Bunny after the halftime show",
+        "What's next for Bad Bunny? The singer announced a tour.",
+        "The singer announced a tour.",
+    ),
+    ("Rates rise again", "Rates rise. Again the bank acted.", "Rates rise. Again the bank acted."),  # too short
 ]
 
 
