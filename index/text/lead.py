@@ -81,9 +81,11 @@ def beyond_title(text: str, title: str) -> str:
     if len(stem) < MIN_TITLE_CHARS:
         return text
     flat = " ".join(text[: len(stem) + HEAD_CHARS].split()).lower()
+    # headlines drop the article the sentence has ("Harbour ferry adds…" / "The harbour ferry adds…")
+    skip, core = _article_length(flat), stem[_article_length(stem) :]
     # a title cut with "…" may end mid-word: compare all but its last few characters
-    if flat.startswith(stem[: max(MIN_TITLE_CHARS, len(stem) - 3)]):
-        end = _sentence_end(text, _position_after(text, len(stem)))
+    if len(core) >= MIN_TITLE_CHARS and flat[skip:].startswith(core[: max(MIN_TITLE_CHARS, len(core) - 3)]):
+        end = _sentence_end(text, _position_after(text, skip + len(core)))
         return text[end:].lstrip()
     # or the opening sentence is the title's start (a live-blog entry: "What's next for Bad Bunny?")
     end = _sentence_end(text[:HEAD_CHARS], 0)
@@ -96,6 +98,14 @@ def beyond_title(text: str, title: str) -> str:
 def lead(text: str, title: str) -> str:
     """The opening a summary or a snippet shows: no dateline or furniture, no repeated title."""
     return beyond_title(strip_furniture(text), title)
+
+
+def _article_length(flat: str) -> int:
+    """The length of a leading "the ", "a " or "an " (of whitespace-collapsed, lower-case text)."""
+    for article in ("the ", "a ", "an "):
+        if flat.startswith(article):
+            return len(article)
+    return 0
 
 
 def _stem(title: str) -> str:

@@ -54,6 +54,12 @@ TITLES = [  # (title, text, what is left)
         "What's next for Bad Bunny? The singer announced a tour.",
         "The singer announced a tour.",
     ),
+    ("Harbour ferry adds a night crossing", "The harbour ferry adds a night crossing from March.", ""),
+    (
+        "The harbour ferry adds a night crossing",
+        "Harbour ferry adds a night crossing. It sails at 11.",
+        "It sails at 11.",
+    ),
     ("Rates rise again", "Rates rise. Again the bank acted.", "Rates rise. Again the bank acted."),  # too short
 ]
 
