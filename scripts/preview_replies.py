@@ -52,9 +52,22 @@ BRIEFS = [
     ),
 ]
 SOLO = [("Harbour ferry adds a night crossing", "The harbour ferry adds a night crossing from March.", 0)]
+LIVE = [  # a live blog's entries, auto-posted with the default teaser
+    (
+        "Storm closes the coast road",
+        "Updated Feb. 9, 2026, 7:02 a.m. ET Share this update Police closed the coast road after waves "
+        "swept debris across both lanes overnight.",
+        0,
+    ),
+    (
+        "Ferries cancelled until noon",
+        "12:38 am ET February 9, 2026 The harbour authority cancelled all ferries until noon.",
+        0,
+    ),
+]
 
 
-def build_desk(server: FeedServer, data_dir: str) -> tuple[Config, Newsdesk, str]:
+def build_desk(server: FeedServer, data_dir: str) -> tuple[Config, Newsdesk, str, str]:
     config = Config(
         data=DataConfig(dir=data_dir),
         embedding=EmbeddingConfig(model="hash-embedder-256"),
@@ -71,7 +84,8 @@ def build_desk(server: FeedServer, data_dir: str) -> tuple[Config, Newsdesk, str
         desk.feeds.add(feed.url, title)
     desk.indexing.ingest()
     solo = make_feed(server, "solo", "Harbour Gazette", SOLO, "/preview")
-    return config, desk, solo.url
+    live = make_feed(server, "live", "Coast Live", LIVE, "/preview")
+    return config, desk, solo.url, live.url
 
 
 async def shoot(env, channel, viewer, path: Path, chromium: str, height: int = 900) -> None:
@@ -99,7 +113,7 @@ async def main(out: Path, chromium: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     server = FeedServer()
     with tempfile.TemporaryDirectory() as data_dir:
-        config, desk, solo_url = build_desk(server, data_dir)
+        config, desk, solo_url, live_url = build_desk(server, data_dir)
         env = simcord.Env(create_bot(config, desk))
         guild = env.create_guild("Newsroom")
         editors = guild.create_role("Editors", permissions=discord.Permissions(manage_guild=True))
@@ -132,6 +146,11 @@ async def main(out: Path, chromium: str) -> None:
             feeds = guild.create_text_channel("admin")
             await admin.slash(feeds, "feeds add", url=solo_url)
             await shoot(env, feeds, admin, out / "feeds_add.png", chromium, height=500)
+
+            posts = guild.create_text_channel("posts")
+            await admin.slash(feeds, "feeds add", url=live_url, channel=posts, backfill=2)
+            await env.advance_time(config.feeds.poll_interval_minutes * 60 + 1)  # the posting loop's pass
+            await shoot(env, posts, member, out / "autopost_teasers.png", chromium)
 
             expired = guild.create_text_channel("expired")
             await member.slash(expired, "latest")
