@@ -32,11 +32,9 @@ from index.errors import (
 from index.service import redact
 
 from . import render
-from .replies import private
+from .replies import NONE, private
 
 log = logging.getLogger("bot.errors")
-
-NONE = discord.AllowedMentions.none()
 
 
 class NotAdmin(app_commands.CheckFailure):

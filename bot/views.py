@@ -21,11 +21,10 @@ from index.models import Hit
 
 from . import errors, render
 from .checks import bot_of, reader_scope
-from .replies import private
+from .replies import NONE, private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 CUSTOM_ID_LIMIT = 100
 PER_PAGE = 5
 PAGER_TIMEOUT = 600.0

@@ -20,11 +20,9 @@ from ...autocomplete import feed_autocomplete
 from ...checks import admin_only, interaction_admin_scope, is_owner
 from ...notices import notify_admins
 from ...progress import ProgressMessage
-from ...replies import private
+from ...replies import NONE, private
 
 log = logging.getLogger(__name__)
-
-NONE = discord.AllowedMentions.none()
 
 
 class Reindex(commands.Cog):

@@ -13,8 +13,6 @@ from ...checks import admin_only, interaction_admin_scope
 from ...replies import private
 from ..following.feedback import questions_embed
 
-NONE = discord.AllowedMentions.none()
-
 
 class Status(commands.Cog):
     def __init__(self, bot):

@@ -24,11 +24,10 @@ from index.models import AlertBatch, Follow
 from ... import errors, render
 from ...checks import bot_of, is_admin, is_owner
 from ...loops import PeriodicCog
-from ...replies import private
+from ...replies import NONE, private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 ALERT_INTERVAL_SECONDS = 60  # how often every bot looks for alerts to deliver
 
 

@@ -22,12 +22,11 @@ from index.errors import NewsdeskError
 from ... import render
 from ...checks import admin_only, guard, interaction_admin_scope, interaction_reader_scope
 from ...loops import PeriodicCog
-from ...replies import private
+from ...replies import NONE, private
 from ._render import digest_embed, schedules_text
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 DIGEST_INTERVAL_SECONDS = 60
 
 

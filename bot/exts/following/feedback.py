@@ -23,7 +23,6 @@ from ...replies import private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 LABELS = {1: "👍", -1: "👎"}
 
 

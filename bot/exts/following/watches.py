@@ -22,11 +22,10 @@ from ... import render
 from ...checks import bot_of, guard, is_admin
 from ...errors import NotAdmin
 from ...loops import PeriodicCog
-from ...replies import private
+from ...replies import NONE, private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 WATCH_INTERVAL_SECONDS = 60  # how often a bot looks for watches whose answer may have changed
 
 

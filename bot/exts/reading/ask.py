@@ -14,13 +14,13 @@ from discord.ext import commands
 
 from ... import errors, render
 from ...checks import check_capacity, guard, reader_scope
+from ...replies import NONE
 from ...views import answer_view
 from ..following import feedback
 from ._options import coverage_options
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 HELP_TEXT = (
     "Ask me about the news in the archive, for example: "
     "`@newsdesk what happened with the volcano in Iceland?` — or use `/ask`."

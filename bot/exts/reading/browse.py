@@ -11,12 +11,12 @@ from discord.ext import commands
 from ... import render
 from ...autocomplete import source_autocomplete
 from ...checks import guard, reader_scope
+from ...replies import NONE
 from ...views import send_results
 from ._options import coverage_options
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 SEARCH_LIMIT = 50
 
 
