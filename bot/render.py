@@ -18,6 +18,8 @@ import discord
 from index.models import Alert, Answer, Article, Feed, Follow, Hit
 from index.service import redact
 
+from .markers import link_markers, unlink_markers
+
 MESSAGE_LIMIT = 2000
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -222,8 +224,7 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
 
 
 _MARKER = re.compile(r"(\[\d{1,3}\])")
-_BARE_MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")  # a marker of ours: safe() escapes every bracket of an article
-_LINKED_MARKER = re.compile(r"\[(\[\d{1,3}\])\]\([^)\s]{1,1000}\)")
+_DIRECT = re.compile(r"\A\*\*(.+?)\*\*([^\n]*)\n\n(.*)\Z", re.S)
 
 
 def linked_answer(answer: Answer, budget: int) -> str:
@@ -238,24 +239,6 @@ def linked_answer(answer: Answer, budget: int) -> str:
         body = trim_answer(text, max(200, budget - (len(linked) - len(body))))
         linked = link_markers(body, urls)
     return linked if len(linked) <= max(budget, len(body)) else body
-
-
-def link_markers(body: str, urls: dict[int, str | None]) -> str:
-    """Each [n] with a source URL made a link to it: ``[[n]](url)``."""
-
-    def linked(match: re.Match[str]) -> str:
-        url = urls.get(int(match.group(1)))
-        return f"[{match.group(0)}]({url})" if url else match.group(0)
-
-    return _BARE_MARKER.sub(linked, body)
-
-
-def unlink_markers(text: str) -> str:
-    """Undo :func:`link_markers` (reading an answer embed back)."""
-    return _LINKED_MARKER.sub(r"\1", text)
-
-
-_DIRECT = re.compile(r"\A\*\*(.+?)\*\*([^\n]*)\n\n(.*)\Z", re.S)
 
 
 def answer_body(text: str) -> str:
