@@ -35,6 +35,7 @@ EXTENSIONS = (
     "bot.exts.delivery.health",
     "bot.exts.delivery.autopost",
     "bot.exts.delivery.polling",
+    "bot.exts.delivery.outbox",
     "bot.exts.following.watches",
     "bot.exts.following.feedback",
     "bot.exts.following.alerts",

@@ -27,6 +27,8 @@ from .delivery import filters as delivery_filters
 from .delivery import templates as post_templates
 from .delivery.discovery import FoundFeed, discover
 from .delivery.limits import ChannelLimits, make_limits, start_of_day
+from .delivery.outbox import Outbox
+from .delivery.recording import recorders as delivery_recorders
 from .errors import BadQuery, IndexUnavailable, LimitReached, NewsdeskError, NotFound, PermissionDenied, UrlRefused
 from .feeds.fetch import Fetcher
 from .feeds.netguard import check_url
@@ -841,10 +843,11 @@ class Newsdesk:
         window_minutes: float | None = None,
         daily_max: int | None = None,
         max_age_days: float | None = None,
+        summarise_over: int | None = None,
         scope: Scope = GLOBAL,
     ) -> ChannelLimits:
         """Flood control for a channel (0 or None turns a limit off)."""
-        limits = make_limits(channel_id, per_window, window_minutes, daily_max, max_age_days)
+        limits = make_limits(channel_id, per_window, window_minutes, daily_max, max_age_days, summarise_over)
         self.archive.set_channel_limits(limits, scope.guild_id if scope.scoped else None)
         return limits
 
@@ -1160,6 +1163,11 @@ class Newsdesk:
     @functools.cached_property
     def following(self) -> Following:
         return Following(self.archive, self.retriever)
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """Everything the bot sends on its own: claimed, sent, recorded (index/delivery/outbox.py)."""
+        return Outbox(self.archive, delivery_recorders(self.archive, self.following))
 
     def follow_topic(
         self,

@@ -1,7 +1,9 @@
 """Flood control per channel: at most ``per_window`` posts per ``window_seconds``, at most
 ``daily_max`` posts per UTC day, and nothing published more than ``max_age_days`` ago. An article
 held back by a rate or daily limit stays pending and goes out when the limit allows (oldest first);
-one older than the maximum age is skipped for good. Both are recorded in the delivery log."""
+one older than the maximum age is skipped for good. Both are recorded in the delivery log.
+By default a burst of new articles is paced over posting passes, never dropped; ``summarise_over``
+(an admin's choice) summarises the articles past N in one pass in a single line instead."""
 
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ class ChannelLimits:
     window_seconds: int | None = None
     daily_max: int | None = None
     max_age_days: float | None = None
+    summarise_over: int | None = None  # an admin's choice: past N new articles per pass, one line instead
 
     @property
     def any(self) -> bool:
-        return bool(self.per_window or self.daily_max or self.max_age_days)
+        return bool(self.per_window or self.daily_max or self.max_age_days or self.summarise_over)
 
     def describe(self) -> str:
         parts = []
@@ -31,6 +34,8 @@ class ChannelLimits:
             parts.append(f"at most {self.daily_max} posts a day")
         if self.max_age_days:
             parts.append(f"nothing older than {self.max_age_days:g} days")
+        if self.summarise_over:
+            parts.append(f"past {self.summarise_over} new articles in one pass, a one-line summary instead of posts")
         return "; ".join(parts) or "no limits"
 
 
@@ -40,6 +45,7 @@ def make_limits(
     window_minutes: float | None,
     daily_max: int | None,
     max_age_days: float | None,
+    summarise_over: int | None = None,
 ) -> ChannelLimits:
     """Validated limits (0 or None turns a limit off)."""
     for name, value in (
@@ -47,6 +53,7 @@ def make_limits(
         ("window minutes", window_minutes),
         ("daily maximum", daily_max),
         ("maximum age", max_age_days),
+        ("summary threshold", summarise_over),
     ):
         if value is not None and value < 0:
             raise BadQuery(f"the {name} cannot be negative")
@@ -60,6 +67,7 @@ def make_limits(
         window_seconds=int(window_minutes * 60) if per_window and window_minutes else None,
         daily_max=daily_max or None,
         max_age_days=max_age_days or None,
+        summarise_over=summarise_over or None,
     )
 
 
