@@ -194,14 +194,15 @@ class Outbox:
         key = f"watch:{watch_id}:{fingerprint}"
         return self.queue("watch", key, payload, channel_id=channel_id, user_id=user_id, ref=ref)
 
-    def queue_feed_notice(self, feed_id: int, state: str, channel_id: int, payload: dict) -> bool:
-        """Claim a change of a feed's health and queue its notice to the admin channel, atomically."""
+    def queue_feed_notice(self, feed_id: int, state: str, channel_id: int, payload: dict) -> str | None:
+        """Claim a change of a feed's health and queue its notice to the admin channel, atomically;
+        returns the notice's key (None: another caller has it)."""
         with self.archive.transaction():
             if not self.archive.claim_feed_notice(feed_id, state):
-                return False
+                return None
             changed = self.archive.feed_notice_changed_at(feed_id)
             key = f"health:{feed_id}:{state}:{changed}"
-            return self.queue("notice", key, payload, channel_id=channel_id)
+            return key if self.queue("notice", key, payload, channel_id=channel_id) else None
 
     # -- sending ---------------------------------------------------------------------------------
     def take(self, key: str) -> Taken | None:
