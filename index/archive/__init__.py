@@ -60,8 +60,8 @@ from .digests import DigestStore
 from .feeds import FeedStore
 from .follows import FollowStore
 from .migrations import MIGRATIONS
-from .passages import PassageStore, fts_query
 from .outbox import OutboxStore
+from .passages import PassageStore, fts_query
 from .posts import PostStore
 from .scope import ScopeQueries
 from .vectorscale import VectorScaleQueries
