@@ -255,7 +255,7 @@ class Outbox:
         if permanent or attempts >= self.max_attempts:
             why = reason if permanent else f"gave up after {attempts} attempts: {reason}"
             if not self.archive.outbox_finish(key, self.owner, "failed", now, reason=why, attempts=attempts):
-                return Verdict(True, False, attempts, None)
+                return Verdict(False, False, row["attempts"], None)  # not held by this sender: nothing changed
             self._recorder(row["kind"]).gave_up(ref, why, attempts, permanent)
             return Verdict(True, self.archive.outbox_mark_reported(key), attempts, None)
         delay = self.retry_seconds * 4 ** (attempts - 1)
@@ -266,8 +266,9 @@ class Outbox:
         finished = self.archive.outbox_finish(
             key, self.owner, state, now, reason=why, attempts=attempts, next_try_at=now + delay
         )
-        if finished:
-            self._recorder(row["kind"]).retrying(ref, reason, attempts, now + delay)
+        if not finished:
+            return Verdict(False, False, row["attempts"], None)  # not held by this sender: nothing changed
+        self._recorder(row["kind"]).retrying(ref, reason, attempts, now + delay)
         return Verdict(False, False, attempts, now + delay)
 
     def item(self, key: str) -> OutboxItem | None:
