@@ -238,7 +238,9 @@ class Sender:
         verdict = await bot.call(bot.desk.outbox.failed, item.key, reason, unknown=unknown, permanent=permanent)
         self.failed += 1
         log.warning("delivery %s: %s%s", item.key, reason, " (given up)" if verdict.gave_up else "")
-        if verdict.report and item.kind not in ("notice", "report"):
+        # closed DMs are the member's choice, not the admins' problem: recorded (the follow pauses), not reported
+        dm_refused = permanent and item.user_id is not None
+        if verdict.report and item.kind not in ("notice", "report") and not dm_refused:
             await self._report(item, reason, verdict.attempts)
         return Outcome(item.key, False, reason=reason, gave_up=verdict.gave_up, status=status)
 
