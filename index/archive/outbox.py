@@ -38,15 +38,17 @@ class OutboxStore(Database):
         row = self.db.execute(f"SELECT {_COLUMNS} FROM delivery_outbox WHERE key = ?", [key]).fetchone()
         return dict(zip(OUTBOX_COLUMNS, row, strict=True)) if row else None
 
-    def outbox_due(self, now: float, limit: int = 100) -> list[dict]:
-        """Deliveries someone may take now: queued, due for a retry or a look-up, and every one
-        being sent (the caller decides whether its sender is gone: lease over, process dead)."""
+    def outbox_due(self, now: float, host: str = "", limit: int = 100) -> list[dict]:
+        """Deliveries someone may take now: queued, due for a retry or a look-up, and those being
+        sent whose lease ran out or whose sender runs on ``host`` (the caller checks whether that
+        process is gone)."""
         rows = self.db.execute(
             f"""SELECT {_COLUMNS} FROM delivery_outbox
-                WHERE state = 'queued' OR state = 'sending'
+                WHERE state = 'queued'
                    OR (state IN ('retry', 'unknown') AND next_try_at <= ?)
+                   OR (state = 'sending' AND (lease_until < ? OR substr(owner, 1, ?) = ?))
                 ORDER BY created_at, key LIMIT ?""",
-            [now, limit],
+            [now, now, len(host) + 1, host + ":", limit],
         ).fetchall()
         return [dict(zip(OUTBOX_COLUMNS, r, strict=True)) for r in rows]
 

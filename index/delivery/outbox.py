@@ -220,7 +220,9 @@ class Outbox:
     def due(self, limit: int = DUE_BATCH) -> list[str]:
         """Keys of deliveries to take now: queued and never taken, due for a retry or a look-up, or
         left ``sending`` by a sender that is gone (its lease ran out, or its process is dead)."""
-        return [row["key"] for row in self.archive.outbox_due(self.clock(), limit) if self._takeable(row)]
+        host = self.owner.partition(":")[0]
+        rows = self.archive.outbox_due(self.clock(), host, limit)
+        return [row["key"] for row in rows if self._takeable(row)]
 
     def _takeable(self, row: dict) -> bool:
         state = row["state"]

@@ -93,7 +93,7 @@ def test_sent_once_and_recorded(archive):
     box = outbox(archive, clock, rec)
     assert box.queue("notice", "k1", {"content": "hi"}, channel_id=CHANNEL, ref={"n": 1})
     assert not box.queue("notice", "k1", {"content": "again"}, channel_id=CHANNEL, ref={"n": 1})
-    assert box.due() == ["k1"] and [r["key"] for r in archive.outbox_due(clock.now)] == ["k1"]
+    assert box.due() == ["k1"] and [r["key"] for r in archive.outbox_due(clock.now, "host-a")] == ["k1"]
     taken = box.take("k1")
     assert taken is not None and not taken.unknown and taken.item.payload == {"content": "hi"}
     assert taken.item.channel_id == CHANNEL and taken.item.token == delivery_token("k1")
