@@ -187,3 +187,30 @@ async def test_a_delivery_held_by_a_process_that_died_is_settled_once(world, des
         assert row["message_id"] == sent.id
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS * 3)
     assert len(world.news.history()) == 1
+
+
+async def test_a_topic_alert_whose_send_failed_is_retried_and_arrives_once(world, desk, feeds, config):
+    desk.following.threshold = 0.3  # the hash embedder's scale (see tests/index/following)
+    follow = desk.follow_topic("volcano eruption", guild_id=world.guild.id, channel_id=world.news.id, created_by=1)
+    world.env.inject_error("POST", f"/channels/{world.news.id}/messages", status=503, code=0, times=1)
+    feeds.planet.add_item(
+        "Volcano erupts again on the Reykjanes peninsula",
+        "The volcano near Grindavik erupted again overnight, sending lava toward the evacuated town. "
+        "Geologists said the eruption on the Reykjanes peninsula could last for days.",
+        slug="volcano-again",
+    )
+    desk.ingest()
+    await world.env.advance_time(61)
+    assert world.news.history() == []  # the send failed: not lost, waiting for its retry
+    (row,) = desk.archive.follow_alert_rows(follow.id)
+    assert row["state"] == "sending"
+    make_due(desk)
+    await world.env.restart_bot(create_bot(config, desk))  # a restart in between loses nothing
+    await world.env.advance_time(61)
+    titles = [m.embeds[0].title for m in world.news.history()]
+    assert titles == ["Volcano erupts again on the Reykjanes peninsula"]
+    (row,) = desk.archive.follow_alert_rows(follow.id)
+    assert row["state"] == "sent" and row["message_id"] == world.news.history()[0].id
+    make_due(desk)
+    await world.env.advance_time(61 * 3)
+    assert len(world.news.history()) == 1
