@@ -153,6 +153,9 @@ class Sender:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             reason = f"no answer from Discord ({exc.__class__.__name__})"
             return await self._failed(item, reason, unknown=True)
+        except Exception as exc:  # noqa: BLE001 - a bug (a payload that cannot be sent): counted, given up in time
+            log.exception("delivery %s: cannot be sent", key)
+            return await self._failed(item, f"cannot be sent ({exc.__class__.__name__})")
         await bot.call(bot.desk.outbox.sent, key, message.id)
         self.sent += 1
         await self._open_thread(target, message, item.payload)

@@ -231,9 +231,9 @@ class Outbox:
         if state in ("retry", "unknown"):
             return (row["next_try_at"] or 0) <= self.clock()
         if state == "sending":
-            if row["owner"] == self.owner:
-                return False  # this process is sending it right now
-            return (row["lease_until"] or 0) < self.clock() or owner_is_gone(row["owner"], self.owner)
+            if (row["lease_until"] or 0) < self.clock():
+                return True  # its sender (this process or another) is past its lease: gone
+            return row["owner"] != self.owner and owner_is_gone(row["owner"], self.owner)
         return False
 
     def sent(self, key: str, message_id: int) -> None:
