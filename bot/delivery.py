@@ -287,19 +287,6 @@ def sender_of(bot) -> Sender:
     return found
 
 
-async def notify_admins_once(bot, key: str, text: str) -> bool:
-    """A notice to the admin channel through the outbox, under a key that makes it once ever."""
-    channel_id = bot.config.discord.admin_channel
-    if not channel_id:
-        log.warning("admin notice (no admin_channel configured): %s", text)
-        return False
-    payload = {"content": render.message_text(text)}
-    if not await bot.call(bot.desk.outbox.queue, "notice", key, payload, channel_id=channel_id):
-        return False
-    await sender_of(bot).deliver(key)
-    return True
-
-
 class Deliveries(PeriodicCog):
     """Every ``DRAIN_SECONDS``: settle the deliveries that are due (retries, unknown outcomes, and
     those of a process that died), whoever queued them."""
