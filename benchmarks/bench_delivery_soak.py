@@ -57,10 +57,10 @@ def main() -> None:
 
         metro = make_feed(server, "metro", "Metro News", METRO, "/bench")
         desk = Newsdesk(load_config(config), embedder=HashEmbedder())
-        desk.add_feed(metro.url, "Metro", guild_id=ids["guild"], channel_id=ids["news"])
-        desk.ingest()
-        desk.follow_topic("council notes", guild_id=ids["guild"], channel_id=ids["alerts"], created_by=1)
-        desk.add_watch(QUESTION, guild_id=ids["guild"], channel_id=ids["watch"], created_by=ids["editor"])
+        desk.feeds.add(metro.url, "Metro", guild_id=ids["guild"], channel_id=ids["news"])
+        desk.indexing.ingest()
+        desk.following.add("council notes", guild_id=ids["guild"], channel_id=ids["alerts"], created_by=1)
+        desk.watches.add(QUESTION, guild_id=ids["guild"], channel_id=ids["watch"], created_by=ids["editor"])
         desk.close()
         child = Child(tmp, config)
         links: list[str] = []

@@ -126,7 +126,7 @@ class ShardedNewsdeskBot(_NewsdeskMixin, commands.AutoShardedBot):
 def _warm_up(desk: Newsdesk) -> None:
     """Load the date parser's data once, so validating /ask options before deferring stays instant."""
     try:
-        desk.check_query(None, since="yesterday")
+        desk.reading.check_query(None, since="yesterday")
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
 

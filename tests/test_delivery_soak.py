@@ -181,11 +181,11 @@ def test_kills_and_restarts_during_a_burst_deliver_everything_exactly_once(tmp_p
         from index.vectors.embedders import HashEmbedder
 
         desk = Newsdesk(load_config(config), embedder=HashEmbedder())
-        desk.add_feed(metro.url, "Metro", guild_id=ids["guild"], channel_id=ids["news"])
-        desk.add_feed(wire.url, "Wire", guild_id=ids["guild"])
-        desk.ingest()  # the backlog: never posted
-        desk.follow_topic("volcano eruption", guild_id=ids["guild"], channel_id=ids["alerts"], created_by=1)
-        desk.add_watch(QUESTION, guild_id=ids["guild"], channel_id=ids["watch"], created_by=ids["editor"])
+        desk.feeds.add(metro.url, "Metro", guild_id=ids["guild"], channel_id=ids["news"])
+        desk.feeds.add(wire.url, "Wire", guild_id=ids["guild"])
+        desk.indexing.ingest()  # the backlog: never posted
+        desk.following.add("volcano eruption", guild_id=ids["guild"], channel_id=ids["alerts"], created_by=1)
+        desk.watches.add(QUESTION, guild_id=ids["guild"], channel_id=ids["watch"], created_by=ids["editor"])
         desk.close()
         data = tmp_path / "data"
         child = Child(tmp_path, config)

@@ -7,36 +7,10 @@ By default a burst of new articles is paced over posting passes, never dropped; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import BadQuery
-
-
-@dataclass(frozen=True)
-class ChannelLimits:
-    channel_id: int
-    per_window: int | None = None
-    window_seconds: int | None = None
-    daily_max: int | None = None
-    max_age_days: float | None = None
-    summarise_over: int | None = None  # an admin's choice: past N new articles per pass, one line instead
-
-    @property
-    def any(self) -> bool:
-        return bool(self.per_window or self.daily_max or self.max_age_days or self.summarise_over)
-
-    def describe(self) -> str:
-        parts = []
-        if self.per_window:
-            parts.append(f"at most {self.per_window} posts per {(self.window_seconds or 0) // 60} min")
-        if self.daily_max:
-            parts.append(f"at most {self.daily_max} posts a day")
-        if self.max_age_days:
-            parts.append(f"nothing older than {self.max_age_days:g} days")
-        if self.summarise_over:
-            parts.append(f"past {self.summarise_over} new articles in one pass, a one-line summary instead of posts")
-        return "; ".join(parts) or "no limits"
+from ..models import ChannelLimits
 
 
 def make_limits(

@@ -41,7 +41,7 @@ async def poll(world, desk, feed) -> None:
 async def add_metro(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
-    return metro, desk.feed_for(metro.url)
+    return metro, desk.feeds.find(metro.url)
 
 
 def make_due(desk) -> None:
@@ -87,7 +87,7 @@ async def test_an_unknown_outcome_found_in_history_is_recorded_not_resent(world,
     lossy_send.append("after")  # Discord takes the post; the bot sees a connection reset
     link = metro.add_item("Tram strike ends", "The tram strike ended, " + STORY, slug="tram")
     await poll(world, desk, feed)
-    article_id = desk.article(link).id
+    article_id = desk.reading.article(link).id
     key = f"post:{world.news.id}:{article_id}"
     (message,) = world.news.history()
     assert outbox_row(desk, key)["state"] == "unknown"  # it may have gone out: never blindly resent
@@ -109,7 +109,7 @@ async def test_an_unknown_outcome_not_found_is_sent_once(world, desk, feeds, los
     link = metro.add_item("Ferry timetable for winter", "The winter timetable, " + STORY, slug="winter")
     await poll(world, desk, feed)
     assert world.news.history() == []
-    key = f"post:{world.news.id}:{desk.article(link).id}"
+    key = f"post:{world.news.id}:{desk.reading.article(link).id}"
     assert outbox_row(desk, key)["state"] == "unknown"
     make_due(desk)
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
@@ -127,7 +127,7 @@ async def test_a_refused_send_is_retried_with_backoff_and_its_giving_up_reported
     world.env.inject_error("POST", f"/channels/{world.news.id}/messages", status=400, code=0, times=None)
     link = metro.add_item("Bridge works delayed", "Works on the bridge are delayed, " + STORY, slug="bridge")
     await poll(world, desk, feed)
-    key = f"post:{world.news.id}:{desk.article(link).id}"
+    key = f"post:{world.news.id}:{desk.reading.article(link).id}"
     outbox = desk.outbox
     waits = []
     for attempt in range(1, outbox.max_attempts):
@@ -146,7 +146,7 @@ async def test_a_refused_send_is_retried_with_backoff_and_its_giving_up_reported
     assert waits == sorted(waits) and waits[0] == pytest.approx(outbox.retry_seconds, rel=0.01)
     assert waits[-1] == pytest.approx(outbox.retry_seconds * 4 ** (len(waits) - 1), rel=0.01)
     gave_up = [visible(m.content) for m in world.admin_log.history() if "Gave up" in m.content]
-    assert len(gave_up) == 1 and f"article {desk.article(link).id}" in gave_up[0] and "400" in gave_up[0]
+    assert len(gave_up) == 1 and f"article {desk.reading.article(link).id}" in gave_up[0] and "400" in gave_up[0]
     make_due(desk)
     await world.env.restart_bot(create_bot(config, desk))
     world.set_discord(admin_channel=world.admin_log.id)
@@ -167,8 +167,8 @@ def row_updated(desk, key: str) -> float:
 async def test_a_delivery_held_by_a_process_that_died_is_settled_once(world, desk, feeds, config, went_out):
     metro, feed = await add_metro(world, desk, feeds)
     link = metro.add_item("Library opens longer", "The library opens longer, " + STORY, slug="library")
-    desk.ingest(feed=metro.url)
-    article_id = desk.article(link).id
+    desk.indexing.ingest(feed=metro.url)
+    article_id = desk.reading.article(link).id
     key = f"post:{world.news.id}:{article_id}"
     dead = Outbox(desk.archive, owner=f"{socket.gethostname()}:{DEAD_PID}:gone")
     assert dead.queue_post(world.news.id, article_id, feed.id, payload_of({"content": "library"}))
@@ -191,7 +191,7 @@ async def test_a_delivery_held_by_a_process_that_died_is_settled_once(world, des
 
 async def test_a_topic_alert_whose_send_failed_is_retried_and_arrives_once(world, desk, feeds, config):
     desk.following.threshold = 0.3  # the hash embedder's scale (see tests/index/following)
-    follow = desk.follow_topic("volcano eruption", guild_id=world.guild.id, channel_id=world.news.id, created_by=1)
+    follow = desk.following.add("volcano eruption", guild_id=world.guild.id, channel_id=world.news.id, created_by=1)
     world.env.inject_error("POST", f"/channels/{world.news.id}/messages", status=503, code=0, times=1)
     feeds.planet.add_item(
         "Volcano erupts again on the Reykjanes peninsula",
@@ -199,7 +199,7 @@ async def test_a_topic_alert_whose_send_failed_is_retried_and_arrives_once(world
         "Geologists said the eruption on the Reykjanes peninsula could last for days.",
         slug="volcano-again",
     )
-    desk.ingest()
+    desk.indexing.ingest()
     await world.env.advance_time(61)
     assert world.news.history() == []  # the send failed: not lost, waiting for its retry
     (row,) = desk.archive.follow_alert_rows(follow.id)

@@ -94,7 +94,7 @@ async def add_feeds(two, desk):
     for server, feed in ((a, north), (b, south)):
         added = await server.admin.slash(server.channel, "feeds add", url=feed.url)
         assert added.ephemeral and "Added" in added.response.content, added.response.content
-    return desk.feed_for(north.url), desk.feed_for(south.url)
+    return desk.feeds.find(north.url), desk.feeds.find(south.url)
 
 
 def urls_of(feed) -> set[str]:
@@ -156,11 +156,15 @@ async def test_scope_follows_feed_changes_at_once(desk, feeds, two):
     """The per-server visibility is cached; adding or removing a feed must show in the next search."""
     a, b, north, south, _ = two
     scope_a = Scope(a.guild.id, everything=False)
-    assert not any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    assert not any(
+        "Northport" in h.article.title for h in desk.retriever.search("Northport harbour", scope=scope_a).hits
+    )
     north_feed, _ = await add_feeds(two, desk)
-    assert any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    assert any("Northport" in h.article.title for h in desk.retriever.search("Northport harbour", scope=scope_a).hits)
     desk.archive.remove_feed(north_feed.id)
-    assert not any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    assert not any(
+        "Northport" in h.article.title for h in desk.retriever.search("Northport harbour", scope=scope_a).hits
+    )
 
 
 async def test_an_admin_cannot_remove_or_reindex_the_other_servers_feeds(world, desk, two):

@@ -43,11 +43,11 @@ class Reindex(commands.Cog):
         await self.bot.wait_until_ready()
         desk = self.bot.desk
         try:
-            request = await self.bot.call(desk.pending_reindex)
+            request = await self.bot.call(desk.indexing.pending_reindex)
             if request is None:
                 return
             async with self.bot.heavy.slot():
-                resumed = await self.bot.call(desk.resume_reindex)
+                resumed = await self.bot.call(desk.indexing.resume_reindex)
         except NewsdeskError as exc:
             errors.log_error(exc, "resuming /reindex")
             await notify_admins(self.bot, "⚠️ Resuming the interrupted reindex failed: " + errors.describe(exc))
@@ -86,7 +86,11 @@ class Reindex(commands.Cog):
         try:
             async with bot.heavy.slot():
                 report = await progress.run(
-                    bot.desk.reindex, full=full, feed=feed or None, scope=scope, requested_by=interaction.user.id
+                    bot.desk.indexing.reindex,
+                    full=full,
+                    feed=feed or None,
+                    scope=scope,
+                    requested_by=interaction.user.id,
                 )
         except NewsdeskError as exc:
             errors.log_error(exc, "/reindex")

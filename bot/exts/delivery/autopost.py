@@ -69,11 +69,11 @@ class AutoPost(PeriodicCog):
             channels: dict[int, Any] = {}  # channel_id -> channel or None, looked up once per pass
             limits: dict[int, Any] = {}
             # filters and flood control are applied by the service (rejected ones are claimed and logged)
-            batch = await bot.call(bot.desk.delivery_queue, PENDING_BATCH * MAX_BATCHES)
+            batch = await bot.call(bot.desk.delivery.queue, PENDING_BATCH * MAX_BATCHES)
             for channel_id, feed, article in batch:
                 if channel_id not in channels:
                     channels[channel_id] = await self._postable_channel(channel_id)
-                    limits[channel_id] = (await bot.call(bot.desk.channel_limits, channel_id))[0]
+                    limits[channel_id] = (await bot.call(bot.desk.settings.limits, channel_id))[0]
                 summarise_over = limits[channel_id].summarise_over
                 if per_channel[channel_id] >= (summarise_over or MAX_POSTS_PER_CHANNEL):
                     if summarise_over and await self._summarise(channel_id, feed, article, summarise_over):
@@ -91,10 +91,10 @@ class AutoPost(PeriodicCog):
         """Claim an article the channel's own limit summarises (never posted later)."""
         bot = self.bot
         feed_id = feed.id if feed is not None else 0
-        if not await bot.call(bot.desk.claim_post, channel_id, article.id, feed_id):
+        if not await bot.call(bot.desk.archive.claim_delivery, channel_id, article.id, feed_id):
             return False
         reason = f"more than {over} new articles in one posting pass (summarised in one line, as /feeds limits set)"
-        await bot.call(bot.desk.skip_post, channel_id, article.id, feed_id, reason)
+        await bot.call(bot.desk.delivery.skip, channel_id, article.id, feed_id, reason)
         return True
 
     async def _summary_line(self, channel, channel_id: int, article_ids: list[int]) -> None:
@@ -110,9 +110,9 @@ class AutoPost(PeriodicCog):
         """Claim and queue one post (atomically, in the archive), then send it."""
         bot = self.bot
         feed_id = feed.id if feed is not None else 0
-        content = await bot.call(bot.desk.post_content, feed, article, render.safe)
-        pings = await bot.call(bot.desk.post_pings, feed, article)
-        plan = await bot.call(bot.desk.post_thread, feed, article)
+        content = await bot.call(bot.desk.delivery.content, feed, article, render.safe)
+        pings = await bot.call(bot.desk.delivery.pings, feed, article)
+        plan = await bot.call(bot.desk.delivery.thread, feed, article)
         kwargs = render.post_message(content, article, feed, pings)
         forum = None
         if isinstance(channel, discord.ForumChannel):
@@ -136,7 +136,7 @@ class AutoPost(PeriodicCog):
             return 0
         if channel_id in self.problem_channels or not self._seen_ok(channel_id):
             self.problem_channels.discard(channel_id)
-            await bot.call(bot.desk.channel_ok, channel_id)
+            await bot.call(bot.desk.archive.clear_channel_notice, channel_id)
         return 1
 
     async def _apply_updates(self, channels: dict[int, Any]) -> None:
@@ -144,14 +144,14 @@ class AutoPost(PeriodicCog):
         whatever the number of tries), or post again marked updated through the outbox (per feed;
         ignored by default). Each update is claimed once per channel."""
         bot = self.bot
-        for channel_id, feed, article, message_id, mode, update_id in await bot.call(bot.desk.pending_updates):
+        for channel_id, feed, article, message_id, mode, update_id in await bot.call(bot.desk.delivery.pending_updates):
             if channel_id not in channels:
                 channels[channel_id] = await self._postable_channel(channel_id)
             channel = channels[channel_id]
             if channel is None or isinstance(channel, discord.ForumChannel):
-                if await bot.call(bot.desk.claim_update, channel_id, article.id, update_id):
+                if await bot.call(bot.desk.archive.claim_update, channel_id, article.id, update_id):
                     await bot.call(
-                        bot.desk.record_update,
+                        bot.desk.delivery.record_update,
                         channel_id,
                         article.id,
                         mode,
@@ -159,7 +159,7 @@ class AutoPost(PeriodicCog):
                         "not a text channel" if channel is not None else "the channel cannot be posted to",
                     )
                 continue
-            content = await bot.call(bot.desk.post_content, feed, article, render.safe)
+            content = await bot.call(bot.desk.delivery.content, feed, article, render.safe)
             kwargs = render.post_message(content, article, feed)
             if mode != "edit":
                 kwargs["content"] = render.message_text(
@@ -169,15 +169,15 @@ class AutoPost(PeriodicCog):
                 if await bot.call(bot.desk.outbox.queue_update, channel_id, article.id, update_id, payload):
                     await sender_of(bot).deliver(f"update:{channel_id}:{update_id}")
                 continue
-            if not await bot.call(bot.desk.claim_update, channel_id, article.id, update_id):
+            if not await bot.call(bot.desk.archive.claim_update, channel_id, article.id, update_id):
                 continue
             try:
                 await channel.get_partial_message(message_id).edit(**kwargs)
             except discord.HTTPException as exc:
                 error = f"{exc.status} {render.trim(exc.text, 100)}"
-                await bot.call(bot.desk.record_update, channel_id, article.id, mode, None, error)
+                await bot.call(bot.desk.delivery.record_update, channel_id, article.id, mode, None, error)
                 continue
-            await bot.call(bot.desk.record_update, channel_id, article.id, mode, message_id)
+            await bot.call(bot.desk.delivery.record_update, channel_id, article.id, mode, message_id)
 
     async def _postable_channel(self, channel_id: int):
         channel = self.bot.get_channel(channel_id)
@@ -216,7 +216,7 @@ class AutoPost(PeriodicCog):
         if channel_id in self.problem_channels:
             return
         self.problem_channels.add(channel_id)
-        if not await self.bot.call(self.bot.desk.claim_channel_notice, channel_id, reason):
+        if not await self.bot.call(self.bot.desk.archive.claim_channel_notice, channel_id, reason):
             return  # already reported (by another process, or before a restart)
         await notify_admins(
             self.bot,

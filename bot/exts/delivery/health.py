@@ -33,7 +33,7 @@ class Health(PeriodicCog):
         """Announce feeds whose health changed since it was last announced (by any process).
         Returns the notices sent."""
         desk = self.bot.desk
-        changed = await self.bot.call(desk.feed_health_changes)
+        changed = await self.bot.call(desk.archive.unannounced_feed_health)
         sent = 0
         channel_id = self.bot.config.discord.admin_channel
         for feed in changed:
@@ -49,7 +49,7 @@ class Health(PeriodicCog):
             else:
                 text = f"✅ Feed **{name}** (id {feed.id}){where} is working again."
             if not channel_id:  # nowhere to post: claimed and logged once
-                if await self.bot.call(desk.claim_feed_notice, feed.id, state):
+                if await self.bot.call(desk.archive.claim_feed_notice, feed.id, state):
                     await notify_admins(self.bot, text)
                 continue
             payload = {"content": render.message_text(text)}

@@ -111,7 +111,7 @@ async def test_a_vote_from_another_server_or_on_a_gone_answer_is_refused(world, 
     answer = (await world.member.slash(world.general, "ask", question=VOLCANO)).response
     answer_id = int(vote_ids(answer)["up"].split(":")[3])
     with pytest.raises(NotFound):
-        desk.vote_answer(answer_id, world.member.id, 1, guild_id=world.guild.id + 1)
+        desk.feedback.vote(answer_id, world.member.id, 1, guild_id=world.guild.id + 1)
     desk.archive.db.execute("DELETE FROM asked WHERE id = ?", [answer_id])
     gone = await world.member.click(answer, custom_id=vote_ids(answer)["up"])
     assert gone.ephemeral and "no longer on record" in gone.response.content
