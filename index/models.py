@@ -596,10 +596,11 @@ class ChannelLimits:
     window_seconds: int | None = None
     daily_max: int | None = None
     max_age_days: float | None = None
+    summarise_over: int | None = None  # an admin's choice: past N new articles per pass, one line instead
 
     @property
     def any(self) -> bool:
-        return bool(self.per_window or self.daily_max or self.max_age_days)
+        return bool(self.per_window or self.daily_max or self.max_age_days or self.summarise_over)
 
     def describe(self) -> str:
         parts = []
@@ -609,6 +610,8 @@ class ChannelLimits:
             parts.append(f"at most {self.daily_max} posts a day")
         if self.max_age_days:
             parts.append(f"nothing older than {self.max_age_days:g} days")
+        if self.summarise_over:
+            parts.append(f"past {self.summarise_over} new articles in one pass, a one-line summary instead of posts")
         return "; ".join(parts) or "no limits"
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from .archive import Archive
 from .config import Config
+from .delivery.outbox import Outbox
+from .delivery.recording import recorders as delivery_recorders
 from .delivery.service import DeliveryService
 from .delivery.settings import FeedSettingsService
 from .feeds.service import FeedsService
@@ -52,6 +54,8 @@ class Newsdesk:
         self.following = Following(self.archive, self.retriever)
         self.digests = DigestsService(self.parts)
         self.stories = StoriesService(self.parts, self.reading)
+        # everything the bot sends on its own: claimed, sent, recorded (index/delivery/outbox.py)
+        self.outbox = Outbox(self.archive, delivery_recorders(self.archive, self.following))
 
     def close(self) -> None:
         """Close what the desk opened (the archive's connections)."""

@@ -11,6 +11,7 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.passages` — passages, the embedded flag, vector deletes, neighbour lists, FTS5
 - :mod:`.posts` — auto-post and feed-notice claims
 - :mod:`.delivery` — delivery filters, flood-control limits and the delivery log
+- :mod:`.outbox` — every message the bot sends on its own, from claim to message id (or given up)
 - :mod:`.scope` — server scope and the date/outlet/scope filters
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
 - :mod:`.watches` — standing questions, their change notices, answers and votes on them
@@ -60,6 +61,7 @@ from .digests import DigestStore
 from .feeds import FeedStore
 from .follows import FollowStore
 from .migrations import MIGRATIONS
+from .outbox import OutboxStore
 from .passages import PassageStore, fts_query
 from .posts import PostStore
 from .scope import ScopeQueries
@@ -75,6 +77,7 @@ class Archive(
     PassageStore,
     PostStore,
     DeliveryStore,
+    OutboxStore,
     ScopeQueries,
     ConsistencyChecks,
     FollowStore,

@@ -108,8 +108,9 @@ class DeliveryStore(Database):
         with self.transaction():
             self.db.execute(
                 """INSERT OR REPLACE INTO delivery_limits
-                   (channel_id, guild_id, per_window, window_seconds, daily_max, max_age_days, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                   (channel_id, guild_id, per_window, window_seconds, daily_max, max_age_days, summarise_over,
+                    updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     limits.channel_id,
                     guild_id,
@@ -117,19 +118,26 @@ class DeliveryStore(Database):
                     limits.window_seconds,
                     limits.daily_max,
                     limits.max_age_days,
+                    limits.summarise_over,
                     now_iso(),
                 ],
             )
 
     def channel_limits(self, channel_id: int) -> ChannelLimits:
         row = self.db.execute(
-            "SELECT per_window, window_seconds, daily_max, max_age_days FROM delivery_limits WHERE channel_id = ?",
+            """SELECT per_window, window_seconds, daily_max, max_age_days, summarise_over FROM delivery_limits
+               WHERE channel_id = ?""",
             [channel_id],
         ).fetchone()
         if row is None:
             return ChannelLimits(channel_id)
         return ChannelLimits(
-            channel_id, per_window=row[0], window_seconds=row[1], daily_max=row[2], max_age_days=row[3]
+            channel_id,
+            per_window=row[0],
+            window_seconds=row[1],
+            daily_max=row[2],
+            max_age_days=row[3],
+            summarise_over=row[4],
         )
 
     def posted_since(self, channel_id: int, since_ts: float) -> int:

@@ -336,3 +336,25 @@ def m010_passage_meta_index(db: sqlite_utils.Database):
     comes before those columns, on overflow pages. 4,000 lookups at 1M passages: 13 ms against 30."""
     with _immediate(db):
         db.execute("CREATE INDEX IF NOT EXISTS passages_meta ON passages (id, article_id, published_ts, outlet)")
+
+
+@migration
+def m011_delivery_outbox(db: sqlite_utils.Database):
+    """The delivery outbox: every message the bot sends on its own (auto-posts, reposted updates,
+    topic alerts, watch notices, digests, feed-health and give-up notices) is a row here before it
+    is sent, keyed by what it delivers (``post:<channel>:<article>``…). Its state says whether it was
+    sent (message id), is being sent (by which process, until when), failed with a known outcome
+    (retry at), failed with an unknown one (looked up in the channel's history before any resend)
+    or was given up (reported once). ``delivery_limits.summarise_over``: an admin's choice to
+    summarise new articles past N per posting pass in one line instead of pacing them."""
+    with _immediate(db):
+        db.execute("""CREATE TABLE IF NOT EXISTS delivery_outbox (
+            key TEXT PRIMARY KEY, kind TEXT NOT NULL, channel_id INTEGER, user_id INTEGER,
+            payload TEXT NOT NULL, ref TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL DEFAULT 'queued',
+            attempts INTEGER NOT NULL DEFAULT 0, next_try_at REAL NOT NULL DEFAULT 0, owner TEXT,
+            lease_until REAL, message_id INTEGER, reason TEXT, reported INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL, updated_at REAL NOT NULL)""")
+        db.execute("CREATE INDEX IF NOT EXISTS delivery_outbox_state ON delivery_outbox (state, next_try_at)")
+        columns = {c.name for c in db.table("delivery_limits").columns}
+        if "summarise_over" not in columns:
+            db.execute("ALTER TABLE delivery_limits ADD COLUMN summarise_over INTEGER")

@@ -321,6 +321,7 @@ PORTED: dict[str, str | set[str]] = {
     "FollowStore": "*",  # topic alerts and their claims (tests/index/archive/test_backends_following.py)
     "DigestStore": "*",  # digest schedules, run claims, the topic match on passages.fts
     "WatchStore": "*",  # watches, notice claims, answers and votes
+    "OutboxStore": "*",  # the delivery outbox and its compare-and-set takes (tests/.../test_backends_outbox.py)
 }
 _variants: dict[type, type] = {}
 

@@ -43,6 +43,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "delivery_channel_notices": ("channel_id",),
     "delivery_update_claims": ("channel_id", "update_id"),
     "delivery_backfill": ("channel_id", "article_id"),
+    "delivery_outbox": ("key",),
     "follows": ("id",),
     "follow_alerts": ("follow_id", "article_id"),
     "digest_schedules": ("id",),
@@ -200,6 +201,16 @@ POSTGRES: dict[str, list[str]] = {
     ],
     "m010_passage_meta_index": [
         "CREATE INDEX IF NOT EXISTS passages_meta ON passages (id) INCLUDE (article_id, published_ts, outlet)",
+    ],
+    "m011_delivery_outbox": [
+        """CREATE TABLE IF NOT EXISTS delivery_outbox (
+            key TEXT PRIMARY KEY, kind TEXT NOT NULL, channel_id BIGINT, user_id BIGINT,
+            payload TEXT NOT NULL, ref TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL DEFAULT 'queued',
+            attempts BIGINT NOT NULL DEFAULT 0, next_try_at DOUBLE PRECISION NOT NULL DEFAULT 0, owner TEXT,
+            lease_until DOUBLE PRECISION, message_id BIGINT, reason TEXT, reported BIGINT NOT NULL DEFAULT 0,
+            created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS delivery_outbox_state ON delivery_outbox (state, next_try_at)",
+        "ALTER TABLE delivery_limits ADD COLUMN IF NOT EXISTS summarise_over BIGINT",
     ],
 }
 

@@ -76,6 +76,11 @@ class PostStore(Database):
         )
         return [feed_from_row(r) for r in rows]
 
+    def feed_notice_changed_at(self, feed_id: int) -> str | None:
+        """When the feed's announced health last changed (names the change's notice)."""
+        row = self.db.execute("SELECT changed_at FROM feed_notices WHERE feed_id = ?", [feed_id]).fetchone()
+        return row[0] if row else None
+
     def claim_feed_notice(self, feed_id: int, state: str) -> bool:
         """Atomically claim the right to announce that a feed is now ``state`` (``ok``/``error``).
         A feed added after migration m003 starts as ``ok`` (so failing from its first fetch is news);

@@ -294,17 +294,24 @@ def feeds_why(c: Context, article):
 @click.option("--window-minutes", type=int, default=None, help="…per this many minutes.")
 @click.option("--daily-max", type=int, default=None, help="At most this many posts a day.")
 @click.option("--max-age-days", type=float, default=None, help="Skip articles published longer ago.")
+@click.option(
+    "--summarise-over",
+    type=int,
+    default=None,
+    help="Past this many new articles in one pass, one summary line instead (default: pace them).",
+)
 @pass_ctx
 @handle_errors
-def feeds_limits(c: Context, channel_id, per_window, window_minutes, daily_max, max_age_days):
+def feeds_limits(c: Context, channel_id, per_window, window_minutes, daily_max, max_age_days, summarise_over):
     """Show or set CHANNEL_ID's flood control (0 turns a limit off)."""
-    if any(v is not None for v in (per_window, window_minutes, daily_max, max_age_days)):
+    if any(v is not None for v in (per_window, window_minutes, daily_max, max_age_days, summarise_over)):
         c.desk.settings.set_limits(
             channel_id,
             per_window=per_window,
             window_minutes=window_minutes,
             daily_max=daily_max,
             max_age_days=max_age_days,
+            summarise_over=summarise_over,
         )
     limits, held = c.desk.settings.limits(channel_id)
     click.echo(f"channel {channel_id}: {limits.describe()}; held back now: {held}")

@@ -1,7 +1,9 @@
 """Flood control per channel: at most ``per_window`` posts per ``window_seconds``, at most
 ``daily_max`` posts per UTC day, and nothing published more than ``max_age_days`` ago. An article
 held back by a rate or daily limit stays pending and goes out when the limit allows (oldest first);
-one older than the maximum age is skipped for good. Both are recorded in the delivery log."""
+one older than the maximum age is skipped for good. Both are recorded in the delivery log.
+By default a burst of new articles is paced over posting passes, never dropped; ``summarise_over``
+(an admin's choice) summarises the articles past N in one pass in a single line instead."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ def make_limits(
     window_minutes: float | None,
     daily_max: int | None,
     max_age_days: float | None,
+    summarise_over: int | None = None,
 ) -> ChannelLimits:
     """Validated limits (0 or None turns a limit off)."""
     for name, value in (
@@ -24,6 +27,7 @@ def make_limits(
         ("window minutes", window_minutes),
         ("daily maximum", daily_max),
         ("maximum age", max_age_days),
+        ("summary threshold", summarise_over),
     ):
         if value is not None and value < 0:
             raise BadQuery(f"the {name} cannot be negative")
@@ -37,6 +41,7 @@ def make_limits(
         window_seconds=int(window_minutes * 60) if per_window and window_minutes else None,
         daily_max=daily_max or None,
         max_age_days=max_age_days or None,
+        summarise_over=summarise_over or None,
     )
 
 

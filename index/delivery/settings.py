@@ -239,10 +239,11 @@ class FeedSettingsService:
         window_minutes: float | None = None,
         daily_max: int | None = None,
         max_age_days: float | None = None,
+        summarise_over: int | None = None,
         scope: Scope = GLOBAL,
     ) -> ChannelLimits:
         """Flood control for a channel (0 or None turns a limit off)."""
-        limits = make_limits(channel_id, per_window, window_minutes, daily_max, max_age_days)
+        limits = make_limits(channel_id, per_window, window_minutes, daily_max, max_age_days, summarise_over)
         self.archive.set_channel_limits(limits, scope.guild_id if scope.scoped else None)
         return limits
 

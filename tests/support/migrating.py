@@ -70,6 +70,7 @@ def build_archive(desk, site: Site, copies: int = 1) -> Built:
     assert a.claim_update(CHANNEL, first, update_id)
     assert a.claim_channel_notice(CHANNEL + 1, "missing permissions")
     a.queue_backfill(feed.id, CHANNEL, [second])
+    assert a.outbox_add(f"post:{CHANNEL}:{first}", "post", CHANNEL, None, '{"content": "x"}', "{}", 1.0)
     follow = a.add_follow("volcano", GUILD, CHANNEL, None, USER)
     a.queue_alerts(follow.id, [(first, "queued", None, 0.75)], a.newest_article_seq())
     schedule = a.add_digest_schedule(GUILD, CHANNEL, "daily", 480, 0, None, USER, 5)

@@ -4,15 +4,16 @@ Auto-posting does not depend on who ingested: every bot runs a posting pass ever
 ``POST_INTERVAL_SECONDS`` (also with polling off) over the service's pending posts — articles
 a feed with a channel picked up after its first successful fetch (that fetch is backlog),
 published after the feed's ``posting_since`` (minus a grace period) and first seen recently
-(no flood after a long downtime). Each post is claimed atomically first (an INSERT OR IGNORE
-in the shared archive), so an article reaches a channel at most once: across restarts, across
-feeds sharing a channel and across bot processes. The service applies the feed's filters and the
-channel's flood control first (``delivery_queue``) and logs every decision. A failed send is
-logged and retried with backoff (``due_retries``, each retry claimed once), then given up; a
-claim left unsent by a process that died is retried too. At most ``MAX_POSTS_PER_CHANNEL``
-posts per channel and pass; the rest is claimed too and summarised in one line. A channel the
-bot cannot post to is logged and reported once (claimed in the archive: once across processes
-and restarts, until a post there succeeds again)."""
+(no flood after a long downtime). Each post is claimed and queued in the archive's outbox in one
+transaction, then sent by the bot's one sender (bot/delivery.py), so it appears in the channel
+once: across restarts, kills, feeds sharing a channel and bot processes. A send that failed is
+retried with backoff and given up (reported once) after the outbox's maximum; one whose outcome
+is unknown is looked for in the channel before it is sent again. The service applies the feed's
+filters and the channel's flood control first (``delivery_queue``) and logs every decision. At
+most ``MAX_POSTS_PER_CHANNEL`` posts per channel and pass: the rest stay pending and go out in
+the next passes, unless the channel's admin chose a summary (``/feeds limits summarise_over``).
+A channel the bot cannot post to is logged and reported once (claimed in the archive: once
+across processes and restarts, until a post there succeeds again)."""
 
 from __future__ import annotations
 
@@ -26,14 +27,14 @@ import discord
 from index.models import Article, Feed
 
 from ... import render
+from ...delivery import payload_of, sender_of
 from ...loops import PeriodicCog
 from ...notices import notify_admins
-from ...replies import NONE
 
 log = logging.getLogger(__name__)
 
 POST_INTERVAL_SECONDS = 60  # how often every bot looks for articles to auto-post
-MAX_POSTS_PER_CHANNEL = 10  # per posting pass; more new articles are summarised in one line
+MAX_POSTS_PER_CHANNEL = 10  # per channel and posting pass; the rest wait for the next pass (never dropped)
 PENDING_BATCH = 200  # rows read per query in a posting pass
 MAX_BATCHES = 50  # a pass stops after this many batches (the next pass goes on)
 
@@ -55,147 +56,127 @@ class AutoPost(PeriodicCog):
 
     # -- one posting pass ------------------------------------------------------------
     async def post_pending(self) -> int:
-        """Post what the archive has pending (whoever ingested it), then the retries that are due.
-        Returns the posts sent."""
+        """Settle the deliveries that are due (retries, unknown outcomes, a dead process's), then
+        post what the archive has pending (whoever ingested it). Returns the posts now in channels."""
         async with self._post_lock:  # the poll's pass and the timer's pass never overlap
             self.post_passes += 1
+            bot = self.bot
+            sender = sender_of(bot)
+            posted = await sender.drain()
             per_channel: dict[int, int] = defaultdict(int)
-            skipped: dict[int, int] = defaultdict(int)
+            summarised: dict[int, list[int]] = defaultdict(list)
             channels: dict[int, Any] = {}  # channel_id -> channel or None, looked up once per pass
-            posted = 0
+            limits: dict[int, Any] = {}
             # filters and flood control are applied by the service (rejected ones are claimed and logged)
-            batch = await self.bot.call(self.bot.desk.delivery.queue, PENDING_BATCH * MAX_BATCHES)
+            batch = await bot.call(bot.desk.delivery.queue, PENDING_BATCH * MAX_BATCHES)
             for channel_id, feed, article in batch:
                 if channel_id not in channels:
                     channels[channel_id] = await self._postable_channel(channel_id)
-                posted += await self._post_one(channels[channel_id], channel_id, feed, article, per_channel, skipped)
-            for channel_id, feed, article, attempts in await self.bot.call(self.bot.desk.delivery.due_retries):
-                if not await self.bot.call(self.bot.desk.archive.claim_retry, channel_id, article.id, attempts):
-                    continue  # another process retries it
-                if channel_id not in channels:
-                    channels[channel_id] = await self._postable_channel(channel_id)
-                posted += await self._send(channels[channel_id], channel_id, feed, article, attempts)
+                    limits[channel_id] = (await bot.call(bot.desk.settings.limits, channel_id))[0]
+                summarise_over = limits[channel_id].summarise_over
+                if per_channel[channel_id] >= (summarise_over or MAX_POSTS_PER_CHANNEL):
+                    if summarise_over and await self._summarise(channel_id, feed, article, summarise_over):
+                        summarised[channel_id].append(article.id)
+                    continue  # paced: still pending, it goes out in a later pass
+                per_channel[channel_id] += 1
+                posted += await self._post_one(channels[channel_id], channel_id, feed, article)
             await self._apply_updates(channels)
-            for channel_id, count in skipped.items():
-                channel = channels.get(channel_id)
-                if channel is not None:
-                    try:
-                        await channel.send(f"…and {count} more new articles (see `/latest`).", allowed_mentions=NONE)
-                    except discord.HTTPException:
-                        pass
+            for channel_id, article_ids in summarised.items():
+                await self._summary_line(channels.get(channel_id), channel_id, article_ids)
             self.posted += posted
             return posted
 
-    async def _post_one(
-        self,
-        channel,
-        channel_id: int,
-        feed: Feed | None,
-        article: Article,
-        per_channel: dict[int, int],
-        skipped: dict[int, int],
-    ) -> int:
+    async def _summarise(self, channel_id: int, feed: Feed | None, article: Article, over: int) -> bool:
+        """Claim an article the channel's own limit summarises (never posted later)."""
         bot = self.bot
         feed_id = feed.id if feed is not None else 0
-        claim = bot.desk.archive.claim_delivery
-        if per_channel[channel_id] >= MAX_POSTS_PER_CHANNEL:
-            if await bot.call(claim, channel_id, article.id, feed_id):  # summarised, never posted later
-                skipped[channel_id] += 1
-                await bot.call(
-                    bot.desk.delivery.skip,
-                    channel_id,
-                    article.id,
-                    feed_id,
-                    f"more than {MAX_POSTS_PER_CHANNEL} new articles in one posting pass (summarised in one line)",
-                )
-            return 0
-        if not await bot.call(claim, channel_id, article.id, feed_id):
-            return 0  # already posted there (another feed, another pass, another process, before a restart)
-        sent = await self._send(channel, channel_id, feed, article, 0)
-        per_channel[channel_id] += sent
-        return sent
+        if not await bot.call(bot.desk.archive.claim_delivery, channel_id, article.id, feed_id):
+            return False
+        reason = f"more than {over} new articles in one posting pass (summarised in one line, as /feeds limits set)"
+        await bot.call(bot.desk.delivery.skip, channel_id, article.id, feed_id, reason)
+        return True
 
-    async def _send(self, channel, channel_id: int, feed: Feed | None, article: Article, attempts: int) -> int:
-        """Send one claimed post; a failure is logged and retried with backoff by the service."""
+    async def _summary_line(self, channel, channel_id: int, article_ids: list[int]) -> None:
+        if channel is None:
+            return
+        text = f"…and {len(article_ids)} more new articles (see `/latest`)."
+        key = f"summary:{channel_id}:{min(article_ids)}"
+        bot = self.bot
+        if await bot.call(bot.desk.outbox.queue, "notice", key, {"content": text}, channel_id=channel_id):
+            await sender_of(bot).deliver(key)
+
+    async def _post_one(self, channel, channel_id: int, feed: Feed | None, article: Article) -> int:
+        """Claim and queue one post (atomically, in the archive), then send it."""
         bot = self.bot
         feed_id = feed.id if feed is not None else 0
+        content = await bot.call(bot.desk.delivery.content, feed, article, render.safe)
+        pings = await bot.call(bot.desk.delivery.pings, feed, article)
+        plan = await bot.call(bot.desk.delivery.thread, feed, article)
+        kwargs = render.post_message(content, article, feed, pings)
+        forum = None
+        if isinstance(channel, discord.ForumChannel):
+            forum = {"title": plan["title"], "tags": list(plan["tags"])}
+        thread = (plan["title"] or "News") if plan["thread"] and forum is None else None
+        payload = payload_of(kwargs, thread=thread, forum=forum)
+        if not await bot.call(bot.desk.outbox.queue_post, channel_id, article.id, feed_id, payload):
+            return 0  # already posted there (another feed, another pass, another process, before a restart)
+        key = f"post:{channel_id}:{article.id}"
+        sender = sender_of(bot)
         if channel is None:
             reason = self.channel_reasons.get(channel_id, "the channel cannot be posted to")
-            await bot.call(bot.desk.delivery.failed, channel_id, article.id, feed_id, reason, attempts)
+            await sender.fail_now(key, reason)
             return 0
-        try:
-            content = await bot.call(bot.desk.delivery.content, feed, article, render.safe)
-            pings = await bot.call(bot.desk.delivery.pings, feed, article)
-            plan = await bot.call(bot.desk.delivery.thread, feed, article)
-            message = await self._deliver(channel, render.post_message(content, article, feed, pings), plan)
-        except discord.HTTPException as exc:
-            reason = f"posting failed ({exc.status} {render.trim(exc.text, 100)})"
-            await bot.call(bot.desk.delivery.failed, channel_id, article.id, feed_id, reason, attempts)
-            await self._channel_problem(channel_id, reason)
+        outcome = await sender.deliver(key)
+        if outcome is None:
+            return 0
+        if not outcome.sent:
+            if outcome.status is not None:
+                await self._channel_problem(channel_id, outcome.reason or "posting failed")
             return 0
         if channel_id in self.problem_channels or not self._seen_ok(channel_id):
             self.problem_channels.discard(channel_id)
             await bot.call(bot.desk.archive.clear_channel_notice, channel_id)
-        await bot.call(bot.desk.delivery.posted, channel_id, article.id, message.id)
         return 1
 
     async def _apply_updates(self, channels: dict[int, Any]) -> None:
-        """Articles the feed re-published changed: edit the earlier post, or post again marked
-        updated (per feed; ignored by default). Each update is claimed once per channel."""
+        """Articles the feed re-published changed: edit the earlier post (an edit is the same
+        whatever the number of tries), or post again marked updated through the outbox (per feed;
+        ignored by default). Each update is claimed once per channel."""
         bot = self.bot
         for channel_id, feed, article, message_id, mode, update_id in await bot.call(bot.desk.delivery.pending_updates):
-            if not await bot.call(bot.desk.archive.claim_update, channel_id, article.id, update_id):
-                continue
             if channel_id not in channels:
                 channels[channel_id] = await self._postable_channel(channel_id)
             channel = channels[channel_id]
             if channel is None or isinstance(channel, discord.ForumChannel):
-                await bot.call(
-                    bot.desk.delivery.record_update,
-                    channel_id,
-                    article.id,
-                    mode,
-                    None,
-                    "not a text channel" if channel is not None else "the channel cannot be posted to",
-                )
+                if await bot.call(bot.desk.archive.claim_update, channel_id, article.id, update_id):
+                    await bot.call(
+                        bot.desk.delivery.record_update,
+                        channel_id,
+                        article.id,
+                        mode,
+                        None,
+                        "not a text channel" if channel is not None else "the channel cannot be posted to",
+                    )
                 continue
             content = await bot.call(bot.desk.delivery.content, feed, article, render.safe)
             kwargs = render.post_message(content, article, feed)
-            try:
-                if mode == "edit":
-                    await channel.get_partial_message(message_id).edit(**kwargs)
-                    new_id = message_id
-                else:
-                    kwargs["content"] = render.message_text(
-                        "🔄 Updated" + (f"\n{kwargs['content']}" if kwargs.get("content") else "")
-                    )
-                    new_id = (await channel.send(**kwargs)).id
-            except discord.HTTPException as exc:
-                await bot.call(
-                    bot.desk.delivery.record_update,
-                    channel_id,
-                    article.id,
-                    mode,
-                    None,
-                    f"{exc.status} {render.trim(exc.text, 100)}",
+            if mode != "edit":
+                kwargs["content"] = render.message_text(
+                    "🔄 Updated" + (f"\n{kwargs['content']}" if kwargs.get("content") else "")
                 )
+                payload = payload_of(kwargs)
+                if await bot.call(bot.desk.outbox.queue_update, channel_id, article.id, update_id, payload):
+                    await sender_of(bot).deliver(f"update:{channel_id}:{update_id}")
                 continue
-            await bot.call(bot.desk.delivery.record_update, channel_id, article.id, mode, new_id)
-
-    async def _deliver(self, channel, kwargs: dict, plan: dict):
-        """Send one post: a forum post (titled, tagged by filter) into a forum channel, else a
-        message, with a thread opened on it when the feed asks for one."""
-        if isinstance(channel, discord.ForumChannel):
-            tags = [t for t in channel.available_tags if t.name in plan["tags"]][:5]
-            created = await channel.create_thread(name=plan["title"] or "News", applied_tags=tags, **kwargs)
-            return created.message
-        message = await channel.send(**kwargs)
-        if plan["thread"] and isinstance(channel, discord.TextChannel):
+            if not await bot.call(bot.desk.archive.claim_update, channel_id, article.id, update_id):
+                continue
             try:
-                await message.create_thread(name=plan["title"] or "News")
-            except discord.HTTPException as exc:  # the post itself went out; the thread is a nicety
-                log.warning("cannot open a thread in channel %s: %s", channel.id, exc)
-        return message
+                await channel.get_partial_message(message_id).edit(**kwargs)
+            except discord.HTTPException as exc:
+                error = f"{exc.status} {render.trim(exc.text, 100)}"
+                await bot.call(bot.desk.delivery.record_update, channel_id, article.id, mode, None, error)
+                continue
+            await bot.call(bot.desk.delivery.record_update, channel_id, article.id, mode, message_id)
 
     async def _postable_channel(self, channel_id: int):
         channel = self.bot.get_channel(channel_id)

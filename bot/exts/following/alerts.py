@@ -4,11 +4,13 @@ delivery loop.
 A follow with a channel is for server admins; without one it is the member's own, delivered by
 DM. Every bot runs a delivery pass every ``ALERT_INTERVAL_SECONDS``: the service scores the new
 articles against each follow and queues the alerts in the archive (index.following.alerts); this
-cog claims each queued alert (atomically, so several bot processes send it once), sends it, and
-records the message. At most the service's per-target maximum goes to a channel or DM per pass;
-the rest is claimed as summarised and told in one line. Nothing sent can ping anyone. A DM that
-cannot be delivered is recorded and pauses the member's DM follows until they use ``/follow`` or
-``/following`` again (never retried in a loop)."""
+cog claims each queued alert and queues its message in the outbox in one transaction, and the
+bot's one sender (bot/delivery.py) sends it once, retries a failed send with backoff, and looks
+for an attempt whose outcome is unknown in the target's messages before sending it again. At
+most the service's per-target maximum goes to a channel or DM per pass; the rest is claimed as
+summarised and told in one line. Nothing sent can ping anyone. A DM that
+Discord refuses (closed DMs) is given up at once and pauses the member's DM follows until they
+use ``/follow`` or ``/following`` again (never retried in a loop)."""
 
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from index.models import AlertBatch, Follow
 
 from ... import errors, render
 from ...checks import bot_of, is_admin, is_owner
+from ...delivery import payload_of, sender_of
 from ...loops import PeriodicCog
-from ...replies import NONE, private
+from ...replies import private
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +164,14 @@ class Alerts(PeriodicCog):
         if key not in targets:
             targets[key] = await self._target(follow)
         target = targets[key]
+        sender = sender_of(bot)
+        channel_id = follow.channel_id
+        user_id = follow.user_id if channel_id is None else None
         sent = 0
         for alert in batch.alerts:
-            if not await bot.call(bot.desk.following.claim, follow.id, alert.article.id):
-                continue  # another process (or an earlier pass) has it
             if target is None or (follow.kind == "dm" and follow.user_id in closed):
+                if not await bot.call(bot.desk.following.claim, follow.id, alert.article.id):
+                    continue  # another process (or an earlier pass) has it
                 reason = "the channel cannot be found" if follow.kind == "channel" else "the member cannot be found"
                 if follow.user_id in closed:
                     reason = "the member's DMs are closed"
@@ -173,32 +179,37 @@ class Alerts(PeriodicCog):
                     bot.desk.following.failed, follow.id, alert.article.id, reason, dm_closed=follow.kind == "dm"
                 )
                 continue
-            try:
-                message = await target.send(embed=render.alert_embed(alert), allowed_mentions=NONE)
-            except discord.HTTPException as exc:
-                reason = f"sending failed ({exc.status} {render.trim(exc.text, 100)})"
-                dm = follow.kind == "dm"
-                await bot.call(bot.desk.following.failed, follow.id, alert.article.id, reason, dm_closed=dm)
-                if dm and follow.user_id is not None:
-                    closed.add(follow.user_id)
-                continue
-            await bot.call(bot.desk.following.sent, follow.id, alert.article.id, message.id)
-            sent += 1
-        summarised = 0
+            payload = payload_of({"embed": render.alert_embed(alert)})
+            queued = await bot.call(
+                bot.desk.outbox.queue_alert,
+                follow.id,
+                alert.article.id,
+                payload,
+                channel_id=channel_id,
+                user_id=user_id,
+            )
+            if not queued:
+                continue  # another process (or an earlier pass) has it
+            outcome = await sender.deliver(f"alert:{follow.id}:{alert.article.id}")
+            if outcome is not None and outcome.sent:
+                sent += 1
+            elif outcome is not None and outcome.gave_up and follow.kind == "dm" and follow.user_id is not None:
+                closed.add(follow.user_id)
+        summarised = []
         for alert in batch.overflow:
             if await bot.call(bot.desk.following.summarise, follow.id, alert.article.id):
-                summarised += 1
+                summarised.append(alert.article.id)
         if summarised and target is not None and follow.user_id not in closed:
-            try:
-                await target.send(
-                    render.message_text(
-                        f"…and {summarised} more new articles on “{render.safe(render.trim(follow.topic, 200))}” "
-                        "(see `/search`)."
-                    ),
-                    allowed_mentions=NONE,
-                )
-            except discord.HTTPException:
-                pass
+            text = render.message_text(
+                f"…and {len(summarised)} more new articles on “{render.safe(render.trim(follow.topic, 200))}” "
+                "(see `/search`)."
+            )
+            summary_key = f"alert-summary:{follow.id}:{min(summarised)}"
+            payload = {"content": text}
+            if await bot.call(
+                bot.desk.outbox.queue, "notice", summary_key, payload, channel_id=channel_id, user_id=user_id
+            ):
+                await sender.deliver(summary_key)
         return sent
 
     async def _target(self, follow: Follow):

@@ -1,9 +1,10 @@
 """/digest schedule|now|list|cancel, and the loop that posts scheduled digests once.
 
 Schedules live in the archive per server. Every bot process runs the posting pass every
-``DIGEST_INTERVAL_SECONDS``: a due run (its time of the current day or week has passed) is
-claimed in the archive by its period key before anything is built or sent, so a digest goes out
-once whatever the number of processes, passes or restarts. Nothing a digest sends can ping.
+``DIGEST_INTERVAL_SECONDS``: a due run (its time of the current day or week has passed) is built,
+then claimed by its period key and queued in the outbox in one transaction, and sent by the bot's
+one sender (bot/delivery.py), so a digest goes out once whatever the number of processes, passes,
+kills or restarts (a failed send is retried with backoff). Nothing a digest sends can ping.
 
 ``/digest now`` answers in the channel by default (like /latest: a digest is worth sharing and
 never pings anyone); ``private: True`` shows it to the caller only.
@@ -21,6 +22,7 @@ from index.errors import NewsdeskError
 
 from ... import render
 from ...checks import admin_only, guard, interaction_admin_scope, interaction_reader_scope
+from ...delivery import payload_of, sender_of
 from ...loops import PeriodicCog
 from ...replies import NONE, private
 from ._render import digest_embed, schedules_text
@@ -60,44 +62,38 @@ class Digests(PeriodicCog):
                         gone = "the channel no longer exists"
                     except discord.HTTPException:
                         continue  # not ours to see (another process or shard may serve it)
-                if not await bot.call(bot.desk.archive.claim_digest_run, schedule.id, run.period_key):
-                    continue  # posted (or being posted) by another pass or process
                 if gone or not isinstance(channel, discord.abc.Messageable):
-                    reason = gone or "not a text channel"
-                    await bot.call(
-                        bot.desk.archive.record_digest_run, schedule.id, run.period_key, "failed", None, reason
-                    )
+                    await self._record(run, "failed", gone or "not a text channel")
                     continue
                 try:
                     digest = await bot.heavy_call(bot.desk.digests.scheduled, run)
                 except Exception as exc:  # noqa: BLE001 - recorded (a bug also logged), the pass goes on
                     if not isinstance(exc, NewsdeskError):
                         log.exception("building digest %s failed", schedule.id)
-                    await bot.call(
-                        bot.desk.archive.record_digest_run, schedule.id, run.period_key, "failed", None, str(exc)
-                    )
+                    await self._record(run, "failed", str(exc))
                     continue
                 if not digest.stories:
-                    await bot.call(bot.desk.archive.record_digest_run, schedule.id, run.period_key, "empty", None, None)
+                    await self._record(run, "empty", None)
                     continue
                 title = ("Daily" if schedule.period == "daily" else "Weekly") + " digest"
                 if schedule.topic:
                     title += f": {render.one_line(schedule.topic)}"
-                try:
-                    message = await channel.send(embed=digest_embed(digest, title), allowed_mentions=NONE)
-                except discord.HTTPException as exc:
-                    reason = f"posting failed ({exc.status} {render.trim(exc.text, 100)})"
-                    log.warning("digest %s to channel %s: %s", schedule.id, schedule.channel_id, reason)
-                    await bot.call(
-                        bot.desk.archive.record_digest_run, schedule.id, run.period_key, "failed", None, reason
-                    )
-                    continue
-                await bot.call(
-                    bot.desk.archive.record_digest_run, schedule.id, run.period_key, "posted", message.id, None
-                )
-                posted += 1
+                payload = payload_of({"embed": digest_embed(digest, title)})
+                queue = bot.desk.outbox.queue_digest
+                if not await bot.call(queue, schedule.id, run.period_key, schedule.channel_id, payload):
+                    continue  # posted (or being posted) by another pass or process
+                outcome = await sender_of(bot).deliver(f"digest:{schedule.id}:{run.period_key}")
+                if outcome is not None and not outcome.sent:
+                    log.warning("digest %s to channel %s: %s", schedule.id, schedule.channel_id, outcome.reason)
+                posted += bool(outcome and outcome.sent)
         self.posted += posted
         return posted
+
+    async def _record(self, run, state: str, detail: str | None) -> None:
+        """A run that sends nothing (empty, failed to build, nowhere to go), recorded once."""
+        bot = self.bot
+        if await bot.call(bot.desk.archive.claim_digest_run, run.schedule.id, run.period_key):
+            await bot.call(bot.desk.archive.record_digest_run, run.schedule.id, run.period_key, state, None, detail)
 
     # -- commands ------------------------------------------------------------------------
     @digest.command(name="schedule", description="Post the top stories to a channel every day or week (admins).")

@@ -5,7 +5,9 @@ The work is the service's (``add_watch``, ``check_watches``): every ``WATCH_INTE
 bot asks it for changes of the watches with a Discord destination; a watch is only re-asked when
 coverage newer than its last check is embedded (whoever ingested it: this bot, another, a worker),
 and each change comes back claimed in the archive (watch id + answer fingerprint), so one process
-posts it. A channel watch is for admins; without a channel the notice goes to the member's DMs.
+queues it in the outbox; the bot's one sender (bot/delivery.py) posts it once, retrying a failed
+send and looking for an attempt of unknown outcome in the target's messages before any resend.
+A channel watch is for admins; without a channel the notice goes to the member's DMs.
 Nothing sent pings anyone."""
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from index.models import Answer, Scope, Watch, WatchChange
 
 from ... import render
 from ...checks import bot_of, guard, is_admin
+from ...delivery import payload_of, sender_of
 from ...errors import NotAdmin
 from ...loops import PeriodicCog
-from ...replies import NONE, private
+from ...replies import private
 
 log = logging.getLogger(__name__)
 
@@ -162,30 +165,26 @@ class Watches(PeriodicCog):
         await self.post_changes()
 
     async def post_changes(self) -> int:
-        """Post the changes this process claimed; returns how many went out."""
+        """Queue the changes this process claimed in the outbox and send them; returns how many
+        are now posted."""
         bot = self.bot
         changes = await bot.heavy_call(bot.desk.watches.check, True)
+        sender = sender_of(bot)
         sent = 0
         for change in changes:
-            message_id = await self._send(change)
-            await bot.call(bot.desk.archive.record_watch_notice, change.watch.id, change.fingerprint, message_id)
-            sent += message_id is not None
+            watch = change.watch
+            payload = payload_of({"embed": change_embed(change)})
+            channel_id = watch.channel_id or None
+            user_id = None if channel_id else watch.user_id
+            queue = bot.desk.outbox.queue_watch
+            if not await bot.call(queue, watch.id, change.fingerprint, payload, channel_id=channel_id, user_id=user_id):
+                continue
+            outcome = await sender.deliver(f"watch:{watch.id}:{change.fingerprint}")
+            if outcome is not None and not outcome.sent:
+                log.warning("watch #%s: cannot post its change to %s: %s", watch.id, _where(watch), outcome.reason)
+            sent += bool(outcome and outcome.sent)
         self.sent += sent
         return sent
-
-    async def _send(self, change: WatchChange) -> int | None:
-        watch = change.watch
-        try:
-            if watch.channel_id:
-                target = self.bot.get_channel(watch.channel_id) or await self.bot.fetch_channel(watch.channel_id)
-            else:
-                user = self.bot.get_user(watch.user_id) or await self.bot.fetch_user(watch.user_id)
-                target = user.dm_channel or await user.create_dm()
-            message = await target.send(embed=change_embed(change), allowed_mentions=NONE)
-        except (discord.HTTPException, AttributeError) as exc:
-            log.warning("watch #%s: cannot post its change to %s: %s", watch.id, _where(watch), exc)
-            return None
-        return message.id
 
 
 def _scope(interaction: discord.Interaction):

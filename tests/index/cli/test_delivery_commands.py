@@ -39,6 +39,9 @@ def test_filter_add_list_test_remove_why_and_limits(tmp_path):
     )
     assert "channel 42: at most 3 posts per 10 min" in run("feeds", "limits", "42").stdout
     assert "needs a window" in run("feeds", "limits", "42", "--per-window", "3", "--window-minutes", "0", code=1).output
+    summary = run("feeds", "limits", "42", "--summarise-over", "5").stdout
+    assert "past 5 new articles in one pass, a one-line summary instead of posts" in summary
+    assert "cannot be negative" in run("feeds", "limits", "42", "--summarise-over", "-1", code=1).output
 
 
 def test_template_set_preview_show_clear(tmp_path):

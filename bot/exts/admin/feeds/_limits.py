@@ -18,6 +18,7 @@ class Limits(Part):
         window_minutes="…per this many minutes",
         daily_max="At most this many posts a day",
         max_age_days="Skip articles published longer ago than this",
+        summarise_over="Past this many new articles in one pass, one summary line instead (default: pace them)",
     )
     @admin_only()
     async def limits(
@@ -28,9 +29,10 @@ class Limits(Part):
         window_minutes: app_commands.Range[int, 0, 10080] | None = None,
         daily_max: app_commands.Range[int, 0, 10000] | None = None,
         max_age_days: app_commands.Range[float, 0, 3650] | None = None,
+        summarise_over: app_commands.Range[int, 0, 1000] | None = None,
     ) -> None:
         bot = self.bot
-        changed = any(v is not None for v in (per_window, window_minutes, daily_max, max_age_days))
+        changed = any(v is not None for v in (per_window, window_minutes, daily_max, max_age_days, summarise_over))
         if changed:
             await bot.call(
                 bot.desk.settings.set_limits,
@@ -39,6 +41,7 @@ class Limits(Part):
                 window_minutes=window_minutes,
                 daily_max=daily_max,
                 max_age_days=max_age_days,
+                summarise_over=summarise_over,
                 scope=interaction_admin_scope(interaction),
             )
         limits, held = await bot.call(bot.desk.settings.limits, channel.id)

@@ -9,6 +9,7 @@ import pytest
 from support.newsroom import METRO
 
 from bot import create_bot
+from bot.delivery import visible
 from bot.exts.delivery import autopost
 
 
@@ -221,26 +222,51 @@ async def test_articles_ingested_elsewhere_are_posted_by_a_bot_that_does_not_pol
     assert len(world.news.history()) == 1
 
 
-async def test_more_than_the_cap_is_summarised_once_and_never_posted_later(world, desk, feeds):
-    metro = feeds.new("metro", "Metro News", METRO)
-    await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
-    feed = desk.feeds.find(metro.url)
-    extra = 3
-    for i in range(autopost.MAX_POSTS_PER_CHANNEL + extra):
+def burst(metro, n: int) -> list[str]:
+    return [
         metro.add_item(
             f"Council update {i}",
             f"Update {i}: the council published its weekly notes on roads, "
             "parks and the library opening hours for residents.",
             slug=f"update-{i}",
         )
+        for i in range(n)
+    ]
+
+
+async def test_a_burst_of_twenty_is_posted_in_full_over_passes_by_default(world, desk, feeds):
+    metro = feeds.new("metro", "Metro News", METRO)
+    await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
+    feed = desk.feeds.find(metro.url)
+    links = burst(metro, 20)
+    await poll(world, desk, feed)
+    first = world.news.history()
+    assert len(first) == autopost.MAX_POSTS_PER_CHANNEL and all(m.embeds for m in first)  # paced, not dropped
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS * 3)
+    urls = [m.embeds[0].url for m in world.news.history() if m.embeds]
+    assert sorted(urls) == sorted(links)  # every one of the 20, once, no summary line
+    assert len(world.news.history()) == 20
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS * 3)
+    assert len(world.news.history()) == 20
+
+
+async def test_a_summary_in_place_of_posts_is_a_limit_the_admin_chooses_and_why_tells(world, desk, feeds):
+    metro = feeds.new("metro", "Metro News", METRO)
+    await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
+    set_ = await world.admin.slash(world.general, "feeds limits", channel=world.news, summarise_over=5)
+    assert "past 5 new articles in one pass, a one-line summary" in set_.response.content
+    feed = desk.feeds.find(metro.url)
+    links = burst(metro, 8)
     await poll(world, desk, feed)
     history = world.news.history()
-    assert len([m for m in history if m.embeds]) == autopost.MAX_POSTS_PER_CHANNEL
-    assert [m.content for m in history if not m.embeds] == [f"…and {extra} more new articles (see `/latest`)."]
-    await poll(world, desk, feed)
-    assert len(world.news.history()) == autopost.MAX_POSTS_PER_CHANNEL + 1
-    claimed = desk.archive.db.execute("SELECT count(*) FROM posts WHERE channel_id = ?", [world.news.id]).fetchone()[0]
-    assert claimed == autopost.MAX_POSTS_PER_CHANNEL + extra
+    assert len([m for m in history if m.embeds]) == 5
+    assert [visible(m.content) for m in history if not m.embeds] == ["…and 3 more new articles (see `/latest`)."]
+    await world.env.advance_time(autopost.POST_INTERVAL_SECONDS * 3)
+    assert len(world.news.history()) == 6  # the summarised ones are never posted later
+    posted = {m.embeds[0].url for m in world.news.history() if m.embeds}
+    (left_out, *_) = [link for link in links if link not in posted]
+    why = await world.admin.slash(world.general, "feeds why", article=left_out)
+    assert "summarised in one line, as /feeds limits set" in why.response.content
 
 
 async def test_feed_health_is_announced_once_when_a_worker_polls_and_no_bot_does(world, config, desk, feeds):
