@@ -177,11 +177,7 @@ class Citation:
     quote: str
 
     def to_dict(self) -> dict:
-        return {
-            "n": self.n,
-            **self.article.to_dict("id", "url", "title", "outlet", "published"),
-            "quote": self.quote,
-        }
+        return {"n": self.n, **self.article.to_dict("id", "url", "title", "outlet", "published"), "quote": self.quote}
 
 
 # what a hedged answer opens with (the bot, the terminal and --json show it; Answer.text is the cited sentences)

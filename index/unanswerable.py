@@ -43,8 +43,7 @@ def split_questions(questions: list[dict], sample: int, seed: int) -> tuple[list
 
 def articles_at(archive, paths: set[str]) -> list[int]:
     """Ids of the archived articles whose URL path is one of ``paths`` (the host varies)."""
-    rows = archive.db.execute("SELECT id, url FROM articles").fetchall()
-    return [row[0] for row in rows if urlsplit(row[1]).path in paths]
+    return [article_id for article_id, url in archive.article_urls() if urlsplit(url).path in paths]
 
 
 def build_copy(config, copy_dir: Path, unanswerable: list[dict], open_desk: Callable) -> dict:

@@ -17,6 +17,10 @@ class ArticleStore(PassageStore):
     """Articles and the feeds that carry them."""
 
     # -- articles ----------------------------------------------------------
+    def article_urls(self) -> list[tuple[int, str]]:
+        """(id, url) of every archived article."""
+        return [(row[0], row[1]) for row in self.db.execute("SELECT id, url FROM articles").fetchall()]
+
     def find_article_for_entry(
         self, guid: str, url: str, chash: str, published_ts: float, same_text_days: float = 7.0
     ) -> dict | None:
