@@ -133,6 +133,10 @@ async def main(out: Path, chromium: str) -> None:
             await member.slash(ask, "ask", question="What happened with the volcano near Grindavik?")
             await shoot(env, ask, member, out / "ask_citation_links.png", chromium)
 
+            hedged = guild.create_text_channel("hedged")
+            await member.slash(hedged, "ask", question="What will the central bank do about unemployment?")
+            await shoot(env, hedged, member, out / "ask_hedged.png", chromium)
+
             digest = guild.create_text_channel("digest")
             today = datetime.now(UTC).date()
             await member.slash(
