@@ -166,10 +166,8 @@ class Newsdesk:
         return self.archive.list_feeds(scope)
 
     def feed_for(self, url_or_id: str | int, scope: Scope = GLOBAL, manage: bool = False) -> Feed:
-        feed = self.archive.get_feed(url_or_id)
+        feed = self.archive.get_feed(url_or_id, scope)  # another server's row: the same NotFound as none
         if scope.scoped:
-            if feed.guild_id not in (None, scope.guild_id):
-                raise NotFound(f"no feed {url_or_id!r} in this server")
             if manage and feed.guild_id != scope.guild_id:
                 raise PermissionDenied("that feed is global; only a bot owner can change it")
         return feed

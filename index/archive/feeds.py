@@ -24,12 +24,18 @@ class FeedStore(PassageStore):
         channel_id: int | None = None,
         added_by: int | None = None,
     ) -> tuple[Feed, bool]:
-        """Add a feed; returns (feed, created). An existing URL is returned unchanged."""
-        existing = self.find_feed(url)
+        """Subscribe a server (``guild_id``; None: the global configuration) to a feed; returns
+        (feed, created). Each server has its own row for a URL, so its name, channel and delivery
+        settings stay its own, and another server following the same URL neither blocks nor sees
+        it; a URL is fetched once for every row (:meth:`share_feed_state`). A URL this server
+        already follows is returned unchanged. A new row starts with what the URL's other rows
+        already carry, as backlog (never auto-posted). A URL the global configuration follows is
+        every server's already: it is returned unchanged too."""
+        existing = self._own_feed_row(url, guild_id) or (self._own_feed_row(url, None) if guild_id else None)
         if existing:
             return existing, False
         with self.transaction():
-            insert_row(
+            feed_id = insert_row(
                 self.db,
                 "feeds",
                 {
@@ -44,20 +50,96 @@ class FeedStore(PassageStore):
                     "posting_since": time.time(),
                 },
             )
-        return self.get_feed(url), True
+            sibling = self._fetched_sibling(url, feed_id)
+            if sibling is not None:
+                self._copy_feed_state(sibling, feed_id)
+        return self.get_feed(feed_id), True
 
-    def find_feed(self, url_or_id: str | int) -> Feed | None:
+    def _own_feed_row(self, url: str, guild_id: int | None) -> Feed | None:
+        row = self.db.execute(
+            "SELECT id FROM feeds WHERE url = ? AND coalesce(guild_id, 0) = ?", [url, guild_id or 0]
+        ).fetchone()
+        return self.get_feed(row[0]) if row else None
+
+    def _fetched_sibling(self, url: str, feed_id: int) -> int | None:
+        """Another row of the same URL that was fetched successfully (the freshest), or None."""
+        row = self.db.execute(
+            """SELECT id FROM feeds WHERE url = ? AND id != ? AND first_ok_at IS NOT NULL
+               ORDER BY last_ok_at DESC, id LIMIT 1""",
+            [url, feed_id],
+        ).fetchone()
+        return row[0] if row else None
+
+    # fetch state one fetch of a URL gives every row of that URL
+    _SHARED_STATE = (
+        "title",
+        "site_url",
+        "status",
+        "last_fetch_at",
+        "last_ok_at",
+        "last_error",
+        "warning",
+        "etag",
+        "last_modified",
+        "failures",
+        "next_poll_at",
+    )
+
+    def _copy_feed_state(self, source_id: int, target_id: int) -> None:
+        """Give ``target_id`` the fetch state and the articles of ``source_id`` (same URL); what
+        the target did not carry before its first successful fetch is backlog."""
+        columns = self._SHARED_STATE
+        row = self.db.execute(f"SELECT {', '.join(columns)} FROM feeds WHERE id = ?", [source_id]).fetchone()
+        if row is None:
+            return
+        update_row(self.db, "feeds", target_id, dict(zip(columns, row, strict=True)))
+        self.db.execute(
+            """INSERT OR IGNORE INTO article_feeds (article_id, feed_id, first_seen_at)
+               SELECT article_id, ?, ? FROM article_feeds WHERE feed_id = ? ORDER BY rowid""",
+            [target_id, now_iso(), source_id],
+        )
+        if row[columns.index("last_ok_at")] is not None:
+            self.db.execute(
+                """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
+                       (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = ?)
+                   WHERE id = ? AND first_ok_at IS NULL""",
+                [time.time(), target_id, target_id],
+            )
+
+    def share_feed_state(self, feed_id: int) -> int:
+        """After a fetch of ``feed_id``: every other row of its URL (another server's subscription,
+        or the global one) gets the same fetch state and articles, so a URL is fetched once however
+        many servers follow it. Returns the rows updated."""
+        with self.transaction():
+            siblings = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT s.id FROM feeds s JOIN feeds f ON f.url = s.url WHERE f.id = ? AND s.id != ?",
+                    [feed_id, feed_id],
+                ).fetchall()
+            ]
+            for sibling in siblings:
+                self._copy_feed_state(feed_id, sibling)
+        return len(siblings)
+
+    def find_feed(self, url_or_id: str | int, scope: Scope = GLOBAL) -> Feed | None:
+        """A feed by id, URL or name. A scoped caller finds only its server's rows and the global
+        ones (its own first), with the same None for another server's row as for no row at all."""
         key = str(url_or_id).strip()
-        if key.isdigit():
-            rows = list(self.db.query("SELECT * FROM feeds WHERE id = ?", [int(key)]))
-        else:
-            rows = list(self.db.query("SELECT * FROM feeds WHERE url = ? OR lower(name) = lower(?)", [key, key]))
+        params: list = [int(key)] if key.isdigit() else [key, key]
+        where = "id = ?" if key.isdigit() else "(url = ? OR lower(name) = lower(?))"
+        if scope.scoped:
+            where += " AND (guild_id IS NULL OR guild_id = ?)"
+            params.append(scope.guild_id)
+        # the caller's own row before the global one; unscoped, the global row before servers' rows
+        order = "guild_id IS NULL, id" if scope.scoped else "guild_id IS NOT NULL, id"
+        rows = list(self.db.query(f"SELECT * FROM feeds WHERE {where} ORDER BY {order} LIMIT 1", params))
         return feed_from_row(rows[0], self._article_count(rows[0]["id"])) if rows else None
 
-    def get_feed(self, url_or_id: str | int) -> Feed:
-        feed = self.find_feed(url_or_id)
+    def get_feed(self, url_or_id: str | int, scope: Scope = GLOBAL) -> Feed:
+        feed = self.find_feed(url_or_id, scope)
         if feed is None:
-            raise NotFound(f"no feed {url_or_id!r}")
+            raise NotFound(f"no feed {url_or_id!r}" + (" in this server" if scope.scoped else ""))
         return feed
 
     def _article_count(self, feed_id: int) -> int:

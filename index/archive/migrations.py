@@ -336,3 +336,15 @@ def m010_passage_meta_index(db: sqlite_utils.Database):
     comes before those columns, on overflow pages. 4,000 lookups at 1M passages: 13 ms against 30."""
     with _immediate(db):
         db.execute("CREATE INDEX IF NOT EXISTS passages_meta ON passages (id, article_id, published_ts, outlet)")
+
+
+@migration
+def m011_feed_per_server(db: sqlite_utils.Database):
+    """A feed row per (URL, server): each server subscribes to a URL on its own row (its name,
+    channel and delivery settings), instead of the first server to add a URL owning it for all.
+    The URL alone is no longer unique; (URL, server) is, with the global row as server 0. Existing
+    rows already satisfy it (URLs were unique), so no data moves."""
+    with _immediate(db):
+        db.execute("DROP INDEX IF EXISTS idx_feeds_url")
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS feeds_url_guild ON feeds (url, coalesce(guild_id, 0))")
+        db.execute("CREATE INDEX IF NOT EXISTS feeds_url ON feeds (url)")

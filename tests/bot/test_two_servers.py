@@ -192,3 +192,66 @@ async def test_an_admin_cannot_remove_or_reindex_the_other_servers_feeds(world, 
     gone = await b.admin.slash(b.channel, "feeds remove", feed=str(south_feed.id))
     assert "Removed **South Courier**" in gone.response.content
     assert desk.archive.find_feed(south.url) is None and desk.archive.find_feed(north.url) is not None
+
+
+def in_server(server: Server) -> Scope:
+    return Scope(server.guild.id, everything=False)
+
+
+async def test_a_url_another_server_follows_is_a_subscription_of_its_own_fetched_once(world, desk, feeds, two):
+    """Adding a URL another server added privately neither reveals that server's feed nor is refused:
+    this server gets its own subscription (its own name, channel and id), the URL is still fetched
+    once per poll, and removing it unsubscribes this server only."""
+    a, b, north, _, _ = two
+    first = await a.admin.slash(a.channel, "feeds add", url=north.url, channel=a.channel)
+    assert "Added" in first.response.content
+    feed_a = desk.feed_for(north.url, in_server(a))
+
+    added = await b.admin.slash(b.channel, "feeds add", url=north.url, name="Northern news", channel=b.channel)
+    text = added.response.content
+    assert "Added **Northern news**" in text, text
+    assert "another server" not in text and f"id {feed_a.id}" not in text
+    feed_b = desk.feed_for(north.url, in_server(b))
+    assert feed_b.id != feed_a.id and (feed_b.guild_id, feed_b.channel_id) == (b.guild.id, b.channel.id)
+    again_a = desk.feed_for(north.url, in_server(a))
+    assert (again_a.id, again_a.name, again_a.channel_id) == (feed_a.id, "", a.channel.id)  # A's settings stay A's
+    assert feed_b.articles == feed_a.articles == len(north.items)
+    assert desk.archive.db.execute("SELECT count(DISTINCT url) FROM articles").fetchone()[0] == len(
+        desk.archive.db.execute("SELECT id FROM articles").fetchall()
+    )  # stored once
+    # B reads A's id as no feed at all: the same words as an id that does not exist
+    unknown = await b.admin.slash(b.channel, "feeds remove", feed="987654")
+    other = await b.admin.slash(b.channel, "feeds remove", feed=str(feed_a.id))
+    simcord.assert_error(world.env, NotFound)
+    assert other.response.content.replace(str(feed_a.id), "N") == unknown.response.content.replace("987654", "N")
+
+    # one poll reads the URL once for both servers, and a new story reaches both channels
+    path = north.path
+    north.add_item(
+        "Northport ferry timetable changes",
+        "Northport's ferry timetable changes next week with two more sailings to the harbour terminal.",
+        slug="timetable",
+    )
+    for feed in (feed_a, feed_b):
+        desk.archive.update_feed(feed.id, next_poll_at=0)
+    before = feeds.server.gets.get(path, 0)
+    report = desk.ingest(due_only=True)
+    assert feeds.server.gets.get(path, 0) == before + 1, report.to_dict()
+    assert desk.feed_for(north.url, in_server(b)).articles == len(north.items)
+    assert desk.feed_for(north.url, in_server(b)).last_ok_at == desk.feed_for(north.url, in_server(a)).last_ok_at
+    await world.env.advance_time(world.bot.config.feeds.poll_interval_minutes * 60 + 1)
+    for channel in (a.channel, b.channel):
+        titles = [m.embeds[0].title for m in channel.history() if m.author.id == world.bot.user.id and m.embeds]
+        assert titles == ["Northport ferry timetable changes"], (channel, titles)
+
+    # B unsubscribes: A still follows, and the articles stay for A only
+    gone = await b.admin.slash(b.channel, "feeds remove", feed=str(feed_b.id))
+    assert "Removed" in gone.response.content and "0 articles left" in gone.response.content
+    assert desk.feed_for(north.url, in_server(a)).id == feed_a.id
+    with pytest.raises(NotFound):
+        desk.feed_for(north.url, in_server(b))
+    assert not any("Northport" in h.article.title for h in desk.search("Northport ferry", scope=in_server(b)).hits)
+    # and when no server follows it any more, the feed and its articles are gone
+    await a.admin.slash(a.channel, "feeds remove", feed=str(feed_a.id))
+    assert desk.archive.find_feed(north.url) is None
+    assert not urls_of(north) & archived_urls(desk)

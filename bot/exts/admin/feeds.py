@@ -116,14 +116,10 @@ class Feeds(commands.Cog):
             channel_id=channel.id if channel else None,
             added_by=interaction.user.id,
         )
-        if not created:
-            where = (
-                "this server"
-                if feed.guild_id == interaction.guild_id
-                else ("every server" if feed.guild_id is None else "another server")
-            )
+        if not created:  # this server's own row or the global one: another server's is never named
+            where = "every server" if feed.guild_id is None else "this server"
             await interaction.followup.send(
-                render.message_text(f"That feed is already in the archive (id {feed.id}, for {where})."),
+                render.message_text(f"That feed is already in the archive for {where} (id {feed.id})."),
                 ephemeral=True,
                 allowed_mentions=NONE,
             )

@@ -197,6 +197,37 @@ def test_feeds_add_find_list_update(archive):
     assert (got.status, got.failures, got.last_error, got.next_poll_at) == ("error", 3, "HTTP 500", T0 + 60.5)
 
 
+def test_a_url_is_a_row_per_server_and_one_fetch_serves_every_row(archive):
+    """Two servers following one URL: a row each (own name and channel), the same fetch state and
+    articles after one fetch, each row's backlog its own; a server never finds the other's row."""
+    url = "https://shared.example/feed.xml"
+    mine, created = archive.add_feed(url, name="Mine", guild_id=GUILD, channel_id=11)
+    theirs, created_theirs = archive.add_feed(url, name="Theirs", guild_id=1, channel_id=22)
+    assert created and created_theirs and mine.id != theirs.id
+    assert archive.add_feed(url, guild_id=GUILD) == (archive.get_feed(mine.id), False)
+    old = store(archive, "old", mine.id, T0)
+    archive.update_feed(mine.id, status="ok", last_ok_at="2026-05-28T00:00:00+00:00", etag='"v1"')
+    archive.mark_feed_first_ok(mine.id)
+    assert archive.share_feed_state(mine.id) == 1
+    got = archive.get_feed(theirs.id)
+    assert (got.name, got.channel_id, got.status, got.etag, got.articles) == ("Theirs", 22, "ok", '"v1"', 1)
+    new = store(archive, "new", mine.id, time.time())
+    archive.share_feed_state(mine.id)
+    pending = {(channel, article) for channel, _, article in archive.pending_posts()}
+    assert pending == {(11, new), (22, new)}  # the old article is backlog for both rows
+    # a third server joining later starts with what is archived, as backlog
+    late, _ = archive.add_feed(url, guild_id=2, channel_id=33)
+    assert archive.get_feed(late.id).articles == 2 and (33, old) not in {(c, a) for c, _, a in archive.pending_posts()}
+    # scoped lookups: by id or URL, only one's own row (the other server's is no feed at all)
+    assert archive.find_feed(url, Scope(GUILD, everything=False)).id == mine.id
+    assert archive.find_feed(theirs.id, Scope(GUILD, everything=False)) is None
+    with pytest.raises(NotFound, match="in this server"):
+        archive.get_feed(theirs.id, Scope(GUILD, everything=False))
+    # unsubscribing one server keeps the articles for the others
+    assert archive.remove_feed(mine.id) == 0 and archive.article_exists(old)
+    assert archive.remove_feed(theirs.id) == 0 and archive.remove_feed(late.id) == 2
+
+
 def test_first_ok_marks_what_the_feed_carried_then_once(archive):
     feed, _ = archive.add_feed("https://a.example/feed.xml")
     store(archive, "one", feed.id, T0)
