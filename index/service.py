@@ -27,6 +27,7 @@ from .delivery import filters as delivery_filters
 from .delivery import templates as post_templates
 from .delivery.discovery import FoundFeed, discover
 from .delivery.limits import ChannelLimits, make_limits, start_of_day
+from .delivery.why import delivery_rows_in_scope
 from .errors import BadQuery, IndexUnavailable, LimitReached, NewsdeskError, NotFound, PermissionDenied, UrlRefused
 from .feeds.fetch import Fetcher
 from .feeds.netguard import check_url
@@ -62,6 +63,7 @@ from .models import (
     WatchChange,
 )
 from .search.retriever import Retriever, clean_question
+from .serverstatus import scoped_status
 from .text.dates import parse_moment
 from .vectors.chroma import VectorStore
 from .vectors.embedders import Embedder, load_embedder
@@ -854,8 +856,8 @@ class Newsdesk:
         """For one article: per channel it could go to, whether it was posted (message id) or what
         held it back (filter, limit, backlog, error), from the delivery log."""
         article = self.article(url_or_id, scope)
-        rows = {r["channel_id"]: r for r in self.archive.article_deliveries(article.id)}
         feeds = {f.id: f for f in self.list_feeds(scope)}
+        rows = delivery_rows_in_scope(self.archive.article_deliveries(article.id), feeds, scope)
         out = []
         for feed_id in self.archive.article_feed_ids(article.id):
             feed = feeds.get(feed_id)
@@ -916,6 +918,8 @@ class Newsdesk:
 
     def status(self, scope: Scope = GLOBAL) -> dict:
         stats = self.stats()
+        if scope.scoped:  # this server's share of the archive, not the whole archive's counts
+            return scoped_status(stats, self.archive, self.list_feeds(scope), scope, self.last_poll)
         feeds = self.list_feeds(scope)
         stats["failing_feeds"] = [
             {"url": f.url, "name": f.display_name, "error": f.last_error} for f in feeds if f.status == "error"
@@ -1012,7 +1016,7 @@ class Newsdesk:
             raise BadQuery(f"a watch is named by its number (not {str(watch_id)[:40]!r})")
         watch = self.archive.get_watch(int(key))
         if scope.scoped and watch.guild_id != scope.guild_id:
-            raise NotFound(f"no watch #{key} here")
+            raise NotFound(f"no watch #{key}")  # the same words as for no watch at all
         if scope.scoped and not admin and watch.created_by != user_id:
             raise PermissionDenied("that watch is someone else's (admins can remove any)")
         self.archive.remove_watch(watch.id)
@@ -1089,7 +1093,7 @@ class Newsdesk:
         stored as a keyed hash. NotFound for an answer of another server or no longer on record."""
         record = self.archive.get_asked(int(answer_id))
         if record["guild_id"] != guild_id:
-            raise NotFound("that answer is not from this server")
+            raise NotFound("that answer is no longer on record")  # the same words as for no answer at all
         if vote not in (1, -1):
             raise BadQuery("a vote is up or down")
         voter = answer_feedback.voter_hash(self.archive.voter_key(), user_id)

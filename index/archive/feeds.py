@@ -11,6 +11,8 @@ from .rows import feed_from_row
 from .scope import scope_clause
 from .sql import insert_row, now_iso, update_row
 
+_SEEN_FEEDS = "(SELECT id FROM feeds WHERE guild_id IS NULL OR guild_id = ?)"  # a server's and the global feeds
+
 
 class FeedStore(PassageStore):
     """Feeds and their state (status, conditional-GET validators, backoff)."""
@@ -204,7 +206,10 @@ class FeedStore(PassageStore):
     def outlets(self, scope: Scope = GLOBAL) -> list[dict]:
         where, params = "", []
         if scope.scoped:
-            where, params = "WHERE " + scope_clause("a.id"), [scope.guild_id]
+            # an outlet name is the title of the feed that archived the article first: when that
+            # feed is another server's, an article a global feed also carries would name it here
+            where = "WHERE " + scope_clause("a.id") + " AND (a.feed_id IS NULL OR a.feed_id IN " + _SEEN_FEEDS + ")"
+            params = [scope.guild_id, scope.guild_id]
         rows = self.db.execute(
             f"""SELECT a.outlet, count(*), max(a.published_ts), max(a.fetched_at) FROM articles a {where}
                 GROUP BY a.outlet ORDER BY count(*) DESC""",

@@ -13,7 +13,7 @@ import simcord
 from support.archive import archived_urls
 from support.newsroom import NOW
 
-from index.errors import NotFound
+from index.errors import BadQuery, NotFound
 from index.models import Scope
 
 LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)]+)\)")
@@ -255,3 +255,60 @@ async def test_a_url_another_server_follows_is_a_subscription_of_its_own_fetched
     await a.admin.slash(a.channel, "feeds remove", feed=str(feed_a.id))
     assert desk.archive.find_feed(north.url) is None
     assert not urls_of(north) & archived_urls(desk)
+
+
+async def poll_due(world, desk, *feeds_due) -> None:
+    """Make the feeds due and let the virtual clock reach the bot's next poll (and posting pass)."""
+    for feed in feeds_due:
+        desk.archive.update_feed(feed.id, next_poll_at=0)
+    await world.env.advance_time(world.bot.config.feeds.poll_interval_minutes * 60 + 1)
+
+
+async def test_another_servers_channel_filter_feed_title_and_counts_stay_its_own(world, desk, feeds, two):
+    """An article A's private feed archived first and a global feed also carries: B's /feeds why
+    shows neither A's channel nor A's filter text, B's /sources does not name A's feed (the
+    article's outlet) and source= refuses it, and B's /status counts what B sees."""
+    a, b, north, south, _ = two
+    await a.admin.slash(a.channel, "feeds add", url=north.url, channel=a.channel)
+    feed_a = desk.feed_for(north.url, in_server(a))
+    await a.admin.slash(a.channel, "feeds filter add", feed=north.url, action="exclude", pattern="harbour lights")
+    await b.admin.slash(b.channel, "feeds add", url=south.url)
+    globe = feeds.new("globe", "Globe Wire")
+    desk.add_feed(globe.url, "Globe Wire")  # global
+
+    story = (
+        "Lighthouse keepers vote to strike",
+        "The lighthouse keepers of the northern coast voted to strike over staffing at the harbour lights.",
+    )
+    link = north.add_item(*story, slug="keepers")
+    north.items[-1]["guid"] = "shared-keepers"
+    north.publish()
+    await poll_due(world, desk, feed_a)  # A's feed archives it first (its outlet), A's filter holds it back
+    assert desk.archive.article_deliveries(desk.article(link).id)[0]["channel_id"] == a.channel.id
+    globe.add_item(*story, slug="keepers")
+    globe.items[-1]["guid"], globe.items[-1]["link"] = "shared-keepers", link
+    globe.publish()
+    desk.ingest(globe.url)
+    assert desk.article(link, in_server(b)).outlet == "North Gazette"  # B sees it through the global feed
+
+    why = (await b.admin.slash(b.channel, "feeds why", article=link)).response.content
+    assert str(a.channel.id) not in why and "harbour lights" not in why.lower(), why
+    mine = (await a.admin.slash(a.channel, "feeds why", article=link)).response.content
+    assert str(a.channel.id) in mine and "harbour lights" in mine  # A still sees its own
+
+    sources = (await b.member.slash(b.channel, "sources")).response.embeds[0]
+    listed = " ".join([sources.description or ""] + [f.name + " " + f.value for f in sources.fields])
+    assert "North Gazette" not in listed and "South Courier" in listed, listed
+    with pytest.raises(BadQuery):
+        desk.check_query("lighthouse keepers", source="North Gazette", scope=in_server(b))
+    desk.check_query("lighthouse keepers", source="North Gazette", scope=in_server(a))  # A's own outlet
+
+    status = (await b.admin.slash(b.channel, "status")).response.embeds[0]
+    fields = {f.name: f.value for f in status.fields}
+    seen = desk.archive.scoped_counts(b.guild.id)
+    total = desk.archive.counts()
+    assert seen["articles"] < total["articles"]
+    assert fields["Archive"] == f"{seen['articles']} articles", fields
+    assert fields["Passages"].startswith(f"{seen['passages']} ") and fields["Feeds"] == str(
+        len(desk.list_feeds(in_server(b)))
+    )
