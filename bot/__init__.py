@@ -40,15 +40,20 @@ EXTENSIONS = (
     "bot.exts.following.alerts",
     "bot.exts.following.digests",
     "bot.exts.following.timeline",
+    "bot.exts.following.membership",
 )
 
 __all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS"]
 
 
-def intents() -> discord.Intents:
-    """Default intents only. Mentions of the bot and DMs carry their content without the privileged
-    message_content intent, and that is all the mention/DM handler reads."""
-    return discord.Intents.default()
+def intents(members: bool = False) -> discord.Intents:
+    """Default intents. Mentions of the bot and DMs carry their content without the privileged
+    message_content intent, and that is all the mention/DM handler reads. ``members`` (privileged,
+    enabled in the developer portal first) lets the bot hear members leave at once; without it,
+    membership is asked before each DM delivery."""
+    chosen = discord.Intents.default()
+    chosen.members = members
+    return chosen
 
 
 if TYPE_CHECKING:  # for the type checker the mixin is a Bot (it is only ever mixed into one)
@@ -138,7 +143,8 @@ def create_bot(config: Config, desk: Newsdesk | None = None, *, poll: bool | Non
     poll = config.discord.poll if poll is None else poll
     options: dict[str, Any] = dict(
         command_prefix=commands.when_mentioned,  # never used: on_message does not process commands
-        intents=intents(),
+        intents=intents(config.discord.members_intent),
+        chunk_guilds_at_startup=False,  # the members intent is for leave events, not a member list
         allowed_mentions=discord.AllowedMentions.none(),
         help_command=None,
     )

@@ -101,6 +101,7 @@ class DiscordConfig:
     search_cooldown_seconds: float = 3.0
     max_concurrent_heavy: int = 4
     poll: bool = True
+    members_intent: bool = False  # privileged: drop a leaving member's DM follows at once
 
 
 @dataclass(frozen=True)

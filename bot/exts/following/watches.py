@@ -22,6 +22,7 @@ from ... import render
 from ...checks import bot_of, guard, is_admin
 from ...errors import NotAdmin
 from ...loops import PeriodicCog
+from ...membership import may_dm
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,8 @@ class Watches(PeriodicCog):
             if watch.channel_id:
                 target = self.bot.get_channel(watch.channel_id) or await self.bot.fetch_channel(watch.channel_id)
             else:
+                if not await may_dm(self.bot, watch.guild_id, watch.user_id):
+                    return None  # no longer a member of the server the watch sees (the watch is gone)
                 user = self.bot.get_user(watch.user_id) or await self.bot.fetch_user(watch.user_id)
                 target = user.dm_channel or await user.create_dm()
             message = await target.send(embed=change_embed(change), allowed_mentions=NONE)
