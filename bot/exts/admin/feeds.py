@@ -24,6 +24,7 @@ from index.service import redact
 from ... import render
 from ...autocomplete import feed_autocomplete
 from ...checks import admin_only, guard, interaction_admin_scope, is_admin
+from ...roles import handout_problem, opening_problem
 
 log = logging.getLogger(__name__)
 
@@ -430,6 +431,11 @@ class Feeds(commands.Cog):
         bot = self.bot
         if role.is_default():
             raise BadQuery("@everyone is never pinged")
+        if subscribable:
+            caller = interaction.user if isinstance(interaction.user, discord.Member) else None
+            problem = opening_problem(role, caller, role.guild.me)
+            if problem:
+                raise BadQuery(f"{problem}, so it cannot be made subscribable")
         found = await bot.call(
             bot.desk.add_ping,
             feed.strip(),
@@ -629,6 +635,9 @@ class Subscriptions(commands.Cog):
     @app_commands.guild_only()
     async def subscribe(self, interaction: discord.Interaction, role: discord.Role) -> None:
         await self._role(interaction, role)
+        problem = handout_problem(role, role.guild.me)  # again now: the role may have changed since
+        if problem:
+            raise BadQuery(f"{problem}, so I won't hand it out")
         try:
             await _member(interaction).add_roles(role, reason="newsdesk /subscribe")
         except discord.Forbidden:
