@@ -45,11 +45,22 @@ class Cooldowns:
         last = self._last.get((kind, user_id))
         if last is not None and now - last < per:
             return per - (now - last)
-        self._last[(kind, user_id)] = now
+        self.record(kind, user_id)
+        return 0.0
+
+    def left(self, kind: str, key: int, per: float) -> float:
+        """Seconds still to wait since the last recorded use (0: go ahead); records nothing."""
+        last = self._last.get((kind, key))
+        if per <= 0 or last is None:
+            return 0.0
+        return max(0.0, per - (time.monotonic() - last))
+
+    def record(self, kind: str, key: int) -> None:
+        now = time.monotonic()
+        self._last[(kind, key)] = now
         if len(self._last) > 10_000:  # forget old entries
             cutoff = now - 3600
             self._last = {k: v for k, v in self._last.items() if v >= cutoff}
-        return 0.0
 
 
 class HeavyGate:
@@ -144,6 +155,36 @@ def guard(kind: str | None = None):
 
     async def predicate(interaction: discord.Interaction) -> bool:
         check_capacity(bot_of(interaction), kind, interaction.user.id)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def server_cooldown_left(bot, kind: str, interaction: discord.Interaction) -> float:
+    """Seconds before this server may run ``kind`` (import, reindex) again: once per server every
+    ``{kind}_cooldown_seconds`` counted from the last one that ran (a refused one does not count),
+    so one server's admins cannot keep the bot importing or re-embedding for everyone. Bot owners
+    are not held. :func:`record_server_use` records a use."""
+    if interaction.guild_id is None or is_owner(bot, interaction.user.id):
+        return 0.0
+    per = float(getattr(bot.config.discord, f"{kind}_cooldown_seconds"))
+    return bot.cooldowns.left(f"server {kind}", interaction.guild_id, per)
+
+
+def record_server_use(bot, kind: str, interaction: discord.Interaction) -> None:
+    if interaction.guild_id is not None:
+        bot.cooldowns.record(f"server {kind}", interaction.guild_id)
+
+
+def server_cooldown(kind: str):
+    """Refuse (CommandOnCooldown) while :func:`server_cooldown_left` says so."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        bot = bot_of(interaction)
+        retry = server_cooldown_left(bot, kind, interaction)
+        if retry:
+            per = float(getattr(bot.config.discord, f"{kind}_cooldown_seconds"))
+            raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, per), retry)
         return True
 
     return app_commands.check(predicate)

@@ -39,6 +39,9 @@ class FeedsConfig:
     fetch_full_text: str = "auto"  # auto | always | never
     poll_interval_minutes: float = 30.0
     max_backoff_minutes: float = 720.0
+    max_feeds_per_server: int = 500  # 0 = no limit
+    max_feeds_per_import: int = 200  # outlines in one OPML import; 0 = no limit
+    import_check_seconds: float = 30.0  # an import checks its URLs (DNS) within this, then refuses the rest
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class DiscordConfig:
     max_concurrent_heavy: int = 4
     poll: bool = True
     members_intent: bool = False  # privileged: drop a leaving member's DM follows at once
+    import_cooldown_seconds: float = 120.0  # per server: one OPML import per this
+    reindex_cooldown_seconds: float = 600.0  # per server: one /reindex per this
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from .delivery import templates as post_templates
 from .delivery.discovery import FoundFeed, discover
 from .delivery.limits import ChannelLimits, make_limits, start_of_day
 from .delivery.why import delivery_rows_in_scope
-from .errors import BadQuery, IndexUnavailable, LimitReached, NewsdeskError, NotFound, PermissionDenied, UrlRefused
+from .errors import BadQuery, IndexUnavailable, LimitReached, NewsdeskError, NotFound, PermissionDenied
 from .feeds.fetch import Fetcher
+from .feeds.imports import import_outlines
 from .feeds.netguard import check_url
 from .feeds.opml import OpmlOutline, parse_opml, render_opml
 from .following import compare as story_compare
@@ -153,7 +154,8 @@ class Newsdesk:
     ) -> tuple[Feed, bool]:
         url = (url or "").strip()
         check_url(url, self.config.feeds.allow_private_networks)
-        return self.archive.add_feed(url, name.strip(), guild_id, channel_id, added_by)
+        per_server = self.config.feeds.max_feeds_per_server if guild_id is not None else 0
+        return self.archive.add_feed(url, name.strip(), guild_id, channel_id, added_by, max_per_server=per_server)
 
     def discover_feeds(self, url: str) -> list[FoundFeed]:
         """The feeds behind a URL: itself when it is a feed, a YouTube channel's, subreddit's or
@@ -184,20 +186,8 @@ class Newsdesk:
         return feed, removed
 
     def import_opml(self, content: bytes, scope: Scope = GLOBAL, added_by: int | None = None) -> dict:
-        outlines = parse_opml(content)
-        added: list[Feed] = []
-        existing: list[Feed] = []
-        refused: dict[str, str] = {}
-        for outline in outlines:
-            try:
-                feed, created = self.add_feed(
-                    outline.url, outline.name, guild_id=scope.guild_id if scope.scoped else None, added_by=added_by
-                )
-            except UrlRefused as exc:
-                refused[outline.url] = str(exc)
-                continue
-            (added if created else existing).append(feed)
-        return {"added": added, "existing": existing, "refused": refused}
+        guild_id = scope.guild_id if scope.scoped else None
+        return import_outlines(self.archive, parse_opml(content), self.config.feeds, guild_id, added_by)
 
     def read_opml(self, source: str) -> bytes:
         """The bytes of an OPML file (a path) or URL (fetched like a feed, within the same guards)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from ..errors import NotFound
+from ..errors import LimitReached, NotFound
 from ..models import GLOBAL, Feed, Scope
 from .passages import PassageStore
 from .rows import feed_from_row
 from .scope import scope_clause
+from .serialise import serialise_writers
 from .sql import insert_row, now_iso, update_row
 
 _SEEN_FEEDS = "(SELECT id FROM feeds WHERE guild_id IS NULL OR guild_id = ?)"  # a server's and the global feeds
@@ -25,6 +26,7 @@ class FeedStore(PassageStore):
         guild_id: int | None = None,
         channel_id: int | None = None,
         added_by: int | None = None,
+        max_per_server: int = 0,
     ) -> tuple[Feed, bool]:
         """Subscribe a server (``guild_id``; None: the global configuration) to a feed; returns
         (feed, created). Each server has its own row for a URL, so its name, channel and delivery
@@ -37,6 +39,13 @@ class FeedStore(PassageStore):
         if existing:
             return existing, False
         with self.transaction():
+            if guild_id is not None and max_per_server:
+                serialise_writers(self, "feeds", guild_id)
+                held = self.db.execute("SELECT count(*) FROM feeds WHERE guild_id = ?", [guild_id]).fetchone()[0]
+                if held >= max_per_server:
+                    raise LimitReached(
+                        f"this server already follows {held} feeds (the limit is {max_per_server}); remove some first"
+                    )
             feed_id = insert_row(
                 self.db,
                 "feeds",

@@ -23,7 +23,7 @@ from index.service import redact
 
 from ... import render
 from ...autocomplete import feed_autocomplete
-from ...checks import admin_only, guard, interaction_admin_scope, is_admin
+from ...checks import admin_only, guard, interaction_admin_scope, is_admin, record_server_use, server_cooldown
 from ...roles import handout_problem, opening_problem
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,7 @@ class Feeds(commands.Cog):
 
     @feeds.command(name="import", description="Import feeds from an OPML file.")
     @app_commands.describe(file="An OPML file (as exported by most feed readers)")
+    @server_cooldown("import")
     @admin_only()
     async def import_(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
         bot = self.bot
@@ -180,6 +181,7 @@ class Feeds(commands.Cog):
         content = await file.read()
         scope = Scope(guild_id=interaction.guild_id, everything=False)  # imported feeds belong to this server
         result = await bot.call(bot.desk.import_opml, content, scope, interaction.user.id)
+        record_server_use(bot, "import", interaction)
         lines = [
             f"Imported from **{render.safe(render.trim(file.filename, 100))}**: "
             f"{len(result['added'])} added, {len(result['existing'])} already present, "

@@ -19,7 +19,7 @@ from index.archive import MIGRATIONS, Archive
 from index.archive.passages import terms_within
 from index.archive.pg import PORTED, not_ported, translate
 from index.archive.pg_migrations import POSTGRES
-from index.errors import NotFound
+from index.errors import LimitReached, NotFound
 from index.models import GLOBAL, PassageRow, Scope
 
 DAY = 86400.0
@@ -226,6 +226,16 @@ def test_a_url_is_a_row_per_server_and_one_fetch_serves_every_row(archive):
     # unsubscribing one server keeps the articles for the others
     assert archive.remove_feed(mine.id) == 0 and archive.article_exists(old)
     assert archive.remove_feed(theirs.id) == 0 and archive.remove_feed(late.id) == 2
+
+
+def test_a_server_follows_at_most_its_limit_of_feeds(archive):
+    for i in range(3):
+        archive.add_feed(f"https://f{i}.example/feed.xml", guild_id=GUILD, max_per_server=3)
+    with pytest.raises(LimitReached, match="already follows 3 feeds"):
+        archive.add_feed("https://f9.example/feed.xml", guild_id=GUILD, max_per_server=3)
+    assert archive.add_feed("https://f0.example/feed.xml", guild_id=GUILD, max_per_server=3)[1] is False  # one it has
+    assert archive.add_feed("https://f9.example/feed.xml", guild_id=1, max_per_server=3)[1]  # another server
+    assert len(archive.list_feeds(Scope(GUILD, everything=False))) == 3
 
 
 def test_first_ok_marks_what_the_feed_carried_then_once(archive):
