@@ -20,7 +20,7 @@ from index.config import Config
 from index.service import Newsdesk, install_redaction
 
 from . import errors
-from .checks import Cooldowns, HeavyGate
+from .checks import Cooldowns, HeavyGate, mark_server
 from .views import dynamic_items
 
 log = logging.getLogger("bot")
@@ -74,9 +74,10 @@ class _NewsdeskMixin(_BotBase):
         self.poll_enabled = poll
         self._owns_desk = owns_desk
         self.cooldowns = Cooldowns()
-        self.heavy = HeavyGate(config.discord.max_concurrent_heavy)
+        self.heavy = HeavyGate(config.discord.max_concurrent_heavy, per_server=config.discord.max_heavy_per_server)
         self.synced_commands: list[discord.app_commands.AppCommand] = []
         self.tree.error(errors.on_app_command_error)
+        self.tree.interaction_check = _mark_server  # type: ignore[method-assign]  # each server's share
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -125,6 +126,12 @@ class NewsdeskBot(_NewsdeskMixin, commands.Bot):
 
 class ShardedNewsdeskBot(_NewsdeskMixin, commands.AutoShardedBot):
     pass
+
+
+async def _mark_server(interaction: discord.Interaction) -> bool:
+    """Before every slash command: its heavy calls count against its server's share of the gate."""
+    mark_server(interaction.guild_id, interaction.user.id)
+    return True
 
 
 def _warm_up(desk: Newsdesk) -> None:

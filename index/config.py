@@ -103,6 +103,7 @@ class DiscordConfig:
     ask_cooldown_seconds: float = 10.0
     search_cooldown_seconds: float = 3.0
     max_concurrent_heavy: int = 4
+    max_heavy_per_server: int = 0  # of those, one server's at once (0 = half, at least one)
     poll: bool = True
     members_intent: bool = False  # privileged: drop a leaving member's DM follows at once
     import_cooldown_seconds: float = 120.0  # per server: one OPML import per this

@@ -312,3 +312,29 @@ async def test_another_servers_channel_filter_feed_title_and_counts_stay_its_own
     assert fields["Passages"].startswith(f"{seen['passages']} ") and fields["Feeds"] == str(
         len(desk.list_feeds(in_server(b)))
     )
+
+
+async def test_one_servers_heavy_queue_never_makes_another_server_busy(world, desk, two):
+    """Server A's members have filled A's share of the heavy queue (the running bot's own gate):
+    A's next /search is told the bot is busy, while B's runs and answers."""
+    import asyncio
+
+    a, b, _, _, _ = two
+    gate = world.bot.heavy
+    release = asyncio.Event()
+
+    async def hold():
+        async with gate.slot(a.guild.id):
+            await release.wait()
+
+    held = [asyncio.create_task(hold()) for _ in range(gate.per_server + gate.max_waiting_per_server)]
+    await asyncio.sleep(0)
+    try:
+        busy = await a.member.slash(a.channel, "search", query="harbour ferry")
+        assert "busy" in busy.response.content
+        simcord.assert_error(world.env)
+        answered = await b.member.slash(b.channel, "search", query="harbour ferry")
+        assert "busy" not in (answered.response.content or "") and answered.response.embeds, answered.response
+    finally:
+        release.set()
+        await asyncio.gather(*held)
