@@ -54,6 +54,13 @@ def all_words(topic: str) -> list[str]:
     return list(dict.fromkeys(terms))[:16]
 
 
+TOPIC_POSTINGS = 50_000  # passages of a topic's rarest word a timeline reads at most (SQLite)
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
 def all_words_query(topic: str) -> list[str]:
     """One safe FTS5 MATCH term per content word of the topic (each quoted)."""
     return ['"' + w.replace('"', '""') + '"' for w in all_words(topic)]
@@ -218,45 +225,106 @@ class DigestStore(Database):
         *,
         scope: Scope = GLOBAL,
         fetched_until: str | None = None,
+        max_postings: int = TOPIC_POSTINGS,
     ) -> list[tuple[int, float, str, float]]:
         """(article_id, published_ts, outlet, score) of every article in scope published in [since,
         until] (and archived by ``fetched_until``) whose passages hold every content word of the
         topic (FTS5, porter stems: "eruptions" matches "eruption"), oldest first; score is the best
-        passage's BM25 for the topic's words (higher is better). PostgreSQL: the same articles from
+        passage's BM25 for the topic's words (higher is better). SQLite reads at most
+        ``max_postings`` passages of the topic's rarest word (its newest): a topic of only very
+        common words counts its newest matches, not the whole archive's. PostgreSQL: the same articles from
         ``passages.fts`` (english stems; :data:`PG_TOPIC_MATCHES`), scored by ts_rank."""
         if self.backend == "postgresql":
             return self._topic_articles_postgres(topic, since_ts, until_ts, scope, fetched_until)
-        terms = all_words_query(topic)
-        if not terms:
+        words = all_words(topic)
+        if not words:
             return []
-        matched = " INTERSECT ".join(
-            "SELECT p.article_id FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid "
-            "WHERE passages_fts MATCH ?"
-            for _ in terms
-        )
+        try:
+            return self._topic_matches(words, since_ts, until_ts, scope, fetched_until, max_postings)
+        except sqlite3.OperationalError:
+            return []
+
+    def _topic_matches(
+        self,
+        words: list[str],
+        since_ts: float | None,
+        until_ts: float | None,
+        scope: Scope,
+        fetched_until: str | None,
+        max_postings: int,
+    ) -> list[tuple[int, float, str, float]]:
+        """SQLite: the articles holding every word, reading a bounded number of postings. Every
+        word must match, so the rarest word's passages hold every answer: its newest
+        ``max_postings`` passages are the candidates, narrowed to the caller's scope and dates
+        first; the other words and the BM25 score are then looked up on those passages only
+        (FTS5 seeks each passage's rowid), never on a common word's whole posting list."""
+        counts = {  # each word's passages, counted up to the budget (a bounded read)
+            w: self.db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+                [_quoted(w), max_postings + 1],
+            ).fetchone()[0]
+            for w in words
+        }
+        rarest = min(words, key=lambda w: counts[w])
+        if not counts[rarest]:
+            return []
+        seeds = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+                [_quoted(rarest), max_postings],
+            ).fetchall()
+        ]
         where, params = filter_clauses("a", "a.id", since_ts, until_ts, None, scope)
         where.insert(0, "a.published_ts IS NOT NULL")
         if fetched_until is not None:
             where.append("a.fetched_at <= ?")
             params.append(fetched_until)
-        sql = f"""WITH matched AS ({matched})
-                  SELECT a.id, a.published_ts, coalesce(a.outlet, '')
-                  FROM articles a JOIN matched m ON m.article_id = a.id
-                  WHERE {" AND ".join(where)} ORDER BY a.published_ts, a.id"""
-        try:
-            found = self.db.execute(sql, [*terms, *params]).fetchall()
-            scores: dict[int, float] = {}
-            if found:  # bm25() cannot sit under an aggregate: best passage per article here
-                for article_id, score in self.db.execute(
-                    """SELECT p.article_id, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts
-                       JOIN passages p ON p.rowid = passages_fts.rowid WHERE passages_fts MATCH ?""",
-                    [" OR ".join(terms)],
-                ):
-                    scores[article_id] = max(score, scores.get(article_id, score))
-        except sqlite3.OperationalError:
-            return []
-        rows = [(r[0], r[1], r[2], scores.get(r[0], 0.0)) for r in found]
-        return [(int(r[0]), float(r[1]), str(r[2]), float(r[3])) for r in rows]
+        articles: dict[int, tuple[float, str]] = {}
+        for chunk, marks in in_chunks(seeds):
+            for article_id, published_ts, outlet in self.db.execute(
+                f"""SELECT a.id, a.published_ts, coalesce(a.outlet, '') FROM articles a
+                    WHERE a.id IN (SELECT p.article_id FROM passages p WHERE p.rowid IN ({marks}))
+                      AND {" AND ".join(where)}""",
+                [*chunk, *params],
+            ).fetchall():
+                articles[int(article_id)] = (float(published_ts), str(outlet))
+        passages: dict[int, int] = {}  # passage rowid -> article id, of the candidate articles
+        for chunk, marks in in_chunks(list(articles)):
+            for rowid, article_id in self.db.execute(
+                f"SELECT rowid, article_id FROM passages WHERE article_id IN ({marks})", chunk
+            ).fetchall():
+                passages[int(rowid)] = int(article_id)
+        keep = set(articles)
+        for word in words:
+            if word == rarest:
+                continue
+            keep &= {passages[r] for r in self._fts_rowids(_quoted(word), list(passages))}
+        scores: dict[int, float] = {}
+        query = " OR ".join(_quoted(w) for w in words)
+        scored = [r for r, a in passages.items() if a in keep]
+        for chunk, marks in in_chunks(scored):  # bm25() cannot sit under an aggregate: best passage here
+            for rowid, score in self.db.execute(
+                f"""SELECT rowid, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts
+                    WHERE passages_fts MATCH ? AND rowid IN ({marks})""",
+                [query, *chunk],
+            ).fetchall():
+                article_id = passages[int(rowid)]
+                scores[article_id] = max(score, scores.get(article_id, score))
+        rows = sorted((articles[a][0], a) for a in keep)
+        return [(a, ts, articles[a][1], float(scores.get(a, 0.0))) for ts, a in rows]
+
+    def _fts_rowids(self, match: str, rowids: list[int]) -> set[int]:
+        """Of these passages (rowids), those matching ``match``: one rowid lookup each."""
+        out: set[int] = set()
+        for chunk, marks in in_chunks(rowids):
+            out.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? AND rowid IN ({marks})", [match, *chunk]
+                ).fetchall()
+            )
+        return out
 
     def _topic_articles_postgres(
         self, topic: str, since_ts: float | None, until_ts: float | None, scope: Scope, fetched_until: str | None

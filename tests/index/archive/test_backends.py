@@ -457,6 +457,34 @@ def test_a_keyword_search_leaves_out_common_terms_past_its_postings_budget(tmp_p
     archive.close()
 
 
+def test_a_topic_reads_a_bounded_number_of_postings_scope_first(tmp_path):
+    """On SQLite a timeline's topic match reads at most ``max_postings`` passages of the topic's
+    rarest word and scores only those: a common word no longer reads its whole posting list, and
+    another server's articles are out before anything is scored."""
+    archive = Archive(tmp_path / "archive.db")
+    mine, _ = archive.add_feed("https://mine.example/feed.xml", guild_id=GUILD)
+    theirs, _ = archive.add_feed("https://theirs.example/feed.xml", guild_id=1)
+    ids = {}
+    for i in range(30):
+        text = "Officials said the harbour reopened." + (" A volcano erupted nearby." if i < 3 else "")
+        feed = theirs if i == 0 else mine
+        with archive.transaction():
+            aid = archive.write_article(
+                record(f"g{i}", feed_id=feed.id, published_ts=T0 + i, text=text),
+                [PassageRow("{article}:0", 0, 0, f"Report {i}", text, T0 + i, "Example Times")],
+            )
+            archive.link_feed(aid, feed.id)
+        ids[i] = aid
+    scope = Scope(GUILD, everything=False)
+    every = archive.topic_articles("said volcano", None, None, scope=scope, max_postings=1000)
+    assert [m[0] for m in every] == [ids[1], ids[2]] and all(m[3] > 0 for m in every)  # not the other server's
+    assert archive.topic_articles("said volcano", None, None, scope=scope, max_postings=3) == every
+    assert len(archive.topic_articles("said", None, None, max_postings=1000)) == 30
+    newest = archive.topic_articles("said", None, None, max_postings=10)
+    assert [m[0] for m in newest] == [ids[i] for i in range(20, 30)]  # the newest passages only
+    archive.close()
+
+
 def test_passage_meta_reads_an_archive_without_the_covering_index(tmp_path):
     archive = Archive(tmp_path / "archive.db")
     feed, _ = archive.add_feed("https://example.org/feed.xml")
