@@ -59,6 +59,11 @@ OLD_MATCH = """WITH matched AS (
   SELECT a.id FROM articles a JOIN matched m ON m.article_id = a.id
   WHERE a.published_ts IS NOT NULL AND a.id IN (SELECT af.article_id FROM article_feeds af JOIN feeds f
         ON f.id = af.feed_id WHERE f.guild_id IS NULL OR f.guild_id = ?)"""
+OLD_MATCH_ONE = """SELECT a.id FROM articles a WHERE a.published_ts IS NOT NULL
+  AND a.id IN (SELECT p.article_id FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+               WHERE passages_fts MATCH ?)
+  AND a.id IN (SELECT af.article_id FROM article_feeds af JOIN feeds f
+               ON f.id = af.feed_id WHERE f.guild_id IS NULL OR f.guild_id = ?)"""
 OLD_SCORE = """SELECT p.article_id, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts
     JOIN passages p ON p.rowid = passages_fts.rowid WHERE passages_fts MATCH ?"""
 
@@ -83,7 +88,13 @@ def main() -> None:
             scored = db.execute(OLD_SCORE, ['"said" OR "volcano"']).fetchall()
             return len(found) + 0 * len(scored)
 
+        def old_one() -> int:
+            found = db.execute(OLD_MATCH_ONE, ['"said"', scope.guild_id]).fetchall()
+            scored = db.execute(OLD_SCORE, ['"said"']).fetchall()
+            return len(found) + 0 * len(scored)
+
         old_s, old_n = timed(old)
+        old_one_s, old_one_n = timed(old_one)
         new_s, new = timed(lambda: archive.topic_articles("said volcano", None, None, scope=scope))
         common_s, common = timed(lambda: archive.topic_articles("said", None, None, scope=scope))
         print(
@@ -95,6 +106,8 @@ def main() -> None:
                     "said_volcano_before_matches": old_n,
                     "said_volcano_now_seconds": round(new_s, 4),
                     "said_volcano_now_matches": len(new),
+                    "said_alone_before_seconds": round(old_one_s, 4),
+                    "said_alone_before_matches": old_one_n,
                     "said_alone_now_seconds": round(common_s, 4),
                     "said_alone_now_matches": len(common),
                     "topic_postings_cap": TOPIC_POSTINGS,
