@@ -258,13 +258,13 @@ def add_eval_feeds(desk, base: str, quick: bool, feeds: list[str] | None = None)
     opml = httpx.get(f"{base}/archive.opml", timeout=30).content
     wanted = feeds or (QUICK_FEEDS if quick else None)
     if wanted is None:
-        result = desk.import_opml(opml)
+        result = desk.feeds.import_opml(opml)
         return {"added": len(result["added"]), "refused": result["refused"]}
     added = 0
     for outline in parse_opml(opml):
         name = outline.url.rsplit("/", 1)[-1].removesuffix(".xml")
         if name in wanted:
-            desk.add_feed(outline.url, outline.name)
+            desk.feeds.add(outline.url, outline.name)
             added += 1
     return {"added": added, "refused": {}}
 

@@ -194,15 +194,15 @@ def main() -> None:
     ids = archive.article_ids_published_since(-1e18, limit=10**7)
     articles = archive.articles_by_ids(ids)
     by_path = {urlparse(a.url).path: a.id for a in articles.values()}
-    for old in desk.follows(everything=True):  # an interrupted run's follows
+    for old in desk.following.list_follows(everything=True):  # an interrupted run's follows
         if old.kind == "cli" and old.topic in {t["topic"] for t in topics}:
-            desk.unfollow(old.id, everything=True)
+            desk.following.remove(old.id, everything=True)
     for t in topics:
         gold = {by_path.get(urlparse(p).path) for qid in t["questions"] for p in by_id[qid]["gold"]} - {None}
         pattern = phrase_pattern(t["topic"])
         headline = {a.id for a in articles.values() if pattern.search((a.title or "").lower())}
         t["strict"], t["lenient"] = gold, gold | headline
-        t["follow"] = desk.follow_topic(t["topic"])
+        t["follow"] = desk.following.add(t["topic"])
 
     days: dict[int, list[int]] = defaultdict(list)
     for aid in ids:  # published order
@@ -297,7 +297,7 @@ def main() -> None:
         "replay_seconds": round(replay_seconds, 1),
     }
     for t in topics:
-        desk.unfollow(t["follow"].id, everything=True)
+        desk.following.remove(t["follow"].id, everything=True)
     desk.close()
     out = run.finish()
     if not args.json:

@@ -5,9 +5,9 @@
         [--pg-url URL] [--queries N] [--json PATH]
 
 For each backend, in this order: a fresh data dir, the newsroom archive (../shared/eval, served on
-loopback; ``--quick``: five of its feeds) imported from its OPML and ingested by ``Newsdesk.ingest()``
+loopback; ``--quick``: five of its feeds) imported from its OPML and ingested by ``Newsdesk.indexing.ingest()``
 (the whole pipeline: fetch, parse, extract, dedupe, write, embed into an embedded Chroma); then
-``Newsdesk.search`` for the first N dev questions (hybrid: dense + keyword + date filters), the
+``Newsdesk.retriever.search`` for the first N dev questions (hybrid: dense + keyword + date filters), the
 keyword half alone (FTS5 bm25 on SQLite, tsvector ts_rank on PostgreSQL) and ``latest``.
 
 The embedder is the deterministic hash embedder unless ``--model`` (the real all-MiniLM-L6-v2):
@@ -88,7 +88,7 @@ def run_backend(backend: str, url: str, args, questions: list[str], base: str) -
     try:
         add_eval_feeds(desk, base, args.quick, QUICK_FEEDS if args.quick else None)
         cpu0, t0 = cpu_seconds(), time.perf_counter()
-        report = desk.ingest()
+        report = desk.indexing.ingest()
         wall = time.perf_counter() - t0
         counts = desk.archive.counts()
         out |= {
@@ -101,19 +101,19 @@ def run_backend(backend: str, url: str, args, questions: list[str], base: str) -
             "failed_feeds": report.feeds_failed,
         }
         t0 = time.perf_counter()
-        report = desk.ingest()  # unchanged feeds: conditional GETs, nothing written
+        report = desk.indexing.ingest()  # unchanged feeds: conditional GETs, nothing written
         out["reingest_seconds"] = time.perf_counter() - t0
 
         for q in questions:  # embed every query once, untimed; warm the caches
-            desk.search(q, limit=10)
+            desk.retriever.search(q, limit=10)
         timings: dict[str, list[float]] = {"search": [], "keyword": [], "latest": []}
         for q in questions:
             t0 = time.perf_counter()
-            desk.search(q, limit=10)
+            desk.retriever.search(q, limit=10)
             t1 = time.perf_counter()
             desk.archive.keyword_search(q, limit=50, since_ts=None, until_ts=None)
             t2 = time.perf_counter()
-            desk.latest(limit=10)
+            desk.reading.latest(limit=10)
             t3 = time.perf_counter()
             timings["search"].append((t1 - t0) * 1000)
             timings["keyword"].append((t2 - t1) * 1000)

@@ -94,19 +94,20 @@ def measure(args, run: Run) -> dict:
     config = config.replace(index=dataclasses.replace(config.index, dense="engine"))
     desk = Newsdesk(config, embedder=RandomQueryEmbedder())
     retr = desk.retriever
-    store = desk.store_or_open()
+    store = desk.parts.store_or_open()
     skip_neighbour_catch_up(desk)  # searches only
     retr.refresh_mirror()
     engine = retr.engine
     queries = bench_queries(args.queries)
     vectors = [retr.embed_query(q) for q in queries]
     for q in queries[:5]:
-        desk.search(q, limit=10)
+        desk.retriever.search(q, limit=10)
 
     chroma = {n: p50_ms(lambda v, n=n: store.nearest(v[None, :], n, metadata=False), vectors) for n in RESULTS_ASKED}
     conditions = search_conditions(desk)
     search = {
-        label: p50_ms(lambda q, kw=kw: desk.search(q, limit=10, **kw), queries) for label, kw in conditions.items()
+        label: p50_ms(lambda q, kw=kw: desk.retriever.search(q, limit=10, **kw), queries)
+        for label, kw in conditions.items()
     }
     unfiltered = search["unfiltered"]
     k = config.retrieval.candidates
@@ -114,7 +115,7 @@ def measure(args, run: Run) -> dict:
     for label, kw in conditions.items():
         if label == "unfiltered":
             continue
-        desk.search(queries[0], limit=10, **kw)  # the engine's path for this filter, and what it asked
+        desk.retriever.search(queries[0], limit=10, **kw)  # the engine's path for this filter, and what it asked
         path, asked = engine.last_path, engine.last_asked
         cached = False  # an exact-scored pre-filter: the engine caches those vectors, so no bound
         since, until = kw.get("since"), kw.get("until")

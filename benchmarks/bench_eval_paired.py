@@ -39,10 +39,12 @@ def run(questions_path: Path, out: Path, config_path: str | None) -> None:
         scored.append({"id": q["id"]} | {m: report.get(m) for m in METRICS})
     seconds = time.perf_counter() - started
     out.write_text(
-        json.dumps({"questions": str(questions_path), "model": desk.model_name, "seconds": seconds, "rows": scored})
+        json.dumps(
+            {"questions": str(questions_path), "model": desk.parts.model_name, "seconds": seconds, "rows": scored}
+        )
     )
     means = {m: round(sum(float(r[m] or 0) for r in scored) / len(scored), 4) for m in METRICS}
-    print(f"{questions_path.name}: {len(scored)} questions, model {desk.model_name}, {seconds:.0f} s: {means}")
+    print(f"{questions_path.name}: {len(scored)} questions, model {desk.parts.model_name}, {seconds:.0f} s: {means}")
 
 
 def compare(base_path: Path, new_path: Path, json_out: str | None) -> dict:

@@ -22,15 +22,15 @@ from index.config import load_config  # noqa: E402
 from index.service import Newsdesk  # noqa: E402
 
 CASES = [
-    ("digest, one week (2023-01-01..07)", lambda d: d.digest(since="2023-01-01", until="2023-01-07")),
-    ("digest, one year (2022)", lambda d: d.digest(since="2022-01-01", until="2022-12-31")),
+    ("digest, one week (2023-01-01..07)", lambda d: d.digests.make(since="2023-01-01", until="2023-01-07")),
+    ("digest, one year (2022)", lambda d: d.digests.make(since="2022-01-01", until="2022-12-31")),
     (
         "digest, two months on a topic",
-        lambda d: d.digest(since="2022-06-01", until="2022-07-31", topic="Boris Johnson resignation"),
+        lambda d: d.digests.make(since="2022-06-01", until="2022-07-31", topic="Boris Johnson resignation"),
     ),
-    ("timeline 'ukraine' 2022-2026, counts", lambda d: d.timeline("ukraine", since="2022-01-01", render=False)),
-    ("timeline 'ukraine' 2022-2026, with chart", lambda d: d.timeline("ukraine", since="2022-01-01")),
-    ("compare (a query)", lambda d: d.compare_story("Finland happiest country World Happiness Report")),
+    ("timeline 'ukraine' 2022-2026, counts", lambda d: d.stories.timeline("ukraine", since="2022-01-01", render=False)),
+    ("timeline 'ukraine' 2022-2026, with chart", lambda d: d.stories.timeline("ukraine", since="2022-01-01")),
+    ("compare (a query)", lambda d: d.stories.compare("Finland happiest country World Happiness Report")),
 ]
 
 
@@ -39,8 +39,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     desk = Newsdesk(load_config(None))
-    desk.digest(since="2023-01-01", until="2023-01-02")  # loads the mirror
-    desk.compare_story("Finland happiest country")  # loads the model
+    desk.digests.make(since="2023-01-01", until="2023-01-02")  # loads the mirror
+    desk.stories.compare("Finland happiest country")  # loads the model
     out = {}
     for name, fn in CASES:
         times = []

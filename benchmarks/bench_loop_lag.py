@@ -8,7 +8,7 @@ and driven through simcord's in-memory Discord. Its archive comes from synthetic
 served on 127.0.0.1; new items are published before each ingest. A probe coroutine sleeps
 10 ms in a loop and records how late it wakes (the lag every other coroutine of the bot sees).
 
-Phases: idle; an ingest alone (``desk.ingest`` in a worker thread, as the polling cog runs it);
+Phases: idle; an ingest alone (``desk.indexing.ingest`` in a worker thread, as the polling cog runs it);
 N concurrent /ask alone; N concurrent /ask while an ingest runs (the measured case).
 To have the bot handle all asks at once, they are dispatched with simcord's settle step
 stubbed out and settled once afterwards (the trick of tests/bot/test_ask.py).
@@ -115,7 +115,7 @@ async def drive(args, desk, site: Site, sizes: dict) -> dict:
             channel = guild.create_text_channel("general")
             people = iter(guild.add_member(env.create_user(f"reader{i}")) for i in range(10_000))
             ask_timer = Timer()
-            desk.ask = ask_timer.wrap(desk.ask)
+            desk.reading.ask = ask_timer.wrap(desk.reading.ask)
 
             def question(i: int) -> str:
                 title = site.titles[(i * 7919) % len(site.titles)]
@@ -155,7 +155,7 @@ async def drive(args, desk, site: Site, sizes: dict) -> dict:
                 # the new items were published before the phase: generating them is the benchmark's
                 # own work and must not block the loop while the probe runs
                 t0 = time.perf_counter()
-                report = await asyncio.to_thread(desk.ingest)
+                report = await asyncio.to_thread(desk.indexing.ingest)
                 return {
                     "published": published,
                     "seconds": time.perf_counter() - t0,
@@ -269,9 +269,9 @@ def main(argv=None) -> dict:
         site = Site(server, TextGen(seed=21), n_feeds)
         site.publish(sizes["initial"])
         for url, title in site.urls():
-            desk.add_feed(url, title)
+            desk.feeds.add(url, title)
         t0 = time.perf_counter()
-        first = desk.ingest()
+        first = desk.indexing.ingest()
         print(
             f"initial archive: {first.articles_new} articles, {first.passages_embedded} passages "
             f"in {time.perf_counter() - t0:.1f} s",
@@ -312,7 +312,7 @@ def main(argv=None) -> dict:
         ["phase", "seconds", "samples", "p50 ms", "p99 ms", "max ms", "what ran"],
         rows,
         note=f"target p99 <= {TARGET_P99_MS:.0f} ms with asks + ingest: "
-        f"{verdict(last['p99'] is not None and last['p99'] <= TARGET_P99_MS)}; desk.ask mean "
+        f"{verdict(last['p99'] is not None and last['p99'] <= TARGET_P99_MS)}; desk.reading.ask mean "
         f"{out['desk_ask_mean_ms']:.0f} ms over {out['desk_ask_calls']} calls; "
         f"simcord errors: {out['simcord_errors'] or 'none'}",
     )

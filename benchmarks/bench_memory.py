@@ -101,21 +101,21 @@ def measure(args, data_dir: Path, stages: list) -> dict:
     config = eval_config(data_dir)
     t0 = time.perf_counter()
     desk = Newsdesk(config)
-    desk.embedder_or_load()
+    desk.parts.embedder_or_load()
     stage("real model loaded (all-MiniLM-L6-v2)", t0)
     t0 = time.perf_counter()
-    desk.store_or_open()
+    desk.parts.store_or_open()
     desk.retriever.refresh_mirror()
     stage("archive + Chroma opened, dense mirror filled", t0)
     gen = TextGen(seed=5)
     queries = [gen.query() for _ in range(args.queries)]
     t0 = time.perf_counter()
     for q in queries:
-        desk.search(q, limit=10)
+        desk.retriever.search(q, limit=10)
     stage(f"{len(queries)} searches", t0)
     t0 = time.perf_counter()
     for q in [gen.query() for _ in range(args.queries)]:
-        desk.ask(q)
+        desk.reading.ask(q)
     stage(f"{len(queries)} asks", t0)
     final = proc_status()
     out = {

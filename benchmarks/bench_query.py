@@ -55,7 +55,7 @@ def build_quick_archive(data_dir: Path, quick: bool = True) -> dict:
     with EvalServer() as server:
         desk = Newsdesk(eval_config(data_dir))
         add_eval_feeds(desk, server.base, quick)
-        report = desk.ingest()
+        report = desk.indexing.ingest()
         desk.close()
     return report.to_dict()
 
@@ -120,7 +120,7 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
         "backend": config.embedding.backend,
     }
     t0 = time.perf_counter()
-    embedder = desk.embedder_or_load()
+    embedder = desk.parts.embedder_or_load()
     out["model_load_s"] = time.perf_counter() - t0
     import torch
 
@@ -130,8 +130,8 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
     out["mirror_load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for q in WARMUP:
-        desk.search(q, as_of="2024-06-01")
-        desk.ask(q, as_of="2024-06-01")
+        desk.retriever.search(q, as_of="2024-06-01")
+        desk.reading.ask(q, as_of="2024-06-01")
     out["warmup_s"] = time.perf_counter() - t0
     out["rss_after_warmup_mib"] = proc_status()
 
@@ -157,7 +157,7 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
         timers[name] = Timer()
         setattr(obj, attr, timers[name].wrap(getattr(obj, attr)))
     answer_timer = Timer()
-    desk.answerer.answer = answer_timer.wrap(desk.answerer.answer)
+    desk.reading.answerer.answer = answer_timer.wrap(desk.reading.answerer.answer)
 
     lat = {"embed": [], "search_cold": [], "search_warm": [], "ask_cold": [], "answerer": []}
     part_totals = {name: 0.0 for name in parts}
@@ -172,7 +172,7 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
         retr._cache.clear()
         before = {n: t.seconds for n, t in timers.items()}
         t0 = time.perf_counter()
-        result = desk.search(text, as_of=as_of, limit=10)
+        result = desk.retriever.search(text, as_of=as_of, limit=10)
         lat["search_cold"].append((time.perf_counter() - t0) * 1000)
         for n, t in timers.items():
             part_totals[n] += t.seconds - before[n]
@@ -181,13 +181,13 @@ def measure(args, data_dir: Path, limit: int | None, run: Run) -> dict:
             hits5 += 1
 
         t0 = time.perf_counter()
-        desk.search(text, as_of=as_of, limit=10)
+        desk.retriever.search(text, as_of=as_of, limit=10)
         lat["search_warm"].append((time.perf_counter() - t0) * 1000)
 
         retr._cache.clear()
         a0 = answer_timer.seconds
         t0 = time.perf_counter()
-        answer = desk.ask(text, as_of=as_of)
+        answer = desk.reading.ask(text, as_of=as_of)
         lat["ask_cold"].append((time.perf_counter() - t0) * 1000)
         lat["answerer"].append((answer_timer.seconds - a0) * 1000)
         abstained += answer.abstained

@@ -432,7 +432,7 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     config = eval_config(data_dir)
     t0 = time.perf_counter()
     desk = Newsdesk(config, embedder=embedder)
-    store = desk.store_or_open()
+    store = desk.parts.store_or_open()
     out["open_s"] = time.perf_counter() - t0
     counts = desk.archive.counts()
     out["counts"] = counts
@@ -495,7 +495,7 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
         else:
             setattr(target[0], target[1], timers[name].wrap(getattr(target[0], target[1])))
     for q in queries[:5]:  # warm-up
-        desk.search(q, limit=10)
+        desk.retriever.search(q, limit=10)
     lat: dict[str, list[float]] = {}
     part_means: dict[str, dict[str, float]] = {}
     hits_count: dict[str, float] = {}
@@ -504,7 +504,7 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
         times, nhits = [], 0
         for q in queries:
             t0 = time.perf_counter()
-            res = desk.search(q, limit=10, **kw)
+            res = desk.retriever.search(q, limit=10, **kw)
             times.append((time.perf_counter() - t0) * 1000)
             nhits += len(res.hits)
         lat[label] = times
@@ -666,7 +666,7 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
     )
     desk = Newsdesk(config, embedder=embedder)
     retr = desk.retriever
-    store = desk.store_or_open()
+    store = desk.parts.store_or_open()
     n = desk.archive.embedded_passage_count()
     stored_before = desk.archive.db.execute("SELECT count(*) FROM passage_neighbours").fetchone()[0]
     sampled = None
@@ -727,14 +727,14 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
 
     conditions = search_conditions(desk)
     for q in queries[:5]:
-        desk.search(q, limit=10)
+        desk.retriever.search(q, limit=10)
     lat = {}
     paths: dict[str, dict[str, int]] = {}
     for label, kw in conditions.items():
         times = []
         for q in queries:
             t0 = time.perf_counter()
-            desk.search(q, limit=10, **kw)
+            desk.retriever.search(q, limit=10, **kw)
             times.append((time.perf_counter() - t0) * 1000)
             path = retr.engine.last_path if retr.uses_engine else "mirror"
             paths.setdefault(label, {}).setdefault(path, 0)
@@ -778,7 +778,7 @@ def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
             t2 = time.perf_counter()
             retr.refresh_mirror()
             t3 = time.perf_counter()
-            desk.search(queries[0] + " after", limit=10)
+            desk.retriever.search(queries[0] + " after", limit=10)
             parts.update(write_s=t1 - t0, embed_s=t2 - t1, refresh_s=t3 - t2, next_search_s=time.perf_counter() - t3)
 
         async def probed():
@@ -848,7 +848,7 @@ def bench_queries(n: int) -> list[str]:
 
 def search_conditions(desk) -> dict[str, dict]:
     """The searches timed: unfiltered, a 30-day and a 1-year window (3 and 4-5 years back), the
-    first outlet, and guild A's scope; each as keyword arguments of ``Newsdesk.search``."""
+    first outlet, and guild A's scope; each as keyword arguments of ``Newsdesk.retriever.search``."""
     from index.models import Scope
 
     outlets = [o["outlet"] for o in desk.archive.outlets()]

@@ -48,33 +48,33 @@ def main() -> None:
     wipe = sqlite3.connect(str(desk.config.archive_path))  # a copy: start from no watches and no questions
     wipe.executescript("DELETE FROM watches; DELETE FROM watch_notices; DELETE FROM asked; DELETE FROM answer_votes;")
     wipe.close()
-    desk.ask(questions[0]["question"])  # warm-up: model, mirror, neighbour lists
+    desk.reading.ask(questions[0]["question"])  # warm-up: model, mirror, neighbour lists
     out: dict = {}
 
     started = time.perf_counter()
     for q in questions[: args.watches]:
-        desk.add_watch(q["question"][:300])
+        desk.watches.add(q["question"][:300])
     out["add_ms_per_watch"] = 1000 * (time.perf_counter() - started) / args.watches
 
     started = time.perf_counter()
-    assert desk.check_watches() == []
+    assert desk.watches.check() == []
     out["check_nothing_new_ms"] = 1000 * (time.perf_counter() - started)
 
     conn = sqlite3.connect(str(desk.config.archive_path))
     conn.execute("UPDATE watches SET seen_article_id = seen_article_id - 1")
     conn.commit()
     started = time.perf_counter()
-    changes = desk.check_watches()
+    changes = desk.watches.check()
     out["recheck_ms_per_watch"] = 1000 * (time.perf_counter() - started) / args.watches
     out["false_notices"] = len(changes)
 
     sample = questions[: args.limit]
     started = time.perf_counter()
     for q in sample:
-        desk.record_answer(Answer(q["question"], "", [], True), as_of=None)
+        desk.feedback.record(Answer(q["question"], "", [], True), as_of=None)
     out["record_ms_per_question"] = 1000 * (time.perf_counter() - started) / len(sample)
     started = time.perf_counter()
-    groups = desk.question_report(find_feeds=False)
+    groups = desk.feedback.report(find_feeds=False)
     out["report_ms"] = 1000 * (time.perf_counter() - started)
     # the report lists the biggest groups; the purity proxy looks at all of them
     items = desk.archive.questions_needing_coverage(None, True, limit=len(sample))

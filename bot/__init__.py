@@ -137,7 +137,7 @@ async def _mark_server(interaction: discord.Interaction) -> bool:
 def _warm_up(desk: Newsdesk) -> None:
     """Load the date parser's data once, so validating /ask options before deferring stays instant."""
     try:
-        desk.check_query(None, since="yesterday")
+        desk.reading.check_query(None, since="yesterday")
     except Exception:  # noqa: BLE001 - only a warm-up
         pass
 

@@ -16,7 +16,7 @@ async def source_autocomplete(interaction: discord.Interaction, current: str) ->
     bot = bot_of(interaction)
     scope = reader_scope(bot, interaction.user.id, interaction.guild_id)
     try:
-        outlets = (await bot.call(bot.desk.sources, scope))["outlets"]
+        outlets = (await bot.call(bot.desk.reading.sources, scope))["outlets"]
     except NewsdeskError:
         return []
     typed = (current or "").strip().lower()
@@ -31,7 +31,7 @@ async def feed_autocomplete(interaction: discord.Interaction, current: str) -> l
     bot = bot_of(interaction)
     scope = interaction_admin_scope(interaction)
     try:
-        feeds = await bot.call(bot.desk.list_feeds, scope)
+        feeds = await bot.call(bot.desk.archive.list_feeds, scope)
     except NewsdeskError:
         return []
     if scope.scoped:

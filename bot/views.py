@@ -103,11 +103,11 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:mo
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot = bot_of(interaction)
         scope = _scope(interaction)
-        article = await bot.call(bot.desk.article, self.article_id, scope)
+        article = await bot.call(bot.desk.reading.article, self.article_id, scope)
         mark_server(interaction.guild_id, interaction.user.id)
         async with bot.heavy.slot():
             result = await bot.call(
-                bot.desk.search, article.title or article.text[:200], limit=PER_PAGE + 1, scope=scope
+                bot.desk.retriever.search, article.title or article.text[:200], limit=PER_PAGE + 1, scope=scope
             )
         hits = [h for h in result.hits if h.article.id != article.id][:PER_PAGE]
         embed = render.hits_page_embed(
@@ -136,7 +136,7 @@ def load_passages(desk, article_ids: Sequence[int], quotes: dict[int, list[str]]
     items = []
     for n, article_id in enumerate(article_ids, start=1):
         try:
-            article, rows = desk.passage_texts(article_id, scope)
+            article, rows = desk.reading.passage_texts(article_id, scope)
         except NotFound:
             continue
         cited = quotes.get(n, [])

@@ -73,7 +73,7 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
         gold = {_path(g) for g in q.get("gold", [])}
         started = time.perf_counter()
         try:
-            result = desk.search(q["question"], as_of=q.get("asked_at"), limit=k)
+            result = desk.retriever.search(q["question"], as_of=q.get("asked_at"), limit=k)
             hits = result.hits
         except NewsdeskError:
             hits = []
@@ -95,7 +95,7 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
         if answers:
             started = time.perf_counter()
             try:
-                answer = desk.ask(q["question"], as_of=q.get("asked_at"))
+                answer = desk.reading.ask(q["question"], as_of=q.get("asked_at"))
             except NewsdeskError:
                 answer = None
             ask_ms.append((time.perf_counter() - started) * 1000)

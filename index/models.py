@@ -242,7 +242,7 @@ class DoctorReport:
     installation: list[dict] = field(default_factory=list)  # {"check", "ok", "detail", "problem"}
 
 
-# -- topic alerts (issue #15) ----------------------------------------------------
+# -- topic alerts ----------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -478,7 +478,7 @@ class StoryComparison:
         }
 
 
-# -- standing questions and answer feedback (issue #15) -------------------------------
+# -- standing questions and answer feedback -------------------------------
 
 
 @dataclass(frozen=True)
@@ -555,3 +555,54 @@ class QuestionGroup:
             "suggestions": self.suggestions,
             "discovery": self.discovery,
         }
+
+
+# -- what a feed's deliveries are configured with (stored by the archive) --
+@dataclass(frozen=True)
+class FilterRule:
+    id: int
+    feed_id: int
+    channel_id: int | None
+    action: str  # include | exclude
+    field: str  # any | title | text | author | category
+    pattern: str
+    regex: bool = False
+    negate: bool = False
+    case_sensitive: bool = False
+
+    def describe(self) -> str:
+        kind = "regex" if self.regex else "words"
+        neg = "not " if self.negate else ""
+        case = ", case-sensitive" if self.case_sensitive else ""
+        return f'#{self.id} {self.action} {neg}{self.field} {kind} "{self.pattern}"{case}'
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    channel_id: int
+    per_window: int | None = None
+    window_seconds: int | None = None
+    daily_max: int | None = None
+    max_age_days: float | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.per_window or self.daily_max or self.max_age_days)
+
+    def describe(self) -> str:
+        parts = []
+        if self.per_window:
+            parts.append(f"at most {self.per_window} posts per {(self.window_seconds or 0) // 60} min")
+        if self.daily_max:
+            parts.append(f"at most {self.daily_max} posts a day")
+        if self.max_age_days:
+            parts.append(f"nothing older than {self.max_age_days:g} days")
+        return "; ".join(parts) or "no limits"
+
+
+@dataclass(frozen=True)
+class PostTemplate:
+    feed_id: int
+    body: str
+    style: str = "embed"
+    timezone: str = "UTC"

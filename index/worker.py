@@ -22,7 +22,7 @@ def run_worker(desk, once: bool = False, sleep=time.sleep) -> None:
     log.warning("worker: polling due feeds %s", "once" if once else f"every {interval:.0f} s")
     while True:
         try:
-            report = desk.ingest(due_only=True)
+            report = desk.indexing.ingest(due_only=True)
         except NewsdeskError as exc:
             log.error("poll failed: %s", exc)
             if once:

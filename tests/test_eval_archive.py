@@ -44,8 +44,8 @@ def desk(eval_server, tmp_path_factory):
     )
     desk = Newsdesk(config)
     for name in FEEDS:
-        desk.add_feed(f"{eval_server}/feeds/{name}.xml")
-    desk.first_report = desk.ingest()
+        desk.feeds.add(f"{eval_server}/feeds/{name}.xml")
+    desk.first_report = desk.indexing.ingest()
     yield desk
     desk.close()
 
@@ -61,7 +61,7 @@ def test_every_item_is_archived_with_its_outlet(desk):
     assert report.feeds_failed == 0, report.errors
     expected = sum(len(_items(n)) for n in FEEDS)
     assert report.articles_new == expected
-    outlets = {o["outlet"]: o["articles"] for o in desk.sources()["outlets"]}
+    outlets = {o["outlet"]: o["articles"] for o in desk.reading.sources()["outlets"]}
     assert outlets == {
         "Left Voice": 1,
         "USA TODAY": len(_items("usa-today-2012")) + len(_items("usa-today-2013")),
@@ -91,16 +91,18 @@ def test_wordpress_trailer_is_dropped_and_dates_are_kept(desk):
 
 
 def test_second_ingest_adds_and_embeds_nothing(desk):
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_new == 0 and report.articles_updated == 0
     assert report.passages_embedded == 0
     assert report.feeds_not_modified == len(FEEDS)
     counts = desk.archive.counts()
-    assert counts["passages"] == counts["embedded_passages"] == desk.store_or_open().count()
+    assert counts["passages"] == counts["embedded_passages"] == desk.parts.store_or_open().count()
 
 
 def test_minnesota_question_answers_700_citing_left_voice(desk):
-    answer = desk.ask("How many federal immigration agents were being withdrawn from Minnesota?", as_of="2026-02-10")
+    answer = desk.reading.ask(
+        "How many federal immigration agents were being withdrawn from Minnesota?", as_of="2026-02-10"
+    )
     assert not answer.abstained
     assert "700" in answer.text
     assert any(c.article.outlet == "Left Voice" for c in answer.citations)
@@ -110,9 +112,9 @@ def test_minnesota_question_answers_700_citing_left_voice(desk):
 
 def test_both_seed_questions_lead_with_700_citing_left_voice(desk):
     """The two questions of issue 18: the answer's lead says 700, and cites Left Voice as [1]."""
-    numbers = desk.ask("How many federal immigration agents were withdrawn from Minnesota?", as_of="2026-02-10")
+    numbers = desk.reading.ask("How many federal immigration agents were withdrawn from Minnesota?", as_of="2026-02-10")
     assert numbers.text.startswith("**700** federal immigration agents [1]")
-    announce = desk.ask("What did Tom Homan announce in Minneapolis?", as_of="2026-02-10")
+    announce = desk.reading.ask("What did Tom Homan announce in Minneapolis?", as_of="2026-02-10")
     first = announce.text.split(" [1]")[0]
     assert "700" in first and "announced" in first
     for answer in (numbers, announce):
@@ -120,6 +122,6 @@ def test_both_seed_questions_lead_with_700_citing_left_voice(desk):
 
 
 def test_as_of_hides_later_coverage(desk):
-    result = desk.search("immigration agents Minnesota", as_of="2026-02-01")
+    result = desk.retriever.search("immigration agents Minnesota", as_of="2026-02-01")
     assert all(h.article.published < "2026-02-02" for h in result.hits)
     assert not any(h.article.outlet == "Left Voice" for h in result.hits)

@@ -1,4 +1,4 @@
-"""Many machines (issue #17): two bot processes and a worker, each with its own data directory,
+"""Many machines: two bot processes and a worker, each with its own data directory,
 sharing nothing but a PostgreSQL archive and a `chroma run` server (all on 127.0.0.1).
 
 * every new article is auto-posted once over both bots, every feed-health notice is sent once,
@@ -174,8 +174,8 @@ async def _bot_main(config_path: str, barrier) -> dict:
             "urls": urls,
             "notices": [m.content for m in admin_log.history() if m.author.id == env.bot.user.id],
             "answer": (answer.response.content or "", embed.description if embed else "", embed.url if embed else ""),
-            "index": desk.stats()["index"],
-            "articles": desk.stats()["articles"],
+            "index": desk.health.stats()["index"],
+            "articles": desk.health.stats()["articles"],
         }
     finally:
         await env.shutdown()
@@ -190,8 +190,8 @@ def test_two_bots_and_a_worker_on_postgresql_and_a_chroma_server(server, postgre
     flaky = make_feed(server, "flaky", "Flaky Wire", [FLAKY], "/mm1")
     worker_config = load_config(machines.path("worker"))
     desk = new_desk(worker_config)
-    desk.add_feed(metro.url, "Metro", channel_id=news_id)
-    desk.add_feed(flaky.url, "Flaky")
+    desk.feeds.add(metro.url, "Metro", channel_id=news_id)
+    desk.feeds.add(flaky.url, "Flaky")
     desk.close()
     log = run_worker(machines.path("worker"))  # the backlog: archived, never posted
     assert "poll: 2 ok, 0 failed" in log, log
@@ -289,7 +289,7 @@ def test_a_bot_killed_mid_ingest_on_postgresql_leaves_nothing_half_done(server, 
             slug=f"w-{i}",
         )
     desk = new_desk(load_config(machines.path("bot-a")))
-    desk.add_feed(wire.url, "Wire")
+    desk.feeds.add(wire.url, "Wire")
     desk.close()
 
     ctx = multiprocessing.get_context("spawn")
@@ -338,11 +338,11 @@ def test_a_bot_killed_mid_ingest_on_postgresql_leaves_nothing_half_done(server, 
     assert articles == len(METRO) + 240 and waiting == 0 and passages > articles  # METRO's first story and the 240
     desk = new_desk(load_config(machines.path("worker")))
     try:
-        store = desk.store_or_open()
+        store = desk.parts.store_or_open()
         assert store.count() == passages  # each passage once in Chroma: none lost, none twice
-        report = desk.doctor()
+        report = desk.health.doctor()
         assert report.ok and report.problems == [], report.problems
-        assert desk.search("harbour council plan 7").hits
+        assert desk.retriever.search("harbour council plan 7").hits
     finally:
         desk.close()
     env = dict(os.environ, NEWSDESK_ALLOW_PRIVATE_NETWORKS="1")

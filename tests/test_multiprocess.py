@@ -141,7 +141,7 @@ async def test_worker_ingests_and_bots_that_do_not_poll_post_each_new_article_on
     desk_a = new_desk(config)
     env = new_env(config, desk_a)
     guild, news = world(env)
-    desk_a.add_feed(metro.url, "Metro", guild_id=guild.id, channel_id=news.id)
+    desk_a.feeds.add(metro.url, "Metro", guild_id=guild.id, channel_id=news.id)
 
     log = await asyncio.to_thread(run_worker, config_path)  # the backlog
     assert "poll: 1 ok, 0 failed, 2 new articles" in log, log
@@ -226,7 +226,7 @@ def test_two_bot_processes_and_a_worker_post_each_new_article_once(server, confi
 
     news_id = asyncio.run(channel_id())
     desk = new_desk(config)
-    desk.add_feed(metro.url, "Metro", channel_id=news_id)
+    desk.feeds.add(metro.url, "Metro", channel_id=news_id)
     desk.close()
     run_worker(config_path)  # backlog
 
@@ -416,16 +416,16 @@ async def test_ingest_outside_the_bot_posts_once_across_restart_and_redating(ser
     desk = new_desk(config)
     env = new_env(config, desk)
     guild, news = world(env)
-    feed, _ = desk.add_feed(metro.url, "Metro", guild_id=guild.id, channel_id=news.id)
+    feed, _ = desk.feeds.add(metro.url, "Metro", guild_id=guild.id, channel_id=news.id)
     await env.start()
     try:
-        await asyncio.to_thread(desk.ingest, due_only=True)  # the worker's job; the first fetch is backlog
+        await asyncio.to_thread(desk.indexing.ingest, due_only=True)  # the worker's job; the first fetch is backlog
         await env.advance_time(POST_WAIT)
         assert news.history() == []
 
         links = new_stories(metro, "fresh", 2)
         desk.archive.update_feed(feed.id, next_poll_at=0)
-        report = await asyncio.to_thread(desk.ingest, due_only=True)
+        report = await asyncio.to_thread(desk.indexing.ingest, due_only=True)
         assert report.articles_new == 2
         assert news.history() == []  # the bot did not ingest: it posts on its own schedule
         await env.advance_time(POST_WAIT)
@@ -442,7 +442,7 @@ async def test_ingest_outside_the_bot_posts_once_across_restart_and_redating(ser
             item["date"] = datetime.now(UTC)
         metro.publish()
         desk.archive.update_feed(feed.id, next_poll_at=0)
-        report = await asyncio.to_thread(desk.ingest, due_only=True)
+        report = await asyncio.to_thread(desk.indexing.ingest, due_only=True)
         assert report.articles_new == 0 and report.feeds_ok == 1
         await env.advance_time(POST_WAIT * 2)
         assert [m.embeds[0].url for m in news.history()] == links

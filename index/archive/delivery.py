@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..delivery.filters import FilterRule
-from ..delivery.limits import ChannelLimits
-from ..delivery.templates import PostTemplate
+from ..models import ChannelLimits, FilterRule, PostTemplate
 from .db import Database
 from .posts import _EPOCH_SQL, _EPOCH_SQL_POSTGRES
 from .sql import now_iso
@@ -34,7 +32,7 @@ _RULE_COLUMNS = "id, feed_id, channel_id, action, field, pattern, regex, negate,
 
 # SQLite's REPLACE deletes the row clashing on the UNIQUE (feed_id, role_id) index and inserts a new
 # one (a new id: the ping goes last in feed_pings). PostgreSQL's ON CONFLICT needs that index as its
-# target, and a new identity value for the same order (issue #17); atomic across processes as well.
+# target, and a new identity value for the same order; atomic across processes as well.
 _SET_PING_POSTGRES = """INSERT INTO delivery_pings (feed_id, guild_id, role_id, field, pattern, regex,
     subscribable, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (feed_id, role_id) DO UPDATE SET id = DEFAULT, guild_id = excluded.guild_id,

@@ -1,8 +1,8 @@
-"""Following stories (issue #15): digest schedules and their once-per-period claims, and the
+"""Following stories: digest schedules and their once-per-period claims, and the
 reads behind digests, timelines and story comparison (articles of a period, the articles whose
 text holds every word of a topic, first passages).
 
-On PostgreSQL (issue #17) the schedule limit per server is counted under an advisory lock
+On PostgreSQL the schedule limit per server is counted under an advisory lock
 (:mod:`.serialise`), a run claim locks its schedule row (``FOR KEY SHARE``: a concurrent removal
 waits, or has removed it) and is won by the ``(schedule_id, period_key)`` primary key, and the
 topic match reads ``passages.fts`` instead of FTS5 (:data:`PG_TOPIC_MATCHES`)."""
@@ -176,7 +176,12 @@ class DigestStore(Database):
             return cur.rowcount == 1
 
     def record_digest_run(
-        self, schedule_id: int, period_key: str, state: str, message_id: int | None, detail: str | None
+        self,
+        schedule_id: int,
+        period_key: str,
+        state: str,
+        message_id: int | None = None,
+        detail: str | None = None,
     ) -> None:
         with self.transaction():
             self.db.execute(

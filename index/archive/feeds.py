@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..errors import LimitReached, NotFound
+from ..errors import NotFound
 from ..models import GLOBAL, Feed, Scope
 from .passages import PassageStore
 from .rows import feed_from_row
@@ -26,7 +26,6 @@ class FeedStore(PassageStore):
         guild_id: int | None = None,
         channel_id: int | None = None,
         added_by: int | None = None,
-        max_per_server: int = 0,
     ) -> tuple[Feed, bool]:
         """Subscribe a server (``guild_id``; None: the global configuration) to a feed; returns
         (feed, created). Each server has its own row for a URL, so its name, channel and delivery
@@ -35,17 +34,29 @@ class FeedStore(PassageStore):
         already follows is returned unchanged. A new row starts with what the URL's other rows
         already carry, as backlog (never auto-posted). A URL the global configuration follows is
         every server's already: it is returned unchanged too."""
+        added = self.add_server_feed(url, name, guild_id, channel_id, added_by)
+        assert added is not None  # no limit given
+        return added
+
+    def add_server_feed(
+        self,
+        url: str,
+        name: str = "",
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        added_by: int | None = None,
+        max_per_server: int = 0,
+    ) -> tuple[Feed, bool] | None:
+        """:meth:`add_feed`, or None when the server already follows ``max_per_server`` feeds (0:
+        no limit), counted in the write transaction so two processes cannot both pass it."""
         existing = self._own_feed_row(url, guild_id) or (self._own_feed_row(url, None) if guild_id else None)
         if existing:
             return existing, False
         with self.transaction():
             if guild_id is not None and max_per_server:
                 serialise_writers(self, "feeds", guild_id)
-                held = self.db.execute("SELECT count(*) FROM feeds WHERE guild_id = ?", [guild_id]).fetchone()[0]
-                if held >= max_per_server:
-                    raise LimitReached(
-                        f"this server already follows {held} feeds (the limit is {max_per_server}); remove some first"
-                    )
+                if self.count_server_feeds(guild_id) >= max_per_server:
+                    return None
             feed_id = insert_row(
                 self.db,
                 "feeds",
@@ -65,6 +76,9 @@ class FeedStore(PassageStore):
             if sibling is not None:
                 self._copy_feed_state(sibling, feed_id)
         return self.get_feed(feed_id), True
+
+    def count_server_feeds(self, guild_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM feeds WHERE guild_id = ?", [guild_id]).fetchone()[0]
 
     def _own_feed_row(self, url: str, guild_id: int | None) -> Feed | None:
         row = self.db.execute(

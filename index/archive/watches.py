@@ -1,7 +1,7 @@
 """Standing questions and answer feedback (migration m009): watches with their last answer, the
 claims that post each change of a watch's answer once, the answers /ask gave and the votes on them.
 
-On PostgreSQL (issue #17) the same SQL runs (``IS ?`` and the scalar ``max(a, b)`` are translated
+On PostgreSQL the same SQL runs (``IS ?`` and the scalar ``max(a, b)`` are translated
 by :func:`index.archive.pg.translate`). The per-server and per-member watch limits, and a voter's
 replaced vote, are read under an advisory lock (:mod:`.serialise`). A notice claim is won by the
 ``(watch_id, fingerprint)`` primary key (``ON CONFLICT DO NOTHING``: a concurrent claimer waits for
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from ..errors import BadQuery, NotFound
+from ..errors import NotFound
 from ..models import Watch
 from .db import Database
 from .serialise import serialise_writers
@@ -84,20 +84,21 @@ class WatchStore(Database):
         fingerprint: str,
         max_per_guild: int,
         max_per_member: int,
-    ) -> Watch:
-        """Save a watch; BadQuery when the server or the member has too many (counted in the same
-        write transaction, so two processes cannot both pass the limit)."""
+    ) -> Watch | tuple[str, int]:
+        """Save a watch, or refuse it when the server or the member already holds as many as the
+        limit: then ("server", count) or ("member", count), for the service to word (counted in the
+        same write transaction, so two processes cannot both pass the limit)."""
         with self.transaction():
             serialise_writers(self, "watches", guild_id)  # both limits count within the server
             count = self.db.execute("SELECT count(*) FROM watches WHERE guild_id IS ?", [guild_id]).fetchone()[0]
             if guild_id is not None and count >= max_per_guild:
-                raise BadQuery(f"this server already has {count} watches (at most {max_per_guild}); remove one first")
+                return ("server", count)
             if created_by is not None:
                 mine = self.db.execute(
                     "SELECT count(*) FROM watches WHERE created_by = ? AND guild_id IS ?", [created_by, guild_id]
                 ).fetchone()[0]
                 if mine >= max_per_member:
-                    raise BadQuery(f"you already have {mine} watches here (at most {max_per_member}); remove one first")
+                    return ("member", mine)
             cur = self.db.execute(
                 """INSERT INTO watches (guild_id, channel_id, user_id, question, created_by, created_at, checked_at,
                    seen_article_id, seen_update_id, answer, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",

@@ -1,4 +1,4 @@
-"""`newsdesk follow add|list|remove` and `newsdesk alerts`: topic alerts (issue #15) from a terminal.
+"""`newsdesk follow add|list|remove` and `newsdesk alerts`: topic alerts from a terminal.
 
 A follow made here without ``--channel``/``--user`` has no target: ``newsdesk alerts`` shows what it
 (and every other follow) would receive. The commands take the group's Context from ``ctx.obj``."""
@@ -56,7 +56,7 @@ def follow_add(c, topic, guild_id, channel_id, user_id):
         raise click.UsageError("--channel needs --guild (the server the channel is in)")
     if channel_id is not None and user_id is not None:
         raise click.UsageError("give --channel or --user, not both")
-    made = c.desk.follow_topic(topic, guild_id=guild_id, channel_id=channel_id, user_id=user_id)
+    made = c.desk.following.add(topic, guild_id=guild_id, channel_id=channel_id, user_id=user_id)
     click.echo(f"following: {follow_line(made)}")
 
 
@@ -66,7 +66,7 @@ def follow_add(c, topic, guild_id, channel_id, user_id):
 @handle_errors
 def follow_list(c, as_json):
     """Every follow."""
-    follows = c.desk.follows(everything=True)
+    follows = c.desk.following.list_follows(everything=True)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in follows], ensure_ascii=False))
         return
@@ -82,7 +82,7 @@ def follow_list(c, as_json):
 @handle_errors
 def follow_remove(c, follow_id):
     """Stop following (by id, see `newsdesk follow list`)."""
-    removed = c.desk.unfollow(follow_id, everything=True)
+    removed = c.desk.following.remove(follow_id, everything=True)
     click.echo(f"removed: {follow_line(removed)}")
 
 
@@ -94,7 +94,7 @@ def follow_remove(c, follow_id):
 @handle_errors
 def alerts(c, since, threshold, as_json):
     """What the follows would receive (nothing is sent or claimed)."""
-    found = c.desk.preview_alerts(since=since, threshold=threshold)
+    found = c.desk.following.preview(since=since, threshold=threshold)
     if as_json:
         click.echo(json.dumps([a.to_dict() for a in found], ensure_ascii=False))
         return
@@ -104,6 +104,4 @@ def alerts(c, since, threshold, as_json):
         click.echo("\n".join(alert_lines(alert)))
 
 
-def register(group: click.Group) -> None:
-    group.add_command(follow)
-    group.add_command(alerts)
+COMMANDS = [follow, alerts]

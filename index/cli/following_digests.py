@@ -1,7 +1,7 @@
 """`newsdesk digest`, `newsdesk timeline`, `newsdesk compare`: the terminal's side of /digest,
-/timeline and /compare (issue #15). ``register(cli)`` adds them to the `newsdesk` group; the
-context object is the group's (its ``desk`` is the Newsdesk), so this module needs nothing of
-:mod:`index.cli.commands` (no import cycle)."""
+/timeline and /compare, listed in ``COMMANDS`` for the `newsdesk` group; the context object is
+the group's (its ``desk`` is the Newsdesk), so this module needs nothing of :mod:`index.cli.commands`
+(no import cycle)."""
 
 from __future__ import annotations
 
@@ -83,59 +83,61 @@ def comparison_text(comparison: StoryComparison) -> str:
     return "\n".join(lines)
 
 
-def register(cli: click.Group) -> None:
-    """Add the digest, timeline and compare commands to the `newsdesk` group."""
+@click.command("digest")
+@click.option("--since", default=None, help="From this date (default: one period before --until).")
+@click.option("--until", default=None, help="Up to this date (default: now).")
+@click.option("--period", default=None, help="daily (default) or weekly, when --since is not given.")
+@click.option("--topic", default=None, help="Only stories on this topic (hybrid retrieval, as `ask`).")
+@click.option("--limit", default=8, show_default=True, help="Stories at most.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handle_errors
+def digest(c, since, until, period, topic, limit, as_json):
+    """The period's top stories, ranked by how many outlets covered them, with links."""
+    result = c.desk.digests.make(since=since, until=until, period=period, topic=topic, limit=limit)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(digest_text(result))
 
-    @cli.command("digest")
-    @click.option("--since", default=None, help="From this date (default: one period before --until).")
-    @click.option("--until", default=None, help="Up to this date (default: now).")
-    @click.option("--period", default=None, help="daily (default) or weekly, when --since is not given.")
-    @click.option("--topic", default=None, help="Only stories on this topic (hybrid retrieval, as `ask`).")
-    @click.option("--limit", default=8, show_default=True, help="Stories at most.")
-    @click.option("--json", "as_json", is_flag=True)
-    @click.pass_obj
-    @handle_errors
-    def digest(c, since, until, period, topic, limit, as_json):
-        """The period's top stories, ranked by how many outlets covered them, with links."""
-        result = c.desk.digest(since=since, until=until, period=period, topic=topic, limit=limit)
-        if as_json:
-            emit_json(result.to_dict())
-            return
-        click.echo(digest_text(result))
 
-    @cli.command("timeline")
-    @click.argument("topic")
-    @click.option("--since", default=None)
-    @click.option("--until", default=None)
-    @click.option("--as-of", default=None, help="What was known then: nothing published or archived later counts.")
-    @click.option("--out", "out", default=None, type=click.Path(dir_okay=False), help="Write the chart (PNG) here.")
-    @click.option("--json", "as_json", is_flag=True, help="The counts per outlet and bucket as JSON.")
-    @click.pass_obj
-    @handle_errors
-    def timeline(c, topic, since, until, as_of, out, as_json):
-        """Coverage of TOPIC over time per outlet (articles holding every word of it), peaks, chronology."""
-        result = c.desk.timeline(topic, since=since, until=until, as_of=as_of, render=bool(out))
-        if out:
-            try:
-                Path(out).write_bytes(result.png)
-            except OSError as exc:
-                raise NewsdeskError(f"cannot write {out}: {exc.strerror}") from None
-        if as_json:
-            emit_json({**result.to_dict(), "chart": out})
-            return
-        click.echo(timeline_text(result))
-        if out:
-            click.echo(f"chart: {out}")
+@click.command("timeline")
+@click.argument("topic")
+@click.option("--since", default=None)
+@click.option("--until", default=None)
+@click.option("--as-of", default=None, help="What was known then: nothing published or archived later counts.")
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False), help="Write the chart (PNG) here.")
+@click.option("--json", "as_json", is_flag=True, help="The counts per outlet and bucket as JSON.")
+@click.pass_obj
+@handle_errors
+def timeline(c, topic, since, until, as_of, out, as_json):
+    """Coverage of TOPIC over time per outlet (articles holding every word of it), peaks, chronology."""
+    result = c.desk.stories.timeline(topic, since=since, until=until, as_of=as_of, render=bool(out))
+    if out:
+        try:
+            Path(out).write_bytes(result.png)
+        except OSError as exc:
+            raise NewsdeskError(f"cannot write {out}: {exc.strerror}") from None
+    if as_json:
+        emit_json({**result.to_dict(), "chart": out})
+        return
+    click.echo(timeline_text(result))
+    if out:
+        click.echo(f"chart: {out}")
 
-    @cli.command("compare")
-    @click.argument("query")
-    @click.option("--json", "as_json", is_flag=True)
-    @click.pass_obj
-    @handle_errors
-    def compare(c, query, as_json):
-        """One story across outlets (a query, or an article URL or id): who was first, whose figures differ."""
-        result = c.desk.compare_story(query)
-        if as_json:
-            emit_json(result.to_dict())
-            return
-        click.echo(comparison_text(result))
+
+@click.command("compare")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handle_errors
+def compare(c, query, as_json):
+    """One story across outlets (a query, or an article URL or id): who was first, whose figures differ."""
+    result = c.desk.stories.compare(query)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    click.echo(comparison_text(result))
+
+
+COMMANDS = [digest, timeline, compare]

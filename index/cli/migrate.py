@@ -1,4 +1,4 @@
-"""`newsdesk migrate-archive`: copy the SQLite archive into PostgreSQL (issue #17), resumable and
+"""`newsdesk migrate-archive`: copy the SQLite archive into PostgreSQL, resumable and
 verified (index/archive/migrate.py). The target is ``--to URL`` or else the configured
 ``[archive] url`` / ``NEWSDESK_ARCHIVE_URL``; a password never has to be typed on the command
 line (PGPASSWORD, ~/.pgpass, or the whole URL in NEWSDESK_ARCHIVE_URL) and is never printed."""
@@ -87,3 +87,6 @@ def migrate_archive_command(obj, to_url, from_path, verify_only, batch_size, as_
             "the source changed while it was copied (is a bot or worker still running?): the target holds "
             "the snapshot taken at the start; stop them and run migrate-archive again"
         )
+
+
+COMMANDS = [migrate_archive_command]

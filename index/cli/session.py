@@ -42,7 +42,7 @@ def _empty_hint(desk) -> str | None:
 
 
 def _feed_lines(desk) -> str:
-    feeds = desk.list_feeds()
+    feeds = desk.archive.list_feeds()
     if not feeds:
         return "No feeds yet. Add one with `feeds add URL`."
     lines = []
@@ -63,7 +63,7 @@ def _feeds(desk, rest: str, output) -> None:
         if not arg:
             output("Give the feed's address: feeds add https://example.com/rss.xml")
             return
-        feed, created = desk.add_feed(arg)
+        feed, created = desk.feeds.add(arg)
         if created:
             output(f"Added feed [{feed.id}] {feed.url}. Type `ingest` to fetch it.")
         else:
@@ -72,7 +72,7 @@ def _feeds(desk, rest: str, output) -> None:
         if not arg:
             output("Give an OPML file or URL: feeds import subscriptions.opml")
             return
-        result = desk.import_opml(desk.read_opml(arg))
+        result = desk.feeds.import_opml(desk.feeds.read_opml(arg))
         output(
             f"Imported {len(result['added'])} feeds ({len(result['existing'])} already present, "
             f"{len(result['refused'])} refused)." + (" Type `ingest` to fetch them." if result["added"] else "")
@@ -84,18 +84,18 @@ def _feeds(desk, rest: str, output) -> None:
 
 
 def _ingest(desk, output, show_progress: bool) -> None:
-    if not desk.list_feeds():
+    if not desk.archive.list_feeds():
         output("There are no feeds to ingest. Add one first: feeds add URL")
         return
     bar, progress = progress_printer(show_progress, say=output)
     if bar:
         with bar:
-            report = desk.ingest(progress=progress)
+            report = desk.indexing.ingest(progress=progress)
     else:
-        report = desk.ingest(progress=progress)
+        report = desk.indexing.ingest(progress=progress)
     summary, _errors = render_report(report)
     output(summary)
-    for feed in desk.list_feeds():
+    for feed in desk.archive.list_feeds():
         if feed.status == "error":
             output(f"Could not read {feed.url}: {feed.last_error or 'unknown error'}.")
         elif feed.articles == 0:
@@ -145,15 +145,15 @@ def run_chat(desk, input_fn=input, output=click.echo, *, show_progress: bool | N
             elif verb == "ingest":
                 _ingest(desk, output, show_progress)
             elif verb == "search":
-                result = desk.search(rest)
+                result = desk.retriever.search(rest)
                 output(render_hits(result.hits, result.notices))
             elif verb == "latest":
-                output(render_hits(desk.latest(rest or None), []))
+                output(render_hits(desk.reading.latest(rest or None), []))
             elif verb == "article":
-                a = desk.article(rest)
+                a = desk.reading.article(rest)
                 output(f"{a.title}\n{a.outlet} · {a.published}\n{a.url}\n\n{a.text[:1500]}")
             elif verb == "sources":
-                for o in desk.sources()["outlets"]:
+                for o in desk.reading.sources()["outlets"]:
                     output(f"{o['outlet']}: {o['articles']} articles")
             else:
                 question = rest if verb == "ask" else line
@@ -162,13 +162,13 @@ def run_chat(desk, input_fn=input, output=click.echo, *, show_progress: bool | N
                     output(hint)
                     continue
                 context = previous if verb != "ask" and previous and len(question.split()) <= 8 else None
-                if stream is not None and desk.streams:
+                if stream is not None and desk.reading.streams:
                     printer = DraftPrinter(stream)
-                    answer = desk.ask(question, context=context, on_draft=printer)
+                    answer = desk.reading.ask(question, context=context, on_draft=printer)
                     if printer.written:
                         stream("\n\n")
                 else:
-                    answer = desk.ask(question, context=context)
+                    answer = desk.reading.ask(question, context=context)
                 output(render_answer(answer))
                 previous = question if context is None else f"{context} {question}"
         except NewsdeskError as exc:

@@ -1,5 +1,5 @@
 """`newsdesk watch add|list|remove|check` (standing questions from a terminal) and the unanswered
-and down-voted questions `newsdesk stats` shows (issue #15).
+and down-voted questions `newsdesk stats` shows.
 
 A watch added here has no Discord destination: `newsdesk watch check` re-asks the terminal's
 watches against the coverage archived since their last check and prints what changed (the bot
@@ -69,7 +69,7 @@ def watch():
 @handle_errors
 def watch_add(c, question):
     """Watch QUESTION: its answer now is kept; `watch check` prints when new coverage changes it."""
-    found, answer = c.desk.add_watch(question)
+    found, answer = c.desk.watches.add(question)
     click.echo(f"watching #{found.id}: {found.question}")
     click.echo(f"  answer now: {answer.text}")
 
@@ -80,7 +80,7 @@ def watch_add(c, question):
 @handle_errors
 def watch_list(c, as_json):
     """Every watch (the terminal's and the servers')."""
-    found = c.desk.list_watches()
+    found = c.desk.watches.list_watches()
     if as_json:
         emit_json([w.to_dict() for w in found])
         return
@@ -96,7 +96,7 @@ def watch_list(c, as_json):
 @handle_errors
 def watch_remove(c, watch_id):
     """Stop watch WATCH_ID."""
-    removed = c.desk.remove_watch(watch_id)
+    removed = c.desk.watches.remove(watch_id)
     click.echo(f"removed #{removed.id}: {removed.question}")
 
 
@@ -107,7 +107,7 @@ def watch_remove(c, watch_id):
 def watch_check(c, as_json):
     """Re-ask the terminal's watches against the coverage archived since their last check; print
     each whose cited answer changed (each change once, also across processes)."""
-    changes = c.desk.check_watches(False)
+    changes = c.desk.watches.check(False)
     for change in changes:
         if as_json:
             emit_json(change.to_dict())
@@ -115,3 +115,6 @@ def watch_check(c, as_json):
             click.echo(change_text(change))
     if not changes and not as_json:
         click.echo("no watched answer changed")
+
+
+COMMANDS = [watch]

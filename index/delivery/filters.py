@@ -8,34 +8,14 @@ one of them matches. A negated rule matches when its pattern does not."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..errors import BadQuery
-from ..models import FILTER_FIELDS, Article
+from ..models import FILTER_FIELDS, Article, FilterRule
 
 FIELDS = FILTER_FIELDS
 ACTIONS = ("include", "exclude")
 MAX_PATTERN = 300
 MAX_RULES = 50
-
-
-@dataclass(frozen=True)
-class FilterRule:
-    id: int
-    feed_id: int
-    channel_id: int | None
-    action: str  # include | exclude
-    field: str  # any | title | text | author | category
-    pattern: str
-    regex: bool = False
-    negate: bool = False
-    case_sensitive: bool = False
-
-    def describe(self) -> str:
-        kind = "regex" if self.regex else "words"
-        neg = "not " if self.negate else ""
-        case = ", case-sensitive" if self.case_sensitive else ""
-        return f'#{self.id} {self.action} {neg}{self.field} {kind} "{self.pattern}"{case}'
 
 
 def compile_pattern(pattern: str, regex: bool, case_sensitive: bool) -> re.Pattern:

@@ -5,33 +5,10 @@ one older than the maximum age is skipped for good. Both are recorded in the del
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..errors import BadQuery
-
-
-@dataclass(frozen=True)
-class ChannelLimits:
-    channel_id: int
-    per_window: int | None = None
-    window_seconds: int | None = None
-    daily_max: int | None = None
-    max_age_days: float | None = None
-
-    @property
-    def any(self) -> bool:
-        return bool(self.per_window or self.daily_max or self.max_age_days)
-
-    def describe(self) -> str:
-        parts = []
-        if self.per_window:
-            parts.append(f"at most {self.per_window} posts per {(self.window_seconds or 0) // 60} min")
-        if self.daily_max:
-            parts.append(f"at most {self.daily_max} posts a day")
-        if self.max_age_days:
-            parts.append(f"nothing older than {self.max_age_days:g} days")
-        return "; ".join(parts) or "no limits"
+from ..models import ChannelLimits
 
 
 def make_limits(

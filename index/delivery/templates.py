@@ -11,26 +11,17 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import BadQuery
-from ..models import Article, Feed
+from ..models import Article, Feed, PostTemplate
 from .summary import summarize
 
 PLACEHOLDERS = ("title", "url", "outlet", "published", "summary", "author", "categories")
 STYLES = ("embed", "text")
 MAX_TEMPLATE = 1500
 DEFAULT_DATE_FORMAT = "%Y-%m-%d %H:%M %Z"
-
-
-@dataclass(frozen=True)
-class PostTemplate:
-    feed_id: int
-    body: str
-    style: str = "embed"
-    timezone: str = "UTC"
 
 
 def _zone(name: str):

@@ -24,6 +24,10 @@ _checks = cf.ThreadPoolExecutor(max_workers=CHECK_THREADS, thread_name_prefix="o
 NOT_CHECKED = "not checked in time (its host name did not resolve quickly); import the file again for it"
 
 
+def feeds_limit_text(limit: int) -> str:
+    return f"this server already follows {limit} feeds (the limit is {limit}); remove some first"
+
+
 def check_outlines(
     outlines: list[OpmlOutline], allow_private: bool, budget_seconds: float
 ) -> tuple[list[OpmlOutline], dict[str, str]]:
@@ -64,12 +68,10 @@ def import_outlines(
     existing: list[Feed] = []
     per_server = config.max_feeds_per_server if guild_id is not None else 0
     for outline in passed:
-        try:
-            feed, created = archive.add_feed(
-                outline.url, outline.name.strip(), guild_id, None, added_by, max_per_server=per_server
-            )
-        except LimitReached as exc:
-            refused[outline.url] = str(exc)
+        got = archive.add_server_feed(outline.url, outline.name.strip(), guild_id, None, added_by, per_server)
+        if got is None:
+            refused[outline.url] = feeds_limit_text(per_server)
             continue
+        feed, created = got
         (added if created else existing).append(feed)
     return {"added": added, "existing": existing, "refused": refused}

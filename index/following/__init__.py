@@ -1,2 +1,3 @@
-"""Following stories, not feeds (issue #15): topic alerts, standing questions, answer feedback, digests,
-timelines, story comparison."""
+"""Following stories, not feeds: topic alerts (:class:`.alerts.Following`), standing questions
+(:mod:`.watch_service`), answer feedback (:mod:`.feedback_service`), digests (:mod:`.digest_service`),
+timelines and story comparison (:mod:`.stories`)."""

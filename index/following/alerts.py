@@ -1,4 +1,4 @@
-"""Topic alerts (issue #15, "Follow stories, not feeds"): follow a topic for a server channel or
+"""Topic alerts: follow a topic for a server channel or
 for oneself by DM; each new article relevant to it is delivered once, other outlets' copies of
 the same story folded in.
 
@@ -25,16 +25,15 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
+from .. import policy
 from ..archive import Archive
 from ..errors import BadQuery, LimitReached, NotFound, PermissionDenied
 from ..models import GLOBAL, Alert, AlertBatch, Article, Follow, Hit, Scope
 from ..search.retriever import Retriever
+from ..text.dates import parse_moment
 from .relevance import score_articles
 
 MAX_TOPIC_CHARS = 200
-MAX_CHANNEL_FOLLOWS = 25  # per server: channel follows
-MAX_DM_FOLLOWS = 10  # per member: DM follows (all servers together)
-MAX_CLI_FOLLOWS = 100  # follows made on the command line without a target
 MAX_ALERTS_PER_TARGET = 5  # per delivery target and pass; more are summarised in one line
 # Calibrated by benchmarks/bench_alerts.py on the dev archive (all-MiniLM-L6-v2, 20 topics, 763
 # daily passes): the best F1 of 0.20..0.60, lenient (0.53: P 0.59, R 0.48) and strict (0.25) alike.
@@ -103,11 +102,14 @@ class Following:
         topic = clean_topic(topic)
         if channel_id is not None:
             user_id = None
-            limit, what = MAX_CHANNEL_FOLLOWS, f"a server has at most {MAX_CHANNEL_FOLLOWS} channel follows"
+            limit = policy.CHANNEL_FOLLOWS_PER_GUILD
+            what = f"a server has at most {limit} channel follows"
         elif user_id is not None:
-            limit, what = MAX_DM_FOLLOWS, f"a member has at most {MAX_DM_FOLLOWS} DM follows"
+            limit = policy.DM_FOLLOWS_PER_MEMBER
+            what = f"a member has at most {limit} DM follows"
         else:
-            limit, what = MAX_CLI_FOLLOWS, f"at most {MAX_CLI_FOLLOWS} follows without a channel or member"
+            limit = policy.CLI_FOLLOWS
+            what = f"at most {limit} follows without a channel or member"
         if self.archive.same_follow(topic, guild_id, channel_id, user_id) is not None:
             raise BadQuery(f"already following {topic!r} there")
         follow = self.archive.add_follow(topic, guild_id, channel_id, user_id, created_by, max_same_target=limit)
@@ -313,11 +315,14 @@ class Following:
             self.archive.pause_follows(follow.user_id, reason)
 
     # -- preview ---------------------------------------------------------------------
-    def preview(
-        self, since_ts: float | None = None, follows: list[Follow] | None = None, threshold: float | None = None
-    ) -> list[Alert]:
+    def preview(self, since=None, follows: list[Follow] | None = None, threshold: float | None = None) -> list[Alert]:
         """What the follows would receive, without queuing or claiming anything: from the articles
-        published since ``since_ts``, or else those that arrived after each follow's cursor."""
+        published since ``since`` (a date, a moment or a timestamp), or else those that arrived after
+        each follow's cursor (at another ``threshold``, to compare)."""
+        since_ts = since if isinstance(since, int | float) else None
+        if since_ts is None:
+            since_dt = parse_moment(since, name="since")
+            since_ts = since_dt.timestamp() if since_dt else None
         follows = self.archive.list_follows(everything=True) if follows is None else follows
         since_ids = self.archive.article_ids_published_since(since_ts) if since_ts is not None else None
         out: list[Alert] = []

@@ -28,7 +28,6 @@ DAY_SECONDS = 86400
 PERIODS = {"daily": 1, "day": 1, "today": 1, "weekly": 7, "week": 7}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_MINUTE = 8 * 60  # 08:00 UTC
-MAX_SCHEDULES_PER_GUILD = 5
 MAX_TOPIC_CHARS = 200
 DIGEST_STORIES = 8
 MAX_STORIES = 25

@@ -52,9 +52,9 @@ def config(tmp_path, discord_config) -> Config:
 @pytest.fixture
 def desk(config, feeds):
     desk = Newsdesk(config, embedder=HashEmbedder())
-    desk.add_feed(feeds.planet.url, "Daily Planet")
-    desk.add_feed(feeds.wire.url, "Wire Service")
-    report = desk.ingest()
+    desk.feeds.add(feeds.planet.url, "Daily Planet")
+    desk.feeds.add(feeds.wire.url, "Wire Service")
+    report = desk.indexing.ingest()
     assert report.feeds_failed == 0 and report.articles_new == len(STORIES) + len(WIRE_STORIES), report.to_dict()
     yield desk
     desk.close()

@@ -82,8 +82,8 @@ async def test_every_reply_carries_no_mentions(world, desk, feeds):
 async def test_huge_articles_still_render_within_limits(world, desk, feeds):
     huge = feeds.new("huge", "The " + "Very " * 80 + "Long Outlet Name")
     huge.add_item(HUGE_TITLE, HUGE_TEXT, slug="huge")
-    desk.add_feed(huge.url)
-    desk.ingest()
+    desk.feeds.add(huge.url)
+    desk.indexing.ingest()
     url = huge.items[0]["link"]
 
     results = [
@@ -115,13 +115,13 @@ async def test_internal_errors_are_short_and_logged(world, desk, monkeypatch, ca
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom at /srv/secret/path")
 
-    monkeypatch.setattr(desk, "article", broken)
+    monkeypatch.setattr(desk.reading, "article", broken)
     result = await world.member.slash(world.general, "article", url_or_id="1")
     assert result.ephemeral
     assert result.response.content == "⚠️ Something went wrong on our side. It has been logged."
     simcord.assert_error(world.env, RuntimeError)
 
-    monkeypatch.setattr(desk, "search", broken)
+    monkeypatch.setattr(desk.retriever, "search", broken)
     result = await world.member.slash(world.general, "search", query="volcano")
     # after a public "thinking…" the placeholder is replaced by the short message
     assert result.response.content.startswith("⚠️ Something went wrong")

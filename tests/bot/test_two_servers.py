@@ -94,7 +94,7 @@ async def add_feeds(two, desk):
     for server, feed in ((a, north), (b, south)):
         added = await server.admin.slash(server.channel, "feeds add", url=feed.url)
         assert added.ephemeral and "Added" in added.response.content, added.response.content
-    return desk.feed_for(north.url), desk.feed_for(south.url)
+    return desk.feeds.find(north.url), desk.feeds.find(south.url)
 
 
 def urls_of(feed) -> set[str]:
@@ -156,11 +156,15 @@ async def test_scope_follows_feed_changes_at_once(desk, feeds, two):
     """The per-server visibility is cached; adding or removing a feed must show in the next search."""
     a, b, north, south, _ = two
     scope_a = Scope(a.guild.id, everything=False)
-    assert not any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    assert not any(
+        "Northport" in h.article.title for h in desk.retriever.search("Northport harbour", scope=scope_a).hits
+    )
     north_feed, _ = await add_feeds(two, desk)
-    assert any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    assert any("Northport" in h.article.title for h in desk.retriever.search("Northport harbour", scope=scope_a).hits)
     desk.archive.remove_feed(north_feed.id)
-    assert not any("Northport" in h.article.title for h in desk.search("Northport harbour", scope=scope_a).hits)
+    assert not any(
+        "Northport" in h.article.title for h in desk.retriever.search("Northport harbour", scope=scope_a).hits
+    )
 
 
 async def test_an_admin_cannot_remove_or_reindex_the_other_servers_feeds(world, desk, two):
@@ -205,15 +209,15 @@ async def test_a_url_another_server_follows_is_a_subscription_of_its_own_fetched
     a, b, north, _, _ = two
     first = await a.admin.slash(a.channel, "feeds add", url=north.url, channel=a.channel)
     assert "Added" in first.response.content
-    feed_a = desk.feed_for(north.url, in_server(a))
+    feed_a = desk.feeds.find(north.url, in_server(a))
 
     added = await b.admin.slash(b.channel, "feeds add", url=north.url, name="Northern news", channel=b.channel)
     text = added.response.content
     assert "Added **Northern news**" in text, text
     assert "another server" not in text and f"id {feed_a.id}" not in text
-    feed_b = desk.feed_for(north.url, in_server(b))
+    feed_b = desk.feeds.find(north.url, in_server(b))
     assert feed_b.id != feed_a.id and (feed_b.guild_id, feed_b.channel_id) == (b.guild.id, b.channel.id)
-    again_a = desk.feed_for(north.url, in_server(a))
+    again_a = desk.feeds.find(north.url, in_server(a))
     assert (again_a.id, again_a.name, again_a.channel_id) == (feed_a.id, "", a.channel.id)  # A's settings stay A's
     assert feed_b.articles == feed_a.articles == len(north.items)
     assert desk.archive.db.execute("SELECT count(DISTINCT url) FROM articles").fetchone()[0] == len(
@@ -235,10 +239,10 @@ async def test_a_url_another_server_follows_is_a_subscription_of_its_own_fetched
     for feed in (feed_a, feed_b):
         desk.archive.update_feed(feed.id, next_poll_at=0)
     before = feeds.server.gets.get(path, 0)
-    report = desk.ingest(due_only=True)
+    report = desk.indexing.ingest(due_only=True)
     assert feeds.server.gets.get(path, 0) == before + 1, report.to_dict()
-    assert desk.feed_for(north.url, in_server(b)).articles == len(north.items)
-    assert desk.feed_for(north.url, in_server(b)).last_ok_at == desk.feed_for(north.url, in_server(a)).last_ok_at
+    assert desk.feeds.find(north.url, in_server(b)).articles == len(north.items)
+    assert desk.feeds.find(north.url, in_server(b)).last_ok_at == desk.feeds.find(north.url, in_server(a)).last_ok_at
     await world.env.advance_time(world.bot.config.feeds.poll_interval_minutes * 60 + 1)
     for channel in (a.channel, b.channel):
         titles = [m.embeds[0].title for m in channel.history() if m.author.id == world.bot.user.id and m.embeds]
@@ -247,10 +251,12 @@ async def test_a_url_another_server_follows_is_a_subscription_of_its_own_fetched
     # B unsubscribes: A still follows, and the articles stay for A only
     gone = await b.admin.slash(b.channel, "feeds remove", feed=str(feed_b.id))
     assert "Removed" in gone.response.content and "0 articles left" in gone.response.content
-    assert desk.feed_for(north.url, in_server(a)).id == feed_a.id
+    assert desk.feeds.find(north.url, in_server(a)).id == feed_a.id
     with pytest.raises(NotFound):
-        desk.feed_for(north.url, in_server(b))
-    assert not any("Northport" in h.article.title for h in desk.search("Northport ferry", scope=in_server(b)).hits)
+        desk.feeds.find(north.url, in_server(b))
+    assert not any(
+        "Northport" in h.article.title for h in desk.retriever.search("Northport ferry", scope=in_server(b)).hits
+    )
     # and when no server follows it any more, the feed and its articles are gone
     await a.admin.slash(a.channel, "feeds remove", feed=str(feed_a.id))
     assert desk.archive.find_feed(north.url) is None
@@ -270,11 +276,11 @@ async def test_another_servers_channel_filter_feed_title_and_counts_stay_its_own
     article's outlet) and source= refuses it, and B's /status counts what B sees."""
     a, b, north, south, _ = two
     await a.admin.slash(a.channel, "feeds add", url=north.url, channel=a.channel)
-    feed_a = desk.feed_for(north.url, in_server(a))
+    feed_a = desk.feeds.find(north.url, in_server(a))
     await a.admin.slash(a.channel, "feeds filter add", feed=north.url, action="exclude", pattern="harbour lights")
     await b.admin.slash(b.channel, "feeds add", url=south.url)
     globe = feeds.new("globe", "Globe Wire")
-    desk.add_feed(globe.url, "Globe Wire")  # global
+    desk.feeds.add(globe.url, "Globe Wire")  # global
 
     story = (
         "Lighthouse keepers vote to strike",
@@ -284,12 +290,12 @@ async def test_another_servers_channel_filter_feed_title_and_counts_stay_its_own
     north.items[-1]["guid"] = "shared-keepers"
     north.publish()
     await poll_due(world, desk, feed_a)  # A's feed archives it first (its outlet), A's filter holds it back
-    assert desk.archive.article_deliveries(desk.article(link).id)[0]["channel_id"] == a.channel.id
+    assert desk.archive.article_deliveries(desk.reading.article(link).id)[0]["channel_id"] == a.channel.id
     globe.add_item(*story, slug="keepers")
     globe.items[-1]["guid"], globe.items[-1]["link"] = "shared-keepers", link
     globe.publish()
-    desk.ingest(globe.url)
-    assert desk.article(link, in_server(b)).outlet == "North Gazette"  # B sees it through the global feed
+    desk.indexing.ingest(globe.url)
+    assert desk.reading.article(link, in_server(b)).outlet == "North Gazette"  # B sees it through the global feed
 
     why = (await b.admin.slash(b.channel, "feeds why", article=link)).response.content
     assert str(a.channel.id) not in why and "harbour lights" not in why.lower(), why
@@ -300,8 +306,8 @@ async def test_another_servers_channel_filter_feed_title_and_counts_stay_its_own
     listed = " ".join([sources.description or ""] + [f.name + " " + f.value for f in sources.fields])
     assert "North Gazette" not in listed and "South Courier" in listed, listed
     with pytest.raises(BadQuery):
-        desk.check_query("lighthouse keepers", source="North Gazette", scope=in_server(b))
-    desk.check_query("lighthouse keepers", source="North Gazette", scope=in_server(a))  # A's own outlet
+        desk.reading.check_query("lighthouse keepers", source="North Gazette", scope=in_server(b))
+    desk.reading.check_query("lighthouse keepers", source="North Gazette", scope=in_server(a))  # A's own outlet
 
     status = (await b.admin.slash(b.channel, "status")).response.embeds[0]
     fields = {f.name: f.value for f in status.fields}
@@ -310,7 +316,7 @@ async def test_another_servers_channel_filter_feed_title_and_counts_stay_its_own
     assert seen["articles"] < total["articles"]
     assert fields["Archive"] == f"{seen['articles']} articles", fields
     assert fields["Passages"].startswith(f"{seen['passages']} ") and fields["Feeds"] == str(
-        len(desk.list_feeds(in_server(b)))
+        len(desk.archive.list_feeds(in_server(b)))
     )
 
 

@@ -4,9 +4,11 @@ in temporary directories, and the deterministic hash embedder."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.config import make_config
+from support.feeds import Item, long_text, rss20
 from support.http import Site
 
 import index.ingest.pipeline as pipeline
@@ -15,6 +17,7 @@ from index.service import Newsdesk
 from index.vectors.embedders import HashEmbedder
 
 _prefixes = itertools.count(1)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -61,3 +64,33 @@ def sleeps(monkeypatch) -> list[float]:
 
     monkeypatch.setattr(pipeline, "Fetcher", RecordingFetcher)
     return delays
+
+
+def serve(site: Site, name: str, topics: list[str]) -> str:
+    return site.serve(
+        f"/{name}.xml",
+        rss20(
+            f"{name.title()} Post",
+            [
+                Item(
+                    f"{t.title()} news",
+                    long_text(t, 6),
+                    link=site.url(f"/{name}/{t}.html"),
+                    guid=f"{name}-{t}",
+                    date=NOW - timedelta(days=i + 1),
+                )
+                for i, t in enumerate(topics)
+            ],
+        ),
+    )
+
+
+@pytest.fixture
+def two_servers(desk, site):
+    """Guild 1 owns a feed, guild 2 owns another, and one feed is global."""
+    one, _ = desk.feeds.add(serve(site, "north", ["volcano", "bank"]), guild_id=1)
+    two, _ = desk.feeds.add(serve(site, "south", ["octopus"]), guild_id=2)
+    shared, _ = desk.feeds.add(serve(site, "wire", ["football"]))
+    report = desk.indexing.ingest()
+    assert report.articles_new == 4 and not report.errors
+    return desk, one, two, shared

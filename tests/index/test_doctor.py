@@ -24,7 +24,7 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture
 def ingested(site, desk):
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/doctor.xml",
             rss20(
@@ -42,38 +42,38 @@ def ingested(site, desk):
             ),
         )
     )
-    assert desk.ingest().articles_new == 4
+    assert desk.indexing.ingest().articles_new == 4
     return desk
 
 
 def test_a_fresh_ingest_is_consistent(ingested):
-    report = ingested.doctor()
+    report = ingested.health.doctor()
     assert report.ok and report.problems == [] and report.fixed == []
     assert report.counts["vectors"] == report.counts["passages"] == report.counts["embedded_passages"]
 
 
 def test_fix_removes_a_stray_vector_and_re_embeds_a_missing_one(ingested):
     desk = ingested
-    store = desk.store_or_open()
+    store = desk.parts.store_or_open()
     victim = sorted(desk.archive.all_passage_ids())[0]
     store.delete([victim])  # marked embedded, but its vector is gone
     stray = np.ones((1, store.dimension), dtype=np.float32) / np.sqrt(store.dimension)
     store.upsert(["a999999-0-deadbeef00"], stray, [{"article_id": 999999, "published_ts": 0.0, "outlet": "Ghost"}])
 
-    found = desk.doctor()
+    found = desk.health.doctor()
     assert not found.ok
     assert "1 passages marked embedded have no vector" in found.problems
     assert "1 vectors without a passage in the archive" in found.problems
 
-    fixed = desk.doctor(fix=True)
+    fixed = desk.health.doctor(fix=True)
     assert fixed.ok and fixed.fixed == ["embedded 1 passages, deleted 1 stray vectors"]
     ids = store.all_ids()
     assert victim in ids and "a999999-0-deadbeef00" not in ids
 
-    after = desk.doctor()
+    after = desk.health.doctor()
     assert after.ok and after.problems == []
     assert_consistent(desk)
-    assert desk.search("lava fissures crater").hits[0].article.title == "Volcano story"
+    assert desk.retriever.search("lava fissures crater").hits[0].article.title == "Volcano story"
 
 
 def test_fix_rebuilds_the_full_text_index_and_drops_orphan_passages(ingested):
@@ -94,15 +94,15 @@ def test_fix_rebuilds_the_full_text_index_and_drops_orphan_passages(ingested):
     raw.commit()
     raw.close()
 
-    found = desk.doctor()
+    found = desk.health.doctor()
     assert not found.ok
     assert "1 passages without their article" in found.problems
     assert any(p.startswith("full-text index has") for p in found.problems)
 
-    fixed = desk.doctor(fix=True)
+    fixed = desk.health.doctor(fix=True)
     assert fixed.ok
     assert "deleted 1 orphan passages" in fixed.fixed and "rebuilt the full-text index" in fixed.fixed
-    assert desk.doctor().problems == []
+    assert desk.health.doctor().problems == []
     assert_consistent(desk)
     assert desk.archive.keyword_search("orphan", limit=5, since_ts=None, until_ts=None) == []
 
@@ -114,14 +114,14 @@ def test_duplicates_are_reported_and_not_fixed_by_guesswork(ingested):
         desk.archive.db.execute(
             "INSERT INTO articles (guid, url, title, text) VALUES ('dup-guid', ?, 'Dup', 'dup')", [url]
         )
-    report = desk.doctor(fix=True)
+    report = desk.health.doctor(fix=True)
     assert "1 URLs archived more than once" in report.problems and not report.ok
 
 
 def test_doctor_command_fix_and_json(ingested, make_desk, tmp_path):
     desk = ingested
     victim = sorted(desk.archive.all_passage_ids())[-1]
-    desk.store_or_open().delete([victim])
+    desk.parts.store_or_open().delete([victim])
     desk.close()
 
     fixed = newsdesk(["doctor", "--fix", "--json"], desk.config.data_dir, write_config(tmp_path / "newsdesk.toml"))
@@ -132,8 +132,8 @@ def test_doctor_command_fix_and_json(ingested, make_desk, tmp_path):
     assert out["counts"]["vectors"] == out["counts"]["passages"]
 
     reopened = make_desk(desk.config)
-    assert reopened.doctor().problems == []
-    assert victim in reopened.store_or_open().all_ids()
+    assert reopened.health.doctor().problems == []
+    assert victim in reopened.parts.store_or_open().all_ids()
 
 
 # -- the installation -------------------------------------------------------------------
@@ -164,7 +164,7 @@ def _with_llm(config, url):
 
 
 def test_a_fresh_install_passes_every_installation_check(desk):
-    report = desk.doctor()
+    report = desk.health.doctor()
     assert report.ok and report.problems == []
     checks = {c["check"]: c for c in report.installation}
     assert set(checks) == {"model", "chroma", "migrations"}  # nothing optional configured
@@ -174,7 +174,7 @@ def test_a_fresh_install_passes_every_installation_check(desk):
 
 def test_an_llm_endpoint_on_a_closed_port_is_one_clear_line(make_desk, config):
     url = f"http://127.0.0.1:{free_port()}/v1"
-    report = make_desk(_with_llm(config, url)).doctor()
+    report = make_desk(_with_llm(config, url)).health.doctor()
     assert not report.ok
     assert report.problems == [
         f"LLM endpoint {url} does not answer (connection refused): start it or remove answers.llm_url"
@@ -184,7 +184,7 @@ def test_an_llm_endpoint_on_a_closed_port_is_one_clear_line(make_desk, config):
 def test_an_llm_endpoint_that_answers_models_is_no_problem(make_desk, config):
     httpd, seen = _models_server()
     try:
-        report = make_desk(_with_llm(config, f"http://127.0.0.1:{httpd.server_address[1]}/v1")).doctor()
+        report = make_desk(_with_llm(config, f"http://127.0.0.1:{httpd.server_address[1]}/v1")).health.doctor()
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -195,7 +195,7 @@ def test_an_llm_endpoint_that_answers_models_is_no_problem(make_desk, config):
 
 def test_a_chroma_server_that_does_not_answer_is_one_line(make_desk, config):
     url = f"http://127.0.0.1:{free_port()}"
-    report = make_desk(with_index(config, chroma_url=url)).doctor()
+    report = make_desk(with_index(config, chroma_url=url)).health.doctor()
     assert not report.ok
     assert report.problems == [
         f"Chroma server {url} is unavailable (heartbeat: connection refused): "
@@ -207,7 +207,7 @@ def test_migrations_missing_or_unknown_are_reported(desk):
     db = desk.archive.db
     with desk.archive.transaction():
         db.execute("DELETE FROM migrations WHERE name = ?", [MIGRATIONS[-1].__name__])
-    assert desk.doctor().problems == [
+    assert desk.health.doctor().problems == [
         f"archive migrations not applied ({MIGRATIONS[-1].__name__}): start newsdesk once to apply them"
     ]
     with desk.archive.transaction():
@@ -215,14 +215,14 @@ def test_migrations_missing_or_unknown_are_reported(desk):
             "INSERT INTO migrations VALUES (?, '2030-01-01'), ('m999_from_the_future', '2030-01-01')",
             [MIGRATIONS[-1].__name__],
         )
-    assert desk.doctor().problems == [
+    assert desk.health.doctor().problems == [
         "the archive was migrated by a newer newsdesk (m999_from_the_future): upgrade newsdesk"
     ]
 
 
 def test_a_model_that_does_not_load_is_one_line_and_doctor_still_checks_the_archive(make_desk, config):
     broken = with_embedding(config, model="no-such-model-anywhere", backend="bogus")
-    report = make_desk(broken, embedder=None).doctor()
+    report = make_desk(broken, embedder=None).health.doctor()
     assert not report.ok
     assert report.problems[0].startswith("embedding model no-such-model-anywhere does not load offline (")
     assert "Chroma not checked: the embedding model must load first" in report.problems

@@ -142,7 +142,7 @@ def test_evaluate_ranks_beyond_the_first(archive):
     desk, served = archive
     links = served.links
     question = "electric ferry and the rail strike"
-    hits = desk.search(question, limit=10).hits
+    hits = desk.retriever.search(question, limit=10).hits
     second = hits[1].article  # the gold article of this question is the second result
     qs = [
         {"id": "1", "question": "Who won the national chess championship?", "gold": [path(links["chess"])]},

@@ -132,7 +132,11 @@ def test_status_and_config_errors_never_show_secrets(cli_setup, tmp_path, caplog
 
     desk = Newsdesk(load_config(config), embedder=HashEmbedder())
     try:
-        assert_clean(json.dumps(desk.status(), default=str), json.dumps(desk.stats(), default=str), repr(desk.config))
+        assert_clean(
+            json.dumps(desk.health.status(), default=str),
+            json.dumps(desk.health.stats(), default=str),
+            repr(desk.config),
+        )
     finally:
         desk.close()
     bad = tmp_path / "bad.toml"

@@ -177,9 +177,9 @@ def build_desk(data_dir: Path, config: Config | None = None, extra_gazette: list
     served = serve_feeds(extra_gazette)
     config = config or make_config(data_dir)
     desk = Newsdesk(config, embedder=HashEmbedder())
-    desk.add_feed(served.gazette.url, GAZETTE)
-    desk.add_feed(served.courier.url, COURIER)
-    report = desk.ingest()
+    desk.feeds.add(served.gazette.url, GAZETTE)
+    desk.feeds.add(served.courier.url, COURIER)
+    report = desk.indexing.ingest()
     expected = len(GAZETTE_STORIES) + len(COURIER_STORIES) + len(extra_gazette)
     assert report.feeds_failed == 0 and report.articles_new == expected, report.to_dict()
     return desk, served

@@ -15,7 +15,7 @@ def consistency(desk) -> dict:
             "SELECT count(*) FROM (SELECT url FROM articles WHERE url != '' GROUP BY url HAVING count(*) > 1)"
         ).fetchone()[0],
         "archive_ids": desk.archive.all_passage_ids(),
-        "chroma_ids": desk.store_or_open().all_ids(),
+        "chroma_ids": desk.parts.store_or_open().all_ids(),
         "unembedded": db.execute("SELECT count(*) FROM passages WHERE embedded = 0").fetchone()[0],
     }
 

@@ -1,4 +1,4 @@
-"""For the migrate-archive tests (issue #17): a SQLite archive built through the real pipeline from
+"""For the migrate-archive tests: a SQLite archive built through the real pipeline from
 feeds served on 127.0.0.1 (articles, passages, embedded with the hash embedder, neighbour lists
 from a search), then a row in every other table through the Archive API: claims, deliveries,
 follows and their alerts, digests, watches and their notices, answers and votes."""
@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from index.delivery.limits import ChannelLimits
-from index.delivery.templates import PostTemplate
+from index.models import ChannelLimits, PostTemplate
 
 from .feeds import Item, long_text, rss20
 from .http import Site
@@ -49,11 +48,11 @@ def serve(site: Site, name: str, topics: list[str], copies: int = 1) -> str:
 
 def build_archive(desk, site: Site, copies: int = 1) -> Built:
     """The desk's SQLite archive with rows in every table (asserted); ``copies`` times 4 articles."""
-    feed, _ = desk.add_feed(serve(site, "north", ["volcano", "bank"], copies), guild_id=GUILD, channel_id=CHANNEL)
-    other, _ = desk.add_feed(serve(site, "south", ["octopus", "football"], copies))
-    report = desk.ingest()
+    feed, _ = desk.feeds.add(serve(site, "north", ["volcano", "bank"], copies), guild_id=GUILD, channel_id=CHANNEL)
+    other, _ = desk.feeds.add(serve(site, "south", ["octopus", "football"], copies))
+    report = desk.indexing.ingest()
     assert report.articles_new == 4 * copies and not report.errors, report
-    desk.search("volcano eruption")  # the vector mirror stores every passage's neighbour list
+    desk.retriever.search("volcano eruption")  # the vector mirror stores every passage's neighbour list
     a = desk.archive
     articles = [r[0] for r in a.db.execute("SELECT id FROM articles ORDER BY id").fetchall()]
     first, second, last = articles[0], articles[1], articles[-1]

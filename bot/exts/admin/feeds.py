@@ -64,7 +64,7 @@ class Feeds(commands.Cog):
         bot = self.bot
         await interaction.response.defer(ephemeral=True, thinking=True)  # checking the URL may take a moment
         try:
-            found = await bot.heavy_call(bot.desk.discover_feeds, url)
+            found = await bot.heavy_call(bot.desk.feeds.discover, url)
         except FetchError:
             found = None  # added as given: the first fetch reports what is wrong
         if found is not None and not found:
@@ -110,7 +110,7 @@ class Feeds(commands.Cog):
             if perms is not None and not (perms.send_messages and perms.embed_links):
                 notes.append(f"⚠ I can't post embeds in {channel.mention} yet (Send Messages + Embed Links needed).")
         feed, created = await bot.call(
-            bot.desk.add_feed,
+            bot.desk.feeds.add,
             url,
             name or "",
             guild_id=interaction.guild_id,
@@ -125,7 +125,7 @@ class Feeds(commands.Cog):
                 allowed_mentions=NONE,
             )
             return
-        report = await bot.heavy_call(bot.desk.ingest, feed.id)
+        report = await bot.heavy_call(bot.desk.indexing.ingest, feed.id)
         label = render.safe(render.trim(feed.display_name, 100))
         if report.feeds_failed:
             error = next(iter(report.errors.values()), "unknown error")
@@ -138,7 +138,9 @@ class Feeds(commands.Cog):
         if channel is not None:
             text += f" New articles will be posted in {channel.mention}."
             if backfill and not report.feeds_failed:
-                queued = await bot.call(bot.desk.backfill, feed.id, backfill, interaction_admin_scope(interaction))
+                queued = await bot.call(
+                    bot.desk.settings.backfill, feed.id, backfill, interaction_admin_scope(interaction)
+                )
                 text += f" {queued} existing articles will be posted there too."
         text = "\n".join([text, *notes])
         await interaction.followup.send(render.message_text(text), ephemeral=True, allowed_mentions=NONE)
@@ -151,7 +153,7 @@ class Feeds(commands.Cog):
         bot = self.bot
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed, articles = await bot.heavy_call(
-            bot.desk.remove_feed, feed.strip(), interaction_admin_scope(interaction)
+            bot.desk.feeds.remove, feed.strip(), interaction_admin_scope(interaction)
         )
         await interaction.followup.send(
             render.message_text(
@@ -166,7 +168,7 @@ class Feeds(commands.Cog):
     @admin_only()
     async def list_(self, interaction: discord.Interaction) -> None:
         bot = self.bot
-        feeds = await bot.call(bot.desk.list_feeds, interaction_admin_scope(interaction))
+        feeds = await bot.call(bot.desk.archive.list_feeds, interaction_admin_scope(interaction))
         await interaction.response.send_message(embed=render.feeds_embed(feeds), ephemeral=True, allowed_mentions=NONE)
 
     @feeds.command(name="import", description="Import feeds from an OPML file.")
@@ -180,7 +182,7 @@ class Feeds(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         content = await file.read()
         scope = Scope(guild_id=interaction.guild_id, everything=False)  # imported feeds belong to this server
-        result = await bot.call(bot.desk.import_opml, content, scope, interaction.user.id)
+        result = await bot.call(bot.desk.feeds.import_opml, content, scope, interaction.user.id)
         record_server_use(bot, "import", interaction)
         lines = [
             f"Imported from **{render.safe(render.trim(file.filename, 100))}**: "
@@ -197,7 +199,7 @@ class Feeds(commands.Cog):
     @admin_only()
     async def export(self, interaction: discord.Interaction) -> None:
         bot = self.bot
-        opml = await bot.call(bot.desk.export_opml, interaction_admin_scope(interaction))
+        opml = await bot.call(bot.desk.feeds.export_opml, interaction_admin_scope(interaction))
         data = opml.encode("utf-8") if isinstance(opml, str) else opml
         await interaction.response.send_message(
             "Here are the feeds as OPML.",
@@ -238,7 +240,7 @@ class Feeds(commands.Cog):
     ) -> None:
         bot = self.bot
         rule = await bot.call(
-            bot.desk.add_filter,
+            bot.desk.settings.add_filter,
             feed.strip(),
             action,
             field,
@@ -263,7 +265,7 @@ class Feeds(commands.Cog):
     @admin_only()
     async def filter_list(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000]) -> None:
         bot = self.bot
-        found, rules = await bot.call(bot.desk.list_filters, feed.strip(), interaction_admin_scope(interaction))
+        found, rules = await bot.call(bot.desk.settings.filters, feed.strip(), interaction_admin_scope(interaction))
         await interaction.response.send_message(
             embed=render.filters_embed(found, rules), ephemeral=True, allowed_mentions=NONE
         )
@@ -279,7 +281,9 @@ class Feeds(commands.Cog):
         filter: app_commands.Range[str, 1, 20],
     ) -> None:  # noqa: A002
         bot = self.bot
-        found = await bot.call(bot.desk.remove_filter, feed.strip(), filter, interaction_admin_scope(interaction))
+        found = await bot.call(
+            bot.desk.settings.remove_filter, feed.strip(), filter, interaction_admin_scope(interaction)
+        )
         await interaction.response.send_message(
             render.message_text(
                 f"Removed filter {render.safe(filter)} of **{render.safe(render.trim(found.display_name, 100))}**."
@@ -294,7 +298,9 @@ class Feeds(commands.Cog):
     @admin_only()
     async def filter_test(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000]) -> None:
         bot = self.bot
-        found, results = await bot.call(bot.desk.test_filters, feed.strip(), interaction_admin_scope(interaction))
+        found, results = await bot.call(
+            bot.desk.settings.test_filters, feed.strip(), interaction_admin_scope(interaction)
+        )
         await interaction.response.send_message(
             embed=render.filter_test_embed(found, results), ephemeral=True, allowed_mentions=NONE
         )
@@ -325,7 +331,7 @@ class Feeds(commands.Cog):
         bot = self.bot
         scope = interaction_admin_scope(interaction)
         found, _ = await bot.call(
-            bot.desk.set_template,
+            bot.desk.settings.set_template,
             feed.strip(),
             template,
             style=style,
@@ -364,7 +370,7 @@ class Feeds(commands.Cog):
     ) -> None:
         bot = self.bot
         _, tpl, article, text = await bot.call(
-            bot.desk.preview_template,
+            bot.desk.settings.preview_template,
             feed.strip(),
             template,
             style=style,
@@ -382,7 +388,7 @@ class Feeds(commands.Cog):
     @admin_only()
     async def template_show(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000]) -> None:
         bot = self.bot
-        found, tpl = await bot.call(bot.desk.get_template, feed.strip(), interaction_admin_scope(interaction))
+        found, tpl = await bot.call(bot.desk.settings.template, feed.strip(), interaction_admin_scope(interaction))
         name = render.safe(render.trim(found.display_name, 100))
         text = (
             f"**{name}** uses the default teaser."
@@ -397,7 +403,7 @@ class Feeds(commands.Cog):
     @admin_only()
     async def template_clear(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000]) -> None:
         bot = self.bot
-        found = await bot.call(bot.desk.clear_template, feed.strip(), interaction_admin_scope(interaction))
+        found = await bot.call(bot.desk.settings.clear_template, feed.strip(), interaction_admin_scope(interaction))
         await interaction.response.send_message(
             render.message_text(
                 f"**{render.safe(render.trim(found.display_name, 100))}** posts the default teaser again."
@@ -439,7 +445,7 @@ class Feeds(commands.Cog):
             if problem:
                 raise BadQuery(f"{problem}, so it cannot be made subscribable")
         found = await bot.call(
-            bot.desk.add_ping,
+            bot.desk.settings.add_ping,
             feed.strip(),
             role.id,
             pattern=pattern,
@@ -463,7 +469,9 @@ class Feeds(commands.Cog):
         self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000], role: discord.Role
     ) -> None:
         bot = self.bot
-        found = await bot.call(bot.desk.remove_ping, feed.strip(), role.id, interaction_admin_scope(interaction))
+        found = await bot.call(
+            bot.desk.settings.remove_ping, feed.strip(), role.id, interaction_admin_scope(interaction)
+        )
         await interaction.response.send_message(
             render.message_text(
                 f"Posts of **{render.safe(render.trim(found.display_name, 100))}** no longer mention {role.mention}."
@@ -478,7 +486,7 @@ class Feeds(commands.Cog):
     @admin_only()
     async def ping_list(self, interaction: discord.Interaction, feed: app_commands.Range[str, 1, 2000]) -> None:
         bot = self.bot
-        found, pings = await bot.call(bot.desk.list_pings, feed.strip(), interaction_admin_scope(interaction))
+        found, pings = await bot.call(bot.desk.settings.pings, feed.strip(), interaction_admin_scope(interaction))
         lines = [
             f"<@&{p['role_id']}>"
             + (
@@ -517,7 +525,7 @@ class Feeds(commands.Cog):
     ) -> None:
         bot = self.bot
         found, opts = await bot.call(
-            bot.desk.set_feed_options,
+            bot.desk.settings.set_options,
             feed.strip(),
             thread=thread,
             updates=updates,
@@ -538,7 +546,7 @@ class Feeds(commands.Cog):
     @admin_only()
     async def why(self, interaction: discord.Interaction, article: app_commands.Range[str, 1, 2000]) -> None:
         bot = self.bot
-        found, entries = await bot.call(bot.desk.why, article.strip(), interaction_admin_scope(interaction))
+        found, entries = await bot.call(bot.desk.settings.why, article.strip(), interaction_admin_scope(interaction))
         await interaction.response.send_message(render.why_text(found, entries), ephemeral=True, allowed_mentions=NONE)
 
     @feeds.command(name="limits", description="Flood control for a channel: show, or set (0 turns a limit off).")
@@ -563,7 +571,7 @@ class Feeds(commands.Cog):
         changed = any(v is not None for v in (per_window, window_minutes, daily_max, max_age_days))
         if changed:
             await bot.call(
-                bot.desk.set_limits,
+                bot.desk.settings.set_limits,
                 channel.id,
                 per_window=per_window,
                 window_minutes=window_minutes,
@@ -571,7 +579,7 @@ class Feeds(commands.Cog):
                 max_age_days=max_age_days,
                 scope=interaction_admin_scope(interaction),
             )
-        limits, held = await bot.call(bot.desk.channel_limits, channel.id)
+        limits, held = await bot.call(bot.desk.settings.limits, channel.id)
         text = f"{'Set' if changed else 'Limits of'} {channel.mention}: {limits.describe()}. Held back now: {held}."
         await interaction.response.send_message(render.message_text(text), ephemeral=True, allowed_mentions=NONE)
 
@@ -628,7 +636,7 @@ class Subscriptions(commands.Cog):
 
     async def _role(self, interaction: discord.Interaction, role: discord.Role) -> discord.Role:
         bot = self.bot
-        if role.is_default() or not await bot.call(bot.desk.role_subscribable, interaction.guild_id, role.id):
+        if role.is_default() or not await bot.call(bot.desk.archive.role_subscribable, interaction.guild_id, role.id):
             raise BadQuery(f"{role.name} is not a role you can subscribe to here")
         return role
 

@@ -43,11 +43,11 @@ class Reindex(commands.Cog):
         await self.bot.wait_until_ready()
         desk = self.bot.desk
         try:
-            request = await self.bot.call(desk.pending_reindex)
+            request = await self.bot.call(desk.indexing.pending_reindex)
             if request is None:
                 return
             async with self.bot.heavy.slot():
-                resumed = await self.bot.call(desk.resume_reindex)
+                resumed = await self.bot.call(desk.indexing.resume_reindex)
         except NewsdeskError as exc:
             errors.log_error(exc, "resuming /reindex")
             await notify_admins(self.bot, "⚠️ Resuming the interrupted reindex failed: " + errors.describe(exc))
@@ -85,7 +85,7 @@ class Reindex(commands.Cog):
         progress = ProgressMessage(edit, "Reindexing")
         try:
             if feed:  # a feed it may not reindex is refused before the server's cooldown counts
-                await bot.call(bot.desk.feed_for, feed, scope, True)
+                await bot.call(bot.desk.feeds.find, feed, scope, True)
             wait = server_cooldown_left(bot, "reindex", interaction)
             if wait:
                 await progress.finish(
@@ -95,7 +95,11 @@ class Reindex(commands.Cog):
             record_server_use(bot, "reindex", interaction)
             async with bot.heavy.slot():
                 report = await progress.run(
-                    bot.desk.reindex, full=full, feed=feed or None, scope=scope, requested_by=interaction.user.id
+                    bot.desk.indexing.reindex,
+                    full=full,
+                    feed=feed or None,
+                    scope=scope,
+                    requested_by=interaction.user.id,
                 )
         except NewsdeskError as exc:
             errors.log_error(exc, "/reindex")

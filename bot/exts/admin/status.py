@@ -26,10 +26,10 @@ class Status(commands.Cog):
     async def status(self, interaction: discord.Interaction) -> None:
         bot = self.bot
         await interaction.response.defer(ephemeral=True, thinking=True)
-        stats = await bot.call(bot.desk.status, interaction_admin_scope(interaction))
+        stats = await bot.call(bot.desk.health.status, interaction_admin_scope(interaction))
         stats.pop("index", None)  # a path or a server URL: not for a chat channel
         # the questions answers fell short on: this server's own, whoever asks (owners too)
-        groups = await bot.call(bot.desk.question_report, Scope(guild_id=interaction.guild_id, everything=False))
+        groups = await bot.call(bot.desk.feedback.report, Scope(guild_id=interaction.guild_id, everything=False))
         embed = render.status_embed(stats)
         questions = questions_embed(groups, render.EMBED_TOTAL_LIMIT - len(embed))
         await interaction.followup.send(embeds=[embed, questions], ephemeral=True, allowed_mentions=NONE)

@@ -64,13 +64,13 @@ class AutoPost(PeriodicCog):
             channels: dict[int, Any] = {}  # channel_id -> channel or None, looked up once per pass
             posted = 0
             # filters and flood control are applied by the service (rejected ones are claimed and logged)
-            batch = await self.bot.call(self.bot.desk.delivery_queue, PENDING_BATCH * MAX_BATCHES)
+            batch = await self.bot.call(self.bot.desk.delivery.queue, PENDING_BATCH * MAX_BATCHES)
             for channel_id, feed, article in batch:
                 if channel_id not in channels:
                     channels[channel_id] = await self._postable_channel(channel_id)
                 posted += await self._post_one(channels[channel_id], channel_id, feed, article, per_channel, skipped)
-            for channel_id, feed, article, attempts in await self.bot.call(self.bot.desk.due_retries):
-                if not await self.bot.call(self.bot.desk.claim_retry, channel_id, article.id, attempts):
+            for channel_id, feed, article, attempts in await self.bot.call(self.bot.desk.delivery.due_retries):
+                if not await self.bot.call(self.bot.desk.archive.claim_retry, channel_id, article.id, attempts):
                     continue  # another process retries it
                 if channel_id not in channels:
                     channels[channel_id] = await self._postable_channel(channel_id)
@@ -97,12 +97,12 @@ class AutoPost(PeriodicCog):
     ) -> int:
         bot = self.bot
         feed_id = feed.id if feed is not None else 0
-        claim = bot.desk.claim_post
+        claim = bot.desk.archive.claim_delivery
         if per_channel[channel_id] >= MAX_POSTS_PER_CHANNEL:
             if await bot.call(claim, channel_id, article.id, feed_id):  # summarised, never posted later
                 skipped[channel_id] += 1
                 await bot.call(
-                    bot.desk.skip_post,
+                    bot.desk.delivery.skip,
                     channel_id,
                     article.id,
                     feed_id,
@@ -121,37 +121,37 @@ class AutoPost(PeriodicCog):
         feed_id = feed.id if feed is not None else 0
         if channel is None:
             reason = self.channel_reasons.get(channel_id, "the channel cannot be posted to")
-            await bot.call(bot.desk.post_failed, channel_id, article.id, feed_id, reason, attempts)
+            await bot.call(bot.desk.delivery.failed, channel_id, article.id, feed_id, reason, attempts)
             return 0
         try:
-            content = await bot.call(bot.desk.post_content, feed, article, render.safe)
-            pings = await bot.call(bot.desk.post_pings, feed, article)
-            plan = await bot.call(bot.desk.post_thread, feed, article)
+            content = await bot.call(bot.desk.delivery.content, feed, article, render.safe)
+            pings = await bot.call(bot.desk.delivery.pings, feed, article)
+            plan = await bot.call(bot.desk.delivery.thread, feed, article)
             message = await self._deliver(channel, render.post_message(content, article, feed, pings), plan)
         except discord.HTTPException as exc:
             reason = f"posting failed ({exc.status} {render.trim(exc.text, 100)})"
-            await bot.call(bot.desk.post_failed, channel_id, article.id, feed_id, reason, attempts)
+            await bot.call(bot.desk.delivery.failed, channel_id, article.id, feed_id, reason, attempts)
             await self._channel_problem(channel_id, reason)
             return 0
         if channel_id in self.problem_channels or not self._seen_ok(channel_id):
             self.problem_channels.discard(channel_id)
-            await bot.call(bot.desk.channel_ok, channel_id)
-        await bot.call(bot.desk.record_post, channel_id, article.id, message.id)
+            await bot.call(bot.desk.archive.clear_channel_notice, channel_id)
+        await bot.call(bot.desk.delivery.posted, channel_id, article.id, message.id)
         return 1
 
     async def _apply_updates(self, channels: dict[int, Any]) -> None:
         """Articles the feed re-published changed: edit the earlier post, or post again marked
         updated (per feed; ignored by default). Each update is claimed once per channel."""
         bot = self.bot
-        for channel_id, feed, article, message_id, mode, update_id in await bot.call(bot.desk.pending_updates):
-            if not await bot.call(bot.desk.claim_update, channel_id, article.id, update_id):
+        for channel_id, feed, article, message_id, mode, update_id in await bot.call(bot.desk.delivery.pending_updates):
+            if not await bot.call(bot.desk.archive.claim_update, channel_id, article.id, update_id):
                 continue
             if channel_id not in channels:
                 channels[channel_id] = await self._postable_channel(channel_id)
             channel = channels[channel_id]
             if channel is None or isinstance(channel, discord.ForumChannel):
                 await bot.call(
-                    bot.desk.record_update,
+                    bot.desk.delivery.record_update,
                     channel_id,
                     article.id,
                     mode,
@@ -159,7 +159,7 @@ class AutoPost(PeriodicCog):
                     "not a text channel" if channel is not None else "the channel cannot be posted to",
                 )
                 continue
-            content = await bot.call(bot.desk.post_content, feed, article, render.safe)
+            content = await bot.call(bot.desk.delivery.content, feed, article, render.safe)
             kwargs = render.post_message(content, article, feed)
             try:
                 if mode == "edit":
@@ -172,7 +172,7 @@ class AutoPost(PeriodicCog):
                     new_id = (await channel.send(**kwargs)).id
             except discord.HTTPException as exc:
                 await bot.call(
-                    bot.desk.record_update,
+                    bot.desk.delivery.record_update,
                     channel_id,
                     article.id,
                     mode,
@@ -180,7 +180,7 @@ class AutoPost(PeriodicCog):
                     f"{exc.status} {render.trim(exc.text, 100)}",
                 )
                 continue
-            await bot.call(bot.desk.record_update, channel_id, article.id, mode, new_id)
+            await bot.call(bot.desk.delivery.record_update, channel_id, article.id, mode, new_id)
 
     async def _deliver(self, channel, kwargs: dict, plan: dict):
         """Send one post: a forum post (titled, tagged by filter) into a forum channel, else a
@@ -234,7 +234,7 @@ class AutoPost(PeriodicCog):
         if channel_id in self.problem_channels:
             return
         self.problem_channels.add(channel_id)
-        if not await self.bot.call(self.bot.desk.claim_channel_notice, channel_id, reason):
+        if not await self.bot.call(self.bot.desk.archive.claim_channel_notice, channel_id, reason):
             return  # already reported (by another process, or before a restart)
         await notify_admins(
             self.bot,

@@ -31,11 +31,11 @@ class Health(PeriodicCog):
         """Announce feeds whose health changed since it was last announced (by any process).
         Returns the notices sent."""
         desk = self.bot.desk
-        changed = await self.bot.call(desk.feed_health_changes)
+        changed = await self.bot.call(desk.archive.unannounced_feed_health)
         sent = 0
         for feed in changed:
             failing = feed.status == "error"
-            if not await self.bot.call(desk.claim_feed_notice, feed.id, "error" if failing else "ok"):
+            if not await self.bot.call(desk.archive.claim_feed_notice, feed.id, "error" if failing else "ok"):
                 continue  # another bot (or an earlier pass) announced it
             name = render.safe(render.trim(feed.display_name, 100))
             where = "" if feed.guild_id is None else f" (server {feed.guild_id})"

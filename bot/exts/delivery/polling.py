@@ -1,5 +1,5 @@
 """Polling: every ``config.feeds.poll_interval_minutes`` (only when the bot was started with
-polling; ``newsdesk run --no-poll`` leaves it to a ``newsdesk worker``) ``desk.ingest(due_only=True)``
+polling; ``newsdesk run --no-poll`` leaves it to a ``newsdesk worker``) ``desk.indexing.ingest(due_only=True)``
 runs in a worker thread, never on the loop, followed at once by a health check and a posting
 pass (see the health and autopost extensions)."""
 
@@ -36,7 +36,7 @@ class Polling(PeriodicCog):
         bot = self.bot
         desk = bot.desk
         try:
-            report = await bot.call(desk.ingest, due_only=True)
+            report = await bot.call(desk.indexing.ingest, due_only=True)
         except NewsdeskError as exc:
             text = errors.describe(exc)
             errors.log_error(exc, "poll")

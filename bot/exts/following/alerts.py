@@ -1,4 +1,4 @@
-"""Topic alerts (issue #15): ``/follow topic [channel]``, ``/unfollow``, ``/following``, and the
+"""Topic alerts: ``/follow topic [channel]``, ``/unfollow``, ``/following``, and the
 delivery loop.
 
 A follow with a channel is for server admins; without one it is the member's own, delivered by
@@ -40,7 +40,9 @@ async def follow_autocomplete(interaction: discord.Interaction, current: str) ->
     """The follows the user may remove: their own DM follows, and their server's channel follows."""
     bot = bot_of(interaction)
     try:
-        follows = await bot.call(bot.desk.follows, guild_id=interaction.guild_id, user_id=interaction.user.id)
+        follows = await bot.call(
+            bot.desk.following.list_follows, guild_id=interaction.guild_id, user_id=interaction.user.id
+        )
     except Exception:  # noqa: BLE001 - autocomplete never fails loudly
         return []
     typed = (current or "").strip().lower()
@@ -84,7 +86,7 @@ class Alerts(PeriodicCog):
                     "without a channel the alerts come to your DMs."
                 )
             made = await bot.call(
-                bot.desk.follow_topic,
+                bot.desk.following.add,
                 topic,
                 guild_id=interaction.guild_id,
                 channel_id=channel.id,
@@ -93,7 +95,7 @@ class Alerts(PeriodicCog):
             where = f"in {channel.mention}"
         else:
             made = await bot.call(
-                bot.desk.follow_topic,
+                bot.desk.following.add,
                 topic,
                 guild_id=interaction.guild_id,
                 user_id=interaction.user.id,
@@ -115,7 +117,7 @@ class Alerts(PeriodicCog):
     async def unfollow(self, interaction: discord.Interaction, follow: app_commands.Range[str, 1, 20]) -> None:
         bot = self.bot
         removed = await bot.call(
-            bot.desk.unfollow,
+            bot.desk.following.remove,
             follow,
             guild_id=interaction.guild_id,
             user_id=interaction.user.id,
@@ -131,8 +133,10 @@ class Alerts(PeriodicCog):
     @app_commands.command(name="following", description="The topics followed here and in your DMs.")
     async def following(self, interaction: discord.Interaction) -> None:
         bot = self.bot
-        await bot.call(bot.desk.resume_follows, interaction.user.id)
-        follows = await bot.call(bot.desk.follows, guild_id=interaction.guild_id, user_id=interaction.user.id)
+        await bot.call(bot.desk.following.resume, interaction.user.id)
+        follows = await bot.call(
+            bot.desk.following.list_follows, guild_id=interaction.guild_id, user_id=interaction.user.id
+        )
         channel = [f for f in follows if f.kind == "channel"]
         mine = [f for f in follows if f.kind == "dm"]
         parts = []
@@ -149,15 +153,14 @@ class Alerts(PeriodicCog):
         async with self._lock:
             self.passes += 1
             bot = self.bot
-            await bot.heavy_call(bot.desk.plan_alerts)
+            await bot.heavy_call(bot.desk.following.plan)
             sent = 0
             targets: dict[tuple[str, int], Any] = {}
             closed: set[int] = set()  # members whose DMs failed in this pass
             members: dict = {}  # (server, member) -> still a member, asked once per pass
-            for batch in await bot.call(bot.desk.alert_batches):
-                if batch.follow.kind == "dm" and not await may_dm(
-                    bot, batch.follow.guild_id, batch.follow.user_id, members
-                ):
+            for batch in await bot.call(bot.desk.following.batches):
+                follow = batch.follow
+                if follow.kind == "dm" and not await may_dm(bot, follow.guild_id, follow.user_id, members):
                     continue  # left the server (the follow is gone), or unknown now (stays queued)
                 sent += await self._deliver_batch(batch, targets, closed)
             self.sent += sent
@@ -172,14 +175,14 @@ class Alerts(PeriodicCog):
         target = targets[key]
         sent = 0
         for alert in batch.alerts:
-            if not await bot.call(bot.desk.claim_alert, follow.id, alert.article.id):
+            if not await bot.call(bot.desk.following.claim, follow.id, alert.article.id):
                 continue  # another process (or an earlier pass) has it
             if target is None or (follow.kind == "dm" and follow.user_id in closed):
                 reason = "the channel cannot be found" if follow.kind == "channel" else "the member cannot be found"
                 if follow.user_id in closed:
                     reason = "the member's DMs are closed"
                 await bot.call(
-                    bot.desk.alert_failed, follow.id, alert.article.id, reason, dm_closed=follow.kind == "dm"
+                    bot.desk.following.failed, follow.id, alert.article.id, reason, dm_closed=follow.kind == "dm"
                 )
                 continue
             try:
@@ -187,15 +190,15 @@ class Alerts(PeriodicCog):
             except discord.HTTPException as exc:
                 reason = f"sending failed ({exc.status} {render.trim(exc.text, 100)})"
                 dm = follow.kind == "dm"
-                await bot.call(bot.desk.alert_failed, follow.id, alert.article.id, reason, dm_closed=dm)
+                await bot.call(bot.desk.following.failed, follow.id, alert.article.id, reason, dm_closed=dm)
                 if dm and follow.user_id is not None:
                     closed.add(follow.user_id)
                 continue
-            await bot.call(bot.desk.record_alert, follow.id, alert.article.id, message.id)
+            await bot.call(bot.desk.following.sent, follow.id, alert.article.id, message.id)
             sent += 1
         summarised = 0
         for alert in batch.overflow:
-            if await bot.call(bot.desk.summarise_alert, follow.id, alert.article.id):
+            if await bot.call(bot.desk.following.summarise, follow.id, alert.article.id):
                 summarised += 1
         if summarised and target is not None and follow.user_id not in closed:
             try:

@@ -49,7 +49,7 @@ class Digests(PeriodicCog):
         bot = self.bot
         posted = 0
         async with self._lock:
-            for run in await bot.call(bot.desk.due_digests, now):
+            for run in await bot.call(bot.desk.digests.due, now):
                 schedule = run.schedule
                 channel = bot.get_channel(schedule.channel_id)
                 gone = None
@@ -60,21 +60,25 @@ class Digests(PeriodicCog):
                         gone = "the channel no longer exists"
                     except discord.HTTPException:
                         continue  # not ours to see (another process or shard may serve it)
-                if not await bot.call(bot.desk.claim_digest_run, schedule.id, run.period_key):
+                if not await bot.call(bot.desk.archive.claim_digest_run, schedule.id, run.period_key):
                     continue  # posted (or being posted) by another pass or process
                 if gone or not isinstance(channel, discord.abc.Messageable):
                     reason = gone or "not a text channel"
-                    await bot.call(bot.desk.record_digest_run, schedule.id, run.period_key, "failed", None, reason)
+                    await bot.call(
+                        bot.desk.archive.record_digest_run, schedule.id, run.period_key, "failed", None, reason
+                    )
                     continue
                 try:
-                    digest = await bot.heavy_call(bot.desk.scheduled_digest, run)
+                    digest = await bot.heavy_call(bot.desk.digests.scheduled, run)
                 except Exception as exc:  # noqa: BLE001 - recorded (a bug also logged), the pass goes on
                     if not isinstance(exc, NewsdeskError):
                         log.exception("building digest %s failed", schedule.id)
-                    await bot.call(bot.desk.record_digest_run, schedule.id, run.period_key, "failed", None, str(exc))
+                    await bot.call(
+                        bot.desk.archive.record_digest_run, schedule.id, run.period_key, "failed", None, str(exc)
+                    )
                     continue
                 if not digest.stories:
-                    await bot.call(bot.desk.record_digest_run, schedule.id, run.period_key, "empty", None, None)
+                    await bot.call(bot.desk.archive.record_digest_run, schedule.id, run.period_key, "empty", None, None)
                     continue
                 title = ("Daily" if schedule.period == "daily" else "Weekly") + " digest"
                 if schedule.topic:
@@ -84,9 +88,13 @@ class Digests(PeriodicCog):
                 except discord.HTTPException as exc:
                     reason = f"posting failed ({exc.status} {render.trim(exc.text, 100)})"
                     log.warning("digest %s to channel %s: %s", schedule.id, schedule.channel_id, reason)
-                    await bot.call(bot.desk.record_digest_run, schedule.id, run.period_key, "failed", None, reason)
+                    await bot.call(
+                        bot.desk.archive.record_digest_run, schedule.id, run.period_key, "failed", None, reason
+                    )
                     continue
-                await bot.call(bot.desk.record_digest_run, schedule.id, run.period_key, "posted", message.id, None)
+                await bot.call(
+                    bot.desk.archive.record_digest_run, schedule.id, run.period_key, "posted", message.id, None
+                )
                 posted += 1
         self.posted += posted
         return posted
@@ -111,7 +119,7 @@ class Digests(PeriodicCog):
         bot = self.bot
         assert interaction.guild_id is not None  # guild-only group
         found = await bot.call(
-            bot.desk.schedule_digest,
+            bot.desk.digests.schedule,
             interaction.guild_id,
             channel.id,
             period,
@@ -140,18 +148,21 @@ class Digests(PeriodicCog):
         private: bool = False,
     ) -> None:
         bot = self.bot
-        await bot.call(bot.desk.check_digest, period=period or None, topic=topic)
+        await bot.call(bot.desk.digests.check, period=period or None, topic=topic)
         await interaction.response.defer(thinking=True, ephemeral=private)
         interaction.extras["public_defer"] = not private
         digest = await bot.heavy_call(
-            bot.desk.digest, period=period or None, topic=topic or None, scope=interaction_reader_scope(interaction)
+            bot.desk.digests.make,
+            period=period or None,
+            topic=topic or None,
+            scope=interaction_reader_scope(interaction),
         )
         await interaction.followup.send(embed=digest_embed(digest), ephemeral=private, allowed_mentions=NONE)
 
     @digest.command(name="list", description="The digests scheduled in this server.")
     async def list_(self, interaction: discord.Interaction) -> None:
         bot = self.bot
-        schedules = await bot.call(bot.desk.digest_schedules, interaction_reader_scope(interaction))
+        schedules = await bot.call(bot.desk.digests.schedules, interaction_reader_scope(interaction))
         await interaction.response.send_message(schedules_text(schedules), ephemeral=True, allowed_mentions=NONE)
 
     @digest.command(name="cancel", description="Stop a scheduled digest (admins).")
@@ -159,7 +170,7 @@ class Digests(PeriodicCog):
     @admin_only()
     async def cancel(self, interaction: discord.Interaction, schedule: app_commands.Range[str, 1, 20]) -> None:
         bot = self.bot
-        found = await bot.call(bot.desk.cancel_digest, schedule, interaction_admin_scope(interaction))
+        found = await bot.call(bot.desk.digests.cancel, schedule, interaction_admin_scope(interaction))
         await interaction.response.send_message(
             f"Cancelled digest `#{found.id}` ({found.when} in <#{found.channel_id}>).",
             ephemeral=True,

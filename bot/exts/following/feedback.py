@@ -48,7 +48,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:vote:(
     async def _vote(self, interaction: discord.Interaction) -> None:
         bot = bot_of(interaction)
         vote = 1 if self.direction == "up" else -1
-        result = await bot.call(bot.desk.vote_answer, self.answer_id, interaction.user.id, vote, interaction.guild_id)
+        result = await bot.call(bot.desk.feedback.vote, self.answer_id, interaction.user.id, vote, interaction.guild_id)
         if result["previous"] == vote:
             text = f"You already voted {LABELS[vote]} on this answer."
         elif result["previous"] is not None:
@@ -64,7 +64,7 @@ async def record(bot, answer: Answer, scope: Scope, via: str) -> int | None:
     """Record the answer (for votes and the unanswered list); None when the archive cannot take it
     now (the answer is shown anyway, without vote buttons)."""
     try:
-        return await bot.call(bot.desk.record_answer, answer, scope=scope, via=via)
+        return await bot.call(bot.desk.feedback.record, answer, scope=scope, via=via)
     except NewsdeskError as exc:
         log.warning("could not record an answer: %s", exc)
         return None

@@ -36,11 +36,11 @@ class Following(commands.Cog):
         until: str | None = None,
     ) -> None:
         bot = self.bot
-        await bot.call(bot.desk.check_timeline, topic, since=since or None, until=until or None)
+        await bot.call(bot.desk.stories.check_timeline, topic, since=since or None, until=until or None)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
         result = await bot.heavy_call(
-            bot.desk.timeline,
+            bot.desk.stories.timeline,
             topic,
             since=since or None,
             until=until or None,
@@ -57,10 +57,10 @@ class Following(commands.Cog):
     @guard("search")
     async def compare(self, interaction: discord.Interaction, story: app_commands.Range[str, 1, 500]) -> None:
         bot = self.bot
-        await bot.call(bot.desk.check_compare, story, scope=interaction_reader_scope(interaction))
+        await bot.call(bot.desk.stories.check_compare, story, scope=interaction_reader_scope(interaction))
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        comparison = await bot.heavy_call(bot.desk.compare_story, story, scope=interaction_reader_scope(interaction))
+        comparison = await bot.heavy_call(bot.desk.stories.compare, story, scope=interaction_reader_scope(interaction))
         await interaction.followup.send(embed=comparison_embed(comparison), allowed_mentions=NONE)
 
 

@@ -121,10 +121,10 @@ class Watches(PeriodicCog):
                 perms = channel.permissions_for(me)
                 if not (perms.view_channel and perms.send_messages and perms.embed_links):
                     raise BadQuery(f"I can't post in <#{channel.id}> (View Channel, Send Messages, Embed Links)")
-        await bot.call(bot.desk.check_query, question)
+        await bot.call(bot.desk.reading.check_query, question)
         await interaction.response.defer(ephemeral=True, thinking=True)
         watch, answer = await bot.heavy_call(
-            bot.desk.add_watch,
+            bot.desk.watches.add,
             question,
             guild_id=interaction.guild_id,
             channel_id=channel.id if channel is not None else None,
@@ -142,7 +142,7 @@ class Watches(PeriodicCog):
         admin = interaction.guild_id is not None and is_admin(
             bot, interaction.user, interaction.guild, interaction.permissions
         )
-        removed = await bot.call(bot.desk.remove_watch, watch, _scope(interaction), interaction.user.id, admin)
+        removed = await bot.call(bot.desk.watches.remove, watch, _scope(interaction), interaction.user.id, admin)
         await interaction.response.send_message(
             render.message_text(
                 f"Stopped watch #{removed.id}: {render.safe(render.trim(render.one_line(removed.question), 300))}"
@@ -157,7 +157,9 @@ class Watches(PeriodicCog):
         admin = interaction.guild_id is not None and is_admin(
             bot, interaction.user, interaction.guild, interaction.permissions
         )
-        found = await bot.call(bot.desk.list_watches, _scope(interaction), None if admin else interaction.user.id)
+        found = await bot.call(
+            bot.desk.watches.list_watches, _scope(interaction), None if admin else interaction.user.id
+        )
         title = "Watches of this server" if admin else "Your watches"
         await interaction.response.send_message(
             embed=watches_embed(found, title), ephemeral=True, allowed_mentions=NONE
@@ -170,11 +172,11 @@ class Watches(PeriodicCog):
     async def post_changes(self) -> int:
         """Post the changes this process claimed; returns how many went out."""
         bot = self.bot
-        changes = await bot.heavy_call(bot.desk.check_watches, True)
+        changes = await bot.heavy_call(bot.desk.watches.check, True)
         sent = 0
         for change in changes:
             message_id = await self._send(change)
-            await bot.call(bot.desk.record_watch_notice, change.watch.id, change.fingerprint, message_id)
+            await bot.call(bot.desk.archive.record_watch_notice, change.watch.id, change.fingerprint, message_id)
             sent += message_id is not None
         self.sent += sent
         return sent

@@ -128,12 +128,17 @@ class Ask(commands.Cog):
     ) -> None:
         bot = self.bot
         scope = reader_scope(bot, interaction.user.id, interaction.guild_id)
-        await bot.call(bot.desk.check_query, question, source=source, since=since, until=until, scope=scope)
+        await bot.call(bot.desk.reading.check_query, question, source=source, since=since, until=until, scope=scope)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        if not bot.desk.streams:
+        if not bot.desk.reading.streams:
             answer = await bot.heavy_call(
-                bot.desk.ask, question, source=source or None, since=since or None, until=until or None, scope=scope
+                bot.desk.reading.ask,
+                question,
+                source=source or None,
+                since=since or None,
+                until=until or None,
+                scope=scope,
             )
             kwargs: dict[str, Any] = dict(embed=render.answer_embed(answer, question), allowed_mentions=NONE)
             view = feedback.with_feedback(
@@ -149,7 +154,7 @@ class Ask(commands.Cog):
         pumping = asyncio.ensure_future(draft.pump())
         try:
             answer = await bot.heavy_call(
-                bot.desk.ask,
+                bot.desk.reading.ask,
                 question,
                 source=source or None,
                 since=since or None,
@@ -206,7 +211,7 @@ class Ask(commands.Cog):
         mark_server(message.guild.id if message.guild else None, message.author.id)
         check_capacity(bot, "ask", message.author.id)
         scope = reader_scope(bot, message.author.id, message.guild.id if message.guild else None)
-        answer = await bot.heavy_call(bot.desk.ask, question, scope=scope, context=context)
+        answer = await bot.heavy_call(bot.desk.reading.ask, question, scope=scope, context=context)
         view = feedback.with_feedback(answer_view(answer), answer, await feedback.record(bot, answer, scope, "mention"))
         kwargs: dict[str, Any] = {"embed": render.answer_embed(answer, question)}
         if view is not None:

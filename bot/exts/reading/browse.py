@@ -42,10 +42,12 @@ class Browse(commands.Cog):
         bot = self.bot
         scope = self._scope(interaction)
         if source:
-            await bot.call(bot.desk.check_query, None, source=source, scope=scope)
+            await bot.call(bot.desk.reading.check_query, None, source=source, scope=scope)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        hits = await bot.heavy_call(bot.desk.latest, topic or None, source=source or None, limit=count, scope=scope)
+        hits = await bot.heavy_call(
+            bot.desk.reading.latest, topic or None, source=source or None, limit=count, scope=scope
+        )
         title = f"Latest on {render.one_line(topic)}" if topic else "Latest coverage"
         if source:
             title += f" from {render.one_line(source)}"
@@ -75,11 +77,11 @@ class Browse(commands.Cog):
     ) -> None:
         bot = self.bot
         scope = self._scope(interaction)
-        await bot.call(bot.desk.check_query, query, source=source, since=since, until=until, scope=scope)
+        await bot.call(bot.desk.reading.check_query, query, source=source, since=since, until=until, scope=scope)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
         result = await bot.heavy_call(
-            bot.desk.search,
+            bot.desk.retriever.search,
             query,
             source=source or None,
             since=since or None,
@@ -93,13 +95,13 @@ class Browse(commands.Cog):
     @app_commands.describe(url_or_id="The article's URL or its id")
     async def article(self, interaction: discord.Interaction, url_or_id: app_commands.Range[str, 1, 1000]) -> None:
         bot = self.bot
-        article = await bot.call(bot.desk.article, url_or_id.strip(), self._scope(interaction))
+        article = await bot.call(bot.desk.reading.article, url_or_id.strip(), self._scope(interaction))
         await interaction.response.send_message(embed=render.article_embed(article), allowed_mentions=NONE)
 
     @app_commands.command(name="sources", description="The outlets and feeds in the archive.")
     async def sources(self, interaction: discord.Interaction) -> None:
         bot = self.bot
-        data = await bot.call(bot.desk.sources, self._scope(interaction))
+        data = await bot.call(bot.desk.reading.sources, self._scope(interaction))
         await interaction.response.send_message(
             embed=render.sources_embed(data["outlets"], data["feeds"]), allowed_mentions=NONE
         )

@@ -65,7 +65,7 @@ def check_answer(desk, answer: Answer) -> list[tuple[str, int]]:
 
 @pytest.mark.parametrize("slug", sorted(QUESTIONS))
 def test_answers_cite_the_article_that_answers(desk, links, slug):
-    answer = desk.ask(QUESTIONS[slug])
+    answer = desk.reading.ask(QUESTIONS[slug])
     check_answer(desk, answer)
     cited = {c.article.url for c in answer.citations}
     wanted = {links["ferry"], links["ferry-wire"]} if slug == "ferry" else {links[slug]}
@@ -84,7 +84,7 @@ def test_every_citation_resolves_to_an_archived_article(desk):
     ]
     total = resolved = 0
     for question in questions:
-        answer = desk.ask(question)
+        answer = desk.reading.ask(question)
         for c in answer.citations:
             total += 1
             resolved += desk.archive.article_exists(c.article.id)
@@ -94,7 +94,7 @@ def test_every_citation_resolves_to_an_archived_article(desk):
 
 
 def test_citation_numbers_follow_first_use(desk):
-    result = desk.search("electric ferry rail strike honey", limit=8)
+    result = desk.retriever.search("electric ferry rail strike honey", limit=8)
     assert len(result.hits) >= 3
     sentences = [("Third hit first.", 2), ("First hit second.", 0), ("Third hit again.", 2), ("Second hit.", 1)]
     answer = build_answer("q", result, sentences)
@@ -108,7 +108,7 @@ def test_citation_numbers_follow_first_use(desk):
 
 
 def test_nothing_relevant_abstains_with_the_closest_articles(desk):
-    answer = desk.ask("quantum entanglement cryptography")
+    answer = desk.reading.ask("quantum entanglement cryptography")
     assert answer.abstained is True
     assert answer.citations == []
     assert "[" not in answer.text
@@ -120,44 +120,44 @@ def test_nothing_relevant_abstains_with_the_closest_articles(desk):
 
 def test_nothing_before_the_as_of_moment_abstains(desk, links):
     # the bakery recall was published on 2024-04-22
-    answer = desk.ask(QUESTIONS["bakery"], as_of="2024-04-01")
+    answer = desk.reading.ask(QUESTIONS["bakery"], as_of="2024-04-01")
     assert answer.abstained
     assert links["bakery"] not in {h.article.url for h in answer.hits}
-    answer = desk.ask(QUESTIONS["bakery"], as_of="2024-04-22")
+    answer = desk.reading.ask(QUESTIONS["bakery"], as_of="2024-04-22")
     assert not answer.abstained and answer.citations[0].article.url == links["bakery"]
 
 
 def test_since_until_and_source_reach_the_answer(desk, links):
-    answer = desk.ask(QUESTIONS["ferry"], source="Valley Courier")
+    answer = desk.reading.ask(QUESTIONS["ferry"], source="Valley Courier")
     check_answer(desk, answer)
     assert {c.article.outlet for c in answer.citations} == {H.COURIER}
-    answer = desk.ask(QUESTIONS["ferry"], source="Harbor Gazette")
+    answer = desk.reading.ask(QUESTIONS["ferry"], source="Harbor Gazette")
     assert {c.article.url for c in answer.citations} == {links["ferry"]}
-    answer = desk.ask(QUESTIONS["chess"], since="2024-04-01")
+    answer = desk.reading.ask(QUESTIONS["chess"], since="2024-04-01")
     assert links["chess"] not in {c.article.url for c in answer.citations}
 
 
 def test_follow_up_with_context(desk, links):
     follow_up = "Which ferry did commuters find pleasant?"
-    plain = desk.search("What did they say about it?")
-    answer = desk.ask("What did they say about it?", context="the electric ferry across the bay")
+    plain = desk.retriever.search("What did they say about it?")
+    answer = desk.reading.ask("What did they say about it?", context="the electric ferry across the bay")
     check_answer(desk, answer)
     assert answer.citations[0].article.url in (links["ferry"], links["ferry-wire"])
     assert plain.hits[0].article.url not in (links["ferry"], links["ferry-wire"])
     # the context only adds to the search: a follow-up with words of its own still works
-    answer = desk.ask(follow_up, context="Who won the national chess championship?")
+    answer = desk.reading.ask(follow_up, context="Who won the national chess championship?")
     assert not answer.abstained
 
 
 def test_answer_to_dict_shape(desk):
-    data = desk.ask(QUESTIONS["chess"]).to_dict()
+    data = desk.reading.ask(QUESTIONS["chess"]).to_dict()
     assert {"answer", "citations", "abstained", "mode", "notices"} <= set(data)
     assert data["citations"] and {"n", "url", "title", "outlet", "published", "quote"} <= set(data["citations"][0])
     assert data["closest"] == []
 
 
 def test_check_citations_unit(desk):
-    result = desk.search(QUESTIONS["chess"], limit=8)
+    result = desk.retriever.search(QUESTIONS["chess"], limit=8)
     hits = result.hits[:5]
     chess = hits[0].passage.text
     first = chess.split(". ")[0]

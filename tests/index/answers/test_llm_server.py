@@ -2,7 +2,7 @@
 
 `make test-llm` (or `pytest -m llm_server` once llama-cpp-python[server] and the model package are
 installed); skipped otherwise. Each question goes through the real service: feeds served on
-127.0.0.1, ingested into SQLite and Chroma, `Newsdesk.ask` with answers.llm_url pointing at the
+127.0.0.1, ingested into SQLite and Chroma, `Newsdesk.reading.ask` with answers.llm_url pointing at the
 server. The model's raw reply is recorded on the way back (a pass-through httpx transport), so the
 tests can say exactly what the citation check kept, dropped or fell back from.
 """
@@ -97,7 +97,7 @@ def desk_with(archive, **answers) -> Newsdesk:
 
 def recorded(desk) -> RecordingTransport:
     transport = RecordingTransport()
-    desk.answerer.transport = transport
+    desk.reading.answerer.transport = transport
     return transport
 
 
@@ -115,7 +115,7 @@ def assert_citations_valid(desk, served, answer) -> None:
 
 
 def extractive_text(desk, question) -> str:
-    return desk.extractive.answer(question, desk.search(question)).text
+    return desk.reading.extractive.answer(question, desk.retriever.search(question)).text
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -123,7 +123,7 @@ def test_real_answer_has_valid_citations_and_passed_the_support_check(archive, q
     desk, served = archive
     transport = recorded(desk)
     started = time.perf_counter()
-    answer = desk.ask(question)
+    answer = desk.reading.ask(question)
     seconds = time.perf_counter() - started
     assert len(transport.exchanges) == 1
     exchange = transport.exchanges[0]
@@ -137,7 +137,7 @@ def test_real_answer_has_valid_citations_and_passed_the_support_check(archive, q
     assert "{" not in answer.text and '"title"' not in answer.text  # no echo of the prompt's JSON
 
     # The support check, recomputed on the model's raw reply over the same hits.
-    result = desk.search(question)
+    result = desk.retriever.search(question)
     hits = result.hits[:5]
     kept = check_citations(reply.strip(), hits)
     if kept:
@@ -168,7 +168,7 @@ def test_real_answer_has_valid_citations_and_passed_the_support_check(archive, q
 def test_a_question_the_archive_cannot_answer_never_reaches_the_model(archive):
     desk, _ = archive
     transport = recorded(desk)
-    answer = desk.ask("quantum entanglement cryptography")
+    answer = desk.reading.ask("quantum entanglement cryptography")
     assert answer.abstained and answer.citations == []
     assert transport.exchanges == []
 
@@ -180,7 +180,7 @@ def test_timeout_falls_back_to_the_extractive_answer(archive):
         transport = recorded(fast)
         question = QUESTIONS[0]
         started = time.perf_counter()
-        answer = fast.ask(question)
+        answer = fast.reading.ask(question)
         seconds = time.perf_counter() - started
         assert len(transport.exchanges) == 1 and transport.exchanges[0]["error"] == "ReadTimeout"
         assert answer.mode == UNAVAILABLE
@@ -196,7 +196,7 @@ def test_the_server_still_answers_after_a_client_timed_out(archive, server):
     """The abandoned request (non-streaming: the server finishes it anyway) must not wedge it."""
     desk, served = archive
     transport = recorded(desk)
-    answer = desk.ask(QUESTIONS[1])
+    answer = desk.reading.ask(QUESTIONS[1])
     assert server.alive
     assert transport.exchanges[0]["status"] == 200
     assert answer.mode in ("llm", UNSUPPORTED)
@@ -226,7 +226,7 @@ def test_server_killed_mid_answer_falls_back_without_an_exception(archive, tmp_p
 
             def ask():
                 try:
-                    outcome["answer"] = other.ask(question)
+                    outcome["answer"] = other.reading.ask(question)
                 except BaseException as exc:  # the test fails on any exception
                     outcome["error"] = exc
 

@@ -50,7 +50,7 @@ def desk(setup, llm):
 
 
 def supported_reply(desk) -> tuple[str, list]:
-    hits = desk.search(CHESS_Q, limit=8).hits[:5]
+    hits = desk.retriever.search(CHESS_Q, limit=8).hits[:5]
     first = hits[0].passage.text.split(". ")[0]
     return (
         f"{first} [1]. The young champion defeated three grandmasters [1]. "
@@ -63,7 +63,7 @@ def test_drafts_grow_as_the_stream_comes_and_the_answer_is_the_checked_one(desk,
     reply, hits = supported_reply(desk)
     llm.replies.append(Reply.of(reply, interval=0.05))
     drafts: list[str] = []
-    answer = desk.ask(CHESS_Q, on_draft=drafts.append)
+    answer = desk.reading.ask(CHESS_Q, on_draft=drafts.append)
     assert llm.requests[0]["body"]["stream"] is True
     assert len(drafts) == len(Reply.of(reply).pieces) >= 10
     assert all(later.startswith(earlier) and len(later) > len(earlier) for earlier, later in itertools.pairwise(drafts))
@@ -79,7 +79,7 @@ def test_a_stream_cut_mid_way_falls_back_to_extractive(desk, llm, setup):
     reply, _ = supported_reply(desk)
     llm.replies.append(Reply.of(reply, interval=0.02, cut_after=4))
     drafts: list[str] = []
-    answer = desk.ask(CHESS_Q, on_draft=drafts.append)
+    answer = desk.reading.ask(CHESS_Q, on_draft=drafts.append)
     assert len(drafts) == 4  # the draft the user saw so far...
     assert answer.mode == "extractive (LLM unavailable)"  # ...is replaced by the extractive answer
     assert any("the stream broke off" in n for n in answer.notices)
@@ -89,7 +89,7 @@ def test_a_stream_cut_mid_way_falls_back_to_extractive(desk, llm, setup):
 def test_a_stream_that_stalls_falls_back(desk, llm):
     reply, _ = supported_reply(desk)
     llm.replies.append(Reply.of(reply, interval=3.0))  # longer than llm_timeout_seconds between pieces
-    answer = desk.ask(CHESS_Q, on_draft=lambda text: None)
+    answer = desk.reading.ask(CHESS_Q, on_draft=lambda text: None)
     assert answer.mode == "extractive (LLM unavailable)"
     assert any("timed out" in n for n in answer.notices)
 
@@ -97,7 +97,7 @@ def test_a_stream_that_stalls_falls_back(desk, llm):
 def test_without_a_draft_callback_nothing_is_streamed(desk, llm):
     reply, _ = supported_reply(desk)
     llm.replies.append(Reply.of(reply))
-    answer = desk.ask(CHESS_Q)
+    answer = desk.reading.ask(CHESS_Q)
     assert "stream" not in llm.requests[0]["body"]
     assert answer.mode == "llm"
 
@@ -105,8 +105,8 @@ def test_without_a_draft_callback_nothing_is_streamed(desk, llm):
 def test_the_extractive_answerer_ignores_the_draft_callback(tmp_path_factory):
     desk, _ = H.shared_desk(tmp_path_factory)
     drafts: list[str] = []
-    answer = desk.ask(CHESS_Q, on_draft=drafts.append)
-    assert not desk.streams and drafts == [] and answer.mode == "extractive"
+    answer = desk.reading.ask(CHESS_Q, on_draft=drafts.append)
+    assert not desk.reading.streams and drafts == [] and answer.mode == "extractive"
 
 
 def test_chat_prints_the_draft_as_it_comes_then_the_checked_answer(desk, llm):

@@ -23,7 +23,7 @@ def fill(http_server, data_dir, prefix: str) -> Newsdesk:
     """An archive of two articles, one long, fetched from a feed over HTTP."""
     site = Site(http_server, prefix)
     desk = Newsdesk(make_config(data_dir), embedder=HashEmbedder())
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/feed.xml",
             rss20(
@@ -47,7 +47,7 @@ def fill(http_server, data_dir, prefix: str) -> Newsdesk:
             ),
         )
     )
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_new == 2
     return desk
 
@@ -100,7 +100,7 @@ def test_the_archive_is_a_plain_sqlite_file(filled):
 
 
 def test_stats_keys(filled):
-    stats = filled.stats()
+    stats = filled.health.stats()
     assert {"feeds", "articles", "passages", "embedded_passages", "model"} <= set(stats)
     assert stats["feeds"] == 1 and stats["articles"] == 2
     assert stats["passages"] == stats["embedded_passages"] > 0
@@ -186,7 +186,7 @@ def stored_neighbours(archive) -> set[str]:
 def test_neighbours_are_forgotten_when_a_passage_is_reembedded_or_removed(http_server, tmp_path):
     desk = fill(http_server, tmp_path / "data", "/archive-neighbours")
     try:
-        desk.search("volcano")  # stores every embedded passage's neighbour similarities
+        desk.retriever.search("volcano")  # stores every embedded passage's neighbour similarities
         archive = desk.archive
         rows = archive.embedded_passage_rows()
         all_ids, lists = {r[0] for r in rows}, {r[0]: r[4] for r in rows}

@@ -19,7 +19,7 @@ from index.archive import MIGRATIONS, Archive
 from index.archive.passages import terms_within
 from index.archive.pg import PORTED, not_ported, translate
 from index.archive.pg_migrations import POSTGRES
-from index.errors import LimitReached, NotFound
+from index.errors import NotFound
 from index.models import GLOBAL, PassageRow, Scope
 
 DAY = 86400.0
@@ -255,11 +255,12 @@ def test_an_archive_from_before_per_server_feeds_is_migrated_in_place(target):
 
 def test_a_server_follows_at_most_its_limit_of_feeds(archive):
     for i in range(3):
-        archive.add_feed(f"https://f{i}.example/feed.xml", guild_id=GUILD, max_per_server=3)
-    with pytest.raises(LimitReached, match="already follows 3 feeds"):
-        archive.add_feed("https://f9.example/feed.xml", guild_id=GUILD, max_per_server=3)
-    assert archive.add_feed("https://f0.example/feed.xml", guild_id=GUILD, max_per_server=3)[1] is False  # one it has
-    assert archive.add_feed("https://f9.example/feed.xml", guild_id=1, max_per_server=3)[1]  # another server
+        assert archive.add_server_feed(f"https://f{i}.example/feed.xml", guild_id=GUILD, max_per_server=3)
+    assert archive.add_server_feed("https://f9.example/feed.xml", guild_id=GUILD, max_per_server=3) is None
+    found = archive.add_server_feed("https://f0.example/feed.xml", guild_id=GUILD, max_per_server=3)
+    assert found is not None and found[1] is False  # one it has already
+    assert archive.add_server_feed("https://f9.example/feed.xml", guild_id=1, max_per_server=3)  # another server
+    assert archive.count_server_feeds(GUILD) == 3
     assert len(archive.list_feeds(Scope(GUILD, everything=False))) == 3
 
 

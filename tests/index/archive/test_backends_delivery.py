@@ -1,4 +1,4 @@
-"""DeliveryStore and VectorScaleQueries on both backends (issue #17): every test here runs on a
+"""DeliveryStore and VectorScaleQueries on both backends: every test here runs on a
 SQLite file and on a database of the tests' throwaway PostgreSQL server (tests/support/postgres.py;
 the PostgreSQL half skips without the server binaries), as tests/index/archive/test_backends.py
 does for the rest of the archive. Every public method of both mixins is called at least once
@@ -21,9 +21,7 @@ from index.archive import Archive
 from index.archive.delivery import STALE_SENDING_SECONDS, DeliveryStore
 from index.archive.pg import not_ported
 from index.archive.vectorscale import VectorScaleQueries
-from index.delivery.limits import ChannelLimits
-from index.delivery.templates import PostTemplate
-from index.models import PassageRow
+from index.models import ChannelLimits, PassageRow, PostTemplate
 
 DAY = 86400.0
 T0 = 1_780_000_000.0

@@ -10,9 +10,9 @@ import support.answers as H
 def desk(tmp_path_factory):
     served = H.serve_feeds()
     desk = H.Newsdesk(H.make_config(tmp_path_factory.mktemp("vs") / "data"), embedder=H.HashEmbedder())
-    desk.add_feed(served.gazette.url, H.GAZETTE, guild_id=7)
-    desk.add_feed(served.courier.url, H.COURIER)
-    desk.ingest()
+    desk.feeds.add(served.gazette.url, H.GAZETTE, guild_id=7)
+    desk.feeds.add(served.courier.url, H.COURIER)
+    desk.indexing.ingest()
     yield desk
     desk.close()
 

@@ -229,6 +229,6 @@ def test_a_private_feed_url_gets_its_one_line_reason(make_desk, tmp_path):
 
 
 def test_a_session_with_feeds_but_nothing_ingested_says_to_ingest(desk, site):
-    desk.add_feed(site.serve("/later.xml", rss20("Later", [])))
+    desk.feeds.add(site.serve("/later.xml", rss20("Later", [])))
     out, _ = chat(desk, ["anything new?"])
     assert out == ["The archive has 1 feed(s) but no articles yet: type `ingest` to fetch them."] * 2 + [""]

@@ -67,9 +67,9 @@ def test_categories_are_archived_with_the_article(desk, site):
             ],
         ),
     )
-    desk.add_feed(url)
-    assert desk.ingest().articles_new == 1
-    archived = desk.article(site.url("/rates.html"))
+    desk.feeds.add(url)
+    assert desk.indexing.ingest().articles_new == 1
+    archived = desk.reading.article(site.url("/rates.html"))
     assert archived.categories == ("Economy", "Banks")
 
 

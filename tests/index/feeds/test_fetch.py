@@ -58,9 +58,9 @@ def test_500_is_retried_then_recorded_against_the_feed_and_other_feeds_still_ing
     desk = make_desk(config)
     bad = site.serve("/broken.xml", b"internal error", status=500, content_type="text/plain")
     good = good_feed(site)
-    desk.add_feed(bad)
-    desk.add_feed(good)
-    report = desk.ingest()
+    desk.feeds.add(bad)
+    desk.feeds.add(good)
+    report = desk.indexing.ingest()
     assert len(site.hits("/broken.xml")) == 3  # first try + 2 retries
     assert sleeps == [1.0, 2.0]  # exponential back-off, asked of fetcher.sleep
     assert report.errors == {bad: "HTTP 500"}
@@ -69,7 +69,7 @@ def test_500_is_retried_then_recorded_against_the_feed_and_other_feeds_still_ing
     assert row["status"] == "error" and row["last_error"] == "HTTP 500" and row["failures"] == 1
     assert row["next_poll_at"] > time.time()  # backed off
     assert feed_row(desk, good)["status"] == "ok"
-    assert desk.feed_for(good).articles == 3 and desk.feed_for(bad).articles == 0
+    assert desk.feeds.find(good).articles == 3 and desk.feeds.find(bad).articles == 0
 
 
 def test_a_404_is_not_retried(site, config):
@@ -135,9 +135,9 @@ def test_a_hanging_feed_fails_alone(site, http_server, make_desk, config, sleeps
     desk = make_desk(config)
     slow = site.route("/hang.xml", hang(http_server))
     good = good_feed(site)
-    desk.add_feed(slow)
-    desk.add_feed(good)
-    report = desk.ingest()
+    desk.feeds.add(slow)
+    desk.feeds.add(good)
+    report = desk.indexing.ingest()
     assert report.errors[slow].startswith("timed out")
     assert report.articles_new == 3 and report.feeds_ok == 1
     assert feed_row(desk, slow)["status"] == "error"
@@ -205,8 +205,8 @@ def test_a_50mb_feed_is_ingested_from_its_first_bytes_with_a_warning(site, make_
         f"<description>filler {words}</description></item>"
     ).encode() * 200
     url = site.route("/flood.xml", endless(50_000_000, head=head, chunk=filler))
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.feeds_ok == 1, report.errors
     assert report.warnings[url].startswith("feed cut off at 300000 bytes")
     assert feed_row(desk, url)["status"] == "warning"
@@ -240,8 +240,8 @@ def test_a_redirected_feed_ingests_from_its_new_home(site, make_desk, config):
     desk = make_desk(config)
     new_home = good_feed(site, "/new-home.xml")
     old = site.route("/old-home.xml", redirect(new_home, status=301))
-    desk.add_feed(old)
-    report = desk.ingest()
+    desk.feeds.add(old)
+    report = desk.indexing.ingest()
     assert report.articles_new == 3 and not report.errors
 
 
@@ -255,8 +255,8 @@ def test_redirect_loop_and_html_page_are_per_feed_errors(site, make_desk, config
     )
     good = good_feed(site)
     for url in (loop, page, good):
-        desk.add_feed(url)
-    report = desk.ingest()
+        desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert "redirect loop" in report.errors[loop]
     assert report.errors[page] == "the URL returned an HTML web page, not an RSS or Atom feed"
     assert report.feeds_ok == 1 and report.articles_new == 3
@@ -279,8 +279,8 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
         for i in range(3)
     ]
     url = site.route("/cond.xml", conditional(rss20("Conditional", items), etag, modified))
-    desk.add_feed(url)
-    first = desk.ingest()
+    desk.feeds.add(url)
+    first = desk.indexing.ingest()
     assert first.articles_new == 3 and first.passages_embedded >= 3
     assert "if-none-match" not in site.hits("/cond.xml")[0].headers
     row = feed_row(desk, url)
@@ -289,7 +289,7 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
     parsed = []
     real_parse = drafts.parse_feed
     monkeypatch.setattr(drafts, "parse_feed", lambda *a, **k: parsed.append(a) or real_parse(*a, **k))
-    second = desk.ingest()
+    second = desk.indexing.ingest()
     hit = site.hits("/cond.xml")[-1]
     assert hit.headers.get("if-none-match") == etag and hit.headers.get("if-modified-since") == modified
     assert second.feeds_not_modified == 1 and second.feeds_ok == 1
@@ -297,7 +297,7 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
     assert second.passages_embedded == 0 and parsed == []
     assert feed_row(desk, url)["etag"] == etag  # validators kept for the next poll
 
-    full = desk.ingest(full=True)  # --full ignores the validators and re-reads every entry
+    full = desk.indexing.ingest(full=True)  # --full ignores the validators and re-reads every entry
     assert "if-none-match" not in site.hits("/cond.xml")[-1].headers
     assert len(parsed) == 1 and full.feeds_not_modified == 0
     assert full.articles_unchanged == 3 and full.articles_new == 0 and full.passages_embedded == 0
@@ -305,9 +305,9 @@ def test_conditional_get_304_costs_no_parsing(site, make_desk, config, monkeypat
 
 def test_an_unchanged_feed_without_validators_re_embeds_nothing(site, desk):
     url = good_feed(site)
-    desk.add_feed(url)
-    assert desk.ingest().articles_new == 3
-    again = desk.ingest()
+    desk.feeds.add(url)
+    assert desk.indexing.ingest().articles_new == 3
+    again = desk.indexing.ingest()
     assert again.feeds_not_modified == 0
     assert (again.articles_new, again.articles_updated, again.articles_unchanged) == (0, 0, 3)
     assert again.passages_embedded == 0 and again.vectors_deleted == 0

@@ -53,7 +53,7 @@ def ingested(http_server, tmp_path_factory):
     urls = {}
     for path in FILES:
         urls[name(path)] = site.route("/" + name(path), static(path.read_bytes(), content_type=content_type(path)))
-        desk.add_feed(urls[name(path)])
+        desk.feeds.add(urls[name(path)])
     good = site.serve(
         "/good.xml",
         rss20(
@@ -69,8 +69,8 @@ def ingested(http_server, tmp_path_factory):
             ],
         ),
     )
-    desk.add_feed(good)
-    report = desk.ingest()  # no exception may escape
+    desk.feeds.add(good)
+    report = desk.indexing.ingest()  # no exception may escape
     yield desk, report, urls, good
     desk.close()
 
@@ -78,16 +78,16 @@ def ingested(http_server, tmp_path_factory):
 def test_the_run_completes_and_the_good_feed_is_ingested(ingested):
     desk, report, urls, good = ingested
     assert report.feeds_ok + report.feeds_failed == len(urls) + 1
-    assert desk.feed_for(good).articles == 3 and desk.feed_for(good).status == "ok"
+    assert desk.feeds.find(good).articles == 3 and desk.feeds.find(good).status == "ok"
     assert not [e for e in report.errors.values() if e.startswith("internal error")]
-    assert desk.store_or_open().all_ids() == desk.archive.all_passage_ids()
+    assert desk.parts.store_or_open().all_ids() == desk.archive.all_passage_ids()
 
 
 def test_a_second_run_over_the_same_feeds_changes_nothing(ingested):
     # (laminas/ holds a blog's Atom and RSS feeds: the same GUIDs with slightly different text)
     desk, _, urls, _ = ingested
     before = desk.archive.counts()
-    again = desk.ingest()
+    again = desk.indexing.ingest()
     assert (again.articles_new, again.articles_updated, again.passages_embedded, again.vectors_deleted) == (0, 0, 0, 0)
     assert desk.archive.counts() == before
 
@@ -95,7 +95,7 @@ def test_a_second_run_over_the_same_feeds_changes_nothing(ingested):
 @pytest.mark.parametrize("path", FILES, ids=name)
 def test_each_fixture_ends_with_articles_or_its_own_error(ingested, path):
     desk, report, urls, _ = ingested
-    feed = desk.feed_for(urls[name(path)])
+    feed = desk.feeds.find(urls[name(path)])
     outcome, entries = expected(path)
     if outcome == "entries":
         assert feed.status in ("ok", "warning"), feed.last_error
@@ -110,7 +110,7 @@ def test_each_fixture_ends_with_articles_or_its_own_error(ingested, path):
 
 
 def texts_of(desk, url) -> list[str]:
-    feed = desk.feed_for(url)
+    feed = desk.feeds.find(url)
     return [
         r[0]
         for r in desk.archive.db.execute(
@@ -161,5 +161,5 @@ def test_json_feed_fixture_is_read(ingested):
     key = "feedjira/json_feed.json"
     if key not in urls:
         pytest.skip(f"{key} not in this fixture set")
-    feed = desk.feed_for(urls[key])
+    feed = desk.feeds.find(urls[key])
     assert feed.status == "ok" and feed.articles == 20

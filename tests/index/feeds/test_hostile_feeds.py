@@ -68,14 +68,14 @@ def test_an_entity_bomb_is_not_expanded(site, desk):
             ],
         ),
     )
-    desk.add_feed(url)
-    desk.add_feed(good)
-    report = desk.ingest()  # returns at all: nothing expanded to 10**9 bytes
+    desk.feeds.add(url)
+    desk.feeds.add(good)
+    report = desk.indexing.ingest()  # returns at all: nothing expanded to 10**9 bytes
     text = archive_text(desk)
     assert "lollollol" not in text
     assert len(text) < 100_000
     assert report.articles_new >= 1 and "Fine" in {r["title"] for r in articles(desk)}
-    assert url in report.errors or desk.feed_for(url).articles <= 1
+    assert url in report.errors or desk.feeds.find(url).articles <= 1
 
 
 @pytest.mark.parametrize("where", ["description", "title"])
@@ -97,8 +97,8 @@ def test_external_entities_are_not_resolved(site, desk, secret_url, where):
         f"<description>{description}</description></item></channel></rss>"
     )
     url = site.serve("/xxe.xml", body)
-    desk.add_feed(url)
-    desk.ingest()
+    desk.feeds.add(url)
+    desk.indexing.ingest()
     assert site.hits("/secret") == [] and site.hits("/evil.dtd") == []
     text = archive_text(desk)
     assert PASSWD_MARK not in text and "root:x:0" not in text and SECRET not in text
@@ -129,8 +129,8 @@ def test_an_opml_entity_bomb_is_not_expanded(desk):
     )
     outlines = parse_opml(body.encode())
     assert "lollollol" not in repr(outlines)
-    result = desk.import_opml(body.encode())
-    assert "lollollol" not in repr(desk.list_feeds()) and result["refused"] == {}
+    result = desk.feeds.import_opml(body.encode())
+    assert "lollollol" not in repr(desk.archive.list_feeds()) and result["refused"] == {}
 
 
 def test_opml_external_entities_are_neither_resolved_nor_fetched(site, desk, secret_url):
@@ -143,8 +143,8 @@ def test_opml_external_entities_are_neither_resolved_nor_fetched(site, desk, sec
     )
     outlines = parse_opml(body.encode())
     assert [o.url for o in outlines] == ["http://93.184.216.34/a.xml", "http://93.184.216.34/b.xml"]
-    desk.import_opml(body.encode())
-    dump = repr(outlines) + repr(desk.list_feeds()) + desk.export_opml()
+    desk.feeds.import_opml(body.encode())
+    dump = repr(outlines) + repr(desk.archive.list_feeds()) + desk.feeds.export_opml()
     assert site.hits("/secret") == [] and site.hits("/evil.dtd") == []
     assert PASSWD_MARK not in dump and SECRET not in dump
 
@@ -162,10 +162,10 @@ def test_a_page_with_external_entities_is_extracted_without_fetching_them(site, 
         + "</article></body></html>"
     )
     link = site.serve("/entities.html", page, content_type="application/xhtml+xml")
-    desk.add_feed(
+    desk.feeds.add(
         site.serve("/teaser.xml", rss20("T", [Item("Entities", "A page with entities that…", link=link, guid="ent")]))
     )
-    desk.ingest()
+    desk.indexing.ingest()
     assert len(site.hits("/entities.html")) == 1 and site.hits("/secret") == []
     text = archive_text(desk)
     assert PASSWD_MARK not in text and SECRET not in text
@@ -214,7 +214,7 @@ def test_ingest_keeps_the_feed_text_when_pages_are_pathological(site, make_desk,
     desk = make_desk(config)
     giant = site.serve("/giant.html", giant_single_line(), content_type=HTML_TYPE)
     deep = site.serve("/deep.html", deep_nesting(), content_type=HTML_TYPE)
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/patho.xml",
             rss20(
@@ -236,7 +236,7 @@ def test_ingest_keeps_the_feed_text_when_pages_are_pathological(site, make_desk,
             ),
         )
     )
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_new == 2 and not report.errors
     assert len(site.hits("/giant.html")) == 1 and len(site.hits("/deep.html")) == 1
     rows = {r["title"]: r for r in articles(desk)}
@@ -247,7 +247,7 @@ def test_ingest_keeps_the_feed_text_when_pages_are_pathological(site, make_desk,
 
 def test_feed_content_nested_thousands_deep_does_not_break_ingest(site, desk):
     content = "<div>" * 5000 + "<p>Buried sentence.</p>" + "</div>" * 5000
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/nested.xml",
             rss20(
@@ -265,5 +265,5 @@ def test_feed_content_nested_thousands_deep_does_not_break_ingest(site, desk):
             ),
         )
     )
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_new == 1 and not report.errors

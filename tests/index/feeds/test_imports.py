@@ -23,7 +23,9 @@ def opml(urls: list[str]) -> bytes:
 
 
 def with_feeds(desk, **changes):
-    desk.config = dataclasses.replace(desk.config, feeds=dataclasses.replace(desk.config.feeds, **changes))
+    desk.feeds.config = dataclasses.replace(
+        desk.feeds.config, feeds=dataclasses.replace(desk.feeds.config.feeds, **changes)
+    )
     return desk
 
 
@@ -52,28 +54,28 @@ def test_an_import_of_slow_dns_outlines_returns_within_its_budget_on_threads_of_
     public = "http://93.184.216.34/feed.xml"  # an address: no lookup
     slow = [f"http://h{i}.slow.test/feed.xml" for i in range(12)]
     started = time.monotonic()
-    result = desk.import_opml(opml([public, *slow]), SERVER, added_by=1)
+    result = desk.feeds.import_opml(opml([public, *slow]), SERVER, added_by=1)
     elapsed = time.monotonic() - started
     assert elapsed < 5, elapsed  # bounded by the budget; a lookup after another took 12 s
     assert [f.url for f in result["added"]] == [public]
     assert set(result["refused"]) == set(slow) and set(result["refused"].values()) == {NOT_CHECKED}
     assert slow_dns and all(name.startswith("opml-check") for name in slow_dns), slow_dns
     assert len(slow_dns) <= CHECK_THREADS
-    assert desk.list_feeds(SERVER)[-1].url == public
+    assert desk.archive.list_feeds(SERVER)[-1].url == public
 
 
 def test_an_import_is_capped_and_never_takes_a_server_past_its_feeds(desk):
     with_feeds(desk, max_feeds_per_import=3, max_feeds_per_server=4)
     urls = [f"http://127.0.0.1:9/feed{i}.xml" for i in range(5)]
     with pytest.raises(LimitReached, match="at most 3 feeds and this file has 5"):
-        desk.import_opml(opml(urls), SERVER, added_by=1)
-    assert desk.list_feeds(SERVER) == []  # nothing added from a refused file
-    first = desk.import_opml(opml(urls[:3]), SERVER, added_by=1)
+        desk.feeds.import_opml(opml(urls), SERVER, added_by=1)
+    assert desk.archive.list_feeds(SERVER) == []  # nothing added from a refused file
+    first = desk.feeds.import_opml(opml(urls[:3]), SERVER, added_by=1)
     assert len(first["added"]) == 3
-    second = desk.import_opml(opml(urls[2:]), SERVER, added_by=1)
+    second = desk.feeds.import_opml(opml(urls[2:]), SERVER, added_by=1)
     assert [f.url for f in second["existing"]] == [urls[2]] and [f.url for f in second["added"]] == [urls[3]]
     assert list(second["refused"]) == [urls[4]] and "limit is 4" in second["refused"][urls[4]]
     with pytest.raises(LimitReached, match="limit is 4"):
-        desk.add_feed("http://127.0.0.1:9/one-more.xml", guild_id=SERVER.guild_id)
-    desk.add_feed("http://127.0.0.1:9/one-more.xml", guild_id=SERVER.guild_id + 1)  # another server: its own count
-    desk.add_feed("http://127.0.0.1:9/global.xml")  # the global configuration: no server limit
+        desk.feeds.add("http://127.0.0.1:9/one-more.xml", guild_id=SERVER.guild_id)
+    desk.feeds.add("http://127.0.0.1:9/one-more.xml", guild_id=SERVER.guild_id + 1)  # another server: its own count
+    desk.feeds.add("http://127.0.0.1:9/global.xml")  # the global configuration: no server limit

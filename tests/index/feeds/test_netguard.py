@@ -51,8 +51,8 @@ def test_private_addresses_are_refused_at_add_time(make_desk, strict, url):
     with pytest.raises(
         UrlRefused, match="allow_private_networks" if url in PRIVATE_URLS else "allow_private_networks|cannot resolve"
     ):
-        desk.add_feed(url)
-    assert desk.list_feeds() == []
+        desk.feeds.add(url)
+    assert desk.archive.list_feeds() == []
 
 
 @pytest.mark.parametrize(
@@ -70,8 +70,8 @@ def test_private_addresses_are_refused_at_add_time(make_desk, strict, url):
 def test_other_schemes_and_broken_urls_are_refused_even_when_private_is_allowed(make_desk, config, url):
     desk = make_desk(config)  # allow_private_networks = True
     with pytest.raises(UrlRefused):
-        desk.add_feed(url)
-    assert desk.list_feeds() == []
+        desk.feeds.add(url)
+    assert desk.archive.list_feeds() == []
 
 
 def test_a_host_that_does_not_resolve_is_refused_with_a_clear_message(strict):
@@ -132,13 +132,13 @@ def test_a_public_url_that_redirects_to_a_private_address_is_refused_at_fetch_ti
         ),
     )
     desk = make_desk(strict)
-    bad, _ = desk.add_feed(public_looking_server.url("/feed.xml"))  # the first hop looks public: accepted
-    fine, _ = desk.add_feed(public_looking_server.url("/fine.xml"))
-    report = desk.ingest()
+    bad, _ = desk.feeds.add(public_looking_server.url("/feed.xml"))  # the first hop looks public: accepted
+    fine, _ = desk.feeds.add(public_looking_server.url("/fine.xml"))
+    report = desk.indexing.ingest()
     assert "127.0.0.1" in report.errors[bad.url] and "loopback" in report.errors[bad.url]
     assert site.hits("/internal/secret.xml") == []  # never connected
     assert feed_row(desk, bad.url)["status"] == "error"
-    assert report.articles_new == 1 and desk.feed_for(fine.url).articles == 1
+    assert report.articles_new == 1 and desk.feeds.find(fine.url).articles == 1
     titles = {r[0] for r in desk.archive.db.execute("SELECT title FROM articles")}
     assert "Internal memo" not in titles
 
@@ -156,8 +156,8 @@ def test_a_teaser_whose_page_link_is_private_is_kept_without_fetching_the_page(
         ),
     )
     desk = make_desk(strict)
-    desk.add_feed(public_looking_server.url("/teaser.xml"))
-    report = desk.ingest()
+    desk.feeds.add(public_looking_server.url("/teaser.xml"))
+    report = desk.indexing.ingest()
     assert report.articles_new == 1 and not report.errors
     assert site.hits("/internal/page.html") == []
     row = desk.archive.db.execute("SELECT text, text_source FROM articles").fetchone()

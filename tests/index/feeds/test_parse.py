@@ -57,12 +57,12 @@ def test_every_feed_format_is_ingested(site, desk):
         ),
     }
     for url in feeds.values():
-        desk.add_feed(url)
-    report = desk.ingest()
+        desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.errors == {} and report.feeds_ok == 6 and report.articles_new == 12
     rows = {r["title"]: r for r in articles(desk)}
     for tag, url in feeds.items():
-        feed = desk.feed_for(url)
+        feed = desk.feeds.find(url)
         assert feed.articles == 2 and feed.status == "ok", (tag, feed)
         for i in range(2):
             row = rows[f"{tag} headline {i}"]
@@ -118,8 +118,8 @@ def test_a_malformed_feed_that_still_yields_entries_is_ingested_with_a_warning(s
     good = rss20("Sloppy Gazette", items(site, "sloppy"))
     sloppy = good.replace(b"</channel></rss>", b"<item><title>Broken & unescaped</title></channel>")  # unclosed
     url = site.serve("/sloppy.xml", sloppy)
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.feeds_ok == 1 and report.articles_new >= 2
     assert report.warnings[url].startswith("malformed feed:")
     row = feed_row(desk, url)
@@ -140,9 +140,9 @@ def test_a_malformed_feed_that_still_yields_entries_is_ingested_with_a_warning(s
 def test_a_feed_with_no_entries_is_a_feed_error(site, desk, body, message):
     url = site.serve("/empty.xml", body)
     good = site.serve("/good.xml", rss20("Good", items(site, "good")))
-    desk.add_feed(url)
-    desk.add_feed(good)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    desk.feeds.add(good)
+    report = desk.indexing.ingest()
     assert message in report.errors[url]
     assert feed_row(desk, url)["status"] == "error"
     assert report.articles_new == 2  # the other feed is unaffected
@@ -154,8 +154,8 @@ def test_a_web_page_that_links_its_feed_says_where_the_feed_is(site, desk):
         b"</head><body><p>Home page</p></body></html>"
     )
     url = site.serve("/home", page, content_type=HTML_TYPE)
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.errors[url] == (
         "the URL returned an HTML web page, not an RSS or Atom feed; "
         f"the page names a feed at {site.base}/feeds/all.xml"
@@ -164,8 +164,8 @@ def test_a_web_page_that_links_its_feed_says_where_the_feed_is(site, desk):
 
 def test_a_well_formed_feed_with_no_items_is_fetched_fine_with_nothing_to_archive(site, desk):
     url = site.serve("/quiet.xml", rss20("Quiet Times", []))
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.feeds_ok == 1 and report.articles_new == 0 and not report.errors
     assert feed_row(desk, url)["title"] == "Quiet Times"
 
@@ -178,8 +178,8 @@ def test_items_without_links_or_dates(site, desk):
         Item("", ""),  # nothing at all: skipped
     ]
     url = site.serve("/bare.xml", rss20("Bare", feed))
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.articles_new == 3 and not report.errors
     rows = {r["title"]: r for r in articles(desk)}
     assert rows["No link"]["url"] == "" and rows["No link"]["guid"] == "nolink-1"
@@ -188,7 +188,7 @@ def test_items_without_links_or_dates(site, desk):
     assert abs(rows["No date"]["published_ts"] - datetime.now(UTC).timestamp()) < 600
     assert rows["Nothing"]["guid"].startswith("hash:") and rows["Nothing"]["url"] == ""
     # and a second run recognises all three instead of archiving them again
-    again = desk.ingest()
+    again = desk.indexing.ingest()
     assert again.articles_new == 0 and again.articles_unchanged == 3 and again.passages_embedded == 0
 
 
@@ -213,12 +213,12 @@ def test_a_guid_listed_twice_in_one_feed_is_one_article_and_stays_quiet(site, de
         ),
     ]
     url = site.serve("/twice.xml", rss20("Twice", twice))
-    desk.add_feed(url)
-    first = desk.ingest()
-    assert first.articles_new == 2 and desk.feed_for(url).articles == 2
+    desk.feeds.add(url)
+    first = desk.indexing.ingest()
+    assert first.articles_new == 2 and desk.feeds.find(url).articles == 2
     assert desk.archive.db.execute("SELECT count(*) FROM articles WHERE guid = 'dup'").fetchone()[0] == 1
     # polling the same document again must not flip the article between its two copies
-    second = desk.ingest()
+    second = desk.indexing.ingest()
     assert (second.articles_new, second.articles_updated, second.passages_embedded) == (0, 0, 0)
 
 
@@ -240,8 +240,8 @@ def test_a_date_in_the_future_is_clamped_and_says_so(site, desk):
             ],
         ),
     )
-    desk.add_feed(url)
-    desk.ingest()
+    desk.feeds.add(url)
+    desk.indexing.ingest()
     rows = {r["title"]: r for r in articles(desk)}
     clamped = rows["From the future"]
     assert clamped["date_source"] == "fetched (feed date in the future)"
@@ -264,9 +264,9 @@ def test_relative_links_are_resolved_against_the_feed_url(site, desk):
     )
     url = site.serve("/dir/relative.xml", body)
     atom_url = site.serve("/dir/relative-atom.xml", atom_body, content_type="application/atom+xml")
-    desk.add_feed(url)
-    desk.add_feed(atom_url)
-    desk.ingest()
+    desk.feeds.add(url)
+    desk.feeds.add(atom_url)
+    desk.indexing.ingest()
     rows = {r["title"]: r["url"] for r in articles(desk)}
     assert rows["Rooted"] == f"{site.base}/news/rooted.html"
     assert rows["Sibling"] == site.url("/dir/sibling.html")
@@ -292,7 +292,7 @@ OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_opml_import_refuses_private_urls_when_not_allowed(make_desk, config):
     strict = dataclasses.replace(config, feeds=dataclasses.replace(config.feeds, allow_private_networks=False))
     desk = make_desk(strict)
-    result = desk.import_opml(OPML)
+    result = desk.feeds.import_opml(OPML)
     assert [f.url for f in result["added"]] == ["http://93.184.216.34/gazette.xml", "http://93.184.216.35/deep.xml"]
     assert set(result["refused"]) == {
         "http://10.0.0.5/internal.xml",
@@ -300,34 +300,39 @@ def test_opml_import_refuses_private_urls_when_not_allowed(make_desk, config):
         "http://localhost:8080/feed",
     }
     assert all("allow_private_networks" in why for why in result["refused"].values())
-    assert {f.url for f in desk.list_feeds()} == {"http://93.184.216.34/gazette.xml", "http://93.184.216.35/deep.xml"}
+    assert {f.url for f in desk.archive.list_feeds()} == {
+        "http://93.184.216.34/gazette.xml",
+        "http://93.184.216.35/deep.xml",
+    }
     # importing again adds nothing
-    again = desk.import_opml(OPML)
+    again = desk.feeds.import_opml(OPML)
     assert again["added"] == [] and len(again["existing"]) == 2
 
 
 def test_opml_round_trip(make_desk, config, tmp_path):
     desk = make_desk(config)  # private networks allowed: every outline is accepted
-    result = desk.import_opml(OPML)
+    result = desk.feeds.import_opml(OPML)
     assert len(result["added"]) == 5 and result["refused"] == {}
-    exported = desk.export_opml()
+    exported = desk.feeds.export_opml()
     outlines = parse_opml(exported.encode("utf-8"))
-    assert [(o.url, o.name) for o in outlines] == [(f.url, f.display_name) for f in desk.list_feeds()]
+    assert [(o.url, o.name) for o in outlines] == [(f.url, f.display_name) for f in desk.archive.list_feeds()]
     assert ("http://93.184.216.35/deep.xml", "Deep & nested") in [(o.url, o.name) for o in outlines]
     # the export imports into a fresh archive as the same list
     other = make_desk(dataclasses.replace(config, data=dataclasses.replace(config.data, dir=str(tmp_path / "other"))))
-    other.import_opml(exported.encode("utf-8"))
-    assert [(f.url, f.display_name) for f in other.list_feeds()] == [(f.url, f.display_name) for f in desk.list_feeds()]
+    other.feeds.import_opml(exported.encode("utf-8"))
+    assert [(f.url, f.display_name) for f in other.archive.list_feeds()] == [
+        (f.url, f.display_name) for f in desk.archive.list_feeds()
+    ]
 
 
 def test_names_with_quotes_and_markup_survive_the_opml_round_trip(make_desk, config):
     desk = make_desk(config)
-    desk.add_feed("http://93.184.216.34/q.xml", 'The "Quoted" <Times> & Co')
-    outlines = parse_opml(desk.export_opml().encode())
+    desk.feeds.add("http://93.184.216.34/q.xml", 'The "Quoted" <Times> & Co')
+    outlines = parse_opml(desk.feeds.export_opml().encode())
     assert [(o.url, o.name) for o in outlines] == [("http://93.184.216.34/q.xml", 'The "Quoted" <Times> & Co')]
 
 
 @pytest.mark.parametrize("body", [b"", b"not xml at all", b"<html><body>nope</body></html>"])
 def test_a_file_that_is_not_opml_is_refused(desk, body):
     with pytest.raises(FeedError):
-        desk.import_opml(body)
+        desk.feeds.import_opml(body)

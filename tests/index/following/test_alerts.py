@@ -8,6 +8,7 @@ import itertools
 import pytest
 from support.newsroom import STORIES, WIRE_STORIES, make_feed
 
+from index import policy
 from index.errors import BadQuery, LimitReached, NotFound, PermissionDenied
 from index.following import alerts as following
 from index.following.relevance import score_articles
@@ -36,33 +37,33 @@ def newsroom(desk, feed_server):
     prefix = f"/f{next(_prefixes)}"
     planet = make_feed(feed_server, "planet", "Daily Planet", STORIES, prefix)
     wire = make_feed(feed_server, "wire", "Wire Service", WIRE_STORIES, prefix)
-    desk.add_feed(planet.url, "Daily Planet")
-    desk.add_feed(wire.url, "Wire Service")
-    desk.ingest()
+    desk.feeds.add(planet.url, "Daily Planet")
+    desk.feeds.add(wire.url, "Wire Service")
+    desk.indexing.ingest()
     desk.following.threshold = HASH_THRESHOLD
     return planet, wire
 
 
 def queued_titles(desk) -> list[str]:
-    return [a.article.title for b in desk.alert_batches() for a in b.alerts + b.overflow]
+    return [a.article.title for b in desk.following.batches() for a in b.alerts + b.overflow]
 
 
 def test_a_follow_gets_the_new_matching_article_once_and_nothing_else(desk, newsroom):
     planet, _ = newsroom
-    follow = desk.follow_topic("volcano eruption", guild_id=GUILD, channel_id=CHANNEL)
-    assert desk.plan_alerts() == 0  # what was archived before the follow is never alerted
+    follow = desk.following.add("volcano eruption", guild_id=GUILD, channel_id=CHANNEL)
+    assert desk.following.plan() == 0  # what was archived before the follow is never alerted
     planet.add_item(*VOLCANO, slug="volcano-again")
     planet.add_item(*TRAM, slug="tram")
-    desk.ingest()
-    assert desk.plan_alerts() == 1
-    batches = desk.alert_batches()
+    desk.indexing.ingest()
+    assert desk.following.plan() == 1
+    batches = desk.following.batches()
     assert [(b.follow.id, [a.article.title for a in b.alerts]) for b in batches] == [(follow.id, [VOLCANO[0]])]
     alert = batches[0].alerts[0]
     assert alert.score >= HASH_THRESHOLD and alert.also == []
-    assert desk.claim_alert(follow.id, alert.article.id)
-    assert not desk.claim_alert(follow.id, alert.article.id)  # claimed once, whoever asks next
-    desk.record_alert(follow.id, alert.article.id, 777)
-    assert desk.plan_alerts() == 0 and desk.alert_batches() == []
+    assert desk.following.claim(follow.id, alert.article.id)
+    assert not desk.following.claim(follow.id, alert.article.id)  # claimed once, whoever asks next
+    desk.following.sent(follow.id, alert.article.id, 777)
+    assert desk.following.plan() == 0 and desk.following.batches() == []
     rows = desk.archive.follow_alert_rows(follow.id)
     assert [(r["state"], r["message_id"]) for r in rows] == [("sent", 777)]
 
@@ -79,20 +80,20 @@ def test_relevance_is_the_hybrid_score_not_only_keywords(desk, newsroom):
 
 def test_other_outlets_copies_are_folded_in_also_in_a_later_pass(desk, newsroom):
     planet, wire = newsroom
-    follow = desk.follow_topic("volcano eruption", user_id=42)
+    follow = desk.following.add("volcano eruption", user_id=42)
     planet.add_item(*VOLCANO, slug="volcano-planet")
     wire.add_item(VOLCANO[0], "Wire report: " + VOLCANO[1], slug="volcano-wire")
-    desk.ingest()
-    assert desk.plan_alerts() == 1
-    (batch,) = desk.alert_batches()
+    desk.indexing.ingest()
+    assert desk.following.plan() == 1
+    (batch,) = desk.following.batches()
     (alert,) = batch.alerts
     assert {alert.article.outlet, *[a.outlet for a in alert.also]} == {"Daily Planet", "Wire Service"}
     # a third copy arriving later folds into the story already alerted
-    desk.claim_alert(follow.id, alert.article.id)
-    desk.record_alert(follow.id, alert.article.id, 1)
+    desk.following.claim(follow.id, alert.article.id)
+    desk.following.sent(follow.id, alert.article.id, 1)
     planet.add_item(VOLCANO[0], "Update: " + VOLCANO[1], slug="volcano-update")
-    desk.ingest()
-    assert desk.plan_alerts() == 0 and desk.alert_batches() == []
+    desk.indexing.ingest()
+    assert desk.following.plan() == 0 and desk.following.batches() == []
     states = [r["state"] for r in desk.archive.follow_alert_rows(follow.id)]
     assert states.count("folded") == 2 and states.count("sent") == 1
 
@@ -102,22 +103,22 @@ def test_a_servers_follow_sees_global_feeds_and_its_own_not_another_servers(desk
     old = [("Harbour festival draws crowds", "The harbour festival drew crowds on the quay.", 3)]
     own = make_feed(feed_server, "own", "Own Gazette", old, prefix)
     other = make_feed(feed_server, "other", "Other Courier", old, prefix)
-    desk.add_feed(own.url, "Own Gazette", guild_id=GUILD)
-    desk.add_feed(other.url, "Other Courier", guild_id=OTHER_GUILD)
-    desk.ingest()
-    mine = desk.follow_topic("octopus species", guild_id=GUILD, channel_id=CHANNEL)
-    theirs = desk.follow_topic("octopus species", guild_id=OTHER_GUILD, channel_id=CHANNEL + 1)
+    desk.feeds.add(own.url, "Own Gazette", guild_id=GUILD)
+    desk.feeds.add(other.url, "Other Courier", guild_id=OTHER_GUILD)
+    desk.indexing.ingest()
+    mine = desk.following.add("octopus species", guild_id=GUILD, channel_id=CHANNEL)
+    theirs = desk.following.add("octopus species", guild_id=OTHER_GUILD, channel_id=CHANNEL + 1)
     own.add_item("New octopus species found", "Divers found a new octopus species on the reef.", slug="o1")
     other.add_item("Giant octopus species filmed", "A giant octopus species was filmed in the trench.", slug="o2")
-    desk.ingest()
-    desk.plan_alerts()
-    got = {b.follow.id: [a.article.outlet for a in b.alerts] for b in desk.alert_batches()}
+    desk.indexing.ingest()
+    desk.following.plan()
+    got = {b.follow.id: [a.article.outlet for a in b.alerts] for b in desk.following.batches()}
     assert got == {mine.id: ["Own Gazette"], theirs.id: ["Other Courier"]}
 
 
 def test_a_flood_is_capped_per_target_and_pass(desk, newsroom):
     planet, _ = newsroom
-    follow = desk.follow_topic("volcano eruption", guild_id=GUILD, channel_id=CHANNEL)
+    follow = desk.following.add("volcano eruption", guild_id=GUILD, channel_id=CHANNEL)
     places = ["Hekla", "Katla", "Askja", "Grimsvotn", "Krafla", "Eyjafjallajokull", "Bardarbunga"]
     for i, place in enumerate(places):
         planet.add_item(
@@ -125,15 +126,15 @@ def test_a_flood_is_capped_per_target_and_pass(desk, newsroom):
             f"The {place} volcano began an eruption; {' '.join(f'{place.lower()}{j}' for j in range(i + 8))}.",
             slug=f"flood{i}",
         )
-    desk.ingest()
-    assert desk.plan_alerts() == len(places)
-    (batch,) = desk.alert_batches()
+    desk.indexing.ingest()
+    assert desk.following.plan() == len(places)
+    (batch,) = desk.following.batches()
     assert len(batch.alerts) == following.MAX_ALERTS_PER_TARGET
     assert len(batch.overflow) == len(places) - following.MAX_ALERTS_PER_TARGET
     for alert in batch.overflow:
-        assert desk.summarise_alert(follow.id, alert.article.id)
+        assert desk.following.summarise(follow.id, alert.article.id)
     assert all(a.follow.id == follow.id for a in batch.alerts)
-    assert len(desk.alert_batches()[0].alerts) == following.MAX_ALERTS_PER_TARGET  # the summarised are gone
+    assert len(desk.following.batches()[0].alerts) == following.MAX_ALERTS_PER_TARGET  # the summarised are gone
 
 
 def test_two_processes_plan_and_claim_each_alert_once(desk, newsroom, config):
@@ -141,14 +142,14 @@ def test_two_processes_plan_and_claim_each_alert_once(desk, newsroom, config):
     other = Newsdesk(config, embedder=HashEmbedder())  # another bot process (or the worker) on the archive
     other.following.threshold = HASH_THRESHOLD
     try:
-        follow = desk.follow_topic("volcano eruption", guild_id=GUILD, channel_id=CHANNEL)
+        follow = desk.following.add("volcano eruption", guild_id=GUILD, channel_id=CHANNEL)
         planet.add_item(*VOLCANO, slug="v1")
         wire.add_item(VOLCANO[0], "Wire report: " + VOLCANO[1], slug="v2")
-        desk.ingest()
-        assert desk.plan_alerts() + other.plan_alerts() == 1
-        listed = [(d, a) for d in (desk, other) for b in d.alert_batches() for a in b.alerts]  # both list it
+        desk.indexing.ingest()
+        assert desk.following.plan() + other.following.plan() == 1
+        listed = [(d, a) for d in (desk, other) for b in d.following.batches() for a in b.alerts]  # both list it
         assert len(listed) == 2
-        wins = [a.article.id for d, a in listed if d.claim_alert(follow.id, a.article.id)]
+        wins = [a.article.id for d, a in listed if d.following.claim(follow.id, a.article.id)]
         assert len(wins) == 1
     finally:
         other.close()
@@ -156,107 +157,107 @@ def test_two_processes_plan_and_claim_each_alert_once(desk, newsroom, config):
 
 def test_follows_survive_a_restart(desk, newsroom, config):
     planet, _ = newsroom
-    follow = desk.follow_topic("volcano eruption", user_id=42, guild_id=GUILD)
+    follow = desk.following.add("volcano eruption", user_id=42, guild_id=GUILD)
     desk.close()
     again = Newsdesk(config, embedder=HashEmbedder())
     again.following.threshold = HASH_THRESHOLD
     try:
-        assert again.follows(guild_id=GUILD, user_id=42) == [follow]
+        assert again.following.list_follows(guild_id=GUILD, user_id=42) == [follow]
         planet.add_item(*VOLCANO, slug="after-restart")
-        again.ingest()
-        assert again.plan_alerts() == 1 and queued_titles(again) == [VOLCANO[0]]
+        again.indexing.ingest()
+        assert again.following.plan() == 1 and queued_titles(again) == [VOLCANO[0]]
     finally:
         again.close()
 
 
 def test_closed_dms_pause_the_members_follows_until_they_come_back(desk, newsroom):
     planet, _ = newsroom
-    follow = desk.follow_topic("volcano eruption", user_id=42)
+    follow = desk.following.add("volcano eruption", user_id=42)
     planet.add_item(*VOLCANO, slug="v-closed")
-    desk.ingest()
-    desk.plan_alerts()
-    (alert,) = desk.alert_batches()[0].alerts
-    assert desk.claim_alert(follow.id, alert.article.id)
-    desk.alert_failed(follow.id, alert.article.id, "403 Cannot send messages to this user", dm_closed=True)
-    assert desk.follows(user_id=42)[0].paused
+    desk.indexing.ingest()
+    desk.following.plan()
+    (alert,) = desk.following.batches()[0].alerts
+    assert desk.following.claim(follow.id, alert.article.id)
+    desk.following.failed(follow.id, alert.article.id, "403 Cannot send messages to this user", dm_closed=True)
+    assert desk.following.list_follows(user_id=42)[0].paused
     planet.add_item("Volcano eruption ends", "The volcano eruption near Grindavik ended, lava cooling.", slug="v2")
-    desk.ingest()
-    assert desk.plan_alerts() == 0 and desk.alert_batches() == []  # nothing queued, nothing retried
-    assert desk.resume_follows(42) == 1 and desk.follows(user_id=42)[0].paused is None
+    desk.indexing.ingest()
+    assert desk.following.plan() == 0 and desk.following.batches() == []  # nothing queued, nothing retried
+    assert desk.following.resume(42) == 1 and desk.following.list_follows(user_id=42)[0].paused is None
     planet.add_item(
         "Volcano eruption on Iceland resumes", "The volcano eruption resumed and lava flows again.", slug="v3"
     )
-    desk.ingest()
-    assert desk.plan_alerts() == 1 and queued_titles(desk) == ["Volcano eruption on Iceland resumes"]
+    desk.indexing.ingest()
+    assert desk.following.plan() == 1 and queued_titles(desk) == ["Volcano eruption on Iceland resumes"]
 
 
 def test_bad_topics_duplicates_and_limits(desk, monkeypatch):
     with pytest.raises(BadQuery, match="empty"):
-        desk.follow_topic("   ", user_id=1)
+        desk.following.add("   ", user_id=1)
     with pytest.raises(BadQuery, match="at most 200"):
-        desk.follow_topic("x" * 201, user_id=1)
+        desk.following.add("x" * 201, user_id=1)
     with pytest.raises(BadQuery, match="no words"):
-        desk.follow_topic("?!", user_id=1)
-    desk.follow_topic("volcano", user_id=1)
+        desk.following.add("?!", user_id=1)
+    desk.following.add("volcano", user_id=1)
     with pytest.raises(BadQuery, match="already following"):
-        desk.follow_topic("  Volcano ", user_id=1)
-    monkeypatch.setattr(following, "MAX_DM_FOLLOWS", 3)
-    monkeypatch.setattr(following, "MAX_CHANNEL_FOLLOWS", 2)
-    desk.follow_topic("ferry", user_id=1, guild_id=GUILD)
-    desk.follow_topic("tram", user_id=1, guild_id=OTHER_GUILD)  # per member, across servers
+        desk.following.add("  Volcano ", user_id=1)
+    monkeypatch.setattr(policy, "DM_FOLLOWS_PER_MEMBER", 3)
+    monkeypatch.setattr(policy, "CHANNEL_FOLLOWS_PER_GUILD", 2)
+    desk.following.add("ferry", user_id=1, guild_id=GUILD)
+    desk.following.add("tram", user_id=1, guild_id=OTHER_GUILD)  # per member, across servers
     with pytest.raises(LimitReached, match="at most 3 DM follows"):
-        desk.follow_topic("bridge", user_id=1)
-    desk.follow_topic("bridge", user_id=2)  # another member has their own allowance
-    desk.follow_topic("a", guild_id=GUILD, channel_id=1)
-    desk.follow_topic("b", guild_id=GUILD, channel_id=2)
+        desk.following.add("bridge", user_id=1)
+    desk.following.add("bridge", user_id=2)  # another member has their own allowance
+    desk.following.add("a", guild_id=GUILD, channel_id=1)
+    desk.following.add("b", guild_id=GUILD, channel_id=2)
     with pytest.raises(LimitReached, match="at most 2 channel follows"):
-        desk.follow_topic("c", guild_id=GUILD, channel_id=3)
-    desk.follow_topic("c", guild_id=OTHER_GUILD, channel_id=3)  # per server
+        desk.following.add("c", guild_id=GUILD, channel_id=3)
+    desk.following.add("c", guild_id=OTHER_GUILD, channel_id=3)  # per server
 
 
 def test_who_may_remove_a_follow(desk):
-    channel = desk.follow_topic("volcano", guild_id=GUILD, channel_id=CHANNEL)
-    dm = desk.follow_topic("volcano", guild_id=GUILD, user_id=7)
+    channel = desk.following.add("volcano", guild_id=GUILD, channel_id=CHANNEL)
+    dm = desk.following.add("volcano", guild_id=GUILD, user_id=7)
     with pytest.raises(NotFound, match="no follow '999'"):
-        desk.unfollow(999, everything=True)
+        desk.following.remove(999, everything=True)
     with pytest.raises(NotFound):
-        desk.unfollow("nonsense", guild_id=GUILD, user_id=7)
+        desk.following.remove("nonsense", guild_id=GUILD, user_id=7)
     with pytest.raises(PermissionDenied):
-        desk.unfollow(channel.id, guild_id=GUILD, user_id=7, admin=False)
+        desk.following.remove(channel.id, guild_id=GUILD, user_id=7, admin=False)
     with pytest.raises(NotFound):
-        desk.unfollow(channel.id, guild_id=OTHER_GUILD, user_id=7, admin=True)
+        desk.following.remove(channel.id, guild_id=OTHER_GUILD, user_id=7, admin=True)
     with pytest.raises(NotFound):
-        desk.unfollow(dm.id, guild_id=GUILD, user_id=8, admin=True)  # an admin does not remove a member's DMs
-    assert desk.unfollow(dm.id, user_id=7) == dm
-    assert desk.unfollow(f"#{channel.id}", guild_id=GUILD, user_id=9, admin=True) == channel
-    assert desk.follows(everything=True) == []
+        desk.following.remove(dm.id, guild_id=GUILD, user_id=8, admin=True)  # an admin does not remove a member's DMs
+    assert desk.following.remove(dm.id, user_id=7) == dm
+    assert desk.following.remove(f"#{channel.id}", guild_id=GUILD, user_id=9, admin=True) == channel
+    assert desk.following.list_follows(everything=True) == []
 
 
 def test_unfollow_stops_the_queued_alerts(desk, newsroom):
     planet, _ = newsroom
-    follow = desk.follow_topic("volcano eruption", user_id=5)
+    follow = desk.following.add("volcano eruption", user_id=5)
     planet.add_item(*VOLCANO, slug="v-un")
-    desk.ingest()
-    desk.plan_alerts()
+    desk.indexing.ingest()
+    desk.following.plan()
     assert queued_titles(desk) == [VOLCANO[0]]
-    desk.unfollow(follow.id, user_id=5)
-    assert desk.alert_batches() == [] and desk.plan_alerts() == 0
+    desk.following.remove(follow.id, user_id=5)
+    assert desk.following.batches() == [] and desk.following.plan() == 0
 
 
 def test_preview_shows_what_follows_would_get_without_queuing(desk, newsroom):
     planet, _ = newsroom
-    follow = desk.follow_topic("interest rates inflation")  # a command-line follow: no target
+    follow = desk.following.add("interest rates inflation")  # a command-line follow: no target
     assert follow.kind == "cli"
-    found = desk.preview_alerts(since="2000-01-01")
+    found = desk.following.preview(since="2000-01-01")
     assert [a.article.title for a in found] == ["Central bank raises interest rates to curb inflation"]
-    assert desk.preview_alerts() == []  # nothing arrived after it was made
+    assert desk.following.preview() == []  # nothing arrived after it was made
     planet.add_item("Inflation slows as rates bite", "Inflation slowed as higher interest rates bite.", slug="inf")
-    desk.ingest()
-    assert [a.article.title for a in desk.preview_alerts()] == ["Inflation slows as rates bite"]
-    assert desk.plan_alerts() == 0 and desk.alert_batches() == []  # command-line follows are only previewed
+    desk.indexing.ingest()
+    assert [a.article.title for a in desk.following.preview()] == ["Inflation slows as rates bite"]
+    assert desk.following.plan() == 0 and desk.following.batches() == []  # command-line follows are only previewed
 
 
 def test_a_dm_follow_made_outside_a_server_sees_only_global_feeds(desk):
-    follow = desk.follow_topic("volcano", user_id=3)
+    follow = desk.following.add("volcano", user_id=3)
     assert following.follow_scope(follow) == Scope(guild_id=None, everything=False)
-    assert following.follow_scope(desk.follow_topic("volcano")) == GLOBAL
+    assert following.follow_scope(desk.following.add("volcano")) == GLOBAL

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support import stories as S
 
+from index import policy
 from index.archive import Archive
 from index.errors import BadQuery
 from index.following import digests as D
@@ -30,8 +31,8 @@ def room(server, tmp_path) -> S.Newsroom:
 @pytest.fixture
 def filled(desk, room):
     for name, feed in room.feeds.items():
-        desk.add_feed(feed.url, name)
-    assert desk.ingest().articles_new == len(S.ITEMS)
+        desk.feeds.add(feed.url, name)
+    assert desk.indexing.ingest().articles_new == len(S.ITEMS)
     return desk
 
 
@@ -88,18 +89,18 @@ def test_one_process_of_many_wins_a_period(tmp_path):
 
 
 def test_schedules_per_server_survive_a_reopen_and_are_limited(filled, config, make_desk):
-    for n in range(D.MAX_SCHEDULES_PER_GUILD):
-        filled.schedule_digest(7, 70 + n, "weekly", f"fri {n}:30", topic="storm")
+    for n in range(policy.DIGEST_SCHEDULES_PER_GUILD):
+        filled.digests.schedule(7, 70 + n, "weekly", f"fri {n}:30", topic="storm")
     with pytest.raises(BadQuery, match="already has 5"):
-        filled.schedule_digest(7, 99, "daily")
-    other = filled.schedule_digest(8, 80, "daily")  # another server has its own limit
+        filled.digests.schedule(7, 99, "daily")
+    other = filled.digests.schedule(8, 80, "daily")  # another server has its own limit
     again = make_desk(config)  # another process, after a restart
-    mine = again.digest_schedules(S_scope(7))
+    mine = again.digests.schedules(S_scope(7))
     assert [s.channel_id for s in mine] == [70, 71, 72, 73, 74]
     assert mine[0].when == "Fridays 00:30 UTC" and mine[0].topic == "storm"
-    assert [s.id for s in again.digest_schedules(S_scope(8))] == [other.id]
+    assert [s.id for s in again.digests.schedules(S_scope(8))] == [other.id]
     with pytest.raises(Exception, match="no digest schedule"):
-        again.cancel_digest(other.id, S_scope(7))
+        again.digests.cancel(other.id, S_scope(7))
 
 
 def S_scope(guild_id):
@@ -109,7 +110,7 @@ def S_scope(guild_id):
 
 
 def test_digest_ranks_by_coverage_and_restricts_by_topic(filled, room):
-    digest = filled.digest()
+    digest = filled.digests.make()
     assert [len(s.outlets) for s in digest.stories] == [3, 2, 1]
     first = digest.stories[0]
     assert {a.url for a in first.articles} == {
@@ -117,20 +118,20 @@ def test_digest_ranks_by_coverage_and_restricts_by_topic(filled, room):
     }
     assert first.extract.startswith("The federal immigration agency sent 700 agents")
     assert digest.articles == len(S.TODAY)
-    weekly = filled.digest(period="weekly")
+    weekly = filled.digests.make(period="weekly")
     assert len(weekly.stories) == 4 and "Bridge toll" not in str(digest.to_dict())
-    topical = filled.digest(period="weekly", topic="bridge toll")
+    topical = filled.digests.make(period="weekly", topic="bridge toll")
     assert [len(s.articles) for s in topical.stories] == [2]
-    old = filled.digest(
+    old = filled.digests.make(
         since=(room.now - timedelta(days=13)).isoformat(), until=(room.now - timedelta(days=7)).isoformat()
     )
     assert {a.title for s in old.stories for a in s.articles} >= {"Volcano erupts near Grindavik"}
     with pytest.raises(BadQuery, match="since is after until"):
-        filled.digest(since="2026-11-10", until="2026-11-01")
+        filled.digests.make(since="2026-11-10", until="2026-11-01")
 
 
 def test_timeline_as_of_counts_nothing_published_or_archived_later(filled, room):
-    before = filled.timeline("volcano", render=False)
+    before = filled.stories.timeline("volcano", render=False)
     assert before.total == len(S.VOLCANO)
     time.sleep(1.1)
     moment = datetime.now(UTC).isoformat(timespec="seconds")
@@ -143,16 +144,16 @@ def test_timeline_as_of_counts_nothing_published_or_archived_later(filled, room)
         "The volcano has been quiet for a week.",
         room.now - timedelta(days=11),
     )
-    filled.ingest()
-    now = filled.timeline("volcano", render=False)
+    filled.indexing.ingest()
+    now = filled.stories.timeline("volcano", render=False)
     assert now.total == len(S.VOLCANO) + 1
-    then = filled.timeline("volcano", as_of=moment, render=False)
+    then = filled.stories.timeline("volcano", as_of=moment, render=False)
     assert then.total == len(S.VOLCANO) and then.counts == before.counts
     assert sum(then.counts[S.COURIER]) == 1 and sum(now.counts[S.COURIER]) == 2
-    spans = filled.timeline("volcano", since="2024-01-01", until=room.now.isoformat(), render=False)
+    spans = filled.stories.timeline("volcano", since="2024-01-01", until=room.now.isoformat(), render=False)
     assert spans.bucket == "month" and spans.total == len(S.VOLCANO) + 1
     with pytest.raises(BadQuery):
-        filled.timeline("   ")
+        filled.stories.timeline("   ")
 
 
 def article(outlet: str, text: str, ts: float = 0.0) -> Article:
@@ -187,12 +188,12 @@ def test_figures_attach_numbers_to_their_nouns_and_skip_years_and_dates():
 
 def test_a_server_digest_sees_its_own_feeds_and_the_global_ones_only(desk, room):
     for name, feed in room.feeds.items():
-        desk.add_feed(feed.url, name, guild_id=1 if name == S.WIRE else None)
-    desk.ingest()
-    own = desk.digest(scope=S_scope(1))
-    other = desk.digest(scope=S_scope(2))
+        desk.feeds.add(feed.url, name, guild_id=1 if name == S.WIRE else None)
+    desk.indexing.ingest()
+    own = desk.digests.make(scope=S_scope(1))
+    other = desk.digests.make(scope=S_scope(2))
     assert [len(s.outlets) for s in own.stories] == [3, 2, 1]
     assert [s.outlets for s in other.stories][:2] == [[S.COURIER, S.HERALD], [S.HERALD]]
     assert S.WIRE not in str(other.to_dict())
-    assert desk.timeline("volcano", scope=S_scope(2), render=False).counts.get(S.WIRE) is None
-    assert sum(desk.timeline("volcano", scope=S_scope(1), render=False).counts[S.WIRE]) == 2
+    assert desk.stories.timeline("volcano", scope=S_scope(2), render=False).counts.get(S.WIRE) is None
+    assert sum(desk.stories.timeline("volcano", scope=S_scope(1), render=False).counts[S.WIRE]) == 2

@@ -26,17 +26,17 @@ def deliver_all(desk) -> list[tuple[int, int, str]]:
     """What one process's delivery passes claim: (follow, article, sent|summarised)."""
     claimed = []
     for _ in range(10):
-        desk.plan_alerts()
-        batches = desk.alert_batches()
+        desk.following.plan()
+        batches = desk.following.batches()
         if not batches:
             break
         for batch in batches:
             for alert in batch.alerts:
-                if desk.claim_alert(batch.follow.id, alert.article.id):
-                    desk.record_alert(batch.follow.id, alert.article.id, 1)
+                if desk.following.claim(batch.follow.id, alert.article.id):
+                    desk.following.sent(batch.follow.id, alert.article.id, 1)
                     claimed.append((batch.follow.id, alert.article.id, "sent"))
             for alert in batch.overflow:
-                if desk.summarise_alert(batch.follow.id, alert.article.id):
+                if desk.following.summarise(batch.follow.id, alert.article.id):
                     claimed.append((batch.follow.id, alert.article.id, "summarised"))
     return claimed
 
@@ -46,17 +46,17 @@ def _process(data_dir: str, barrier, results) -> None:
     try:
         desk = new_desk(data_dir)
         barrier.wait(120)
-        desk.plan_alerts()
+        desk.following.plan()
         barrier.wait(120)
-        batches = desk.alert_batches()
+        batches = desk.following.batches()
         barrier.wait(120)
         claimed = []
         for batch in batches:
             for alert in batch.alerts:
-                if desk.claim_alert(batch.follow.id, alert.article.id):
+                if desk.following.claim(batch.follow.id, alert.article.id):
                     claimed.append((batch.follow.id, alert.article.id, "sent"))
             for alert in batch.overflow:
-                if desk.summarise_alert(batch.follow.id, alert.article.id):
+                if desk.following.summarise(batch.follow.id, alert.article.id):
                     claimed.append((batch.follow.id, alert.article.id, "summarised"))
         results.put((len([a for b in batches for a in b.alerts + b.overflow]), claimed))
         desk.close()
@@ -69,12 +69,12 @@ def test_processes_plan_and_claim_each_alert_once(tmp_path, feed_server):
     desk = new_desk(str(data))
     planet = make_feed(feed_server, "planet", "Daily Planet", STORIES, "/race")
     wire = make_feed(feed_server, "wire", "Wire Service", STORIES[:1], "/race")
-    desk.add_feed(planet.url, "Daily Planet")
-    desk.add_feed(wire.url, "Wire Service")
-    desk.ingest()
-    desk.follow_topic("volcano eruption", guild_id=1, channel_id=10)
-    desk.follow_topic("volcano eruption", user_id=20)
-    desk.follow_topic("interest rates inflation", guild_id=1, channel_id=11)
+    desk.feeds.add(planet.url, "Daily Planet")
+    desk.feeds.add(wire.url, "Wire Service")
+    desk.indexing.ingest()
+    desk.following.add("volcano eruption", guild_id=1, channel_id=10)
+    desk.following.add("volcano eruption", user_id=20)
+    desk.following.add("interest rates inflation", guild_id=1, channel_id=11)
     places = ["Hekla", "Katla", "Askja", "Grimsvotn", "Krafla", "Eyjafjallajokull", "Bardarbunga"]
     for i, place in enumerate(places):
         planet.add_item(
@@ -85,7 +85,7 @@ def test_processes_plan_and_claim_each_alert_once(tmp_path, feed_server):
     wire.add_item("Hekla volcano eruption begins", "Wire: the Hekla volcano began an eruption overnight.", slug="w")
     planet.add_item("Inflation eases as interest rates bite", "Inflation eased as interest rates bite.", slug="i")
     planet.add_item("Tram timetable changes", "Trams run less often on Sunday.", slug="t")
-    desk.ingest()
+    desk.indexing.ingest()
     desk.close()
 
     alone = tmp_path / "alone"

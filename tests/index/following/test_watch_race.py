@@ -25,9 +25,9 @@ RELATED = (
 def _checker(config, barrier, results) -> None:
     try:
         desk = Newsdesk(config, embedder=HashEmbedder())
-        desk.ask(QUESTIONS[0])  # warm: the mirror loaded before the race
+        desk.reading.ask(QUESTIONS[0])  # warm: the mirror loaded before the race
         barrier.wait(120)
-        results.put([c.watch.id for c in desk.check_watches()])
+        results.put([c.watch.id for c in desk.watches.check()])
         desk.close()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         results.put(f"{exc.__class__.__name__}: {exc}")
@@ -39,12 +39,12 @@ def test_processes_racing_on_one_archive_claim_each_change_once(tmp_path, feed_s
     planet = make_feed(feed_server, "planet", "Daily Planet", STORIES, "/race")
     wire = make_feed(feed_server, "wire", "Wire Service", WIRE_STORIES, "/race")
     desk = Newsdesk(config, embedder=HashEmbedder())
-    desk.add_feed(planet.url)
-    desk.add_feed(wire.url)
-    desk.ingest()
-    watches = [desk.add_watch(q)[0] for q in QUESTIONS]
+    desk.feeds.add(planet.url)
+    desk.feeds.add(wire.url)
+    desk.indexing.ingest()
+    watches = [desk.watches.add(q)[0] for q in QUESTIONS]
     planet.add_item(*RELATED, slug="ended")
-    desk.ingest()
+    desk.indexing.ingest()
     desk.close()
 
     ctx = multiprocessing.get_context("spawn")

@@ -11,7 +11,8 @@ from support.config import make_config
 from support.newsroom import STORIES, WIRE_STORIES, make_feed
 from support.watching import QUESTION, RELATED, UNRELATED
 
-from index.errors import BadQuery, NotFound, PermissionDenied
+from index import policy
+from index.errors import BadQuery, LimitReached, NotFound, PermissionDenied
 from index.following import watches as w
 from index.models import Answer, Article, Citation, Scope
 
@@ -31,9 +32,9 @@ def newsroom(feed_server, make_desk, config):
     planet = make_feed(feed_server, "planet", "Daily Planet", STORIES, prefix)
     wire = make_feed(feed_server, "wire", "Wire Service", WIRE_STORIES, prefix)
     desk = make_desk(config)
-    desk.add_feed(planet.url, "Daily Planet")
-    desk.add_feed(wire.url, "Wire Service")
-    desk.ingest()
+    desk.feeds.add(planet.url, "Daily Planet")
+    desk.feeds.add(wire.url, "Wire Service")
+    desk.indexing.ingest()
     return desk, planet
 
 
@@ -75,87 +76,101 @@ def test_a_reworded_sentence_is_no_news_but_a_new_number_is():
 
 def test_a_watch_reports_only_a_change_from_new_coverage_once(newsroom, make_desk, config):
     desk, planet = newsroom
-    watch, answer = desk.add_watch(QUESTION)
+    watch, answer = desk.watches.add(QUESTION)
     assert watch.answer and watch.fingerprint == w.fingerprint(w.answer_sentences(answer))
-    assert desk.check_watches() == []  # nothing new: not even re-asked
+    assert desk.watches.check() == []  # nothing new: not even re-asked
 
     planet.add_item(*UNRELATED, slug="ferry")
-    desk.ingest()
-    assert desk.check_watches() == []
+    desk.indexing.ingest()
+    assert desk.watches.check() == []
     assert desk.archive.get_watch(watch.id).seen_article_id == desk.archive.ready_article_id()
 
     planet.add_item(*RELATED, slug="ended")
-    desk.ingest()
+    desk.indexing.ingest()
     other = make_desk(config)  # a second process on the same archive, checking at the same time:
     stale = other.archive.get_watch(watch.id)  # it read the watch before the first one claimed the change
-    first = desk.check_watches()
+    first = desk.watches.check()
     assert len(first) == 1, [c.to_dict() for c in first]
     ready = (other.archive.ready_article_id(), other.archive.ready_update_id())
-    assert other._check_watch(stale, ready) is None  # the claim is taken
-    assert other.check_watches() == []
+    assert other.watches._check(stale, ready) is None  # the claim is taken
+    assert other.watches.check() == []
     change = first[0]
-    ended = desk.article(planet.items[-1]["link"])
+    ended = desk.reading.article(planet.items[-1]["link"])
     assert any(a.id == ended.id for _, a in change.new)
     assert ended.id in [a.id for a in change.new_sources]
     assert change.superseded == [s for s, _ in watch.answer]  # the old sentence, replaced
     stored = desk.archive.get_watch(watch.id)
     assert stored.fingerprint == change.fingerprint and ended.id in [a for _, a in stored.answer]
-    assert desk.check_watches() == [] and other.check_watches() == []
+    assert desk.watches.check() == [] and other.watches.check() == []
     assert [fp for fp, _ in desk.archive.watch_notices(watch.id)] == [change.fingerprint]
 
 
 def test_an_article_the_feed_republishes_changed_is_new_coverage_too(newsroom):
     desk, planet = newsroom
     planet.add_item(*RELATED, slug="ended")
-    desk.ingest()
-    watch, _ = desk.add_watch(QUESTION)
-    assert [a for _, a in watch.answer] == [desk.article(planet.items[-1]["link"]).id]
+    desk.indexing.ingest()
+    watch, _ = desk.watches.add(QUESTION)
+    assert [a for _, a in watch.answer] == [desk.reading.article(planet.items[-1]["link"]).id]
     planet.items[-1]["text"] = (
         "The volcano eruption near Grindavik ended on Thursday, and geologists said a new fissure near Grindavik "
         "could still open: the volcano eruption ended only for now, and Grindavik stays closed to residents."
     )
     planet.publish()
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_updated == 1
-    changes = desk.check_watches()
+    changes = desk.watches.check()
     assert len(changes) == 1 and "could still open" in changes[0].new[0][0]
     assert changes[0].superseded and "allowed to return" in changes[0].superseded[0]
     assert changes[0].new_sources == []  # the same article, changed
-    assert desk.check_watches() == []
+    assert desk.watches.check() == []
 
 
 def test_watch_limits_scope_and_removal(newsroom):
     desk, _ = newsroom
     guild = Scope(guild_id=5, everything=False)
     with pytest.raises(BadQuery):
-        desk.add_watch("   ", guild_id=5, user_id=1, created_by=1)
+        desk.watches.add("   ", guild_id=5, user_id=1, created_by=1)
     with pytest.raises(BadQuery):
-        desk.add_watch("volcano " * 60, guild_id=5, user_id=1, created_by=1)
-    ids = [desk.add_watch(f"{QUESTION} {i}", guild_id=5, user_id=1, created_by=1)[0].id for i in range(5)]
+        desk.watches.add("volcano " * 60, guild_id=5, user_id=1, created_by=1)
+    ids = [desk.watches.add(f"{QUESTION} {i}", guild_id=5, user_id=1, created_by=1)[0].id for i in range(5)]
     with pytest.raises(BadQuery, match="at most 5"):
-        desk.add_watch(QUESTION, guild_id=5, user_id=1, created_by=1)
-    desk.add_watch(QUESTION, guild_id=6, user_id=1, created_by=1)  # another server counts apart
-    assert [x.id for x in desk.list_watches(guild)] == ids
+        desk.watches.add(QUESTION, guild_id=5, user_id=1, created_by=1)
+    desk.watches.add(QUESTION, guild_id=6, user_id=1, created_by=1)  # another server counts apart
+    assert [x.id for x in desk.watches.list_watches(guild)] == ids
     with pytest.raises(NotFound) as elsewhere:
-        desk.remove_watch(ids[0], Scope(guild_id=6, everything=False), user_id=1)
+        desk.watches.remove(ids[0], Scope(guild_id=6, everything=False), user_id=1)
     with pytest.raises(NotFound) as nowhere:
-        desk.remove_watch(ids[-1] + 1000, Scope(guild_id=6, everything=False), user_id=1)
+        desk.watches.remove(ids[-1] + 1000, Scope(guild_id=6, everything=False), user_id=1)
     # the same words whether the number is another server's watch or none at all
     assert str(elsewhere.value).replace(str(ids[0]), "N") == str(nowhere.value).replace(str(ids[-1] + 1000), "N")
     with pytest.raises(PermissionDenied):
-        desk.remove_watch(ids[0], guild, user_id=2)
+        desk.watches.remove(ids[0], guild, user_id=2)
     with pytest.raises(BadQuery):
-        desk.remove_watch("first", guild, user_id=1)
-    desk.remove_watch(ids[0], guild, user_id=2, admin=True)
-    assert len(desk.list_watches(guild)) == 4
+        desk.watches.remove("first", guild, user_id=1)
+    desk.watches.remove(ids[0], guild, user_id=2, admin=True)
+    assert len(desk.watches.list_watches(guild)) == 4
+
+
+def test_the_watch_limits_are_policy_worded_by_the_service(newsroom, monkeypatch):
+    """The archive only counts (in the write that adds); the service words the refusal from index.policy."""
+    desk, _ = newsroom
+    monkeypatch.setattr(policy, "WATCHES_PER_MEMBER", 2)
+    monkeypatch.setattr(policy, "WATCHES_PER_GUILD", 3)
+    for i in range(2):
+        desk.watches.add(f"{QUESTION} {i}", guild_id=5, channel_id=50, created_by=1)
+    with pytest.raises(LimitReached, match=r"^you already have 2 watches here \(at most 2\); remove one first$"):
+        desk.watches.add(QUESTION, guild_id=5, channel_id=50, created_by=1)
+    desk.watches.add(QUESTION, guild_id=5, channel_id=50, created_by=2)
+    with pytest.raises(LimitReached, match=r"^this server already has 3 watches \(at most 3\); remove one first$"):
+        desk.watches.add(QUESTION, guild_id=5, channel_id=50, created_by=3)
 
 
 def test_recorded_answers_are_forgotten_after_the_retention(newsroom):
     desk, _ = newsroom
-    old = desk.record_answer(desk.ask("Explain quantum entanglement photonics"))
+    old = desk.feedback.record(desk.reading.ask("Explain quantum entanglement photonics"))
     desk.archive.db.execute("UPDATE asked SET asked_at = '2020-01-01T00:00:00+00:00' WHERE id = ?", [old])
-    kept = desk.record_answer(desk.ask("Explain opera frescoes restoration techniques"))
+    kept = desk.feedback.record(desk.reading.ask("Explain opera frescoes restoration techniques"))
     desk.archive.set_vote(old, "someone", -1)
-    groups = desk.question_report(find_feeds=False)
+    groups = desk.feedback.report(find_feeds=False)
     assert [q["id"] for g in groups for q in g.questions] == [kept]
     assert desk.archive.vote_counts(old) == (0, 0)

@@ -65,7 +65,7 @@ def crash_env(site, http_server, tmp_path):
     served.add_round(1, 30)
     desk = Newsdesk(make_config(data_dir), embedder=HashEmbedder())
     for f in range(FEEDS):
-        desk.add_feed(served.url(f))
+        desk.feeds.add(served.url(f))
     desk.close()
     return data_dir, config, served
 
@@ -125,8 +125,8 @@ def test_ingest_killed_at_several_points_recovers_to_a_consistent_index(crash_en
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == served.total
         assert db.execute("SELECT count(DISTINCT guid) FROM articles").fetchone()[0] == served.total
         assert db.execute("SELECT count(DISTINCT url) FROM articles").fetchone()[0] == served.total
-        assert desk.archive.all_passage_ids() == desk.store_or_open().all_ids()
+        assert desk.archive.all_passage_ids() == desk.parts.store_or_open().all_ids()
         assert desk.archive.pending_vector_deletes() == []
-        assert desk.search("deep-sea octopus broods eggs").hits[0].article.title.endswith("octopus")
+        assert desk.retriever.search("deep-sea octopus broods eggs").hits[0].article.title.endswith("octopus")
     finally:
         desk.close()

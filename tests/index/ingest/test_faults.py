@@ -88,8 +88,8 @@ def serve(site, n: int, sentences: int = 8, path: str = "/faults.xml") -> str:
 # -- the vector index cannot be written -------------------------------------------------
 def test_a_read_only_index_fails_the_ingest_before_the_archive_is_touched(site, desk, tmp_path):
     url = serve(site, 3)
-    desk.add_feed(url)
-    assert desk.ingest().articles_new == 3
+    desk.feeds.add(url)
+    assert desk.indexing.ingest().articles_new == 3
     desk.close()
     before = counts(desk)
     fetched_before = feed_row(desk, url)["last_fetch_at"]
@@ -114,61 +114,61 @@ def test_an_index_path_that_is_a_file_fails_the_ingest_cleanly(site, make_desk, 
     config.data_dir.mkdir(parents=True)
     config.chroma_path.write_text("not a directory")
     desk = make_desk(config)
-    desk.add_feed(serve(site, 3))
+    desk.feeds.add(serve(site, 3))
     with pytest.raises(IndexUnavailable, match=f"vector index at {config.chroma_path} is unavailable"):
-        desk.ingest()
+        desk.indexing.ingest()
     assert counts(desk) == (0, 0, 0)
     assert feed_row(desk, site.url("/faults.xml"))["status"] == "new"
 
 
 def test_an_index_that_turns_read_only_while_open_leaves_pending_work_not_damage(site, desk):
     url = serve(site, 3)
-    desk.add_feed(url)
-    desk.ingest()  # this process now has the index open
+    desk.feeds.add(url)
+    desk.indexing.ingest()  # this process now has the index open
     serve(site, 6)
     with read_only(desk.config.chroma_path):
         with pytest.raises(IndexUnavailable, match="cannot write to the vector index"):
-            desk.ingest()
+            desk.indexing.ingest()
         db = desk.archive.db
         # the new articles are archived, their passages waiting to be embedded
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 6
         assert db.execute("SELECT count(*) FROM passages WHERE embedded = 0").fetchone()[0] > 0
-    report = desk.ingest()  # writable again: the next run finishes the work
+    report = desk.indexing.ingest()  # writable again: the next run finishes the work
     assert report.passages_embedded > 0 and report.articles_new == 0
-    assert desk.doctor().problems == []
+    assert desk.health.doctor().problems == []
     assert_consistent(desk)
 
 
 # -- the vector index cannot be reached ----------------------------------------------------
 def test_queries_fall_back_to_keyword_search_when_the_index_is_unreachable(site, desk, make_desk, config):
-    desk.add_feed(serve(site, 4))
-    desk.ingest()
+    desk.feeds.add(serve(site, 4))
+    desk.indexing.ingest()
     offline = make_desk(with_index(config, chroma_url="http://127.0.0.1:9"))  # nothing listens on port 9
-    result = offline.search("lava fissures crater harbour")
+    result = offline.retriever.search("lava fissures crater harbour")
     assert result.hits and result.hits[0].article.title == "Story 0 volcano"
     assert any("keyword results only" in n for n in result.notices)
     assert any("http://127.0.0.1:9" in n for n in result.notices)
-    answer = offline.ask("What happened at the volcano?")
+    answer = offline.reading.ask("What happened at the volcano?")
     assert answer is not None
-    status = offline.status()
+    status = offline.health.status()
     assert status["vectors"] is None and "unavailable" in status["index_error"]
-    doctor = offline.doctor()
+    doctor = offline.health.doctor()
     assert not doctor.ok and any("unavailable" in p for p in doctor.problems)
     # polling a feed with nothing new needs no index at all
-    again = offline.ingest()
+    again = offline.indexing.ingest()
     assert again.articles_unchanged == 4 and not again.errors
 
 
 def test_new_articles_are_not_archived_while_the_index_is_unreachable(site, desk, make_desk, config):
     url = serve(site, 2)
-    desk.add_feed(url)
-    desk.ingest()
+    desk.feeds.add(url)
+    desk.indexing.ingest()
     serve(site, 4)
     offline = make_desk(with_index(config, chroma_url="http://127.0.0.1:9"))
     with pytest.raises(IndexUnavailable, match="http://127.0.0.1:9"):
-        offline.ingest()
+        offline.indexing.ingest()
     assert counts(desk)[0] == 2
-    assert desk.ingest().articles_new == 2  # back online: nothing was lost
+    assert desk.indexing.ingest().articles_new == 2  # back online: nothing was lost
     assert_consistent(desk)
 
 
@@ -180,9 +180,9 @@ def test_a_full_disk_fails_the_ingest_clearly_and_leaves_a_sound_archive(site, m
         (tmp_path / "chroma").mkdir()
         config.chroma_path.symlink_to(tmp_path / "chroma")
         desk = make_desk(config)
-        desk.add_feed(serve(site, 300, sentences=30))
+        desk.feeds.add(serve(site, 300, sentences=30))
         with pytest.raises(NewsdeskError) as caught:
-            desk.ingest()
+            desk.indexing.ingest()
         assert isinstance(caught.value, ArchiveError)
         assert "disk is full" in str(caught.value) or "No space left" in str(caught.value)
         desk.close()
@@ -190,23 +190,23 @@ def test_a_full_disk_fails_the_ingest_clearly_and_leaves_a_sound_archive(site, m
         reopened = Archive(config.archive_path)  # still opens
         assert reopened.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         reopened.close()
-        checked = make_desk(config).doctor()
+        checked = make_desk(config).health.doctor()
         assert not [p for p in checked.problems if "not yet embedded" not in p], checked.problems
 
         assert run("mount", "-o", "remount,size=64m", str(data_dir)).returncode == 0  # room again
         later = make_desk(config)
-        report = later.ingest()
+        report = later.indexing.ingest()
         assert report.feeds_ok == 1 and not report.errors
         assert later.archive.counts()["articles"] == 300
-        assert later.doctor().problems == []
+        assert later.health.doctor().problems == []
         assert_consistent(later)
         later.close()
     shutil.rmtree(tmp_path / "chroma", ignore_errors=True)
 
 
 def test_the_archive_itself_read_only_is_a_clear_error(site, desk, config):
-    desk.add_feed(serve(site, 2))
-    desk.ingest()
+    desk.feeds.add(serve(site, 2))
+    desk.indexing.ingest()
     desk.close()
     with read_only(config.data_dir):
         with pytest.raises(ArchiveError) as caught:

@@ -55,8 +55,8 @@ def test_a_teaser_gets_its_full_text_from_the_page_without_site_boilerplate(site
             ],
         ),
     )
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.articles_new == 1 and not report.errors
     row = row_for(desk, "Harbour channel to be dredged")
     assert row["text_source"] == "page"
@@ -68,7 +68,7 @@ def test_a_teaser_gets_its_full_text_from_the_page_without_site_boilerplate(site
     assert row["date_source"] == "feed"
     assert len(site.hits("/story/dredging.html")) == 1
     assert site.hits("/story/dredging.html")[0].headers["accept"].startswith("text/html")
-    hit = desk.search("dredging the eastern channel for container ships").hits[0]
+    hit = desk.retriever.search("dredging the eastern channel for container ships").hits[0]
     assert hit.article.title == "Harbour channel to be dredged"
 
 
@@ -88,8 +88,8 @@ def test_a_teaser_whose_page_is_missing_keeps_the_feed_text(site, desk):
             ],
         ),
     )
-    desk.add_feed(url)
-    report = desk.ingest()
+    desk.feeds.add(url)
+    report = desk.indexing.ingest()
     assert report.articles_new == 1 and not report.errors
     row = row_for(desk, "Missing page")
     assert row["text_source"].startswith("feed-summary")
@@ -103,8 +103,8 @@ def test_fetch_full_text_never_does_not_touch_pages(site, make_desk, config):
     desk = make_desk(dataclasses.replace(config, feeds=dataclasses.replace(config.feeds, fetch_full_text="never")))
     page = site.serve("/story/p.html", article_page("Never", PARAGRAPHS), content_type=HTML_TYPE)
     url = site.serve("/teasers.xml", rss20("G", [Item("Never", "A teaser that goes on…", link=page, guid="n")]))
-    desk.add_feed(url)
-    desk.ingest()
+    desk.feeds.add(url)
+    desk.indexing.ingest()
     assert site.hits("/story/p.html") == [] and row_for(desk, "Never")["text_source"] == "feed-summary"
 
 
@@ -136,8 +136,8 @@ def test_the_wordpress_trailer_is_removed(site, desk):
             raw_description=False,
         ),
     )
-    desk.add_feed(url)
-    desk.ingest()
+    desk.feeds.add(url)
+    desk.indexing.ingest()
     row = row_for(desk, "Harbour channel to be dredged")
     assert row["text_source"] == "feed-content"
     assert "appeared first on" not in row["text"] and "appeared first on" not in row["summary"]
@@ -151,10 +151,10 @@ def test_canonical_urls_drop_tracking_parameters_and_fragments(site, desk):
     link = site.url("/story/a.html?id=42&utm_source=rss&utm_medium=feed&utm_campaign=x&fbclid=abc#comments")
     link = link.replace("http://127.0.0.1", "HTTP://127.0.0.1")
     url = site.serve("/tracked.xml", rss20("G", [Item("Tracked", f"A story {PARAGRAPHS[0]}", link=link, guid="t1")]))
-    desk.add_feed(url)
-    desk.ingest()
+    desk.feeds.add(url)
+    desk.indexing.ingest()
     assert row_for(desk, "Tracked")["url"] == site.url("/story/a.html?id=42")
-    assert desk.article(site.url("/story/a.html?id=42&utm_source=twitter")).title == "Tracked"
+    assert desk.reading.article(site.url("/story/a.html?id=42&utm_source=twitter")).title == "Tracked"
 
 
 # -- de-duplication -------------------------------------------------------------------------
@@ -166,12 +166,12 @@ def test_the_same_guid_in_two_feeds_is_one_article_in_both(site, desk):
     item = story(site, "Shared story", long_text("volcano", 6), "shared-guid", "shared")
     a = site.serve("/a.xml", rss20("Feed A", [item]))
     b = site.serve("/b.xml", rss20("Feed B", [item]))
-    desk.add_feed(a)
-    desk.add_feed(b)
-    report = desk.ingest()
+    desk.feeds.add(a)
+    desk.feeds.add(b)
+    report = desk.indexing.ingest()
     assert report.articles_new == 1 and report.articles_unchanged == 1
     assert len(articles(desk)) == 1
-    assert desk.feed_for(a).articles == 1 and desk.feed_for(b).articles == 1
+    assert desk.feeds.find(a).articles == 1 and desk.feeds.find(b).articles == 1
     assert_consistent(desk)
 
 
@@ -179,19 +179,19 @@ def test_one_guid_in_two_feeds_with_different_text_settles_on_the_longer_copy(si
     # e.g. a site's Atom and RSS feeds, or its summary feed and its full-text feed
     full = story(site, "Two copies", long_text("volcano", 12), "two-copies", "two-copies")
     short = story(site, "Two copies", long_text("volcano", 4), "two-copies", "two-copies")
-    desk.add_feed(site.serve("/full.xml", rss20("Full", [full])))
-    desk.add_feed(site.serve("/short.xml", rss20("Short", [short])))
-    desk.ingest()
+    desk.feeds.add(site.serve("/full.xml", rss20("Full", [full])))
+    desk.feeds.add(site.serve("/short.xml", rss20("Short", [short])))
+    desk.indexing.ingest()
     assert [r["text"] for r in articles(desk)] == [full.text]
     for _ in range(2):  # and it stays put: no rewrite, no re-embedding on later polls
-        again = desk.ingest()
+        again = desk.indexing.ingest()
         assert (again.articles_new, again.articles_updated, again.passages_embedded) == (0, 0, 0)
     assert [r["text"] for r in articles(desk)] == [full.text]
     assert_consistent(desk)
 
 
 def test_mojibake_in_titles_is_repaired(site, desk):
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/mojibake.xml",
             rss20(
@@ -200,7 +200,7 @@ def test_mojibake_in_titles_is_repaired(site, desk):
             ),
         )
     )
-    desk.ingest()
+    desk.indexing.ingest()
     row = articles(desk)[0]
     assert row["title"] == "Côte d'Ivoire : les discussions sont différées"
     assert row["outlet"] == "Le Monde.fr : Actualités"
@@ -210,16 +210,16 @@ def test_the_same_url_under_another_guid_is_one_article(site, desk):
     first = story(site, "Same page", long_text("bank", 6), "guid-one", "same-page")
     second = story(site, "Same page (syndicated)", long_text("bank", 5), "guid-two", "same-page")
     second.link += "?utm_source=syndication"
-    desk.add_feed(site.serve("/one.xml", rss20("One", [first])))
-    desk.add_feed(site.serve("/two.xml", rss20("Two", [second])))
-    report = desk.ingest()
+    desk.feeds.add(site.serve("/one.xml", rss20("One", [first])))
+    desk.feeds.add(site.serve("/two.xml", rss20("Two", [second])))
+    report = desk.indexing.ingest()
     assert report.articles_new == 1 and len(articles(desk)) == 1
     assert_consistent(desk)
 
 
 def test_new_text_under_the_same_guid_replaces_passages_and_vectors(site, desk):
     path = "/updating.xml"
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             path,
             rss20(
@@ -231,12 +231,12 @@ def test_new_text_under_the_same_guid_replaces_passages_and_vectors(site, desk):
             ),
         )
     )
-    first = desk.ingest()
+    first = desk.indexing.ingest()
     assert first.articles_new == 2
     article_id = row_for(desk, "Volcano update")["id"]
     old_ids = {r[0] for r in desk.archive.db.execute("SELECT id FROM passages WHERE article_id = ?", [article_id])}
     assert len(old_ids) >= 2
-    assert old_ids <= desk.store_or_open().all_ids()
+    assert old_ids <= desk.parts.store_or_open().all_ids()
 
     site.serve(
         path,
@@ -248,31 +248,31 @@ def test_new_text_under_the_same_guid_replaces_passages_and_vectors(site, desk):
             ],
         ),
     )
-    second = desk.ingest()
+    second = desk.indexing.ingest()
     assert second.articles_updated == 1 and second.articles_new == 0 and second.articles_unchanged == 1
     assert second.vectors_deleted >= len(old_ids)
     new_ids = {r[0] for r in desk.archive.db.execute("SELECT id FROM passages WHERE article_id = ?", [article_id])}
     assert new_ids and not (new_ids & old_ids)
-    chroma_ids = desk.store_or_open().all_ids()
+    chroma_ids = desk.parts.store_or_open().all_ids()
     assert not (old_ids & chroma_ids)
     assert desk.archive.all_passage_ids() == chroma_ids
     assert row_for(desk, "Volcano update")["id"] == article_id  # updated in place
     assert "octopus" in row_for(desk, "Volcano update")["text"]
     assert desk.archive.pending_vector_deletes() == []
-    hit = desk.search("deep-sea octopus broods eggs on warm rock").hits[0]
+    hit = desk.retriever.search("deep-sea octopus broods eggs on warm rock").hits[0]
     assert hit.article.id == article_id
 
 
 def test_an_edit_that_keeps_some_passages_keeps_the_index_exact(site, desk):
     path = "/edit.xml"
     text = long_text("football", 30)
-    desk.add_feed(site.serve(path, rss20("Edits", [story(site, "Final", text, "final-1", "final")])))
-    desk.ingest()
+    desk.feeds.add(site.serve(path, rss20("Edits", [story(site, "Final", text, "final-1", "final")])))
+    desk.indexing.ingest()
     site.serve(
         path,
         rss20("Edits", [story(site, "Final", text + " A late correction was added to the end.", "final-1", "final")]),
     )
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_updated == 1
     assert_consistent(desk)
     assert desk.archive.pending_vector_deletes() == []
@@ -280,7 +280,7 @@ def test_an_edit_that_keeps_some_passages_keeps_the_index_exact(site, desk):
 
 def test_the_same_text_reposted_under_a_new_guid_within_a_week_is_one_article(site, desk):
     text = long_text("octopus", 8)
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/repost.xml",
             rss20(
@@ -292,14 +292,14 @@ def test_the_same_text_reposted_under_a_new_guid_within_a_week_is_one_article(si
             ),
         )
     )
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_new == 1 and len(articles(desk)) == 1
     assert_consistent(desk)
 
 
 def test_the_same_text_a_year_apart_is_two_articles(site, desk):
     text = long_text("football", 8)
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/annual.xml",
             rss20(
@@ -311,7 +311,7 @@ def test_the_same_text_a_year_apart_is_two_articles(site, desk):
             ),
         )
     )
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_new == 2 and len(articles(desk)) == 2
     assert_consistent(desk)
 
@@ -319,9 +319,9 @@ def test_the_same_text_a_year_apart_is_two_articles(site, desk):
 def test_removing_a_feed_removes_its_articles_and_vectors(site, desk):
     keep = site.serve("/keep.xml", rss20("Keep", [story(site, "Kept", long_text("bank", 6), "k", "k")]))
     drop = site.serve("/drop.xml", rss20("Drop", [story(site, "Dropped", long_text("volcano", 6), "d", "d")]))
-    desk.add_feed(keep)
-    desk.add_feed(drop)
-    desk.ingest()
-    _, removed = desk.remove_feed(drop)
+    desk.feeds.add(keep)
+    desk.feeds.add(drop)
+    desk.indexing.ingest()
+    _, removed = desk.feeds.remove(drop)
     assert removed == 1 and [r["title"] for r in articles(desk)] == ["Kept"]
     assert_consistent(desk)

@@ -1,4 +1,4 @@
-"""An interrupted ingest keeps what it did (#19): `newsdesk ingest` killed with SIGKILL in the
+"""An interrupted ingest keeps what it did: `newsdesk ingest` killed with SIGKILL in the
 middle of a feed and right after a batch reached Chroma but before the archive marked it; the
 next run continues. Every encode call of every run is logged by a thin wrapper around the real
 CLI, so "nothing embedded twice" is counted, not assumed."""
@@ -125,7 +125,7 @@ def resume_env(site, http_server, tmp_path):
             )
             for n in range(40)
         ]
-        desk.add_feed(site.route(f"/resume/b{f}.xml", static(rss20(f"Briefs {f}", items))))
+        desk.feeds.add(site.route(f"/resume/b{f}.xml", static(rss20(f"Briefs {f}", items))))
     teasers = []
     for n in range(20):
         topic = TOPICS[n % 4]
@@ -150,7 +150,7 @@ def resume_env(site, http_server, tmp_path):
             )
         )
     env.teaser_feed = site.route("/resume/t.xml", static(rss20("Long reads", teasers)))
-    desk.add_feed(env.teaser_feed)
+    desk.feeds.add(env.teaser_feed)
     desk.close()
     return env
 
@@ -277,7 +277,7 @@ def test_killed_mid_embedding_keeps_every_marked_batch(resume_env):
     assert set(encoded_before) | set(encoded_now) >= set(all_inputs)
     desk = Newsdesk(make_config(env.data_dir), embedder=HashEmbedder())
     try:
-        assert desk.archive.all_passage_ids() == desk.store_or_open().all_ids()
+        assert desk.archive.all_passage_ids() == desk.parts.store_or_open().all_ids()
         c = desk.archive.counts()
         assert c["embedded_passages"] == c["passages"] == len(all_inputs)
     finally:
@@ -305,7 +305,7 @@ def test_a_batch_in_chroma_but_not_marked_is_recognised_in_process(tmp_path, sit
     embedder.encode = lambda texts, batch_size=64: calls.append(list(texts)) or real_encode(texts, batch_size)
     desk = Newsdesk(make_config(tmp_path / "data", fetch_full_text="never"), embedder=embedder)
     try:
-        desk.add_feed(url)
+        desk.feeds.add(url)
         real_mark = desk.archive.mark_embedded
         state = {"n": 0}
 
@@ -317,12 +317,12 @@ def test_a_batch_in_chroma_but_not_marked_is_recognised_in_process(tmp_path, sit
 
         desk.archive.mark_embedded = failing_mark
         with pytest.raises(KeyboardInterrupt):
-            desk.ingest()
+            desk.indexing.ingest()
         desk.archive.mark_embedded = real_mark
         c = desk.archive.counts()
         assert c["embedded_passages"] == len(calls[0]) and len(calls) == 2
         lost = set(calls[1])
-        report = desk.ingest()
+        report = desk.indexing.ingest()
         assert report.passages_recovered == len(lost)
         assert not lost & {t for call in calls[2:] for t in call}
         c = desk.archive.counts()
@@ -334,10 +334,10 @@ def test_a_batch_in_chroma_but_not_marked_is_recognised_in_process(tmp_path, sit
 
         # a feed reindex killed after its first batch: the next reindex re-embeds the rest, it does
         # not take their old vectors for done work
-        feed = desk.feed_for(url)
+        feed = desk.feeds.find(url)
         n_calls = len(calls)
-        real_upsert = desk.store_or_open().upsert
-        store = desk.store_or_open()
+        real_upsert = desk.parts.store_or_open().upsert
+        store = desk.parts.store_or_open()
 
         def dying_upsert(ids, vectors, metadatas):
             if len(calls) > n_calls + 1:
@@ -346,15 +346,15 @@ def test_a_batch_in_chroma_but_not_marked_is_recognised_in_process(tmp_path, sit
 
         store.upsert = dying_upsert
         with pytest.raises(KeyboardInterrupt):
-            desk.reindex(feed=feed.id)
+            desk.indexing.reindex(feed=feed.id)
         store.upsert = real_upsert
-        assert desk.pending_reindex()["stage"] == "marked"
-        resumed = desk.resume_reindex()
+        assert desk.indexing.pending_reindex()["stage"] == "marked"
+        resumed = desk.indexing.resume_reindex()
         assert resumed is not None
         _, again = resumed
         assert again.passages_recovered == 0
         assert again.passages_embedded == c["passages"] - len(calls[n_calls])
-        assert desk.pending_reindex() is None
+        assert desk.indexing.pending_reindex() is None
         c = desk.archive.counts()
         assert c["embedded_passages"] == c["passages"]
     finally:

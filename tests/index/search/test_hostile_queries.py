@@ -74,40 +74,40 @@ def attempt(fn, *args, **kwargs):
 @pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_query(desk, query):
     before = H.archive_fingerprint(desk)
-    result = attempt(desk.search, query)
+    result = attempt(desk.retriever.search, query)
     if isinstance(result, NewsdeskError):
         assert isinstance(result, BadQuery)
     else:
         assert len(result.hits) <= 10
         assert all(desk.archive.article_exists(h.article.id) for h in result.hits)
-    answer = attempt(desk.ask, query)
+    answer = attempt(desk.reading.ask, query)
     if not isinstance(answer, NewsdeskError):
         assert all(desk.archive.article_exists(c.article.id) for c in answer.citations)
         assert isinstance(answer.text, str) and answer.text
-    attempt(desk.latest, query)
-    attempt(desk.search, "ferry", context=query)
+    attempt(desk.reading.latest, query)
+    attempt(desk.retriever.search, "ferry", context=query)
     assert H.archive_fingerprint(desk) == before
 
 
 @pytest.mark.parametrize("query", ["", "   ", "?!?", "🔥🚀", '"', "*"])
 def test_queries_without_words_are_bad_queries(desk, query):
     with pytest.raises(BadQuery):
-        desk.search(query)
+        desk.retriever.search(query)
     with pytest.raises(BadQuery):
-        desk.ask(query)
+        desk.reading.ask(query)
 
 
 def test_words_among_operators_still_search(desk, archive):
     links = archive[1].links
     for query in ("NEAR(ferry", '"electric ferry', "electric* ferry^", "'); electric ferry;--", "ferry AND OR NOT"):
-        result = desk.search(query)
+        result = desk.retriever.search(query)
         assert result.hits[0].article.url in (links["ferry"], links["ferry-wire"]), query
 
 
 def test_a_very_long_question_is_cut_not_refused(desk, archive):
     links = archive[1].links
     question = "twelve year old chess prodigy " + "lorem " * 3000
-    result = desk.search(question)
+    result = desk.retriever.search(question)
     chess = [h for h in result.hits if h.article.url == links["chess"]]
     assert chess and chess[0].keyword == 1.0  # the best keyword match (the words before the padding count)
 
@@ -127,7 +127,7 @@ def test_a_very_long_question_is_cut_not_refused(desk, archive):
 )
 def test_hostile_options_are_bad_queries(desk, options, fragment):
     before = H.archive_fingerprint(desk)
-    for call in (desk.search, desk.ask):
+    for call in (desk.retriever.search, desk.reading.ask):
         with pytest.raises(BadQuery) as info:
             call("electric ferry", **options)
         assert fragment in str(info.value)
@@ -136,9 +136,9 @@ def test_hostile_options_are_bad_queries(desk, options, fragment):
 
 
 def test_odd_limits(desk):
-    assert 1 <= len(desk.search("ferry", limit=0).hits) <= 1
-    assert 1 <= len(desk.search("ferry", limit=-5).hits) <= 1
-    assert len(desk.search("ferry", limit=10**9).hits) <= 100
+    assert 1 <= len(desk.retriever.search("ferry", limit=0).hits) <= 1
+    assert 1 <= len(desk.retriever.search("ferry", limit=-5).hits) <= 1
+    assert len(desk.retriever.search("ferry", limit=10**9).hits) <= 100
 
 
 def test_archive_intact_after_everything(desk):
@@ -148,7 +148,7 @@ def test_archive_intact_after_everything(desk):
     assert counts["articles"] == len(H.ALL_SLUGS) and counts["feeds"] == 2
     assert counts["passages"] == counts["embedded_passages"]
     assert desk.archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert desk.doctor().ok
+    assert desk.health.doctor().ok
 
 
 @pytest.mark.parametrize(

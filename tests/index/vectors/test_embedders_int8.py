@@ -1,4 +1,4 @@
-"""embedding.backend = "onnx-int8" (issue #16): the packaged model's ONNX export dynamically quantized.
+"""embedding.backend = "onnx-int8": the packaged model's ONNX export dynamically quantized.
 Its vectors are close to fp32's but not the same, so it is another index identity: an index built with
 one backend refuses the other until `reindex --full`, and never holds vectors of both."""
 
@@ -127,25 +127,25 @@ def test_switching_between_fp32_and_int8_reindexes_and_never_mixes_vectors(model
     titles = list(ARTICLES)
     url = _feed(site, "/int8.xml", titles[:2])
     built = make_desk(with_embedding(config, backend="onnx"), embedder=fp32)
-    built.add_feed(url)
-    assert built.ingest().articles_new == 2
-    assert built.search("Are loans about to cost more?").hits[0].article.title == titles[0]
+    built.feeds.add(url)
+    assert built.indexing.ingest().articles_new == 2
+    assert built.retriever.search("Are loans about to cost more?").hits[0].article.title == titles[0]
     built.close()
 
     switched = make_desk(with_embedding(config, backend="onnx-int8"), embedder=int8)
-    store = switched.store_or_open()
+    store = switched.parts.store_or_open()
     assert store.mismatch and "all-MiniLM-L6-v2+int8" in store.mismatch
     with pytest.raises(ModelMismatch, match="reindex --full"):
-        switched.search("Are loans about to cost more?")
-    assert any("reindex --full" in p for p in switched.doctor().problems)
+        switched.retriever.search("Are loans about to cost more?")
+    assert any("reindex --full" in p for p in switched.health.doctor().problems)
     _feed(site, "/int8.xml", titles)  # a new article: not embedded next to the old model's vectors
     with pytest.raises(ModelMismatch):
-        switched.ingest()
+        switched.indexing.ingest()
     assert store.count() == 2 and store.collection.metadata["model"] == "all-MiniLM-L6-v2"
 
-    report = switched.reindex(full=True)
+    report = switched.indexing.reindex(full=True)
     assert report.passages_embedded == 2
-    assert switched.ingest().articles_new == 1
+    assert switched.indexing.ingest().articles_new == 1
     assert store.collection.metadata["model"] == "all-MiniLM-L6-v2+int8"
     passages = switched.archive.passages_by_ids(switched.archive.all_passage_ids())
     stored = store.vectors(list(passages))
@@ -157,10 +157,10 @@ def test_switching_between_fp32_and_int8_reindexes_and_never_mixes_vectors(model
     # the per-batch activation scale
     assert float((held * fp32.encode(inputs)).sum(1).max()) < 0.9999
     assert float((held * int8.encode(inputs)).sum(1).min()) >= 0.98
-    assert switched.search("Are loans about to cost more?").hits[0].article.title == titles[0]
-    assert switched.doctor().problems == []
+    assert switched.retriever.search("Are loans about to cost more?").hits[0].article.title == titles[0]
+    assert switched.health.doctor().problems == []
     switched.close()
 
     back = make_desk(with_embedding(config, backend="onnx"), embedder=fp32)
     with pytest.raises(ModelMismatch):
-        back.search("Are loans about to cost more?")
+        back.retriever.search("Are loans about to cost more?")

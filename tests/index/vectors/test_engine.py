@@ -47,7 +47,7 @@ def desks(tmp_path_factory):
 
 
 def top_urls(desk, question, **kw):
-    return [h.article.url for h in desk.search(question, limit=5, **kw).hits]
+    return [h.article.url for h in desk.retriever.search(question, limit=5, **kw).hits]
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=["unfiltered", "quarter", "ten-days", "outlet"])
@@ -62,8 +62,8 @@ def test_the_engine_gives_the_mirrors_top_results(desks, filters):
 def test_the_engine_scores_equal_the_mirrors(desks):
     mirror, engine = desks
     for question in QUESTIONS:
-        a = {h.article.url: h.dense for h in mirror.search(question, limit=5).hits}
-        b = {h.article.url: h.dense for h in engine.search(question, limit=5).hits}
+        a = {h.article.url: h.dense for h in mirror.retriever.search(question, limit=5).hits}
+        b = {h.article.url: h.dense for h in engine.retriever.search(question, limit=5).hits}
         assert a.keys() == b.keys()
         for url in a:
             assert b[url] == pytest.approx(a[url], abs=1e-5)
@@ -75,7 +75,7 @@ def test_a_selective_filter_is_prefiltered_with_the_same_results(desks, monkeypa
     eng = engine.retriever.engine
     monkeypatch.setattr(engine_mod, "EXACT_MAX", exact_max)  # 0: Chroma ranks the picked ids
     kw = {"since": "2024-03-01", "until": "2024-04-30"}
-    engine.search(QUESTIONS[0], limit=5)
+    engine.retriever.search(QUESTIONS[0], limit=5)
     assert eng.last_path == "overfetch"
     nearest, calls = eng._store.nearest, []
     monkeypatch.setattr(eng._store, "nearest", lambda *a, **k: calls.append(k.get("among")) or nearest(*a, **k))
@@ -105,9 +105,9 @@ def scoped(tmp_path_factory):
     served = H.serve_feeds()
     config = H.make_config(tmp_path_factory.mktemp("scoped") / "data")
     mirror = Newsdesk(with_dense(config, dense="mirror"), embedder=HashEmbedder())
-    mirror.add_feed(served.gazette.url, H.GAZETTE, guild_id=7)
-    mirror.add_feed(served.courier.url, H.COURIER, guild_id=8)
-    mirror.ingest()
+    mirror.feeds.add(served.gazette.url, H.GAZETTE, guild_id=7)
+    mirror.feeds.add(served.courier.url, H.COURIER, guild_id=8)
+    mirror.indexing.ingest()
     engine = Newsdesk(with_dense(config, dense="engine"), embedder=HashEmbedder())
     yield mirror, engine, served
     engine.close()
@@ -159,19 +159,19 @@ def test_the_engine_writes_neighbour_lists_for_new_passages_only(tmp_path, monke
     config = with_dense(H.make_config(tmp_path / "data"), dense="engine")
     desk = Newsdesk(config, embedder=HashEmbedder())
     try:
-        desk.add_feed(served.gazette.url, H.GAZETTE)
-        desk.ingest()
-        desk.search("glacier")
+        desk.feeds.add(served.gazette.url, H.GAZETTE)
+        desk.indexing.ingest()
+        desk.retriever.search("glacier")
         db = desk.archive.db
         first = dict(db.execute("SELECT passage_id, sims FROM passage_neighbours").fetchall())
         assert len(first) == desk.archive.embedded_passage_count() > 0
         queried: list[int] = []
-        store = desk.store_or_open()
+        store = desk.parts.store_or_open()
         real = store.nearest
         monkeypatch.setattr(store, "nearest", lambda v, n, **kw: queried.append(len(v)) or real(v, n, **kw))
-        desk.add_feed(served.courier.url, H.COURIER)
-        desk.ingest()
-        desk.search("glacier")
+        desk.feeds.add(served.courier.url, H.COURIER)
+        desk.indexing.ingest()
+        desk.retriever.search("glacier")
         after = dict(db.execute("SELECT passage_id, sims FROM passage_neighbours").fetchall())
         new = set(after) - set(first)
         assert len(after) == desk.archive.embedded_passage_count() and new
@@ -191,16 +191,16 @@ def test_lists_dropped_behind_the_watermark_are_recomputed(tmp_path):
     served = H.serve_feeds()
     desk = Newsdesk(with_dense(H.make_config(tmp_path / "data"), dense="engine"), embedder=HashEmbedder())
     try:
-        desk.add_feed(served.gazette.url, H.GAZETTE)
-        desk.ingest()
-        desk.search("glacier")
+        desk.feeds.add(served.gazette.url, H.GAZETTE)
+        desk.indexing.ingest()
+        desk.retriever.search("glacier")
         count = desk.archive.embedded_passage_count()
         assert desk.archive.neighbour_list_count() == count > 0
         with desk.archive.transaction():
             desk.archive.db.execute("DELETE FROM passage_neighbours WHERE rowid % 2 = 0")
         desk.archive.bump_generation()
         assert desk.archive.neighbour_list_count() < count
-        desk.search("glacier")
+        desk.retriever.search("glacier")
         assert desk.archive.neighbour_list_count() == count
     finally:
         desk.close()
@@ -210,7 +210,7 @@ def test_the_post_filter_looks_up_only_what_the_article_arrays_keep(desks, monke
     mirror, engine = desks
     eng = engine.retriever.engine
     monkeypatch.setattr(engine_mod, "MAX_FETCH", 10**9)  # over-fetch and post-filter
-    engine.search(QUESTIONS[0], limit=5)
+    engine.retriever.search(QUESTIONS[0], limit=5)
     assert len(eng.facts) == engine.archive.counts()["articles"]
     asked, looked_up = [], []
     nearest, passage_meta = eng._store.nearest, engine.archive.passage_meta

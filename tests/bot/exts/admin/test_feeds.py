@@ -27,7 +27,7 @@ async def test_admin_adds_a_feed_for_this_server(world, desk, feeds):
     assert result.ephemeral
     assert re.match(r"Added \*\*Metro\*\* \(id \d+\): 2 articles archived\.", result.response.content)
     assert world.news.mention in result.response.content
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     assert feed.guild_id == world.guild.id and feed.channel_id == world.news.id and feed.articles == 2
     added_by = desk.archive.db.execute("SELECT added_by FROM feeds WHERE id = ?", [feed.id]).fetchone()[0]
     assert added_by == world.admin.id
@@ -73,7 +73,7 @@ async def test_member_is_refused_even_when_permissions_are_opened(world, desk, f
     assert status.ephemeral and "for server admins" in status.response.content
     removed = await world.member.slash(world.general, "feeds remove", feed="1")
     assert removed.ephemeral and "for server admins" in removed.response.content
-    assert len(desk.list_feeds()) == 2
+    assert len(desk.archive.list_feeds()) == 2
     assert sum(isinstance(e, NotAdmin) for e in world.env.errors) == 4
 
 
@@ -96,11 +96,11 @@ async def test_admin_role_and_admin_users_from_config(world, desk, feeds):
 async def test_remove_own_feed_but_not_a_global_one(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url)
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     choices = await world.admin.autocomplete(world.general, "feeds remove", "feed", "")
     assert [c["value"] for c in choices] == [str(feed.id)]  # only this server's feeds
 
-    planet = desk.feed_for(feeds.planet.url)
+    planet = desk.feeds.find(feeds.planet.url)
     denied = await world.admin.slash(world.general, "feeds remove", feed=str(planet.id))
     assert denied.ephemeral and "only a bot owner" in denied.response.content
     simcord.assert_error(world.env, PermissionDenied)
@@ -117,7 +117,7 @@ async def test_remove_own_feed_but_not_a_global_one(world, desk, feeds):
 async def test_other_servers_feeds_are_invisible(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url)
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     other = world.env.create_guild("Elsewhere")
     lobby = other.create_text_channel("lobby")
     boss = other.add_member(
@@ -151,7 +151,7 @@ async def test_opml_import_and_export(world, desk, feeds):
     result = await world.admin.slash(world.general, "feeds import", file=("subs.opml", opml))
     assert result.ephemeral
     assert "1 added, 1 already present, 1 refused" in result.response.content
-    assert desk.feed_for(metro.url).guild_id == world.guild.id
+    assert desk.feeds.find(metro.url).guild_id == world.guild.id
 
     exported = await world.admin.slash(world.general, "feeds export")
     assert exported.ephemeral
@@ -183,10 +183,10 @@ async def test_reindex_edits_one_progress_message(world, desk):
 async def test_reindex_one_feed_as_server_admin(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url)
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     result = await world.admin.slash(world.general, "reindex", feed=str(feed.id))
     assert result.response.content.startswith("✅ Reindex done: 2 passages embedded")
-    planet = desk.feed_for(feeds.planet.url)
+    planet = desk.feeds.find(feeds.planet.url)
     denied = await world.admin.slash(world.general, "reindex", feed=str(planet.id))
     assert "Reindex failed" in denied.response.content and "only a bot owner" in denied.response.content
 
@@ -196,8 +196,8 @@ async def test_status_for_admins_without_secrets(world, desk, feeds, config, mon
     monkeypatch.setenv("DISCORD_TOKEN", secret)
     broken = feeds.new("broken", "Broken")
     broken.fail(503)
-    desk.add_feed(f"{broken.url}?key={secret}")
-    desk.ingest()
+    desk.feeds.add(f"{broken.url}?key={secret}")
+    desk.indexing.ingest()
     result = await world.admin.slash(world.general, "status")
     assert result.ephemeral
     embed = result.response.embeds[0]
@@ -222,7 +222,7 @@ async def test_reindex_interrupted_by_a_restart_resumes_and_reports(world, desk,
 
     from bot import create_bot
 
-    planet = desk.feed_for(feeds.planet.url)
+    planet = desk.feeds.find(feeds.planet.url)
     ids = [
         r[0]
         for r in desk.archive.db.execute(
@@ -251,7 +251,7 @@ async def test_reindex_interrupted_by_a_restart_resumes_and_reports(world, desk,
     desk.archive.mark_all_unembedded(planet.id)
     kept = ids[: len(ids) // 2]
     desk.archive.mark_embedded(kept)
-    assert desk.pending_reindex()["stage"] == "marked"
+    assert desk.indexing.pending_reindex()["stage"] == "marked"
 
     with_admin_channel = dataclasses.replace(
         config, discord=dataclasses.replace(config.discord, admin_channel=world.admin_log.id)
@@ -265,7 +265,7 @@ async def test_reindex_interrupted_by_a_restart_resumes_and_reports(world, desk,
     assert len(notices) == 1, notices
     assert f"feed {planet.id}" in notices[0] and f"<@{world.admin.id}>" in notices[0]
     assert f"{len(ids) - len(kept)} passages embedded now" in notices[0], notices[0]
-    assert desk.pending_reindex() is None
+    assert desk.indexing.pending_reindex() is None
     counts = desk.archive.counts()
     assert counts["embedded_passages"] == counts["passages"]
     # another restart: nothing left to resume, nothing said
@@ -276,23 +276,25 @@ async def test_reindex_interrupted_by_a_restart_resumes_and_reports(world, desk,
 
 async def test_reindex_records_its_request_until_done(world, desk, monkeypatch):
     seen = []
-    real = desk._reindex
+    real = desk.indexing._reindex
 
     def spy(store, request, progress):
-        seen.append(desk.pending_reindex())
+        seen.append(desk.indexing.pending_reindex())
         return real(store, request, progress)
 
-    monkeypatch.setattr(desk, "_reindex", spy)
+    monkeypatch.setattr(desk.indexing, "_reindex", spy)
     await world.admin.slash(world.general, "reindex")
     assert seen and seen[0]["requested_by"] == world.admin.id and seen[0]["scoped"] is True
-    assert desk.pending_reindex() is None
+    assert desk.indexing.pending_reindex() is None
 
 
 async def test_imports_and_reindexes_are_capped_and_cooled_down_per_server(world, desk, feeds):
     """One server's admins cannot import without end or keep the bot re-embedding: a file over the
     import cap is refused with the limit, a second import or reindex soon after waits, and another
     server is not held by this one's cooldown."""
-    desk.config = dataclasses.replace(desk.config, feeds=dataclasses.replace(desk.config.feeds, max_feeds_per_import=2))
+    desk.feeds.config = dataclasses.replace(
+        desk.feeds.config, feeds=dataclasses.replace(desk.feeds.config.feeds, max_feeds_per_import=2)
+    )
     urls = [feeds.new(f"o{i}", f"Outlet {i}").url for i in range(3)]
 
     def opml(some):
@@ -307,7 +309,7 @@ async def test_imports_and_reindexes_are_capped_and_cooled_down_per_server(world
     again = await world.admin.slash(world.general, "feeds import", file=("b.opml", opml(urls[2:])))
     assert "again in" in again.response.content and "added" not in again.response.content
     simcord.assert_error(world.env)
-    assert len(desk.list_feeds(Scope(world.guild.id, everything=False))) == 2 + 2  # and the two global ones
+    assert len(desk.archive.list_feeds(Scope(world.guild.id, everything=False))) == 2 + 2  # and the two global ones
 
     first = await world.admin.slash(world.general, "reindex")
     assert first.response.content.startswith("✅ Reindex done")

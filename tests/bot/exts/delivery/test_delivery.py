@@ -1,4 +1,4 @@
-"""Delivery (issue #14): filters and their test, the delivery log (/feeds why), retries with
+"""Delivery: filters and their test, the delivery log (/feeds why), retries with
 backoff, flood control — driven through the unmodified bot in simcord over a real archive and
 feeds served on 127.0.0.1 that gain new items."""
 
@@ -40,7 +40,7 @@ STORY = (
 async def add_metro(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
-    return metro, desk.feed_for(metro.url)
+    return metro, desk.feeds.find(metro.url)
 
 
 async def test_an_include_filter_passes_only_matching_articles_and_why_explains(world, desk, feeds):
@@ -76,7 +76,7 @@ async def test_an_include_filter_passes_only_matching_articles_and_why_explains(
     assert "matched no include filter" in why.response.content
     why = await world.admin.slash(world.general, "feeds why", article=strike)
     assert "**filtered**" in why.response.content and "excluded by filter" in why.response.content
-    posted_id = desk.article(metro.items[2]["link"]).id
+    posted_id = desk.reading.article(metro.items[2]["link"]).id
     why = await world.admin.slash(world.general, "feeds why", article=str(posted_id))
     assert "**posted**" in why.response.content and str(world.news.history()[0].id) in why.response.content
 
@@ -162,7 +162,7 @@ async def test_a_failed_post_is_retried_with_backoff_reported_once_and_never_dou
     why = await world.admin.slash(world.general, "feeds why", article=link)
     assert "**retry**" in why.response.content and "attempt 1 failed: posting failed (500" in why.response.content
 
-    article_id = desk.article(link).id
+    article_id = desk.reading.article(link).id
     row = desk.archive.db.execute(
         "SELECT attempts, next_try_at FROM delivery_log WHERE article_id = ?", [article_id]
     ).fetchone()
@@ -198,13 +198,13 @@ async def test_a_failed_post_is_retried_with_backoff_reported_once_and_never_dou
 
 
 async def test_a_post_that_keeps_failing_is_given_up_after_the_maximum_attempts(world, desk, feeds):
-    from index import service
+    from index.delivery import service
 
     metro, feed = await add_metro(world, desk, feeds)
     world.env.inject_error("POST", f"/channels/{world.news.id}/messages", status=503, code=0, times=50)
     link = metro.add_item("Bridge works delayed", "Works on the bridge are delayed, " + STORY, slug="bridge")
     await poll(world, desk, feed)
-    article_id = desk.article(link).id
+    article_id = desk.reading.article(link).id
     for _ in range(service.DELIVERY_MAX_ATTEMPTS + 2):
         desk.archive.db.execute("UPDATE delivery_log SET next_try_at = 0 WHERE article_id = ?", [article_id])
         await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
@@ -219,9 +219,9 @@ async def test_a_post_that_keeps_failing_is_given_up_after_the_maximum_attempts(
 async def test_a_claim_left_unsent_by_a_dead_process_is_sent_after_a_restart(world, desk, feeds, config):
     metro, feed = await add_metro(world, desk, feeds)
     link = metro.add_item("Ferry timetable for winter", "The winter timetable, " + STORY, slug="winter")
-    desk.ingest(feed=metro.url)
-    article_id = desk.article(link).id
-    assert desk.claim_post(world.news.id, article_id, feed.id)  # a process claimed it, then died
+    desk.indexing.ingest(feed=metro.url)
+    article_id = desk.reading.article(link).id
+    assert desk.archive.claim_delivery(world.news.id, article_id, feed.id)  # a process claimed it, then died
     desk.archive.db.execute("UPDATE delivery_log SET updated_at = updated_at - 3600 WHERE article_id = ?", [article_id])
     await world.env.restart_bot(create_bot(config, desk))
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
@@ -324,7 +324,7 @@ async def test_a_template_renders_every_placeholder_and_rejects_an_unknown_one(w
     )
     assert "unknown time zone 'Mars/Olympus'" in zone.response.content
     simcord.assert_error(world.env, BadQuery)
-    assert desk.get_template(metro.url)[1] is None
+    assert desk.settings.template(metro.url)[1] is None
 
     ok = await world.admin.slash(
         world.general,
@@ -374,7 +374,7 @@ async def test_an_embed_template_stays_within_discords_limits_and_preview_does_n
         world.general, "feeds template preview", feed=metro.url, template="Only {title}", style="text"
     )
     assert tried.response.content == "Only Metro line extension opens to passengers"
-    assert "x" * 1400 in desk.get_template(metro.url)[1].body  # the saved one is unchanged
+    assert "x" * 1400 in desk.settings.template(metro.url)[1].body  # the saved one is unchanged
     metro.add_item("Very long story", " ".join(["Word"] * 3000) + ".", slug="long")
     await poll(world, desk, feed)
     [message] = world.news.history()
@@ -401,7 +401,7 @@ async def test_a_role_is_pinged_only_where_set_and_nobody_else_ever(world, desk,
     metro, feed = await add_metro(world, desk, feeds)
     other = feeds.new("other", "Other News", METRO)
     await world.admin.slash(world.general, "feeds add", url=other.url, channel=world.general)
-    other_feed = desk.feed_for(other.url)
+    other_feed = desk.feeds.find(other.url)
     transit = world.guild.create_role("Transit", mentionable=True)
     alerts = world.guild.create_role("Alerts", mentionable=True)
     result = await world.admin.slash(world.general, "feeds ping add", feed=metro.url, role=transit)
@@ -479,10 +479,10 @@ async def test_only_a_role_without_permissions_below_both_top_roles_can_be_hande
         refusals.append(refused.response.content)
         simcord.assert_error(world.env, BadQuery)
     assert "carries permissions" in refusals[0] and "not below" in refusals[1], refusals
-    assert desk.list_pings(metro.url)[1] == []
+    assert desk.settings.pings(metro.url)[1] == []
     # pinging a powerful role without handing it out stays possible
     await world.admin.slash(world.general, "feeds ping add", feed=metro.url, role=powerful)
-    assert not desk.role_subscribable(world.guild.id, powerful.id)
+    assert not desk.archive.role_subscribable(world.guild.id, powerful.id)
 
     transit = world.guild.create_role("Transit")
     made = await world.admin.slash(world.general, "feeds ping add", feed=metro.url, role=transit, subscribable=True)
@@ -523,7 +523,7 @@ async def test_posts_into_a_forum_with_a_title_template_and_tags_by_filter(world
     metro = feeds.new("metro", "Metro News", METRO)
     added = await world.admin.slash(world.general, "feeds add", url=metro.url, channel=handle)
     assert handle.mention in added.response.content
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     bad = await world.admin.slash(world.general, "feeds options", feed=metro.url, forum_title="{headline}")
     assert "unknown placeholder {headline}" in bad.response.content
     simcord.assert_error(world.env, BadQuery)
@@ -608,7 +608,7 @@ async def test_feeds_add_discovers_a_sites_feeds_and_offers_them(world, desk, fe
     result = await world.admin.slash(world.general, "feeds add", url=one, channel=world.news)
     text = result.followups[0].content if result.followups else result.response.content
     assert f"Found the feed at {metro.url}" in text.replace("\\", "") and "Added **" in text
-    assert desk.feed_for(metro.url).channel_id == world.news.id
+    assert desk.feeds.find(metro.url).channel_id == world.news.id
 
     both = serve_page(feeds, "both", [("Metro", metro.url), ("City wire", city.url)])
     offered = await world.admin.slash(world.general, "feeds add", url=both)

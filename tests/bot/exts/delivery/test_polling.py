@@ -30,7 +30,7 @@ def bot_messages(channel, bot_id):
 async def test_new_article_is_posted_once_even_across_restarts(world, desk, feeds, config):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     assert world.news.history() == []  # the backlog is not posted
 
     link = metro.add_item(
@@ -44,7 +44,7 @@ async def test_new_article_is_posted_once_even_across_restarts(world, desk, feed
     message = posted[0]
     assert message.author.id == world.bot.user.id
     embed = message.embeds[0]
-    assert embed.url == link and desk.article(link).url == link
+    assert embed.url == link and desk.reading.article(link).url == link
     assert "Tram strike ends" in embed.title and "@\u200beveryone" in embed.title and "<@&\u200b42>" in embed.title
     assert len(embed.description) <= 300 and "Metro News" in embed.footer.text
     assert message.mention_everyone is False
@@ -81,11 +81,11 @@ async def test_a_feeds_first_fetch_is_backlog_and_not_posted(world, desk, feeds)
         "so it is backlog and must not be posted.",
         date=datetime.now(UTC) - timedelta(hours=1),
     )
-    feed, _ = desk.add_feed(
+    feed, _ = desk.feeds.add(
         fresh.url, "Fresh", guild_id=world.guild.id, channel_id=world.news.id
     )  # e.g. an OPML import
     await poll(world, desk, feed)
-    assert desk.feed_for(fresh.url).articles == 1
+    assert desk.feeds.find(fresh.url).articles == 1
     assert world.news.history() == []
     fresh.add_item(
         "First real news",
@@ -102,7 +102,7 @@ async def test_an_article_in_two_feeds_of_one_channel_is_posted_once(world, desk
     city = feeds.new("city", "City Wire", METRO[:1])
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
     await world.admin.slash(world.general, "feeds add", url=city.url, channel=world.news)
-    a, b = desk.feed_for(metro.url), desk.feed_for(city.url)
+    a, b = desk.feeds.find(metro.url), desk.feeds.find(city.url)
     for feed in (metro, city):  # the same entry (same guid and link) in both feeds
         feed.add_item(
             "Ferry service resumes after storm",
@@ -122,7 +122,7 @@ async def test_failing_feed_is_reported_once_and_again_on_recovery(world, desk, 
     world.set_discord(admin_channel=world.admin_log.id)
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url)
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
 
     metro.fail(500)
     await poll(world, desk, feed)
@@ -147,9 +147,9 @@ async def test_missing_channel_or_permission_is_reported_once_without_crashing(w
     gone = feeds.new("gone", "Gone Gazette", METRO[1:])
     added = await world.admin.slash(world.general, "feeds add", url=metro.url, channel=closed)
     assert f"I can't post embeds in {closed.mention}" in added.response.content
-    desk.add_feed(gone.url, "Gone", guild_id=world.guild.id, channel_id=999_999_999_999_999_999)
-    desk.ingest(feed=gone.url)  # its backlog
-    a, b = desk.feed_for(metro.url), desk.feed_for(gone.url)
+    desk.feeds.add(gone.url, "Gone", guild_id=world.guild.id, channel_id=999_999_999_999_999_999)
+    desk.indexing.ingest(feed=gone.url)  # its backlog
+    a, b = desk.feeds.find(metro.url), desk.feeds.find(gone.url)
 
     for round_ in range(2):
         for feed in (metro, gone):
@@ -173,7 +173,7 @@ async def test_missing_channel_or_permission_is_reported_once_without_crashing(w
 async def test_a_failed_send_does_not_stop_the_loop(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     world.env.inject_error("POST", f"/channels/{world.news.id}/messages", status=500, code=0, times=1)
     metro.add_item(
         "Library extends opening hours",
@@ -214,7 +214,7 @@ async def test_articles_ingested_elsewhere_are_posted_by_a_bot_that_does_not_pol
         "agreement on wages, and trams run on the normal timetable again.",
         slug="tram",
     )
-    desk.ingest(feed=metro.url)  # e.g. `newsdesk worker` in another process
+    desk.indexing.ingest(feed=metro.url)  # e.g. `newsdesk worker` in another process
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     assert [m.embeds[0].url for m in world.news.history()] == [link]
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS * 5)
@@ -224,7 +224,7 @@ async def test_articles_ingested_elsewhere_are_posted_by_a_bot_that_does_not_pol
 async def test_more_than_the_cap_is_summarised_once_and_never_posted_later(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     await world.admin.slash(world.general, "feeds add", url=metro.url, channel=world.news)
-    feed = desk.feed_for(metro.url)
+    feed = desk.feeds.find(metro.url)
     extra = 3
     for i in range(autopost.MAX_POSTS_PER_CHANNEL + extra):
         metro.add_item(
@@ -253,7 +253,7 @@ async def test_feed_health_is_announced_once_when_a_worker_polls_and_no_bot_does
     assert world.admin_log.history() == []  # a healthy feed: nothing to say
 
     metro.fail(500)
-    desk.ingest(feed=metro.url)  # `newsdesk worker` in another process
+    desk.indexing.ingest(feed=metro.url)  # `newsdesk worker` in another process
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     notices = [m.content for m in world.admin_log.history()]
     assert len(notices) == 1 and "Metro News" in notices[0] and "is failing" in notices[0] and "HTTP 500" in notices[0]
@@ -265,7 +265,7 @@ async def test_feed_health_is_announced_once_when_a_worker_polls_and_no_bot_does
     assert len(world.admin_log.history()) == 1
 
     metro.publish()
-    desk.ingest(feed=metro.url)
+    desk.indexing.ingest(feed=metro.url)
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     notices = [m.content for m in world.admin_log.history()]
     assert len(notices) == 2 and "working again" in notices[1]

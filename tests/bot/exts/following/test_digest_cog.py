@@ -1,4 +1,4 @@
-"""/digest, /timeline and /compare (issue #15) through the unmodified bot in simcord, over a real
+"""/digest, /timeline and /compare through the unmodified bot in simcord, over a real
 archive ingested from three outlets served on 127.0.0.1 that report the same stories on different
 days with different figures."""
 
@@ -48,8 +48,8 @@ def newsroom(feed_server) -> S.Newsroom:
 def desk(config, newsroom):
     desk = Newsdesk(config, embedder=HashEmbedder())
     for name, feed in newsroom.feeds.items():
-        desk.add_feed(feed.url, name)
-    report = desk.ingest()
+        desk.feeds.add(feed.url, name)
+    report = desk.indexing.ingest()
     assert report.feeds_failed == 0 and report.articles_new == len(S.ITEMS), report.to_dict()
     yield desk
     desk.close()
@@ -233,7 +233,7 @@ async def test_timeline_sends_a_png_chart_and_a_cited_chronology_matching_the_ar
     assert "peak: 3 articles" in text
 
     # the series the service returns, per outlet and day, are the archive's counts
-    timeline = desk.timeline("volcano", render=False)
+    timeline = desk.stories.timeline("volcano", render=False)
     assert timeline.bucket == "day"
     got = {
         outlet: {day: n for day, n in zip(timeline.buckets, counts, strict=True) if n}

@@ -1,4 +1,4 @@
-"""Topic alerts (issue #15) through the unmodified bot in simcord, over a real archive and feeds
+"""Topic alerts through the unmodified bot in simcord, over a real archive and feeds
 served on 127.0.0.1 that gain items between ingests: /follow, /unfollow, /following, the
 delivery loop, several processes, DMs (also closed ones), limits, mentions."""
 
@@ -10,6 +10,7 @@ from support.discord import message_requests
 from bot import create_bot
 from bot.errors import NotAdmin
 from bot.exts.following import alerts as alerts_cog
+from index import policy
 from index.errors import BadQuery, LimitReached, NotFound, PermissionDenied
 from index.following import alerts as following
 from index.service import Newsdesk
@@ -47,7 +48,7 @@ async def test_a_channel_follow_gets_the_new_matching_article_once(world, desk, 
     feeds.planet.add_item(*VOLCANO, slug="volcano-again")
     feeds.wire.add_item(VOLCANO[0], "Wire report: " + VOLCANO[1], slug="volcano-wire")
     feeds.planet.add_item(*TRAM, slug="tram")
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
     assert alert_titles(world.news) == [VOLCANO[0]]
     embed = world.news.history()[0].embeds[0]
@@ -73,13 +74,13 @@ async def test_an_alert_claimed_by_another_process_is_not_sent_again(world, desk
     threshold(desk)
     await world.admin.slash(world.general, "follow", topic="volcano eruption", channel=world.news)
     feeds.planet.add_item(*VOLCANO, slug="volcano-claimed")
-    desk.ingest()
+    desk.indexing.ingest()
     other = Newsdesk(config, embedder=HashEmbedder())  # the worker or another bot, passing first
     try:
         threshold(other)
-        assert other.plan_alerts() == 1
-        (batch,) = other.alert_batches()
-        assert other.claim_alert(batch.follow.id, batch.alerts[0].article.id)
+        assert other.following.plan() == 1
+        (batch,) = other.following.batches()
+        assert other.following.claim(batch.follow.id, batch.alerts[0].article.id)
     finally:
         other.close()
     await pass_(world)
@@ -91,7 +92,7 @@ async def test_a_members_dm_follow_and_unfollow(world, desk, feeds):
     made = await world.member.slash(world.general, "follow", topic="volcano eruption")
     assert made.ephemeral and "in your DMs" in made.response.content
     feeds.planet.add_item(*VOLCANO, slug="volcano-dm")
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
     dm = world.member.user.dm_channel
     assert alert_titles(dm) == [VOLCANO[0]]
@@ -101,11 +102,11 @@ async def test_a_members_dm_follow_and_unfollow(world, desk, feeds):
     assert (
         listing.ephemeral and "volcano eruption" in listing.response.content and "Your DMs" in listing.response.content
     )
-    (follow,) = desk.follows(user_id=world.member.id)
+    (follow,) = desk.following.list_follows(user_id=world.member.id)
     gone = await world.member.slash(world.general, "unfollow", follow=str(follow.id))
     assert gone.ephemeral and "Stopped following" in gone.response.content
     feeds.planet.add_item("Volcano eruption ends", "The volcano eruption near Grindavik ended.", slug="v-end")
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
     assert alert_titles(dm) == [VOLCANO[0]]
 
@@ -118,29 +119,29 @@ async def test_a_dm_that_cannot_be_delivered_is_recorded_and_not_retried(world, 
         "POST", f"/channels/{dm.id}/messages", status=403, code=50007, message="Cannot send messages", times=None
     )
     feeds.planet.add_item(*VOLCANO, slug="volcano-closed")
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
-    (follow,) = desk.follows(user_id=world.member.id)
+    (follow,) = desk.following.list_follows(user_id=world.member.id)
     assert follow.paused and "403" in follow.paused
     (row,) = desk.archive.follow_alert_rows(follow.id)
     assert row["state"] == "failed"
     attempts = len([r for r in world.env.http_requests if r.method == "POST" and r.path.endswith(f"{dm.id}/messages")])
     feeds.planet.add_item("Volcano eruption ends", "The volcano eruption near Grindavik ended.", slug="v-end2")
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
     await pass_(world)
     again = len([r for r in world.env.http_requests if r.method == "POST" and r.path.endswith(f"{dm.id}/messages")])
     assert again == attempts  # paused: no retries, nothing new tried
     listing = await world.member.slash(world.general, "following")  # the member is back: resumed
     assert "paused" not in listing.response.content
-    assert desk.follows(user_id=world.member.id)[0].paused is None
+    assert desk.following.list_follows(user_id=world.member.id)[0].paused is None
 
 
 async def test_only_admins_follow_for_a_channel(world, desk):
     refused = await world.member.slash(world.general, "follow", topic="volcano", channel=world.news)
     assert refused.ephemeral and "for server admins" in refused.response.content
     simcord.assert_error(world.env, NotAdmin)
-    assert desk.follows(everything=True) == []
+    assert desk.following.list_follows(everything=True) == []
 
 
 async def test_bad_arguments_get_ephemeral_errors(world, desk, monkeypatch):
@@ -153,18 +154,18 @@ async def test_bad_arguments_get_ephemeral_errors(world, desk, monkeypatch):
     unknown = await world.member.slash(world.general, "unfollow", follow="12345")
     assert unknown.ephemeral and "no follow '12345'" in unknown.response.content
     simcord.assert_error(world.env, NotFound)
-    monkeypatch.setattr(following, "MAX_DM_FOLLOWS", 1)
+    monkeypatch.setattr(policy, "DM_FOLLOWS_PER_MEMBER", 1)
     await world.member.slash(world.general, "follow", topic="volcano")
     over = await world.member.slash(world.general, "follow", topic="ferry")
     assert over.ephemeral and "at most 1 DM follows" in over.response.content
     simcord.assert_error(world.env, LimitReached)
-    monkeypatch.setattr(following, "MAX_CHANNEL_FOLLOWS", 1)
+    monkeypatch.setattr(policy, "CHANNEL_FOLLOWS_PER_GUILD", 1)
     await world.admin.slash(world.general, "follow", topic="volcano", channel=world.news)
     over = await world.admin.slash(world.general, "follow", topic="ferry", channel=world.general)
     assert over.ephemeral and "at most 1 channel follows" in over.response.content
     simcord.assert_error(world.env, LimitReached)
     # a member cannot remove the channel's follow
-    (channel_follow,) = [f for f in desk.follows(guild_id=world.guild.id) if f.kind == "channel"]
+    (channel_follow,) = [f for f in desk.following.list_follows(guild_id=world.guild.id) if f.kind == "channel"]
     denied = await world.member.slash(world.general, "unfollow", follow=str(channel_follow.id))
     assert denied.ephemeral and "only the server's admins" in denied.response.content
     simcord.assert_error(world.env, PermissionDenied)
@@ -181,7 +182,7 @@ async def test_a_flood_is_summarised_in_one_line_and_nothing_pings(world, desk, 
             + " ".join(f"{place.lower()}{j}" for j in range(i + 8)),
             slug=f"flood{i}",
         )
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
     history = world.news.history()
     embeds = [m for m in history if m.embeds]

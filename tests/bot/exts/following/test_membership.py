@@ -38,9 +38,9 @@ async def private_feed_and_dm_follow(world, desk, feeds):
     assert "Added" in added.response.content
     made = await world.member.slash(world.general, "follow", topic="volcano eruption")
     assert "in your DMs" in made.response.content
-    desk.add_watch("What is the volcano doing?", guild_id=world.guild.id, user_id=world.member.id, created_by=1)
+    desk.watches.add("What is the volcano doing?", guild_id=world.guild.id, user_id=world.member.id, created_by=1)
     metro.add_item(*VOLCANO, slug="volcano")
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
     assert VOLCANO[0] in dms(world)  # while a member, the DM comes
     return metro
@@ -51,21 +51,21 @@ async def test_a_member_who_left_gets_no_more_private_articles_by_dm(world, desk
     assert not world.bot.intents.members
     metro = await private_feed_and_dm_follow(world, desk, feeds)
     world.guild.remove_member(world.member)
-    assert desk.follows(user_id=world.member.id)  # nothing heard yet
+    assert desk.following.list_follows(user_id=world.member.id)  # nothing heard yet
     before = dms(world)
     metro.add_item(*LATER, slug="later")
-    desk.ingest()
+    desk.indexing.ingest()
     await pass_(world)
     assert dms(world) == before and LATER[0] not in before  # neither the alert nor the watch's update
-    assert desk.follows(user_id=world.member.id) == []  # found gone: the follows made there went too
-    assert desk.list_watches(Scope(world.guild.id, everything=False)) == []
+    assert desk.following.list_follows(user_id=world.member.id) == []  # found gone: the follows made there went too
+    assert desk.watches.list_watches(Scope(world.guild.id, everything=False)) == []
 
 
 async def test_removing_the_bot_from_a_server_drops_its_follows_and_watches(world, desk, feeds):
     await private_feed_and_dm_follow(world, desk, feeds)
     await world.admin.slash(world.general, "follow", topic="harbour", channel=world.news)
-    assert desk.follows(guild_id=world.guild.id, user_id=world.member.id)
+    assert desk.following.list_follows(guild_id=world.guild.id, user_id=world.member.id)
     world.env.backend.remove_guild(world.guild.id)
     await world.env.settle()
-    assert desk.follows(everything=True) == []
-    assert desk.list_watches(Scope(world.guild.id, everything=False)) == []
+    assert desk.following.list_follows(everything=True) == []
+    assert desk.watches.list_watches(Scope(world.guild.id, everything=False)) == []

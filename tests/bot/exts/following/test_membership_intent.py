@@ -18,8 +18,8 @@ def discord_config() -> DiscordConfig:
 async def test_a_leaving_member_loses_the_servers_dm_follows_at_once(world, desk, feeds):
     assert world.bot.intents.members
     await private_feed_and_dm_follow(world, desk, feeds)
-    keep = desk.follow_topic("volcano", user_id=world.member.id, created_by=world.member.id)  # made in DMs
+    keep = desk.following.add("volcano", user_id=world.member.id, created_by=world.member.id)  # made in DMs
     world.guild.remove_member(world.member)
     await world.env.settle()
-    assert [f.id for f in desk.follows(user_id=world.member.id)] == [keep.id]
-    assert desk.list_watches(Scope(world.guild.id, everything=False)) == []
+    assert [f.id for f in desk.following.list_follows(user_id=world.member.id)] == [keep.id]
+    assert desk.watches.list_watches(Scope(world.guild.id, everything=False)) == []

@@ -37,7 +37,7 @@ def config(tmp_path, discord_config) -> Config:
 
 async def poll(world, desk) -> None:
     """Every feed due now; the poll runs, then a watch pass."""
-    for feed in desk.list_feeds():
+    for feed in desk.archive.list_feeds():
         desk.archive.update_feed(feed.id, next_poll_at=0)
     await world.env.advance_time(world.bot.config.feeds.poll_interval_minutes * 60 + 1)
     await world.env.advance_time(watches_ext.WATCH_INTERVAL_SECONDS + 1)
@@ -63,7 +63,7 @@ async def test_a_watch_posts_once_when_new_coverage_changes_its_answer(world, de
 
     feeds.planet.add_item(*UNRELATED, slug="ferry")
     await poll(world, desk)
-    assert desk.article(feeds.planet.items[-1]["link"])  # ingested
+    assert desk.reading.article(feeds.planet.items[-1]["link"])  # ingested
     assert bot_posts(world.news, bot_id) == []
     assert bot_posts(world.member.user.dm_channel, bot_id) == []
 
@@ -89,8 +89,8 @@ async def test_a_watch_posts_once_when_new_coverage_changes_its_answer(world, de
     # another process (a second bot, here its service) claims the next change first: this bot posts nothing
     feeds.planet.add_item(*AGAIN, slug="again")
     other = Newsdesk(config, embedder=HashEmbedder())
-    desk.ingest()
-    claimed = other.check_watches(True)
+    desk.indexing.ingest()
+    claimed = other.watches.check(True)
     assert sorted(c.watch.id for c in claimed) == [1, 2]
     await world.env.advance_time(watches_ext.WATCH_INTERVAL_SECONDS + 1)
     assert len(bot_posts(world.news, bot_id)) == 1
@@ -144,7 +144,7 @@ async def test_unwatch_stops_it_and_bad_arguments_are_ephemeral(world, desk, fee
     assert stopped.ephemeral and "Stopped watch #1" in stopped.response.content
     stopped = await world.member.slash(world.general, "unwatch", watch="#2")
     assert stopped.ephemeral and "Stopped watch #2" in stopped.response.content
-    assert desk.list_watches() == []
+    assert desk.watches.list_watches() == []
 
     feeds.planet.add_item(*RELATED, slug="ended")
     await poll(world, desk)
@@ -158,4 +158,4 @@ async def test_limits_per_member(world, desk):
     over = await world.member.slash(world.general, "watch", question=QUESTION)
     assert over.ephemeral and "at most 5" in over.response.content
     simcord.assert_error(world.env, BadQuery)
-    assert len(desk.list_watches()) == 5
+    assert len(desk.watches.list_watches()) == 5

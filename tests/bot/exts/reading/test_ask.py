@@ -47,7 +47,7 @@ async def test_ask_answers_with_sources_from_the_archive(world, desk):
     ids = custom_ids(result.response)
     passages = next(i for i in ids if i.startswith("nd:passages:"))
     cited = [int(x) for x in passages.split(":")[2].split(".")]
-    assert {desk.article(a).url for a in cited} == {url for _, url in links}
+    assert {desk.reading.article(a).url for a in cited} == {url for _, url in links}
     assert any(i.startswith("nd:more:") for i in ids)
 
 
@@ -65,7 +65,7 @@ async def test_show_passages_and_more_like_this(world, desk):
     assert embed.title.startswith("More like:")
     top = int(next(i for i in custom_ids(answer) if i.startswith("nd:more:")).split(":")[2])
     listed = [url for _, url in LINK.findall(embed.description)]
-    assert listed and desk.article(top).url not in listed
+    assert listed and desk.reading.article(top).url not in listed
     assert set(listed) <= archived_urls(desk)
 
 
@@ -128,13 +128,13 @@ async def test_cooldown_is_per_user_and_polite(world):
 
 async def test_mention_answers_and_a_reply_is_a_follow_up(world, desk, monkeypatch):
     calls = []
-    real_ask = desk.ask
+    real_ask = desk.reading.ask
 
     def spy(question, **kwargs):
         calls.append((question, kwargs))
         return real_ask(question, **kwargs)
 
-    monkeypatch.setattr(desk, "ask", spy)
+    monkeypatch.setattr(desk.reading, "ask", spy)
     bot_user = world.bot.user
     asked = await world.member.send(world.general, f"{bot_user.mention} {VOLCANO}")
     reply = world.general.last_message

@@ -25,7 +25,7 @@ async def test_latest_is_newest_first_grouped_and_pages(world, desk):
     first = result.response.embeds[0]
     rows = numbered(first)
     assert [n for n, _, _ in rows] == [1, 2, 3, 4, 5]
-    dates = [desk.article(url).published_ts for _, _, url in rows]
+    dates = [desk.reading.article(url).published_ts for _, _, url in rows]
     assert dates == sorted(dates, reverse=True)
     # the volcano story is carried by both outlets: one entry, "also" names the other outlet
     assert "Volcano erupts near Grindavik" in rows[0][1]
@@ -101,7 +101,7 @@ async def test_article_card(world, desk):
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", fields["Published"])
     assert "Ada Reporter" in fields["Authors"]
     assert "Grindavik" in embed.description and len(embed.description) <= 401
-    by_id = await world.member.slash(world.general, "article", url_or_id=str(desk.article(url).id))
+    by_id = await world.member.slash(world.general, "article", url_or_id=str(desk.reading.article(url).id))
     assert by_id.response.embeds[0].url == url
 
     missing = await world.member.slash(world.general, "article", url_or_id="https://nowhere.example/x")
