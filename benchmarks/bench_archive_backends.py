@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The archive on SQLite and on PostgreSQL, side by side in one run (issue #17).
+"""The archive on SQLite and on PostgreSQL, side by side in one run.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_archive_backends.py [--quick] [--model]
         [--pg-url URL] [--queries N] [--json PATH]

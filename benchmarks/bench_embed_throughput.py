@@ -1,4 +1,4 @@
-"""Embedding throughput (issue #16): newsdesk's embedders against bare sentence-transformers.
+"""Embedding throughput: newsdesk's embedders against bare sentence-transformers.
 
 Over real passages of the eval archive (an ingested data dir: ``--data DIR`` or
 $NEWSDESK_EVAL_DATA, e.g. the data dir `newsdesk ingest` filled from ../shared/eval; its archive.db

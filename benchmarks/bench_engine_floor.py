@@ -3,9 +3,9 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_engine_floor.py --data-dir DIR [--queries N] [--json PATH]
 
-DIR is a synthetic archive that bench_scale.py built and kept (``--data-dir DIR``). Of issue #16's
-targets at 1,000,000 passages, two depend on what Chroma itself costs, so this measures Chroma
-alone, with bench_scale's queries and filters:
+DIR is a synthetic archive that bench_scale.py built and kept (``--data-dir DIR``). Of the scale
+targets at 1,000,000 passages (docs/deployment-and-scale.md), two depend on what Chroma itself
+costs, so this measures Chroma alone, with bench_scale's queries and filters:
 
 - memory: a child process that only imports chromadb, opens the collection and runs 100 queries;
   its peak RSS is the least any process searching an embedded Chroma can hold (the HNSW index,
@@ -15,7 +15,7 @@ alone, with bench_scale's queries and filters:
   (``get(ids=…, include=[])``) and the query restricted to them;
 - newsdesk's whole search, unfiltered and with each filter, on the same queries; then for each
   filter two numbers. The bound: the Chroma work the filter needs by the engine's own rule, alone,
-  against the unfiltered search; over 2x, the issue's ratio cannot be met on this engine however
+  against the unfiltered search; over 2x, the 2x target cannot be met on this engine however
   the rest of the search is written (a filtered search does at least that work). The estimate:
   the unfiltered search, less its Chroma query, plus that work: the filtered search if nothing
   but Chroma cost more than unfiltered (p50s taken apart, so it can miss by the machine's noise).

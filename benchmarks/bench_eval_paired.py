@@ -1,4 +1,4 @@
-"""Paired evaluation of two indexes (issue #16): `newsdesk eval`'s own scoring, question by question.
+"""Paired evaluation of two indexes: `newsdesk eval`'s own scoring, question by question.
 
 ``run`` scores every question of a file on one data directory (index.evaluate.evaluate on each
 question alone, so the numbers are exactly ``newsdesk eval``'s) and writes the per-question rows;

@@ -1,4 +1,4 @@
-"""Digests, timelines and story comparison over an ingested archive (issue #15): wall time of each,
+"""Digests, timelines and story comparison over an ingested archive: wall time of each,
 warm (the vector mirror loaded once first), median of --repeat runs.
 
     NEWSDESK_DATA_DIR=/tmp/copy-of-data-eval python benchmarks/bench_following.py [--repeat 5]

@@ -136,7 +136,7 @@ def build(args, data_dir: Path, run: Run | None = None) -> dict:
         out["bare_pps"] = len(texts) / out["bare_s"] if out["bare_s"] else None
         out["bare_st_s"] = out["bare_st_pps"] = None
         if config.embedding.backend != "torch" and getattr(args, "bare_torch", False):
-            # the reference the issue names: sentence-transformers' own model.encode, same texts and calls
+            # the ingest target's reference: sentence-transformers' own model.encode, same texts and calls
             from index.vectors.embedders import SentenceTransformerEmbedder
 
             st = SentenceTransformerEmbedder(config.embedding.model)

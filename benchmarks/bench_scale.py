@@ -643,7 +643,7 @@ def measure(args, data_dir: Path, build_info: dict, run: Run) -> dict:
 
 
 def measure_scale(args, data_dir: Path, build_info: dict, run: Run) -> dict:
-    """The issue's numbers for one dense mode: neighbour lists, search latency unfiltered and
+    """The scale targets' numbers for one dense mode: neighbour lists, search latency unfiltered and
     filtered, the searching process's peak RSS, adding 10,000 passages with the event-loop lag
     meanwhile, and (with the mirror loaded) recall@10 of the ANN neighbour lists against exact."""
     import asyncio

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Standing questions and the question report over an ingested eval archive (issue #15).
+"""Standing questions and the question report over an ingested eval archive.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_watch.py --data-dir COPY_OF_AN_EVAL_INGEST \
         [--watches 50] [--limit 600] [--cosine 0.4,0.5,0.6]

@@ -168,6 +168,6 @@ def run_bot(config: Config, token: str, desk: Newsdesk | None = None, poll: bool
     root = logging.getLogger()
     if not root.handlers:
         discord.utils.setup_logging(level=logging.INFO)
-    install_redaction()
+    install_redaction(config.answers.llm_api_key_env)
     bot = create_bot(config, desk, poll=poll)
     bot.run(token, log_handler=None)

@@ -252,13 +252,23 @@ def question_from_embed(embed: discord.Embed) -> str | None:
 
 
 _CITED = re.compile(r"(.+?)\s*\[(\d{1,3})\](?:\s+|$)", re.S)
+_CITED_END = re.compile(r"\[\d{1,3}\](?:\s+|$)")
+
+
+def _through_last_marker(text: str) -> str:
+    """The text up to its last marker that _CITED can end on: past it _CITED's lazy ``.+?``
+    would rescan the rest from every character (quadratic), never to match."""
+    end = 0
+    for m in _CITED_END.finditer(text):
+        end = m.end()
+    return text[:end]
 
 
 def quotes_from_embed(embed: discord.Embed) -> dict[int, list[str]]:
     """{n: [sentences cited as [n]]} read back from an answer embed's description."""
     text = (embed.description or "").split("\n\n**", 1)[0]
     quotes: dict[int, list[str]] = {}
-    for m in _CITED.finditer(text):
+    for m in _CITED.finditer(_through_last_marker(text)):
         sentence = unsafe(m.group(1)).strip()
         if sentence:
             quotes.setdefault(int(m.group(2)), []).append(sentence)
@@ -430,7 +440,7 @@ def status_embed(stats: dict) -> discord.Embed:
 
 def strip_credentials(text: str) -> str:
     """Remove user:password@ from any URL in the text."""
-    return re.sub(r"(\w+://)[^/\s@]+@", r"\1", text)
+    return re.sub(r"(?<!\w)(\w+://)[^/\s@]+@", r"\1", text)  # from a word's start only: linear
 
 
 def _bytes(size: int) -> str:
@@ -549,7 +559,7 @@ def ping_mentions(roles: Sequence[int]) -> discord.AllowedMentions:
     )
 
 
-# -- topic alerts (issue #15) ----------------------------------------------------------
+# -- topic alerts ----------------------------------------------------------
 def alert_embed(alert: Alert) -> discord.Embed:
     """One topic alert: the article (title linked, teaser, outlet and date), the other outlets'
     copies of the same story as "also reported by", and which follow it is for."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .logsafety import redact_passwords
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -42,6 +42,11 @@ class FeedsConfig:
     max_feeds_per_server: int = 500  # 0 = no limit
     max_feeds_per_import: int = 200  # outlines in one OPML import; 0 = no limit
     import_check_seconds: float = 30.0  # an import checks its URLs (DNS) within this, then refuses the rest
+    # one feed's share of a poll: its time, and the new entries and linked pages it may take
+    # (the rest wait for the next poll); a feed past its time is recorded as failing
+    feed_budget_seconds: float = 300.0
+    max_entries_per_poll: int = 200
+    max_page_fetches_per_poll: int = 50
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ class DiscordConfig:
 @dataclass(frozen=True)
 class ArchiveConfig:
     """Where the archive lives: empty for the SQLite file in the data directory (the default), or
-    ``postgresql://user@host:port/db`` (issue #17). The password never lives in the file: libpq
+    ``postgresql://user@host:port/db``. The password never lives in the file: libpq
     reads ``PGPASSWORD`` (or ~/.pgpass), or ``NEWSDESK_ARCHIVE_URL`` gives the whole URL."""
 
     url: str = ""
@@ -228,7 +233,16 @@ def _validate(config: Config) -> None:
                 raise ConfigError(f"{src}: key '{key}' must be {'positive' if key in _POSITIVE else 'zero or more'}")
     if config.feeds.fetch_full_text not in ("auto", "always", "never"):
         raise ConfigError(f"{src}: key 'feeds.fetch_full_text' must be auto, always or never")
-    for key in ("timeout_seconds", "max_body_bytes", "max_redirects", "workers", "per_host_concurrency"):
+    for key in (
+        "timeout_seconds",
+        "max_body_bytes",
+        "max_redirects",
+        "workers",
+        "per_host_concurrency",
+        "feed_budget_seconds",
+        "max_entries_per_poll",
+        "max_page_fetches_per_poll",
+    ):
         if getattr(config.feeds, key) < 0 or (key != "max_redirects" and getattr(config.feeds, key) == 0):
             raise ConfigError(f"{src}: key 'feeds.{key}' must be positive")
     if config.embedding.backend not in ("auto", "torch", "onnx", "onnx-int8"):
@@ -307,7 +321,7 @@ def _validate_archive_url(config: Config) -> None:
     src = "NEWSDESK_ARCHIVE_URL" if from_env else config.source
     if not url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{src}: key 'archive.url' must start with postgresql:// (or be empty for SQLite)")
-    if not from_env and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+    if not from_env and redact_passwords(url) != url:  # user:password@, ?password=, …
         raise ConfigError(
             f"{src}: key 'archive.url' must not hold the password: set PGPASSWORD, or give the whole "
             "URL in NEWSDESK_ARCHIVE_URL"

@@ -29,6 +29,10 @@ class BadQuery(NewsdeskError):
     """A question or option is unusable (empty, bad date, since after until...)."""
 
 
+class FilterBroken(BadQuery):
+    """A stored filter pattern no longer compiles (the regex engine changed under it)."""
+
+
 class IndexUnavailable(NewsdeskError):
     """The vector index (Chroma) cannot be reached or written."""
 

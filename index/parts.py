@@ -10,6 +10,7 @@ from .archive.backends import open_archive
 from .config import Config
 from .errors import IndexUnavailable
 from .ingest.pipeline import Pipeline, Progress
+from .logsafety import register_secret_variable
 from .models import Article
 from .search.retriever import Retriever
 from .vectors.chroma import VectorStore
@@ -19,6 +20,7 @@ from .vectors.embedders import Embedder, load_embedder
 class Parts:
     def __init__(self, config: Config, embedder: Embedder | None = None):
         self.config = config
+        register_secret_variable(config.answers.llm_api_key_env)  # its value is masked in logs too
         self.archive: Archive = open_archive(config.archive_target)
         self._embedder = embedder
         self._store: VectorStore | None = None

@@ -1,4 +1,4 @@
-"""The layering the README promises, read from the code itself (so a change that breaks a rule fails):
+"""The layering docs/architecture.md promises, read from the code itself (so a change that breaks a rule fails):
 
 - ``bot/`` imports only ``index.service`` (the composition root), the feature services it holds,
   ``index.models``, ``index.errors`` and ``index.config``;

@@ -74,6 +74,7 @@ fetch_full_text = "never"
 allow_private_networks = true
 retries = 0
 timeout_seconds = 10.0
+max_entries_per_poll = 1000
 """)
 
     def path(self, name: str) -> Path:

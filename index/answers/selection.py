@@ -12,7 +12,7 @@ The top article's lead is always a candidate, also when retrieval matched a late
 chosen sentence that opens with a pronoun ("He said…") brings its predecessor along. When the
 question asks how many/how much and the best sentence holds exactly one new number, that number
 and the words it counts lead the answer as a bold line; for other kinds no line is written,
-because on the dev questions such lines were wrong too often (see README, "Answers").
+because on the dev questions such lines were wrong too often (see docs/retrieval-and-answers.md).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ _NUMBER_WORDS = (
 _MONTHS = "january february march april may june july august september october november december".split()
 _WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 _NUMBER = re.compile(r"(?<![\w$])(?:[$£€])?\d[\d,.]*(?:%| percent)?|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|de|the|and|&)?\s*[A-Z][\w'’.-]*)*")
+# "\s+(?:of|…)?\s*" would split every run of spaces two ways (quadratic); a space run is one \s+ here
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:of|de|the|and|&)\s*)?[A-Z][\w'’.-]*)*")
 _DATE = re.compile(r"\b(?:" + "|".join(_MONTHS + _WEEKDAYS) + r")\b|\b(?:19|20)\d\d\b", re.I)
 _PLACES = "country|city|state|nation|region|town|island|continent|province"
 _KINDS = [

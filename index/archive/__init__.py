@@ -1,6 +1,7 @@
-"""The archive: one SQLite file (via sqlite-utils) holding feeds, articles and passages.
+"""The archive: feeds, articles, passages and every record the bot keeps, in one SQLite file
+(via sqlite-utils) by default or in a PostgreSQL database (below), behind one ``Archive`` class.
 
-The file is an ordinary SQLite database, browsable with Datasette as it is. Schema
+The SQLite file is an ordinary database, browsable with Datasette as it is. Schema
 changes are ``m00N_…`` functions in :mod:`index.archive.migrations`, applied in order,
 once. Every SQL statement of newsdesk lives in this package, one module per table family:
 
@@ -14,10 +15,10 @@ once. Every SQL statement of newsdesk lives in this package, one module per tabl
 - :mod:`.checks` — consistency checks for ``newsdesk doctor``
 - :mod:`.watches` — standing questions, their change notices, answers and votes on them
 - :mod:`.follows` — topic follows and their alert claims
-- :mod:`.digests` — digest schedules and their claims, period and topic reads (issue #15)
+- :mod:`.digests` — digest schedules and their claims, period and topic reads
 - :mod:`.vectorscale` — the engine path's lookups: passage ids by date/outlet/server, neighbour lists past a watermark
 
-PostgreSQL (issue #17). ``Archive("postgresql://…")`` opens the archive in a
+PostgreSQL. ``Archive("postgresql://…")`` opens the archive in a
 PostgreSQL database instead of the SQLite file; SQLite stays the embedded default and its path is
 unchanged. The design keeps one SQL text per query, written in SQLite's dialect by the mixins:
 

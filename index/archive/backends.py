@@ -1,4 +1,4 @@
-"""Opening the archive on the configured backend (issue #17): the SQLite file by default, or a
+"""Opening the archive on the configured backend: the SQLite file by default, or a
 PostgreSQL database when ``[archive] url`` (or ``NEWSDESK_ARCHIVE_URL``) names one. Every part
 of the archive runs on PostgreSQL now; should a new mixin be added without its PostgreSQL half
 (not in ``pg.PORTED``), the service refuses a PostgreSQL URL with a ConfigError naming what is
@@ -34,7 +34,7 @@ def open_archive(target: str | Path) -> Archive:
         missing = missing_on_postgres()
         if missing:
             raise ConfigError(
-                f"archive.url {redact(str(target))}: the archive on PostgreSQL is not complete yet "
-                f"(issue #17); missing: {', '.join(missing)}. Leave [archive] url unset to use SQLite."
+                f"archive.url {redact(str(target))}: the archive on PostgreSQL lacks parts of this "
+                f"version; missing: {', '.join(missing)}. Leave [archive] url unset to use SQLite."
             )
     return Archive(target)

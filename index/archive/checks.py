@@ -6,7 +6,7 @@ import sqlite3
 
 from .db import Database
 
-# PostgreSQL: the archive's indexes a failed build or REINDEX left unusable (issue #17)
+# PostgreSQL: the archive's indexes a failed build or REINDEX left unusable
 PG_INVALID_INDEXES = """SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT i.indisvalid"""
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class Database:
     """Thread-safe access to the archive: one SQLite connection per thread."""
 
-    _pg: PgBackend | None = None  # the archive on PostgreSQL (issue #17); None: the SQLite file
+    _pg: PgBackend | None = None  # the archive on PostgreSQL; None: the SQLite file
 
     def __init__(self, path: str | Path):
         if is_postgres_url(path):

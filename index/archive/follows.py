@@ -5,7 +5,7 @@ new to it when the archive first saw it (its first ``article_feeds`` row) after 
 (follow, article) has at most one ``follow_alerts`` row; moving a row from ``queued`` to
 ``sending`` is the atomic claim that makes a delivery happen once across processes.
 
-On PostgreSQL (issue #17) the same SQL runs (``IS ?`` and the scalar ``max(a, b)`` are translated
+On PostgreSQL the same SQL runs (``IS ?`` and the scalar ``max(a, b)`` are translated
 by :func:`index.archive.pg.translate`); the per-target limit of :meth:`FollowStore.add_follow` is
 counted under an advisory lock (:mod:`.serialise`), and the claim is the same conditional UPDATE
 (READ COMMITTED re-checks ``state = 'queued'`` on the row a concurrent claimer committed). The

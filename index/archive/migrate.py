@@ -1,4 +1,4 @@
-"""Copying a SQLite archive into a PostgreSQL database (issue #17): ``newsdesk migrate-archive``.
+"""Copying a SQLite archive into a PostgreSQL database: ``newsdesk migrate-archive``.
 
 Every table of the SQLite file that holds data is copied as it is — ids, the ``rowid`` columns the
 PostgreSQL schema has (article_feeds, passages, watch_notices: cursors and watermarks read them),

@@ -247,7 +247,7 @@ def m006_article_categories(db: sqlite_utils.Database):
 
 @migration
 def m007_follows(db: sqlite_utils.Database):
-    """Topic alerts (issue #15), shared by every bot process:
+    """Topic alerts, shared by every bot process:
 
     - follows: a topic followed for a server channel (``channel_id``) or for a member by DM
       (``user_id``), or from the command line (neither); ``guild_id`` is the server whose scope it
@@ -273,7 +273,7 @@ def m007_follows(db: sqlite_utils.Database):
 
 @migration
 def m008_digests(db: sqlite_utils.Database):
-    """Scheduled digests (issue #15), shared by every bot process:
+    """Scheduled digests, shared by every bot process:
 
     - digest_schedules: per server, a channel gets the top stories every day or week at a time
       (UTC minutes after midnight; weekly on a weekday), optionally on a topic;
@@ -294,7 +294,7 @@ def m008_digests(db: sqlite_utils.Database):
 
 @migration
 def m009_watches_feedback(db: sqlite_utils.Database):
-    """Standing questions and answer feedback (issue #15), shared by every bot process:
+    """Standing questions and answer feedback, shared by every bot process:
 
     - watches: a saved question, for a server channel (``channel_id``), a member's DMs (``user_id``)
       or the command line (neither); ``guild_id`` is the server whose scope it asks in (NULL: the

@@ -1,4 +1,4 @@
-"""The archive on PostgreSQL (issue #17): psycopg 3 connections from a psycopg_pool pool, one per
+"""The archive on PostgreSQL: psycopg 3 connections from a psycopg_pool pool, one per
 thread, behind the small part of sqlite-utils' ``Database`` the table modules use — ``execute``
 (a cursor with ``fetchone``/``fetchall``/iteration, ``lastrowid`` and ``rowcount``), ``query``
 (dict rows) and ``conn`` (``execute``, ``executemany``, ``in_transaction``) — translating the
@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import ArchiveError, ConfigError
+from ..logsafety import redact_passwords
 from .pg_migrations import POSTGRES, PRIMARY_KEYS, TABLES_WITH_ID, TABLES_WITH_ROWID, missing
 
 try:  # optional until the archive is configured on PostgreSQL
@@ -187,7 +188,7 @@ class PgDatabase:
         yield from self.conn.execute(sql, params, rows="dict").fetchall()
 
     def table(self, name: str) -> Any:
-        raise ArchiveError("sqlite-utils table helpers are not available on PostgreSQL (issue #17)")
+        raise ArchiveError("sqlite-utils table helpers are not available on PostgreSQL")
 
 
 def _configure(conn: Any) -> None:
@@ -224,7 +225,7 @@ class PgBackend:
                     )
                     pool.wait(timeout=30)
                 except Exception as exc:  # psycopg_pool.PoolTimeout, psycopg.OperationalError
-                    raise ArchiveError(f"cannot open the archive at {redact(self.url)}: {exc}") from None
+                    raise ArchiveError(f"cannot open the archive at {redact(self.url)}: {redact(str(exc))}") from None
                 self.pool = pool
             return self.pool
 
@@ -298,8 +299,9 @@ class PgBackend:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    """The URL (or any text) without a password in any form (userinfo, ``?password=``,
+    ``password=`` keywords), for messages."""
+    return redact_passwords(url)
 
 
 # -- what is ported -------------------------------------------------------------
@@ -344,7 +346,7 @@ def postgres_variant(cls: type) -> type:
     def stub(qualname: str):
         def missing(self, *args, **kwargs):
             raise ConfigError(
-                f"the archive on PostgreSQL does not support {qualname} yet (issue #17); "
+                f"the archive on PostgreSQL does not support {qualname} yet; "
                 "use the SQLite archive (leave [archive] url unset)"
             )
 

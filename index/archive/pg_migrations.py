@@ -1,4 +1,4 @@
-"""The PostgreSQL form of each migration in :data:`index.archive.migrations.MIGRATIONS` (issue #17).
+"""The PostgreSQL form of each migration in :data:`index.archive.migrations.MIGRATIONS`.
 
 One list of migrations serves both backends: ``MIGRATIONS`` names them and orders them; SQLite
 runs each function, PostgreSQL runs the statements registered here under the same name

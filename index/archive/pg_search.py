@@ -1,4 +1,4 @@
-"""Keyword search on PostgreSQL (issue #17): ``passages.fts``, a stored tsvector of the title
+"""Keyword search on PostgreSQL: ``passages.fts``, a stored tsvector of the title
 (weight A) and the text (weight B) with a GIN index (index.archive.pg_migrations), in place of
 SQLite's FTS5 table. The query is the same words FTS5 gets (:func:`index.archive.passages.fts_query`'s
 choice: content words, at most 64, any of them) given to ``websearch_to_tsquery``, which never

@@ -14,7 +14,7 @@ POST_GRACE_SECONDS = 6 * 3600  # an article published shortly before its feed wa
 
 # unix time of an ISO-8601 text column (the archive writes UTC with an offset, e.g. 2026-01-01T10:00:00+00:00)
 _EPOCH_SQL = "CAST(strftime('%s', {}) AS INTEGER)"
-_EPOCH_SQL_POSTGRES = "CAST(floor(extract(epoch FROM CAST({} AS timestamptz))) AS BIGINT)"  # issue #17
+_EPOCH_SQL_POSTGRES = "CAST(floor(extract(epoch FROM CAST({} AS timestamptz))) AS BIGINT)"
 
 
 class PostStore(Database):

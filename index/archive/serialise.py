@@ -1,4 +1,4 @@
-"""Limits counted inside the insert, on both backends (issue #17).
+"""Limits counted inside the insert, on both backends.
 
 A few writes count rows and insert one only while the count is under a limit (follows per target,
 digest schedules per server, watches per server and member) or read a row before replacing it

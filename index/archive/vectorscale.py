@@ -100,7 +100,7 @@ class VectorScaleQueries(Database):
         params: list = []
         # CROSS JOIN and +p.embedded fix the plan: the date (or feed) index first, then each
         # article's passages; SQLite would otherwise walk every embedded passage (4 s at 100k).
-        # PostgreSQL has no CROSS JOIN … ON and plans by its statistics: a plain JOIN (issue #17).
+        # PostgreSQL has no CROSS JOIN … ON and plans by its statistics: a plain JOIN.
         join, embedded = ("JOIN", "p.embedded") if self.backend == "postgresql" else ("CROSS JOIN", "+p.embedded")
         where = [f"{embedded} = 1"]
         dated = since_ts is not None or until_ts is not None

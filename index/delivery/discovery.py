@@ -10,7 +10,6 @@ Every fetch goes through :class:`index.feeds.fetch.Fetcher` (the private-network
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -18,11 +17,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 from ..errors import FeedError, FetchError
 from ..feeds.fetch import PAGE_ACCEPT, Fetcher
 from ..feeds.parse import parse_feed
+from ..text.tags import find_tags
 
 COMMON_PATHS = ("/feed", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml", "/feeds/posts/default")
 MAX_FOUND = 10
-_LINK = re.compile(r"<link\b[^>]*>", re.I)
-_ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
 _YT_CHANNEL = re.compile(r"^/channel/(UC[\w-]{10,})")
 _YT_CHANNEL_ID = re.compile(r'"(?:channelId|externalId)"\s*:\s*"(UC[\w-]{10,})"')
@@ -80,8 +78,7 @@ def _is_feed(content: bytes, url: str, content_type: str) -> str | None:
 def page_links(page: str, base: str) -> list[FoundFeed]:
     """The feeds a page names in ``<link rel="alternate" type="…rss/atom/json…" href=…>``."""
     out, seen = [], set()
-    for tag in _LINK.findall(page[:500_000]):
-        attrs = {k.lower(): html.unescape(v.strip("\"'")) for k, v in _ATTR.findall(tag)}
+    for attrs in find_tags(page[:500_000], "link"):
         rel = attrs.get("rel", "").lower().split()
         if "alternate" not in rel or attrs.get("type", "").lower() not in _FEED_TYPES or not attrs.get("href"):
             continue

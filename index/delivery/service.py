@@ -3,13 +3,17 @@ looks like, where it goes and whom it pings, retries with backoff, and re-publis
 
 from __future__ import annotations
 
+import logging
 import time
 
+from ..errors import FilterBroken
 from ..models import Article, ChannelLimits, Feed
 from ..parts import Parts
 from . import filters as delivery_filters
 from . import templates as post_templates
 from .limits import start_of_day
+
+log = logging.getLogger(__name__)
 
 DELIVERY_MAX_ATTEMPTS = 5  # a failed auto-post is tried this often in all
 DELIVERY_RETRY_SECONDS = 60  # the first retry; each next one waits four times longer
@@ -53,7 +57,11 @@ class DeliveryService:
             key = (feed_id, channel_id)
             if key not in rules:
                 rules[key] = self.archive.feed_filters(feed_id, channel_id) if feed is not None else []
-            passes, why = delivery_filters.evaluate(rules[key], article)
+            try:
+                passes, why = delivery_filters.evaluate(rules[key], article)
+            except FilterBroken as exc:  # that feed's posts wait for the admin; the others go on
+                self.archive.log_delivery(channel_id, article.id, feed_id, "held", str(exc))
+                continue
             if not passes:
                 if self.archive.claim_post(channel_id, article.id, feed_id):
                     self.archive.log_delivery(channel_id, article.id, feed_id, "filtered", why)
@@ -157,7 +165,11 @@ class DeliveryService:
                 rule = delivery_filters.FilterRule(
                     0, feed.id, None, "include", ping["field"], ping["pattern"], regex=ping["regex"]
                 )
-                if not delivery_filters.rule_matches(rule, article):
+                try:
+                    if not delivery_filters.rule_matches(rule, article):
+                        continue
+                except FilterBroken as exc:
+                    log.warning("feed %s: %s", feed.id, exc)
                     continue
             roles.append(ping["role_id"])
         return roles

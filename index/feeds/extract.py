@@ -11,17 +11,16 @@ import trafilatura
 from lxml import etree
 
 from ..text.clean import MAX_HTML_CHARS, normalise_text, strip_trailers
+from ..text.tags import find_tags
 
 log = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 logging.getLogger("htmldate").setLevel(logging.ERROR)
 
-_META_TIME = re.compile(
-    r"<meta[^>]+(?:property|name|itemprop)=[\"'](?:article:published_time|og:published_time|datePublished|pubdate|publishdate|date|dc\.date)[\"'][^>]*>",
-    re.I,
+# where pages put their publication time: <meta property|name|itemprop="…" content="…">
+_META_TIME_NAMES = frozenset(
+    ("article:published_time", "og:published_time", "datepublished", "pubdate", "publishdate", "date", "dc.date")
 )
-_CONTENT = re.compile(r"content=[\"']([^\"']+)[\"']", re.I)
-_TIME_TAG = re.compile(r"<time[^>]+datetime=[\"']([^\"']+)[\"']", re.I)
 _MAX_LINE = 200_000
 # trafilatura's cost grows with the number of elements, and its fallbacks get quadratic in
 # siblings (60k links took over a minute); real article pages have at most a few thousand tags
@@ -50,15 +49,19 @@ def _parse_time(value: str) -> datetime | None:
 
 
 def page_published_time(html: str) -> datetime | None:
+    """The first parseable publication time a page's ``<meta>`` tags give, else its first
+    ``<time datetime>``. The tags are read in linear time (index.text.tags)."""
     head = html[:200_000]
-    for match in _META_TIME.finditer(head):
-        content = _CONTENT.search(match.group(0))
-        if content:
-            when = _parse_time(content.group(1))
+    for attrs in find_tags(head, "meta"):
+        names = {attrs.get(key, "").lower() for key in ("property", "name", "itemprop")}
+        if names & _META_TIME_NAMES and attrs.get("content"):
+            when = _parse_time(attrs["content"])
             if when:
                 return when
-    tag = _TIME_TAG.search(head)
-    return _parse_time(tag.group(1)) if tag else None
+    for attrs in find_tags(head, "time"):
+        if attrs.get("datetime"):
+            return _parse_time(attrs["datetime"])
+    return None
 
 
 def _defuse(html: str) -> tuple[str, bool]:

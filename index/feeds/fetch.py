@@ -1,5 +1,11 @@
 """HTTP fetching for feeds and pages: timeouts, a body cap, checked redirects,
-retries with backoff, Retry-After, per-host politeness and conditional GET."""
+retries with backoff, Retry-After, per-host politeness and conditional GET.
+
+One connection path: each hop's host is resolved once (netguard.checked_addresses), every address
+is checked, and the connection goes to a checked address; the name is never resolved again, so
+DNS rebinding (public to the check, loopback to the connection) reaches nothing. TLS still sends
+and verifies the name. Bodies are decompressed here, with the cap counted on the decompressed
+bytes as they come: stacked encodings ("gzip, gzip") are refused outright."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import email.utils
 import logging
 import threading
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -16,7 +23,7 @@ import httpx
 
 from ..config import FeedsConfig
 from ..errors import FetchError, UrlRefused
-from .netguard import check_url
+from .netguard import IPAddress, checked_addresses
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,7 @@ class _HostGate:
 
 
 _deadline = threading.local()
+_pinned = threading.local()  # .addresses: the checked addresses the current request may connect to
 
 
 def _capped(timeout: float | None, error: type[Exception]) -> float | None:
@@ -133,10 +141,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        stream = self._backend.connect_tcp(
-            host, port, _capped(timeout, httpcore.ConnectTimeout), local_address, socket_options
-        )
-        return _DeadlineStream(stream)
+        """Connect to the request's checked addresses, in order; never resolve ``host`` again."""
+        addresses = getattr(_pinned, "addresses", None)
+        if not addresses:
+            raise httpcore.ConnectError(f"no checked address to connect to for {host}")
+        failure: Exception | None = None
+        for ip in addresses:
+            try:
+                stream = self._backend.connect_tcp(
+                    str(ip), port, _capped(timeout, httpcore.ConnectTimeout), local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            return _DeadlineStream(stream)
+        assert failure is not None
+        raise failure
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
         return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
@@ -170,6 +190,7 @@ class Fetcher:
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
             transport=transport or _deadline_transport(limits),
             limits=limits,
+            trust_env=False,  # no proxy from the environment: the connection goes to the checked address
         )
         self._gate = _HostGate(config.per_host_concurrency, config.per_host_delay_seconds)
         self.sleep = time.sleep  # replaced in tests
@@ -219,13 +240,13 @@ class Fetcher:
     def _get_following_redirects(self, url, accept, etag, last_modified) -> Response:
         seen = []
         for _ in range(self.config.max_redirects + 1):
-            check_url(url, self.config.allow_private_networks)
+            addresses = checked_addresses(url, self.config.allow_private_networks)
             headers = {"Accept": accept}
             if etag:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
-            response = self._get_once(url, headers)
+            response = self._get_once(url, headers, addresses)
             if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 seen.append(url)
                 url = urljoin(url, response.headers["location"])
@@ -235,19 +256,23 @@ class Fetcher:
             return response
         raise FetchError(f"too many redirects (more than {self.config.max_redirects})")
 
-    def _get_once(self, url: str, headers: dict) -> Response:
+    def _get_once(self, url: str, headers: dict, addresses: list[IPAddress]) -> Response:
         host = urlsplit(url).hostname or ""
         cap = self.config.max_body_bytes
         self._gate.acquire(host)
         deadline = time.monotonic() + self.config.timeout_seconds * 2
         _deadline.at = deadline
+        _pinned.addresses = addresses
         try:
             with self._client.stream("GET", url, headers=headers) as resp:
-                chunks, size, truncated = [], 0, False
+                chunks: list[bytes] = []
+                size, truncated = 0, False
                 if resp.status_code < 300 or resp.status_code >= 400:
-                    for chunk in resp.iter_bytes():
+                    decoder = _Decoder(resp.headers.get("content-encoding", ""))
+                    for raw in resp.iter_raw():
                         if time.monotonic() > deadline:
                             raise _Deadline(f"body not complete after {self.config.timeout_seconds * 2:.0f}s")
+                        chunk = decoder.decode(raw, cap + 1 - size)
                         chunks.append(chunk)
                         size += len(chunk)
                         if size > cap:
@@ -263,7 +288,42 @@ class Fetcher:
                 )
         finally:
             _deadline.at = None
+            _pinned.addresses = None
             self._gate.release(host)
+
+
+class _Decoder:
+    """Content-Encoding undone with a running cap: ``decode(raw, room)`` returns at most ``room``
+    bytes, so a small compressed body never expands past the body cap in memory (495 bytes of
+    "gzip, gzip" were 400 MB at once in httpx's decoder). One gzip or deflate layer only."""
+
+    def __init__(self, header: str):
+        codings = [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
+        if len(codings) > 1:
+            raise FetchError(f"refused stacked content encodings ({header.strip()}): at most one layer is accepted")
+        self.coding = codings[0] if codings else None
+        if self.coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif self.coding is not None:
+            raise FetchError(f"unsupported content encoding {self.coding!r} (gzip and deflate are)")
+        self._first = True
+
+    def decode(self, raw: bytes, room: int) -> bytes:
+        if self.coding is None:
+            return raw[: max(room, 0)]
+        data = self._zlib.unconsumed_tail + raw if self._zlib.unconsumed_tail else raw
+        try:
+            out = self._zlib.decompress(data, max(room, 1))
+        except zlib.error as exc:
+            if self.coding == "deflate" and self._first:  # servers that send raw deflate, no zlib header
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._first = False
+                return self.decode(raw, room)
+            raise FetchError(f"the {self.coding} body cannot be decompressed: {exc}") from None
+        self._first = False
+        return out
 
 
 class _Deadline(Exception):

@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from ..errors import FeedError
+from ..text.tags import find_tags
 from .opml import escape_xml
 
 log = logging.getLogger(__name__)
@@ -72,21 +73,46 @@ def _authors(entry) -> tuple[str, ...]:
     return tuple(n[:200] for n in names[:10])
 
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>])", re.I | re.S)
-_FEED_LINK = re.compile(
-    r"<link\b(?=[^>]*\brel=[\"']?alternate)(?=[^>]*\btype=[\"']?application/(?:rss|atom)\+xml)[^>]*\bhref=[\"']([^\"'>]+)",
-    re.I,
-)
+_HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
+
+
+def _starts_as_html(head: bytes) -> bool:
+    """Whether the bytes open with an HTML doctype or <html> tag, after whitespace and comments.
+    Comments are skipped one by one: ``(<!--.*?-->\\s*)*`` in one pattern backtracks
+    exponentially over a run of empty comments."""
+    head = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    while head.startswith(b"<!--"):
+        end = head.find(b"-->", 4)
+        if end < 0:
+            return False
+        head = head[end + 3 :].lstrip()
+    return _HTML_START.match(head) is not None
+
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml")
+
+
+def _named_feed(page: str) -> str | None:
+    """The href of the page's first ``<link rel="alternate" type="application/rss+xml|atom+xml">``."""
+    for attrs in find_tags(page, "link"):
+        rels = attrs.get("rel", "").lower().split()
+        if (
+            "alternate" in rels
+            and attrs.get("type", "").lower().split(";")[0].strip() in _FEED_TYPES
+            and attrs.get("href")
+        ):
+            return attrs["href"]
+    return None
 
 
 def _not_a_feed(content: bytes, url: str, content_type: str) -> str | None:
     """A clear reason when the bytes are a web page rather than a feed."""
-    if "html" not in content_type.lower() and not _HTML_START.match(content[:2000].lstrip(b"\xef\xbb\xbf")):
+    if "html" not in content_type.lower() and not _starts_as_html(content[:2000]):
         return None
     reason = "the URL returned an HTML web page, not an RSS or Atom feed"
-    link = _FEED_LINK.search(content[:200_000].decode("utf-8", "replace"))
+    link = _named_feed(content[:200_000].decode("utf-8", "replace"))
     if link:
-        reason += f"; the page names a feed at {urljoin(url, link.group(1))}"
+        reason += f"; the page names a feed at {urljoin(url, link)}"
     return reason
 
 
@@ -170,6 +196,9 @@ def parse_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
     """Parse bytes into entries. Raises FeedError when nothing usable comes out."""
     if _is_json(content):
         return parse_json_feed(content, url)
+    if _starts_as_html(content[:2000]):
+        # a web page, never a feed: said at once, without feedparser's pass over every tag of it
+        raise FeedError(_not_a_feed(content, url, content_type) or "the URL returned an HTML web page")
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

@@ -26,9 +26,12 @@ from ..text.words import content_words
 GROUP_COSINE = 0.5  # questions at least this close (cosine of their embeddings) share a topic
 GROUP_JACCARD = 0.34  # without vectors: shared content words over all of the two questions' words
 LABEL_WORDS = 3
-_TAG = re.compile(r"<[^>]{0,2000}>")
+_TAG = re.compile(r"<[^<>]{0,2000}>")
 _URL = re.compile(r"https?://[^\s<>\"')]+", re.I)
-_DOMAIN = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,24}))(?::\d{2,5})?\b", re.I)
+# only where no letter, digit or dot precedes: from inside "a.a.a…" every label would rescan the rest
+_DOMAIN = re.compile(
+    r"\b(?<![a-z0-9.])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,24}))(?::\d{2,5})?\b", re.I
+)
 _TLDS_NOT_SITES = {"e.g", "i.e", "a.m", "p.m", "u.s", "u.k"}
 
 

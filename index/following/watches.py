@@ -25,12 +25,22 @@ from ..text.words import content_words
 
 _CITED = re.compile(r"(.+?)\s*((?:\[\d{1,3}\]\s*)+)(?=\S|$)", re.S)
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+_MARKER_RUN = re.compile(r"\[\d{1,3}\]\s*")
 _NORM = re.compile(r"[^\w]+", re.UNICODE)
 
 
 def normalise(sentence: str) -> str:
     """A sentence reduced to its words: lower case, no punctuation, no citation markers."""
     return " ".join(_NORM.sub(" ", _MARKER.sub(" ", sentence).lower()).split())
+
+
+def _through_last_marker(text: str) -> str:
+    """The text up to its last citation marker and the spaces after it: past it _CITED's lazy
+    ``.+?`` would rescan the rest from every character (quadratic), never to match."""
+    end = 0
+    for m in _MARKER_RUN.finditer(text):
+        end = m.end()
+    return text[:end]
 
 
 def answer_sentences(answer: Answer) -> list[tuple[str, int]]:
@@ -41,7 +51,7 @@ def answer_sentences(answer: Answer) -> list[tuple[str, int]]:
     by_number = {c.n: c.article.id for c in answer.citations}
     out: list[tuple[str, int]] = []
     seen: set[tuple[str, int]] = set()
-    for m in _CITED.finditer(answer.text or ""):
+    for m in _CITED.finditer(_through_last_marker(answer.text or "")):
         text = " ".join(m.group(1).split()).strip()
         for n in _MARKER.findall(m.group(2)):
             article_id = by_number.get(int(n))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,38 @@ from ..text.clean import (
 log = logging.getLogger(__name__)
 
 TEASER_WORDS = 25
+
+
+class _Deferred(Exception):
+    """This entry waits for the next poll: the feed's entries or page fetches for this one are spent."""
+
+
+class PollShare:
+    """One feed's share of a poll: a deadline, and how many new or changed entries it may
+    archive and linked pages it may fetch. A hostile 10 MB feed would otherwise mean ~100,000
+    page requests per poll (sent from the bot's address) and hold the ingest for hours."""
+
+    def __init__(self, seconds: float, entries: int, pages: int, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.started = clock()
+        self.deadline = self.started + seconds
+        self.entries_left, self.pages_left = entries, pages
+        self.deferred = 0
+
+    def over_time(self) -> bool:
+        return self.clock() > self.deadline
+
+    def take_entry(self) -> None:
+        if self.entries_left <= 0:
+            raise _Deferred
+        self.entries_left -= 1
+
+    def take_page(self) -> None:
+        """A page fetch for the entry just taken; when none is left, the entry is given back too."""
+        if self.pages_left <= 0:
+            self.entries_left += 1
+            raise _Deferred
+        self.pages_left -= 1
 
 
 @dataclass
@@ -127,7 +160,10 @@ class DraftMaker:
             drafts: list[Draft] = []
             made = 0
             seen: set[str] = set()
-            for entry in parsed.entries:
+            share = self.share()
+            for n, entry in enumerate(parsed.entries):
+                if share.over_time():
+                    return self._out_of_time(feed, share, n, len(parsed.entries), made)
                 # the same item listed twice in one document: keep the first, or every poll would
                 # rewrite (and re-embed) the article once per copy
                 keys = {k for k in (entry.guid, canonical_url(entry.link)) if k}
@@ -135,7 +171,10 @@ class DraftMaker:
                     continue
                 seen |= keys
                 try:
-                    draft = self.draft(fetcher, feed, parsed.title, entry)
+                    draft = self.draft(fetcher, feed, parsed.title, entry, share)
+                except _Deferred:
+                    share.deferred += 1
+                    continue
                 except NewsdeskError as exc:
                     log.warning("entry %s of %s skipped: %s", entry.guid, feed.url, exc)
                     continue
@@ -145,8 +184,13 @@ class DraftMaker:
                         drafts.append(draft)
                     else:
                         emit(draft)
-            if not made and parsed.entries:
+            if not made and parsed.entries and not share.deferred:
                 raise FeedError("no usable entries (every entry lacked a title, link and text)")
+            if share.deferred:
+                # the feed is read again in full next time (no ETag kept), its archived entries recognised
+                later = f"{share.deferred} more entries wait for the next poll (this poll's share is spent)"
+                warning = later + (f"; {warning}" if warning else "")
+                return FeedResult(feed, drafts, "ok", warning=warning, title=parsed.title or None, articles=made)
             return FeedResult(
                 feed,
                 drafts,
@@ -163,7 +207,25 @@ class DraftMaker:
             log.exception("unexpected failure on feed %s", feed.url)
             return FeedResult(feed, [], "error", error=f"internal error: {exc.__class__.__name__}: {exc}")
 
-    def draft(self, fetcher: Fetcher, feed: Feed, parsed_title: str, entry: Entry) -> Draft | None:
+    def share(self) -> PollShare:
+        feeds = self.config.feeds
+        return PollShare(feeds.feed_budget_seconds, feeds.max_entries_per_poll, feeds.max_page_fetches_per_poll)
+
+    def _out_of_time(self, feed: Feed, share: PollShare, read: int, total: int, made: int) -> FeedResult:
+        """The feed ran past its time: an error against it (its health shows it; the other feeds
+        went on in their own workers). What it archived stays; the rest is read on the next poll."""
+        seconds = share.clock() - share.started
+        error = (
+            f"reading the feed took longer than its budget of {self.config.feeds.feed_budget_seconds:g} s "
+            f"({seconds:.0f} s; {read} of {total} entries read, {made} archived); the rest is read on the next poll"
+        )
+        return FeedResult(feed, [], "error", error=error, articles=made)
+
+    def draft(
+        self, fetcher: Fetcher, feed: Feed, parsed_title: str, entry: Entry, share: PollShare | None = None
+    ) -> Draft | None:
+        """The entry as a Draft (None when it has nothing to keep); _Deferred when ``share`` has
+        no entry or page fetch left for it."""
         link = canonical_url(entry.link) if entry.link.startswith(("http://", "https://")) else ""
         ehash = _entry_hash(entry)
         guid = entry.guid or link
@@ -191,6 +253,8 @@ class DraftMaker:
             return Draft(
                 **base, outlet="", published=now, date_source="", text="", text_source="", unchanged_id=unchanged
             )
+        if share is not None:
+            share.take_entry()
         mode = self.config.feeds.fetch_full_text
         text, source, extracted = "", "", None
         if content_text and (word_count(content_text) >= TEASER_WORDS * 2 or not looks_truncated(content_text)):
@@ -200,6 +264,8 @@ class DraftMaker:
             source = "feed-summary" if text else ""
             teaser = not text or looks_truncated(text) or word_count(text) < TEASER_WORDS
             if link and mode != "never" and (teaser or mode == "always"):
+                if share is not None:
+                    share.take_page()
                 try:
                     page = fetcher.get(link, accept=PAGE_ACCEPT)
                     extracted = extract_article(page.content.decode(_charset(page.content_type), "replace"), link)

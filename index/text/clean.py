@@ -57,12 +57,18 @@ _TRAILERS = [
     re.compile(r"^(related|more)( articles| stories| news)?:?$", re.I),
 ]
 _INLINE_TRAILER = re.compile(r"\s*The post .{1,400}? appeared first on [^.\n]{1,200}\.?\s*$", re.I | re.S)
+# The longest text _INLINE_TRAILER can match (leading and trailing whitespace aside): it is only
+# tried on a paragraph's tail, as from every "The post" of a long paragraph it scans up to 600
+# characters (1 MB of such text took 10 s).
+_INLINE_TRAILER_SPAN = len("The post ") + 400 + len(" appeared first on ") + 200 + 1
 _TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|yclid|igshid|_hsenc|_hsmi|mkt_tok|"
     r"cmpid|cmp|ncid|sr_share|ref|ref_src|rss|feedtype|at_medium|at_campaign|ito|icid|smid|partner|ocid)$",
     re.I,
 )
 _WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+# never past the next "<": from each "<" of a text without ">", "<[^>]+>" rescans to the end
+_ANY_TAG = re.compile(r"<[^<>]+>")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff\ufffe\uffff]")
 
@@ -93,7 +99,7 @@ def html_to_text(markup: str) -> str:
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
-        return strip_trailers(normalise_text(re.sub(r"<[^>]+>", " ", html.unescape(markup))))
+        return strip_trailers(normalise_text(_ANY_TAG.sub(" ", html.unescape(markup))))
     for bad in root.iter(*_DROP_TAGS):
         bad.drop_tree() if bad.getparent() is not None else None
     parts: list[str] = []
@@ -125,10 +131,16 @@ def strip_trailers(text: str) -> str:
     while paragraphs and any(t.match(paragraphs[-1].strip()) for t in _TRAILERS):
         paragraphs.pop()
     if paragraphs:
-        paragraphs[-1] = _INLINE_TRAILER.sub("", paragraphs[-1]).rstrip()
+        paragraphs[-1] = _strip_inline_trailer(paragraphs[-1])
         if not paragraphs[-1]:
             paragraphs.pop()
     return "\n\n".join(paragraphs)
+
+
+def _strip_inline_trailer(paragraph: str) -> str:
+    paragraph = paragraph.rstrip()
+    cut = max(0, len(paragraph) - _INLINE_TRAILER_SPAN)
+    return (paragraph[:cut] + _INLINE_TRAILER.sub("", paragraph[cut:])).rstrip()
 
 
 def looks_truncated(text: str) -> bool:

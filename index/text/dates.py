@@ -208,7 +208,7 @@ _FRAMING = [
 
 
 def _strip_phrase(question: str, phrase: str | None) -> str:
-    q = question
+    q = " ".join(question.split())  # one space per run: the patterns' adjacent \s* never split a long run
     for pattern in _FRAMING:
         q = pattern.sub(" ", q)
     if phrase and phrase in q:

@@ -2,6 +2,28 @@
 
 Models are never downloaded: a model is either the packaged default, a local
 directory, or (in tests) the deterministic :class:`HashEmbedder`.
+
+:class:`OnnxEmbedder` exports the model to ONNX and runs it itself rather than through
+sentence-transformers' ONNX backend (``SentenceTransformer(path, backend="onnx")``,
+``export_dynamic_quantized_onnx_model``), measured side by side in one run:
+
+    .venv/bin/pip install --no-deps --target /tmp/st5 sentence-transformers==5.7.0 transformers==4.57.6 \
+        tokenizers==0.22.2 huggingface_hub==0.36.2 optimum==2.1.0 optimum-onnx==0.1.0
+    PYTHONPATH=/tmp/st5 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_onnx_backend.py --passages 256
+
+- The backend needs optimum-onnx, whose only release requires transformers < 4.58, while
+  sentence-transformers 6 requires >= 5: pip resolves the ``onnx`` extra to sentence-transformers
+  5.7 and transformers 4.57 (hence the overlay above, outside the project's venv).
+- Questions, p50 on one thread (rows interleaved, two rounds, load 8-16 on 2 cores): fp32 21.6 /
+  20.6 ms here against 26.7 / 23.7 ms; int8 10.1 / 10.7 against 15.6 / 12.8.
+- Batches of 32 (~200-word passages): the library's were faster, fp32 5.6 / 6.5 passages/s against
+  4.2 / 5.9, int8 8.3 / 10.0 against 7.1 / 9.0, because onnxruntime's CPU arena is on there and
+  off in this module's batch session (turned on here: 5.4-5.8 passages/s against 3.5, paired):
+  a memory choice, not something the library adds.
+- int8 agreement with torch, cosine min / mean: 0.986 / 0.994 here, 0.981 / 0.992 for the
+  library's ``avx512_vnni`` preset (it also quantizes the attention MatMuls and the embeddings).
+
+The full table: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -133,7 +155,8 @@ class OnnxEmbedder:
     ~19 ms on torch, and no collapse when the other core is busy. Batches (ingest) run on
     onnxruntime too with ``batches="onnx"``, or on sentence-transformers with ``batches="torch"``
     (the ``auto`` backend), which was faster for long batches on this machine (24.2 vs 22.6
-    passages/s over the eval archive)."""
+    passages/s over the eval archive). Why this and not sentence-transformers' own ONNX backend:
+    the module's docstring."""
 
     def __init__(
         self,
@@ -368,7 +391,7 @@ def load_embedder(config: EmbeddingConfig, cache_dir: str | Path | None = None) 
     return SentenceTransformerEmbedder(config.model, config.device)
 
 
-# -- int8 (issue #16) ------------------------------------------------------------------------------
+# -- int8 ------------------------------------------------------------------------------
 INT8_BACKEND = "onnx-int8"
 INT8_SUFFIX = "+int8"  # the index identity of int8 vectors: never mixed with the fp32 model's
 # the quantizer's settings, part of the cached file's name (a change makes a new file). Measured on 384

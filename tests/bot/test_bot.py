@@ -52,7 +52,7 @@ async def test_commands_are_described_and_admin_ones_protected(world):
         "follow",
         "unfollow",
         "following",
-        "digest",  # following stories (issue #15)
+        "digest",  # following stories
         "timeline",
         "compare",
         "watch",  # standing questions

@@ -144,3 +144,56 @@ def test_status_and_config_errors_never_show_secrets(cli_setup, tmp_path, caplog
     result = CliRunner().invoke(cli, ["--config", str(bad), "stats"])
     assert result.exit_code == 2
     assert_clean(result.output, caplog.text)
+
+
+# -- database passwords, in every form a URL or connection string carries them -------------
+PASSWORD_FORMS = [
+    ("postgresql://newsdesk:hunter2-secret@db.internal:5432/news", "postgresql://newsdesk:***@db.internal:5432/news"),
+    ("postgresql://db.internal/news?password=hunter2-secret", "postgresql://db.internal/news?password=***"),
+    (
+        "postgresql://db.internal/news?sslmode=require&password=hunter2-secret&application_name=x",
+        "postgresql://db.internal/news?sslmode=require&password=***&application_name=x",
+    ),
+    (
+        "host=db.internal user=newsdesk password=hunter2-secret dbname=news",
+        "host=db.internal user=newsdesk password=*** dbname=news",
+    ),
+    ("host=db.internal password='hunter2 secret' dbname=news", "host=db.internal password=*** dbname=news"),
+    ("connection failed: PASSWORD = hunter2-secret", "connection failed: PASSWORD = ***"),
+]
+
+
+@pytest.mark.parametrize(("text", "shown"), PASSWORD_FORMS)
+def test_every_password_form_is_masked_in_messages_and_archive_urls(text, shown):
+    from index.archive.pg import redact as redact_archive_url
+
+    assert redact(text) == shown
+    assert redact_archive_url(text) == shown
+
+
+def test_a_password_in_a_logged_url_is_masked(caplog):
+    caplog.set_level(logging.DEBUG)
+    install_redaction()
+    logging.getLogger("index.test_secrets").error("cannot open postgresql://db/news?password=%s", "hunter2-secret")
+    assert "hunter2" not in caplog.text and "password=***" in caplog.text
+
+
+def test_the_configured_llm_key_variable_is_masked(monkeypatch, tmp_path, caplog):
+    from dataclasses import replace
+
+    from support.config import make_config
+
+    from index.service import Newsdesk
+    from index.vectors.embedders import HashEmbedder
+
+    monkeypatch.setenv("TEAM_LLM_TOKEN", "sk-team-token-5f1e0c2b9a")
+    config = make_config(tmp_path / "data")
+    config = replace(config, answers=replace(config.answers, llm_api_key_env="TEAM_LLM_TOKEN"))
+    desk = Newsdesk(config, embedder=HashEmbedder())
+    try:
+        caplog.set_level(logging.DEBUG)
+        install_redaction()
+        logging.getLogger("index.test_secrets").warning("calling the model with key %s", "sk-team-token-5f1e0c2b9a")
+        assert "sk-team-token" not in caplog.text and "[redacted]" in caplog.text
+    finally:
+        desk.close()

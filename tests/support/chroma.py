@@ -1,5 +1,5 @@
 """A real Chroma server (`chroma run`) on a free 127.0.0.1 port, for the tests of client-server
-Chroma (issue #17's many-machines test and tests/index/vectors/test_chroma_server.py). Without the
+Chroma (tests/test_multimachine.py and tests/index/vectors/test_chroma_server.py). Without the
 ``chroma`` command, or when the server does not answer its heartbeat within a minute,
 :func:`start_chroma` returns the reason as a string and the tests using it skip."""
 

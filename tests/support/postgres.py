@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the tests (issue #17): ``initdb`` and ``pg_ctl`` from the
+"""A throwaway PostgreSQL cluster for the tests: ``initdb`` and ``pg_ctl`` from the
 machine's PostgreSQL (``/usr/lib/postgresql/*/bin`` or ``$PATH``) on a temporary directory, a free
 port on 127.0.0.1, trust authentication, one database per test (``create_database``), stopped at
 the end of the session. Without the binaries (or psycopg) the tests that need it skip.

@@ -1,1 +1,1 @@
-"""Following stories (issue #15): topic alerts, standing questions, feedback, digests, timelines, comparison."""
+"""Following stories: topic alerts, standing questions, feedback, digests, timelines, comparison."""

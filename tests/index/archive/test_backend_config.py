@@ -1,4 +1,4 @@
-"""Choosing the archive's backend (issue #17): ``[archive] url`` or ``NEWSDESK_ARCHIVE_URL``; the
+"""Choosing the archive's backend: ``[archive] url`` or ``NEWSDESK_ARCHIVE_URL``; the
 SQLite file stays the default; every part of the archive now runs on PostgreSQL, so the service
 opens a PostgreSQL URL (open_archive would refuse one, naming the parts, while any were missing)."""
 
@@ -67,3 +67,10 @@ def test_the_service_opens_a_postgresql_archive_now_that_nothing_is_missing(tmp_
     sqlite = open_archive(tmp_path / "archive.db")
     assert isinstance(sqlite, Archive) and sqlite.backend == "sqlite"
     sqlite.close()
+
+
+def test_a_password_in_the_archive_urls_query_is_refused_in_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("NEWSDESK_ARCHIVE_URL", raising=False)
+    with pytest.raises(ConfigError, match="must not hold the password") as refused:
+        load_config(write(tmp_path, '[archive]\nurl = "postgresql://db/news?sslmode=require&password=s3cret"\n'))
+    assert "s3cret" not in str(refused.value)

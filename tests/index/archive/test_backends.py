@@ -1,6 +1,6 @@
-"""One archive suite on both backends (issue #17): every test here runs on a SQLite file and on a
+"""One archive suite on both backends: every test here runs on a SQLite file and on a
 database of the tests' throwaway PostgreSQL server (tests/support/postgres.py; the PostgreSQL half
-skips without the server binaries). It covers what is ported so far (index.archive.pg.PORTED):
+skips without the server binaries). It covers every part of the archive (index.archive.pg.PORTED):
 the database layer (migrations, meta, transactions), FeedStore, ArticleStore, the passage
 bookkeeping of PassageStore and ScopeQueries (DeliveryStore, VectorScaleQueries: test_backends_delivery.py;
 FollowStore, DigestStore, WatchStore: test_backends_following.py); nothing is left unported."""

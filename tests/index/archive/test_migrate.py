@@ -1,4 +1,4 @@
-"""index.archive.migrate (issue #17): a real SQLite archive (ingested from feeds on 127.0.0.1, a
+"""index.archive.migrate: a real SQLite archive (ingested from feeds on 127.0.0.1, a
 row in every table) copied into a database of the tests' throwaway PostgreSQL server — every
 table verified by count and checksum, the PostgreSQL archive reading what the SQLite one did,
 claims staying claimed, an interrupted copy resumed without a duplicate, a tampered or foreign

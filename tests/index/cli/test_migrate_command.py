@@ -1,4 +1,4 @@
-"""`newsdesk migrate-archive` (issue #17) on a real SQLite archive ingested from feeds on 127.0.0.1
+"""`newsdesk migrate-archive` on a real SQLite archive ingested from feeds on 127.0.0.1
 and a database of the tests' throwaway PostgreSQL server: killed with SIGKILL in the middle of a
 table and run again (same checksums, no duplicates), --verify-only naming a tampered table, the
 refusals (exit 2) and a password never printed. Skips without the PostgreSQL binaries."""

@@ -4,8 +4,10 @@ huge bodies, redirect loops, Retry-After and conditional GET."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import time
 import tracemalloc
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -320,3 +322,58 @@ def test_user_agent_and_accept_headers_are_sent(site, config):
     headers = site.hits("/good.xml")[-1].headers
     assert headers["user-agent"].startswith("newsdesk/")
     assert "application/rss+xml" in headers["accept"]
+
+
+# -- compressed bodies: the cap counts decompressed bytes as they come -------------------
+def gzip_of_zeros(size: int) -> bytes:
+    """``size`` zero bytes gzip-compressed (about size / 1000), built a megabyte at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1_000_000)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join(parts) + packer.flush()
+
+
+def peak_while(call) -> tuple[object, int]:
+    """(what the call returned or raised, the peak of Python allocations during it, bytes)."""
+    tracemalloc.start()
+    try:
+        try:
+            result: object = call()
+        except Exception as exc:  # noqa: BLE001 - returned for the test to look at
+            result = exc
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_stacked_gzip_is_refused_and_never_expanded(site, config):
+    # 200 MB of zeros, gzipped twice: a few hundred bytes on the wire
+    body = gzip.compress(gzip_of_zeros(200_000_000), 9)
+    assert len(body) < 2_000
+    url = site.serve("/bomb.xml", body, headers={"Content-Encoding": "gzip, gzip"})
+    with fetcher(config, max_body_bytes=1_000_000, retries=0) as f:
+        result, peak = peak_while(lambda: f.get(url))
+    assert isinstance(result, FetchError) and "stacked content encodings" in str(result)
+    assert peak < 20_000_000  # never near the 200 MB inside
+
+
+def test_a_gzip_bomb_is_cut_at_the_cap_counted_decompressed(site, config):
+    body = gzip_of_zeros(200_000_000)  # ~200 KB on the wire
+    url = site.serve("/zeros.xml", body, headers={"Content-Encoding": "gzip"})
+    with fetcher(config, max_body_bytes=1_000_000, retries=0) as f:
+        result, peak = peak_while(lambda: f.get(url))
+    assert not isinstance(result, Exception), result
+    assert result.truncated and result.content == bytes(1_000_000)
+    assert peak < 20_000_000  # the cap and a chunk or two, not the 200 MB inside
+
+
+def test_gzip_and_deflate_bodies_still_read_whole(site, config):
+    feed = rss20("Packed", [Item("Packed story", "text", link=site.url("/p"), guid="p")])
+    gz = site.serve("/gz.xml", gzip.compress(feed), headers={"Content-Encoding": "gzip"})
+    zl = site.serve("/zl.xml", zlib.compress(feed), headers={"Content-Encoding": "deflate"})
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    rd = site.serve("/rd.xml", raw.compress(feed) + raw.flush(), headers={"Content-Encoding": "deflate"})
+    with fetcher(config, retries=0) as f:
+        for url in (gz, zl, rd):
+            response = f.get(url)
+            assert response.content == feed and not response.truncated

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.archive import articles
+from support.bounded import run_bounded
 from support.feeds import Item, rss20
 from support.http import HTML_TYPE
 
@@ -267,3 +268,110 @@ def test_feed_content_nested_thousands_deep_does_not_break_ingest(site, desk):
     )
     report = desk.indexing.ingest()
     assert report.articles_new == 1 and not report.errors
+
+
+# -- input crafted to make a pattern backtrack: every read runs in bounded time ----------
+# Each body is as large as the code reads (the first 200 KB of a "feed" that is a page, 500 KB
+# of a page for discovery, 200 KB for a page's date); before, each took minutes. The parse runs
+# in a child process (support.bounded), so a runaway fails the test instead of hanging it.
+FEED_LINK = '<link rel="alternate" type="application/rss+xml" href="real.xml">'
+FETCH = """
+    from index.config import FeedsConfig
+    from index.feeds.fetch import Fetcher
+    response = Fetcher(FeedsConfig(allow_private_networks=True, retries=0)).get({url!r})
+"""
+
+
+def test_a_page_of_unclosed_link_tags_is_refused_as_a_feed_in_bounded_time(site):
+    body = "<html><head>" + "<link " * 33_000  # no ">" after: each "<link" would scan to the end
+    url = site.serve("/links.xml", body, content_type="application/rss+xml")
+    out = run_bounded(
+        FETCH.format(url=url)
+        + """
+    from index.errors import FeedError
+    from index.feeds.parse import parse_feed
+    try:
+        parse_feed(response.content, response.url, response.content_type)
+    except FeedError as exc:
+        print(exc)
+    """
+    )
+    assert out == "the URL returned an HTML web page, not an RSS or Atom feed"
+
+
+def test_discovery_reads_a_page_of_unclosed_link_tags_in_bounded_time(site):
+    body = "<html><head>" + FEED_LINK + "<link " * 80_000
+    url = site.serve("/links.html", body, content_type=HTML_TYPE)
+    out = run_bounded(
+        FETCH.format(url=url)
+        + """
+    from index.delivery.discovery import page_links
+    print([found.url for found in page_links(response.content.decode(), response.url)])
+    """
+    )
+    assert out == repr([site.url("/real.xml")])
+
+
+def test_a_page_of_unclosed_meta_tags_gets_its_date_in_bounded_time(site):
+    body = '<html><head><time datetime="2025-05-05T00:00:00Z">May</time>' + "<meta " * 33_000
+    url = site.serve("/metas.html", body, content_type=HTML_TYPE)
+    out = run_bounded(
+        FETCH.format(url=url)
+        + """
+    from index.feeds.extract import page_published_time
+    print(page_published_time(response.content.decode()).isoformat())
+    """
+    )
+    assert out == "2025-05-05T00:00:00+00:00"
+
+
+def test_a_feed_opening_with_a_run_of_comments_is_read_in_bounded_time(site):
+    url = site.serve("/comments.xml", "<!---->" * 285 + "x", content_type="application/rss+xml")
+    out = run_bounded(
+        FETCH.format(url=url)
+        + """
+    from index.errors import FeedError
+    from index.feeds.parse import parse_feed
+    try:
+        parse_feed(response.content, response.url, response.content_type)
+    except FeedError as exc:
+        print(exc)
+    """
+    )
+    assert out.startswith("no entries: not a recognisable RSS or Atom feed")
+
+
+def test_two_megabytes_of_trailer_like_text_are_cleaned_in_bounded_time():
+    # 2 MB is what html_to_text reads at most; every "The post" scanned 600 characters ahead (~10 s/MB)
+    out = run_bounded(
+        budget=10.0,
+        code="""
+    from index.text.clean import strip_trailers
+    text = "Intro.\\n\\n" + "The post x appeared first on y " * 64_000 + "The post Hi appeared first on Example."
+    cleaned = strip_trailers(text)
+    print(len(text) - len(cleaned), cleaned.startswith("Intro.\\n\\nThe post x"), "Example" in cleaned)
+    """,
+    )
+    removed, kept_start, kept_trailer = out.split()
+    # the trailer goes (with as much trailer-like text before it as the pattern spans), the rest stays
+    assert len(" The post Hi appeared first on Example.") <= int(removed) < 700
+    assert (kept_start, kept_trailer) == ("True", "False")
+
+
+def test_the_date_and_feed_link_readers_keep_their_meaning():
+    from index.feeds.extract import page_published_time
+
+    page = (
+        '<html><head><meta name="viewport" content="x"><META ITEMPROP="datePublished" CONTENT="2024-03-04T05:06:07Z">'
+        "</head></html>"
+    )
+    assert page_published_time(page) == datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC)
+    assert page_published_time("<time class=x datetime='2023-01-02'>") == datetime(2023, 1, 2, tzinfo=UTC)
+    assert page_published_time("<html>no dates</html>") is None
+    with pytest.raises(FeedError, match="names a feed at http://x/feeds/a.atom"):
+        parse_feed(
+            b"<!-- hi --> <!doctype html><html><link href='/feeds/a.atom' rel='alternate stylesheet' "
+            b"type='application/atom+xml; charset=utf-8'></html>",
+            "http://x/page",
+            "text/xml",
+        )

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 from support.archive import feed_row
 from support.feeds import Item, rss20
 from support.http import HTTPTestServer, redirect, send
+from support.loopback import refuse_off_machine
 
 import index.feeds.netguard as netguard
 from index.errors import FetchError, UrlRefused
@@ -31,6 +34,14 @@ PRIVATE_URLS = [
     "http://[fe80::1]/feed",
     "http://0.0.0.0/feed.xml",
     "http://localhost/feed.xml",
+    # IPv6 forms that carry and route to an IPv4 address: the IPv4 one is what is checked
+    "http://[2002:7f00:1::]/feed.xml",  # 6to4 of 127.0.0.1
+    "http://[2002:a9fe:a9fe::]/latest/meta-data/",  # 6to4 of 169.254.169.254
+    "http://[2002:c0a8:101::1]/rss",  # 6to4 of 192.168.1.1
+    "http://[64:ff9b::7f00:1]/feed.xml",  # NAT64 of 127.0.0.1
+    "http://[64:ff9b:1::a00:1]/feed.xml",  # local-use NAT64 of 10.0.0.1
+    "http://[::127.0.0.1]/feed.xml",  # IPv4-compatible
+    "http://[::ffff:0:a9fe:a9fe]/latest/",  # IPv4-translated 169.254.169.254
 ]
 # spellings the system resolver may or may not accept: refused either way
 ODD_SPELLINGS = [
@@ -87,19 +98,24 @@ def test_fetching_a_private_address_is_refused_before_any_connection(site, stric
     assert site.hits("/secret.xml") == []
 
 
+@pytest.fixture(autouse=True)
+def off_machine(monkeypatch) -> list[str]:
+    """No test here ever connects off the machine (support.loopback); the addresses refused."""
+    return refuse_off_machine(monkeypatch)
+
+
 @pytest.fixture
 def public_looking_server(monkeypatch):
-    """A server on 127.0.0.2 that the guard is told is a public address (93.184.216.34);
-    127.0.0.1 stays what it is, a loopback address."""
+    """A server on 127.0.0.2 that the guard is told is a public address; 127.0.0.1 stays what it
+    is, a loopback address. The guard's verdict is what is changed, not the resolver's answer:
+    the fetcher connects to the address it checked, and that must stay on this machine."""
     server = HTTPTestServer(host="127.0.0.2")
-    real_resolve = netguard.resolve
+    real_problem = netguard.address_problem
 
-    def resolve(host, port):
-        if host == "127.0.0.2":
-            return [ipaddress.ip_address("93.184.216.34")]
-        return real_resolve(host, port)
+    def address_problem(ip):
+        return None if ip == ipaddress.ip_address("127.0.0.2") else real_problem(ip)
 
-    monkeypatch.setattr(netguard, "resolve", resolve)
+    monkeypatch.setattr(netguard, "address_problem", address_problem)
     yield server
     server.close()
 
@@ -181,3 +197,54 @@ def test_allowing_private_networks_lets_loopback_through(site, config):
     with pytest.raises(FetchError):
         with Fetcher(dataclasses.replace(config.feeds, retries=0)) as f:
             f.get(site.url("/missing.xml"))
+
+
+def test_embedded_ipv4_forms_are_named_in_the_refusal():
+    with pytest.raises(UrlRefused, match=r"6to4 address of 127\.0\.0\.1, a loopback address"):
+        check_url("http://[2002:7f00:1::]/", allow_private=False)
+    with pytest.raises(UrlRefused, match=r"6to4 address of 169\.254\.169\.254, a cloud metadata address"):
+        check_url("http://[2002:a9fe:a9fe::]/", allow_private=False)
+    # a 6to4 form of a public address is as public as the address
+    assert netguard.address_problem(ipaddress.ip_address("2002:5db8:d822::1")) is None
+
+
+@pytest.fixture
+def rebinding(monkeypatch, site):
+    """``rebind.test`` answers a public address to its first lookup and 127.0.0.1 to every later
+    one (the system resolver is replaced; other names resolve as usual). Returns the answers given."""
+    answers: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        answers.append("93.184.216.34" if not answers else "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (answers[-1], int(port or 80)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_reaches_nothing(site, strict, rebinding, off_machine):
+    site.serve("/internal/admin.xml", rss20("Internal", [Item("Internal memo", "secret", link="http://x/", guid="m")]))
+    port = urlsplit(site.url("/")).port
+    url = f"http://rebind.test:{port}{site.path('/internal/admin.xml')}"
+    with Fetcher(dataclasses.replace(strict.feeds, retries=0)) as f:
+        with pytest.raises(FetchError):
+            f.get(url)
+    assert site.hits("/internal/admin.xml") == []  # the loopback page was never fetched
+    assert rebinding == ["93.184.216.34"]  # resolved once, for the check and the connection
+    assert off_machine == ["93.184.216.34"]  # the connect went to the checked address (and the net stopped it)
+
+
+def test_a_redirect_to_a_rebinding_name_is_resolved_once_too(
+    public_looking_server, site, strict, rebinding, off_machine
+):
+    site.serve("/internal/admin.xml", b"<rss/>")
+    port = urlsplit(site.url("/")).port
+    public_looking_server.route("/hop.xml", redirect(f"http://rebind.test:{port}{site.path('/internal/admin.xml')}"))
+    with Fetcher(dataclasses.replace(strict.feeds, retries=0)) as f:
+        with pytest.raises(FetchError):
+            f.get(public_looking_server.url("/hop.xml"))
+    assert site.hits("/internal/admin.xml") == []
+    assert rebinding == ["93.184.216.34"] and off_machine == ["93.184.216.34"]

@@ -6,6 +6,7 @@ tmpfs), which needs root; those tests skip when mounting is not possible."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -175,6 +176,7 @@ def test_new_articles_are_not_archived_while_the_index_is_unreachable(site, desk
 # -- the disk is full ------------------------------------------------------------------------
 def test_a_full_disk_fails_the_ingest_clearly_and_leaves_a_sound_archive(site, make_desk, config, tmp_path):
     data_dir = config.data_dir
+    config = config.replace(feeds=dataclasses.replace(config.feeds, max_entries_per_poll=1000))  # 300 in one poll
     with small_disk(data_dir, "2m"):
         # the vector index lives on the big disk: it is the archive that runs out of room
         (tmp_path / "chroma").mkdir()
