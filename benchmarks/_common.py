@@ -244,10 +244,8 @@ def eval_config(data_dir: Path, **embedding_changes):
     config = Config()
     return config.replace(
         data=DataConfig(dir=str(data_dir)),
-        # the eval feeds are read whole in one run (a bot's poll takes a bounded share of each feed)
-        feeds=dataclasses.replace(
-            config.feeds, allow_private_networks=True, max_entries_per_poll=100_000, max_page_fetches_per_poll=100_000
-        ),
+        # the default poll share: ``ingest(complete=True)`` (as `newsdesk ingest`) reads each feed whole
+        feeds=dataclasses.replace(config.feeds, allow_private_networks=True),
         embedding=dataclasses.replace(config.embedding, **embedding_changes),
     )
 

@@ -5,7 +5,7 @@
         [--pg-url URL] [--queries N] [--json PATH]
 
 For each backend, in this order: a fresh data dir, the newsroom archive (../shared/eval, served on
-loopback; ``--quick``: five of its feeds) imported from its OPML and ingested by ``Newsdesk.indexing.ingest()``
+loopback; ``--quick``: five of its feeds) imported from its OPML and ingested by ``indexing.ingest(complete=True)``
 (the whole pipeline: fetch, parse, extract, dedupe, write, embed into an embedded Chroma); then
 ``Newsdesk.retriever.search`` for the first N dev questions (hybrid: dense + keyword + date filters), the
 keyword half alone (FTS5 bm25 on SQLite, tsvector ts_rank on PostgreSQL) and ``latest``.
@@ -88,7 +88,7 @@ def run_backend(backend: str, url: str, args, questions: list[str], base: str) -
     try:
         add_eval_feeds(desk, base, args.quick, QUICK_FEEDS if args.quick else None)
         cpu0, t0 = cpu_seconds(), time.perf_counter()
-        report = desk.indexing.ingest()
+        report = desk.indexing.ingest(complete=True)
         wall = time.perf_counter() - t0
         counts = desk.archive.counts()
         out |= {
@@ -101,7 +101,7 @@ def run_backend(backend: str, url: str, args, questions: list[str], base: str) -
             "failed_feeds": report.feeds_failed,
         }
         t0 = time.perf_counter()
-        report = desk.indexing.ingest()  # unchanged feeds: conditional GETs, nothing written
+        report = desk.indexing.ingest(complete=True)  # unchanged feeds: conditional GETs, nothing written
         out["reingest_seconds"] = time.perf_counter() - t0
 
         for q in questions:  # embed every query once, untimed; warm the caches

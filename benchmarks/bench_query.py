@@ -55,7 +55,7 @@ def build_quick_archive(data_dir: Path, quick: bool = True) -> dict:
     with EvalServer() as server:
         desk = Newsdesk(eval_config(data_dir))
         add_eval_feeds(desk, server.base, quick)
-        report = desk.indexing.ingest()
+        report = desk.indexing.ingest(complete=True)
         desk.close()
     return report.to_dict()
 

@@ -10,7 +10,10 @@ Cogs parse an interaction, call the (synchronous) service off the event loop wit
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 import logging
+import pkgutil
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -19,31 +22,30 @@ from discord.ext import commands
 from index.config import Config
 from index.service import Newsdesk, install_redaction
 
-from . import errors
+from . import errors, exts
 from .checks import Cooldowns, HeavyGate, mark_server
 from .views import dynamic_items
 
 log = logging.getLogger("bot")
 
-# one extension per feature (bot/exts/<area>/<feature>.py, each with ``async def setup(bot)``)
-EXTENSIONS = (
-    "bot.exts.reading.ask",
-    "bot.exts.reading.browse",
-    "bot.exts.admin.feeds",
-    "bot.exts.admin.reindex",
-    "bot.exts.admin.status",
-    "bot.exts.delivery.health",
-    "bot.exts.delivery.autopost",
-    "bot.exts.delivery.polling",
-    "bot.exts.following.watches",
-    "bot.exts.following.feedback",
-    "bot.exts.following.alerts",
-    "bot.exts.following.digests",
-    "bot.exts.following.timeline",
-    "bot.exts.following.membership",
-)
 
-__all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS"]
+def walk_extensions() -> tuple[str, ...]:
+    """Every extension under ``bot/exts``, found by walking it (python-discord/bot style): a module,
+    or a package with ``setup``. Names that start with ``_`` are helpers, never extensions."""
+    found = []
+    for module in pkgutil.walk_packages(exts.__path__, f"{exts.__name__}."):
+        if module.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        if module.ispkg and not inspect.isfunction(getattr(importlib.import_module(module.name), "setup", None)):
+            continue  # a folder of extensions (an area), not an extension itself
+        found.append(module.name)
+    return tuple(found)
+
+
+# one extension per feature (bot/exts/<area>/<feature>.py or a package, each with ``async def setup(bot)``)
+EXTENSIONS = walk_extensions()
+
+__all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS", "walk_extensions"]
 
 
 def intents(members: bool = False) -> discord.Intents:

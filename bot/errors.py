@@ -32,10 +32,9 @@ from index.errors import (
 from index.service import redact
 
 from . import render
+from .replies import NONE, private
 
 log = logging.getLogger("bot.errors")
-
-NONE = discord.AllowedMentions.none()
 
 
 class NotAdmin(app_commands.CheckFailure):
@@ -138,14 +137,13 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         log.exception("describing an error failed")
         text = "⚠️ Something went wrong on our side. It has been logged."
     try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NONE)
-        elif interaction.extras.get("public_defer") and not interaction.extras.get("answered"):
+        public_defer = interaction.extras.get("public_defer") and not interaction.extras.get("answered")
+        if interaction.response.is_done() and public_defer:
             # A public "thinking…" message can only be replaced; keep it short and traceback-free.
             interaction.extras["answered"] = True
             await interaction.edit_original_response(content=text, embed=None, view=None, allowed_mentions=NONE)
         else:
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NONE)
+            await private(interaction, text)
     except discord.HTTPException as exc:  # the interaction expired, the channel vanished...
         log.warning("could not report an error to the user: %s", exc)
 

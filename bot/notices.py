@@ -7,10 +7,9 @@ import logging
 import discord
 
 from . import render
+from .replies import NONE
 
 log = logging.getLogger(__name__)
-
-NONE = discord.AllowedMentions.none()
 
 
 async def notify_admins(bot, text: str) -> None:

@@ -18,6 +18,8 @@ import discord
 from index.models import Alert, Answer, Article, Feed, Follow, Hit
 from index.service import redact
 
+from .markers import link_markers, unlink_markers
+
 MESSAGE_LIMIT = 2000
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -93,6 +95,11 @@ def link(title: str, url: str | None, limit: int = 150) -> str:
     label = safe(trim(one_line(title) or "(untitled)", limit))
     target = safe_url(url)
     return f"[{label}]({target})" if target else label
+
+
+def count(n: int, noun: str) -> str:
+    """ "1 article", "2 articles" (the noun's plural is its -s form)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def short_date(published: str | None) -> str:
@@ -179,7 +186,7 @@ def hit_line(hit: Hit, *, number: int | None = None, snippet: bool = True, snipp
     head = f"**{number}.** " if number is not None else "• "
     line = f"{head}{link(a.title, a.url)} — {safe(trim(a.outlet, 80))}, {short_date(a.published)}"
     if snippet:
-        text = one_line(hit.passage.text if hit.passage else a.summary or a.text)
+        text = one_line(hit.snippet)
         if text and text != one_line(a.title):
             line += f"\n> {safe(trim(text, snippet_chars))}"
     if hit.also:
@@ -207,7 +214,7 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
         heading, lines = "", []
     sources = fit_lines(lines, 1800) if lines else ""
     budget = DESCRIPTION_LIMIT - len(sources) - len(heading) - 4
-    body = trim_answer(answer_body(answer.text), max(200, budget))
+    body = linked_answer(answer, budget)
     embed.description = body + (f"\n\n{heading}\n{sources}" if sources else "")
     if answer.notices:
         embed.add_field(name="Note", value=safe(redact(" ".join(answer.notices))), inline=False)
@@ -218,6 +225,20 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
 
 _MARKER = re.compile(r"(\[\d{1,3}\])")
 _DIRECT = re.compile(r"\A\*\*(.+?)\*\*([^\n]*)\n\n(.*)\Z", re.S)
+
+
+def linked_answer(answer: Answer, budget: int) -> str:
+    """The answer's body within ``budget`` characters, each [n] a link to its source (embed
+    descriptions render ``[text](url)``; ``[[1]](url)`` shows as a linked "[1]"). Falls back to
+    plain markers when the links would not fit."""
+    urls = {c.n: safe_url(c.article.url) for c in answer.citations}
+    text = answer_body(answer.text)
+    body = trim_answer(text, max(200, budget))
+    linked = link_markers(body, urls)
+    if len(linked) > budget:  # the links' length comes out of the text's room
+        body = trim_answer(text, max(200, budget - (len(linked) - len(body))))
+        linked = link_markers(body, urls)
+    return linked if len(linked) <= max(budget, len(body)) else body
 
 
 def answer_body(text: str) -> str:
@@ -266,7 +287,7 @@ def _through_last_marker(text: str) -> str:
 
 def quotes_from_embed(embed: discord.Embed) -> dict[int, list[str]]:
     """{n: [sentences cited as [n]]} read back from an answer embed's description."""
-    text = (embed.description or "").split("\n\n**", 1)[0]
+    text = unlink_markers((embed.description or "").split("\n\n**", 1)[0])
     quotes: dict[int, list[str]] = {}
     for m in _CITED.finditer(_through_last_marker(text)):
         sentence = unsafe(m.group(1)).strip()
@@ -368,7 +389,7 @@ def teaser_embed(article: Article, feed: Feed | None = None) -> discord.Embed:
         url=safe_url(article.url),
         colour=COLOUR,
     )
-    teaser = one_line(article.summary or article.text)
+    teaser = one_line(article.teaser)
     if teaser:
         embed.description = safe(trim(teaser, 300))
     outlet = article.outlet or (feed.display_name if feed else "")

@@ -21,10 +21,10 @@ from index.models import Hit
 
 from . import errors, render
 from .checks import bot_of, mark_server, reader_scope
+from .replies import NONE, private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 CUSTOM_ID_LIMIT = 100
 PER_PAGE = 5
 PAGER_TIMEOUT = 600.0
@@ -74,11 +74,9 @@ class PassagesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:pa
         quotes = render.quotes_from_embed(message.embeds[0]) if message and message.embeds else {}
         items = await bot.call(load_passages, bot.desk, self.article_ids, quotes, _scope(interaction))
         if not items:
-            await interaction.followup.send(
-                "Those articles are no longer in the archive.", ephemeral=True, allowed_mentions=NONE
-            )
+            await private(interaction, "Those articles are no longer in the archive.")
             return
-        await interaction.followup.send(embed=render.passages_embed(items), ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, embed=render.passages_embed(items))
 
 
 class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:more:(?P<id>\d+)"):
@@ -113,7 +111,7 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:mo
         embed = render.hits_page_embed(
             f"More like: {render.one_line(article.title)}", hits, 0, PER_PAGE, empty="Nothing similar in the archive."
         )
-        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, embed=embed)
 
 
 def dynamic_items() -> tuple[type, ...]:
@@ -173,8 +171,10 @@ class Pager(discord.ui.View):
         per_page: int = PER_PAGE,
         timeout: float = PAGER_TIMEOUT,
         empty: str = "No matching articles.",
+        command: str | None = None,
     ):
         super().__init__(timeout=timeout)
+        self.command = command  # "/latest": what to run again once the buttons expire
         self.owner_id = owner_id
         self.title = title
         self.hits = list(hits)
@@ -201,9 +201,7 @@ class Pager(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(
-            "Only the person who ran this command can turn its pages.", ephemeral=True, allowed_mentions=NONE
-        )
+        await private(interaction, "Only the person who ran this command can turn its pages.")
         return False
 
     async def _turn(self, interaction: discord.Interaction, delta: int) -> None:
@@ -225,9 +223,17 @@ class Pager(discord.ui.View):
         for item in self.children:
             item.disabled = True  # type: ignore[attr-defined]
         try:
-            await self.message.edit(view=self, allowed_mentions=NONE)
+            await self.message.edit(embed=self.expired_embed(), view=self, allowed_mentions=NONE)
         except discord.HTTPException:
             pass
+
+    def expired_embed(self) -> discord.Embed:
+        """The page shown, its footer saying why the buttons went grey (they hold results in memory)."""
+        embed = self.embed()
+        note = f"Buttons expired — run {self.command} again" if self.command else "Buttons expired"
+        footer = embed.footer.text if embed.footer else None
+        embed.set_footer(text=f"{footer} · {note}" if footer else note)
+        return render.finalize(embed)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item) -> None:
         errors.log_error(error, f"pager {getattr(item, 'label', '?')}")
@@ -244,7 +250,8 @@ async def send_results(
     ephemeral: bool = False,
 ) -> None:
     """Send a result list after a defer: one page, with Previous/Next when there are more."""
-    pager = Pager(interaction.user.id, title, hits, notices=notices, empty=empty)
+    command = f"/{interaction.command.qualified_name}" if interaction.command else None
+    pager = Pager(interaction.user.id, title, hits, notices=notices, empty=empty, command=command)
     kwargs: dict[str, Any] = dict(embed=pager.embed(), allowed_mentions=NONE, ephemeral=ephemeral, wait=True)
     if pager.pages > 1:
         kwargs["view"] = pager

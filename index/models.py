@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .text.lead import lead
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -59,8 +61,16 @@ class Article:
     text_source: str
     categories: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict:
-        return {
+    @property
+    def teaser(self) -> str:
+        """The opening a post shows: the summary (or text) without a dateline, live-blog furniture
+        or a sentence that only repeats the title."""
+        return lead(self.summary or self.text, self.title)
+
+    def to_dict(self, *fields: str) -> dict:
+        """The article as JSON data: every field, or only ``fields``, in the order given (the
+        one way an article becomes a dict, so its keys are named alike in every output)."""
+        full = {
             "id": self.id,
             "url": self.url,
             "title": self.title,
@@ -74,6 +84,7 @@ class Article:
             "fetched_at": self.fetched_at,
             "text": self.text,
         }
+        return {name: full[name] for name in fields} if fields else full
 
 
 @dataclass(frozen=True)
@@ -131,16 +142,19 @@ class Hit:
     also: list[Article] = field(default_factory=list)
     passages: list[PassageRow] = field(default_factory=list)  # the article's matching passages, best first
 
+    @property
+    def snippet(self) -> str:
+        """What a result shows under its title: the matching passage (or the article's summary)
+        without a dateline, live-blog furniture or a sentence that only repeats the title."""
+        a = self.article
+        return lead(self.passage.text if self.passage else a.summary or a.text, a.title)
+
     def to_dict(self) -> dict:
         return {
-            "id": self.article.id,
-            "url": self.article.url,
-            "title": self.article.title,
-            "outlet": self.article.outlet,
-            "published": self.article.published,
+            **self.article.to_dict("id", "url", "title", "outlet", "published"),
             "score": round(self.score, 4),
             "passage": self.passage.text,
-            "also": [{"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet} for a in self.also],
+            "also": [a.to_dict("id", "url", "title", "outlet") for a in self.also],
         }
 
 
@@ -162,14 +176,9 @@ class Citation:
     quote: str
 
     def to_dict(self) -> dict:
-        a = self.article
         return {
             "n": self.n,
-            "id": a.id,
-            "url": a.url,
-            "title": a.title,
-            "outlet": a.outlet,
-            "published": a.published,
+            **self.article.to_dict("id", "url", "title", "outlet", "published"),
             "quote": self.quote,
         }
 
@@ -214,6 +223,8 @@ class IngestReport:
     warnings: dict[str, str] = field(default_factory=dict)
     new_article_ids: list[int] = field(default_factory=list)
     index_error: str | None = None
+    deferred: dict[int, int] = field(default_factory=dict)  # feed id -> entries left for the next poll
+    passes: int = 1  # reads of the deferred feeds (see ``index.ingest.passes``)
 
     def to_dict(self) -> dict:
         return {
@@ -292,13 +303,9 @@ class Alert:
         return {
             "follow_id": self.follow.id,
             "topic": self.follow.topic,
-            "id": self.article.id,
-            "url": self.article.url,
-            "title": self.article.title,
-            "outlet": self.article.outlet,
-            "published": self.article.published,
+            **self.article.to_dict("id", "url", "title", "outlet", "published"),
             "score": round(self.score, 4),
-            "also": [{"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet} for a in self.also],
+            "also": [a.to_dict("id", "url", "title", "outlet") for a in self.also],
         }
 
 
@@ -359,10 +366,7 @@ class DigestStory:
             "url": self.headline.url,
             "extract": self.extract,
             "outlets": self.outlets,
-            "articles": [
-                {"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet, "published": a.published}
-                for a in self.articles
-            ],
+            "articles": [a.to_dict("id", "url", "title", "outlet", "published") for a in self.articles],
         }
 
 
@@ -418,10 +422,8 @@ class Timeline:
             "buckets": self.buckets,
             "counts": self.counts,
             "total": self.total,
-            "peaks": [{"bucket": b, "articles": n, "title": a.title, "url": a.url} for b, n, a in self.peaks],
-            "chronology": [
-                {"published": a.published, "outlet": a.outlet, "title": a.title, "url": a.url} for a in self.chronology
-            ],
+            "peaks": [{"bucket": b, "articles": n, **a.to_dict("title", "url")} for b, n, a in self.peaks],
+            "chronology": [a.to_dict("published", "outlet", "title", "url") for a in self.chronology],
         }
 
 
@@ -454,11 +456,8 @@ class StoryComparison:
 
     def to_dict(self) -> dict:
         return {
-            "first": {"outlet": self.first.outlet, "published": self.first.published, "url": self.first.url},
-            "articles": [
-                {"id": a.id, "outlet": a.outlet, "published": a.published, "title": a.title, "url": a.url}
-                for a in self.articles
-            ],
+            "first": self.first.to_dict("outlet", "published", "url"),
+            "articles": [a.to_dict("id", "outlet", "published", "title", "url") for a in self.articles],
             "disagreements": [
                 {
                     "unit": unit,
@@ -530,9 +529,9 @@ class WatchChange:
             "watch_id": self.watch.id,
             "question": self.watch.question,
             "fingerprint": self.fingerprint,
-            "new": [{"sentence": s, "id": a.id, "url": a.url, "title": a.title} for s, a in self.new],
+            "new": [{"sentence": s, **a.to_dict("id", "url", "title")} for s, a in self.new],
             "superseded": self.superseded,
-            "new_sources": [{"id": a.id, "url": a.url, "title": a.title, "outlet": a.outlet} for a in self.new_sources],
+            "new_sources": [a.to_dict("id", "url", "title", "outlet") for a in self.new_sources],
             "answer": self.answer.text,
         }
 

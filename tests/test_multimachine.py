@@ -74,6 +74,7 @@ fetch_full_text = "never"
 allow_private_networks = true
 retries = 0
 timeout_seconds = 10.0
+# `worker --once` is one poll: the killed bot's 243-entry feed must be finished by one worker run
 max_entries_per_poll = 1000
 """)
 

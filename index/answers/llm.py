@@ -85,9 +85,7 @@ class LLMAnswerer:
             a = hit.article
             data = json.dumps(
                 {
-                    "title": a.title,
-                    "outlet": a.outlet,
-                    "published": a.published,
+                    **a.to_dict("title", "outlet", "published"),
                     "text": selection.ranked_text(
                         question, hit, max_chars=len(" ".join(p.text for p in hit.passages[:2]))
                     ),

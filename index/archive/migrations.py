@@ -339,7 +339,7 @@ def m010_passage_meta_index(db: sqlite_utils.Database):
 
 
 @migration
-def m011_feed_per_server(db: sqlite_utils.Database):
+def m012_feed_per_server(db: sqlite_utils.Database):
     """A feed row per (URL, server): each server subscribes to a URL on its own row (its name,
     channel and delivery settings), instead of the first server to add a URL owning it for all.
     The URL alone is no longer unique; (URL, server) is, with the global row as server 0. Existing

@@ -201,7 +201,7 @@ POSTGRES: dict[str, list[str]] = {
     "m010_passage_meta_index": [
         "CREATE INDEX IF NOT EXISTS passages_meta ON passages (id) INCLUDE (article_id, published_ts, outlet)",
     ],
-    "m011_feed_per_server": [
+    "m012_feed_per_server": [
         "DROP INDEX IF EXISTS idx_feeds_url",
         "CREATE UNIQUE INDEX IF NOT EXISTS feeds_url_guild ON feeds (url, (coalesce(guild_id, 0)))",
         "CREATE INDEX IF NOT EXISTS feeds_url ON feeds (url)",

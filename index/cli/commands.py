@@ -69,17 +69,22 @@ def _print_report(report, as_json: bool) -> None:
 @click.option("--feed", default=None, help="Only this feed (id, URL or name).")
 @click.option("--full", is_flag=True, help="Ignore ETag/Last-Modified and re-read every entry.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object.")
+@click.option(
+    "--one-pass",
+    is_flag=True,
+    help="Read each feed once, as a poll does: entries past a feed's share wait for the next ingest.",
+)
 @pass_ctx
 @handle_errors
-def ingest(c: Context, feed, full, as_json):
-    """Fetch feeds, archive new articles and embed their passages."""
+def ingest(c: Context, feed, full, as_json, one_pass):
+    """Fetch feeds, archive new articles and embed their passages (reading on until every feed is complete)."""
     # the resume notice goes to stderr, with --json too (stdout keeps the one JSON object)
     bar, progress = progress_printer(not as_json and sys.stderr.isatty(), say=lambda line: click.echo(line, err=True))
     if bar:
         with bar:
-            report = c.desk.indexing.ingest(feed, full=full, progress=progress)
+            report = c.desk.indexing.ingest(feed, full=full, progress=progress, complete=not one_pass)
     else:
-        report = c.desk.indexing.ingest(feed, full=full, progress=progress)
+        report = c.desk.indexing.ingest(feed, full=full, progress=progress, complete=not one_pass)
     _print_report(report, as_json)
     if report.feeds_failed and not report.feeds_ok:
         sys.exit(1)

@@ -54,6 +54,9 @@ def progress_printer(enabled: bool, console=None, say: Callable[[str], None] | N
             )
         elif event == "start":
             tasks["feeds"] = bar.add_task("feeds", total=info["feeds"])
+        elif event == "pass" and "feeds" in tasks:  # the feeds with entries left are read again
+            task = next(t for t in bar.tasks if t.id == tasks["feeds"])
+            bar.update(tasks["feeds"], total=(task.total or 0) + info["feeds"])
         elif event == "feed":
             bar.advance(tasks["feeds"])
             if info.get("error"):

@@ -90,9 +90,9 @@ def _ingest(desk, output, show_progress: bool) -> None:
     bar, progress = progress_printer(show_progress, say=output)
     if bar:
         with bar:
-            report = desk.indexing.ingest(progress=progress)
+            report = desk.indexing.ingest(progress=progress, complete=True)
     else:
-        report = desk.indexing.ingest(progress=progress)
+        report = desk.indexing.ingest(progress=progress, complete=True)
     summary, _errors = render_report(report)
     output(summary)
     for feed in desk.archive.list_feeds():

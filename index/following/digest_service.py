@@ -9,7 +9,7 @@ from .. import policy
 from ..errors import BadQuery, LimitReached, NotFound
 from ..models import GLOBAL, Digest, DigestSchedule, Scope
 from ..parts import Parts
-from ..text.dates import parse_moment
+from ..text.dates import check_order, named_window, parse_moment
 from . import digests as digest_rules
 from .grouping import group_articles, headline_of
 
@@ -23,17 +23,22 @@ class DigestsService:
 
     def window(self, *, since=None, until=None, period: str | None = None, as_of=None) -> tuple[datetime, datetime]:
         """The digest's [since, until]: until (default the as-of moment, default now), since (default
-        one period, daily or weekly, before until). BadQuery for unreadable dates, an unknown period,
-        since after until."""
+        one period, daily or weekly, before until). A ``since`` that names a whole week or month
+        ("February 2026", "last week") without an ``until`` is that period. BadQuery for unreadable
+        dates, an unknown period, since after until."""
         as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of") or datetime.now(UTC)
+        named = named_window(since, as_of_dt) if since and not until else None
+        if named:
+            digest_rules.parse_period(period)
+            check_order(*named)
+            return named
         until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt) or as_of_dt
         until_dt = min(until_dt, as_of_dt)
         kind = digest_rules.parse_period(period)
         since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
         if since_dt is None:
             since_dt = until_dt - timedelta(days=digest_rules.PERIODS[kind])
-        if since_dt > until_dt:
-            raise BadQuery("since is after until")
+        check_order(since_dt, until_dt)
         return since_dt, until_dt
 
     def make(

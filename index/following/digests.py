@@ -23,6 +23,7 @@ from ..errors import BadQuery
 from ..models import Article, Digest, DigestSchedule, DigestStory, Hit
 from ..search.retriever import clean_question
 from ..text.chunking import split_sentences
+from ..text.lead import lead, strip_furniture
 
 DAY_SECONDS = 86400
 PERIODS = {"daily": 1, "day": 1, "today": 1, "weekly": 7, "week": 7}
@@ -111,7 +112,7 @@ def _beyond_headline(article: Article, headline: str) -> list[str]:
     """The article's sentences after those that only repeat the headline (briefs whose headline is
     their first sentence, cut with "…")."""
     title = " ".join(headline.split()).rstrip(".…").removesuffix("...").strip().lower()
-    sentences = split_sentences(article.text or article.summary or "")
+    sentences = split_sentences(lead(article.text or article.summary or "", headline))
     while sentences and title and sentences[0].lower().startswith(title[: max(20, len(title) - 3)]):
         sentences = sentences[1:]
     return sentences
@@ -127,7 +128,7 @@ def extract_of(head: Article, story: list[Article] | None = None) -> str:
         if other.id != head.id:
             sentences = _beyond_headline(other, head.title)
     if not sentences:
-        sentences = split_sentences(head.text or head.summary or "")
+        sentences = split_sentences(strip_furniture(head.text or head.summary or ""))
     text = summarize(replace(head, text=" ".join(sentences), summary=""), EXTRACT_CHARS + 200)
     if len(text) > EXTRACT_CHARS:
         cut = text[: EXTRACT_CHARS - 1]

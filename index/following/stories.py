@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..errors import BadQuery, NotFound
+from ..errors import NotFound
 from ..models import GLOBAL, Scope, StoryComparison, Timeline
 from ..parts import Parts
 from ..search.retriever import clean_question
 from ..search.service import ReadingService
-from ..text.dates import parse_moment
+from ..text.dates import check_order, parse_moment
 from . import compare as story_compare
 from . import timeline as timelines
 from .grouping import group_articles
@@ -33,8 +33,7 @@ class StoriesService:
         as_of_dt = parse_moment(as_of, end_of_day=True, name="as-of")
         since_dt = parse_moment(since, name="since", relative_to=as_of_dt)
         until_dt = parse_moment(until, end_of_day=True, name="until", relative_to=as_of_dt)
-        if since_dt and until_dt and since_dt > until_dt:
-            raise BadQuery("since is after until")
+        check_order(since_dt, until_dt)
 
     def timeline(
         self, topic: str, *, since=None, until=None, as_of=None, scope: Scope = GLOBAL, render: bool = True
@@ -47,8 +46,7 @@ class StoriesService:
         now = (as_of_dt or datetime.now(UTC)).astimezone(UTC)
         since_dt = parse_moment(since, name="since", relative_to=now)
         until_dt = min(parse_moment(until, end_of_day=True, name="until", relative_to=now) or now, now)
-        if since_dt and since_dt > until_dt:
-            raise BadQuery("since is after until")
+        check_order(since_dt, until_dt)
         fetched_until = as_of_dt.astimezone(UTC).isoformat(timespec="seconds") if as_of_dt else None
         matches = self.archive.topic_articles(
             topic,

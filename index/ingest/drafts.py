@@ -98,6 +98,7 @@ class FeedResult:
     last_modified: str | None = None
     title: str | None = None
     articles: int = 0  # drafts made, handed over or in ``drafts``
+    deferred: int = 0  # entries past this poll's share, left for the next poll
 
 
 def _entry_hash(entry: Entry) -> str:
@@ -190,7 +191,10 @@ class DraftMaker:
                 # the feed is read again in full next time (no ETag kept), its archived entries recognised
                 later = f"{share.deferred} more entries wait for the next poll (this poll's share is spent)"
                 warning = later + (f"; {warning}" if warning else "")
-                return FeedResult(feed, drafts, "ok", warning=warning, title=parsed.title or None, articles=made)
+                title = parsed.title or None
+                return FeedResult(
+                    feed, drafts, "ok", warning=warning, title=title, articles=made, deferred=share.deferred
+                )
             return FeedResult(
                 feed,
                 drafts,

@@ -54,3 +54,5 @@ class FeedSchedule:
             report.feeds_not_modified += 1
         if result.warning:
             report.warnings[feed.url] = result.warning
+        if result.deferred:
+            report.deferred[feed.id] = result.deferred

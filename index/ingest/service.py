@@ -13,6 +13,7 @@ from ..feeds.service import FeedsService
 from ..models import GLOBAL, Feed, IngestReport, Scope
 from ..parts import Parts
 from ..vectors.chroma import VectorStore
+from .passes import read_until_complete
 from .pipeline import Progress
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,11 @@ class IndexingService:
         full: bool = False,
         progress: Progress | None = None,
         due_only: bool = False,
+        complete: bool = False,
     ) -> IngestReport:
+        """One pass over the feeds (a poll: each feed gets its share, the rest waits for the next
+        poll), or with ``complete`` (a one-shot ingest) pass after pass until no feed has entries
+        waiting (see ``passes``)."""
         if feed is not None:
             feeds = [self.feeds.find(feed, scope)]
         else:
@@ -47,9 +52,18 @@ class IndexingService:
             now = time.time()
             feeds = [f for f in feeds if not f.next_poll_at or f.next_poll_at <= now]
         with self._ingest_lock:
-            report = self.parts.pipeline(progress).run(feeds, full=full)
+            if complete:
+                report = read_until_complete(self._pass_runner(full, progress), feeds, self.archive.get_feed)
+            else:
+                report = self.parts.pipeline(progress).run(feeds, full=full)
         self.last_poll = datetime.now(UTC).isoformat(timespec="seconds")
         return report
+
+    def _pass_runner(self, full: bool, progress: Progress | None):
+        def run(feeds: list[Feed], number: int) -> IngestReport:
+            return self.parts.pipeline(_later_pass(progress, number)).run(feeds, full=full)
+
+        return run
 
     def reindex(
         self,
@@ -138,3 +152,17 @@ class IndexingService:
         self.archive.delete_meta(REINDEX_KEY)
         log.info("reindex done: %d embedded, %d recovered", report.passages_embedded, recovered)
         return report
+
+
+def _later_pass(progress: Progress | None, number: int) -> Progress | None:
+    """A later pass announces itself as "pass" (its feeds add to the display's count) instead of "start"."""
+    if progress is None or number == 1:
+        return progress
+
+    def relay(event, **info):
+        if event == "start":
+            progress("pass", number=number, **info)
+        else:
+            progress(event, **info)
+
+    return relay

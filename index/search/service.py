@@ -8,10 +8,10 @@ from collections.abc import Callable
 from ..answers.extractive import ExtractiveAnswerer
 from ..answers.llm import LLMAnswerer
 from ..config import llm_api_key
-from ..errors import BadQuery, IndexUnavailable, NotFound
+from ..errors import IndexUnavailable, NotFound
 from ..models import GLOBAL, Answer, Article, Hit, Scope
 from ..parts import Parts
-from ..text.dates import parse_moment
+from ..text.dates import check_order, parse_moment
 from .retriever import clean_question
 
 
@@ -97,8 +97,7 @@ class ReadingService:
             clean_question(question)
         since_dt = parse_moment(since, name="since")
         until_dt = parse_moment(until, end_of_day=True, name="until")
-        if since_dt and until_dt and since_dt > until_dt:
-            raise BadQuery("since is after until")
+        check_order(since_dt, until_dt)
         if source:
             self.retriever.resolve_outlets(source, scope)
 

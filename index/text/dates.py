@@ -51,6 +51,13 @@ RECENT_WORDS = re.compile(
 )
 
 
+def check_order(since: datetime | None, until: datetime | None) -> None:
+    """A window's ends in order: BadQuery when both are given and ``since`` is after ``until``
+    (the one wording of that mistake, for every command that takes a window)."""
+    if since and until and since > until:
+        raise BadQuery("since is after until")
+
+
 def parse_moment(
     value: str | date | datetime | None,
     *,
@@ -91,6 +98,28 @@ def parse_moment(
     if end_of_day and not re.search(r"\d{1,2}:\d{2}", text):
         parsed = _day_bound(parsed.date(), True)
     return parsed
+
+
+_NAMED_MONTH = re.compile(rf"{_MONTH_RE}\s{{1,3}}(?:of\s{{1,3}})?(\d{{4}})")
+_WEEK_OF = re.compile(r"(?:the\s{1,3})?week\s{1,3}of\s{1,3}(.{1,60})")
+
+
+def named_window(text: str | None, as_of: datetime) -> tuple[datetime, datetime] | None:
+    """The whole period a text names, or None: a month ("February 2026") or a week ("week of
+    2026-02-09", Monday to Sunday). A period that has not ended runs up to ``as_of``. ("last week"
+    stays a moment, seven days back, as it always was for --since.)"""
+    low = " ".join((text or "").lower().split())[:80]
+    if m := _NAMED_MONTH.fullmatch(low):
+        start, end = _month_window(int(m.group(2)), _MONTHS[m.group(1)])
+    elif m := _WEEK_OF.fullmatch(low):
+        day = parse_moment(m.group(1), name="week of", relative_to=as_of)
+        if day is None:
+            return None
+        monday = day.date() - timedelta(days=day.weekday())
+        start, end = _day_bound(monday, False), _day_bound(monday + timedelta(days=6), True)
+    else:
+        return None
+    return start, min(end, as_of)
 
 
 def _day_bound(d: date, end: bool) -> datetime:
@@ -248,8 +277,7 @@ def year_preference(years: tuple[int, ...]) -> list[tuple[datetime, datetime]]:
 def resolve_time(
     question: str, as_of: datetime, since: datetime | None = None, until: datetime | None = None
 ) -> TimeIntent:
-    if since and until and since > until:
-        raise BadQuery("since is after until")
+    check_order(since, until)
     hard_until = min(as_of, until) if until else as_of
     window, day, phrase = _find_named_time(question, as_of)
     if window and window[0] > as_of:

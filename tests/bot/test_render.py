@@ -149,3 +149,22 @@ def test_direct_answer_line_stays_bold_and_the_rest_is_escaped():
     assert "@\u200beveryone" in rest and "\n" not in rest
     # text that merely starts with ** (no direct line) is escaped like any other
     assert render.answer_body("**bold** from an article [1]").startswith("\\*\\*bold")
+
+
+def test_citation_markers_link_to_their_sources():
+    citations = [Citation(1, article(1), "First sentence here."), Citation(2, article(2), "Second one.")]
+    text = "**700** agents [1]\n\nFirst sentence here. [1] Second one. [2] An article's own \\[3\\] stays. [3]"
+    embed = render.answer_embed(Answer("Q?", text, citations, False))
+    body = embed.description.split("\n\n**Sources**")[0]
+    assert "**700** agents [[1]](https://news.example/a/1)" in body
+    assert "Second one. [[2]](https://news.example/a/2)" in body
+    assert body.endswith("stays. [3]")  # no source numbered 3: left as it is
+    assert render.quotes_from_embed(embed)[2] == ["Second one."]  # the passages button still reads it back
+
+
+def test_linked_markers_fit_the_description():
+    citations = [Citation(n, article(n), "q") for n in range(1, 6)]
+    marks = " ".join(f"Claim number {i} is stated here. [{i % 5 + 1}]" for i in range(300))
+    embed = render.answer_embed(Answer("Q", marks, citations, False))
+    within_limits(embed)
+    assert "[[1]](https://news.example/a/1)" in embed.description

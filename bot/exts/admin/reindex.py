@@ -20,10 +20,9 @@ from ...autocomplete import feed_autocomplete
 from ...checks import admin_only, interaction_admin_scope, is_owner, record_server_use, server_cooldown_left
 from ...notices import notify_admins
 from ...progress import ProgressMessage
+from ...replies import NONE, private
 
 log = logging.getLogger(__name__)
-
-NONE = discord.AllowedMentions.none()
 
 
 class Reindex(commands.Cog):
@@ -77,7 +76,7 @@ class Reindex(commands.Cog):
         scope = interaction_admin_scope(interaction)
         if full and feed is None and not is_owner(bot, interaction.user.id):
             full = False  # a server admin re-embeds their server's feeds; only owners rebuild the index
-        await interaction.response.send_message("⏳ Reindexing…", ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, "⏳ Reindexing…")
 
         async def edit(text: str) -> None:
             await interaction.edit_original_response(content=text, allowed_mentions=NONE)

@@ -10,9 +10,8 @@ from index.models import Scope
 
 from ... import render
 from ...checks import admin_only, interaction_admin_scope
+from ...replies import private
 from ..following.feedback import questions_embed
-
-NONE = discord.AllowedMentions.none()
 
 
 class Status(commands.Cog):
@@ -32,7 +31,7 @@ class Status(commands.Cog):
         groups = await bot.call(bot.desk.feedback.report, Scope(guild_id=interaction.guild_id, everything=False))
         embed = render.status_embed(stats)
         questions = questions_embed(groups, render.EMBED_TOTAL_LIMIT - len(embed))
-        await interaction.followup.send(embeds=[embed, questions], ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, embeds=[embed, questions])
 
 
 async def setup(bot) -> None:

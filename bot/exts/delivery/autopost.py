@@ -28,10 +28,10 @@ from index.models import Article, Feed
 from ... import render
 from ...loops import PeriodicCog
 from ...notices import notify_admins
+from ...replies import NONE
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 POST_INTERVAL_SECONDS = 60  # how often every bot looks for articles to auto-post
 MAX_POSTS_PER_CHANNEL = 10  # per posting pass; more new articles are summarised in one line
 PENDING_BATCH = 200  # rows read per query in a posting pass

@@ -25,10 +25,10 @@ from ... import errors, render
 from ...checks import bot_of, is_admin, is_owner
 from ...loops import PeriodicCog
 from ...membership import may_dm
+from ...replies import NONE, private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 ALERT_INTERVAL_SECONDS = 60  # how often every bot looks for alerts to deliver
 
 
@@ -102,13 +102,10 @@ class Alerts(PeriodicCog):
                 created_by=interaction.user.id,
             )
             where = "in your DMs"
-        await interaction.response.send_message(
-            render.message_text(
-                f"✅ Following **{render.safe(render.trim(made.topic, 200))}** (`#{made.id}`): new articles on it "
-                f"come {where}, once per story. `/unfollow` stops it."
-            ),
-            ephemeral=True,
-            allowed_mentions=NONE,
+        await private(
+            interaction,
+            f"✅ Following **{render.safe(render.trim(made.topic, 200))}** (`#{made.id}`): new articles on it "
+            f"come {where}, once per story. `/unfollow` stops it.",
         )
 
     @app_commands.command(name="unfollow", description="Stop following a topic.")
@@ -124,11 +121,7 @@ class Alerts(PeriodicCog):
             admin=interaction.guild_id is not None and _can_manage(interaction),
             everything=is_owner(bot, interaction.user.id),
         )
-        await interaction.response.send_message(
-            render.message_text(f"Stopped following {render.follow_line(removed)}."),
-            ephemeral=True,
-            allowed_mentions=NONE,
-        )
+        await private(interaction, f"Stopped following {render.follow_line(removed)}.")
 
     @app_commands.command(name="following", description="The topics followed here and in your DMs.")
     async def following(self, interaction: discord.Interaction) -> None:
@@ -145,7 +138,7 @@ class Alerts(PeriodicCog):
         if mine:
             parts.append("**Your DMs**\n" + "\n".join(render.follow_line(f) for f in mine))
         text = "\n\n".join(parts) or "Nothing is followed yet. `/follow topic` sends new articles on it to your DMs."
-        await interaction.response.send_message(render.message_text(text), ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, text)
 
     # -- one delivery pass ------------------------------------------------------------
     async def deliver(self) -> int:

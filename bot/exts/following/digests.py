@@ -22,11 +22,11 @@ from index.errors import NewsdeskError
 from ... import render
 from ...checks import admin_only, guard, interaction_admin_scope, interaction_reader_scope
 from ...loops import PeriodicCog
-from .render import digest_embed, schedules_text
+from ...replies import NONE, private
+from ._render import digest_embed, schedules_text
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 DIGEST_INTERVAL_SECONDS = 60
 
 
@@ -131,13 +131,15 @@ class Digests(PeriodicCog):
         if found.topic:
             text += f", on {render.safe(render.trim(found.topic, 100))}"
         text += ". It lists the period's most widely covered stories, with links, and pings no one."
-        await interaction.response.send_message(render.message_text(text), ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, text)
 
-    @digest.command(name="now", description="The top stories of the last day or week, right now.")
+    @digest.command(name="now", description="The top stories of the last day or week, or of a period you name.")
     @app_commands.describe(
         topic="Only stories on this topic",
         period="daily (the last 24 hours, default) or weekly (the last 7 days)",
         private="Show it to me only (default: in the channel)",
+        since="From this date, or a whole month or week ('February 2026', 'week of 2026-02-09')",
+        until="Up to this date (default: now)",
     )
     @guard("search")
     async def now(
@@ -146,14 +148,18 @@ class Digests(PeriodicCog):
         topic: app_commands.Range[str, 0, 200] | None = None,
         period: app_commands.Range[str, 0, 20] | None = None,
         private: bool = False,
+        since: app_commands.Range[str, 0, 100] | None = None,
+        until: app_commands.Range[str, 0, 100] | None = None,
     ) -> None:
         bot = self.bot
+        window = dict(since=since or None, until=until or None, period=period or None)
         await bot.call(bot.desk.digests.check, period=period or None, topic=topic)
+        await bot.call(bot.desk.digests.window, **window)  # unreadable dates: told before deferring
         await interaction.response.defer(thinking=True, ephemeral=private)
         interaction.extras["public_defer"] = not private
         digest = await bot.heavy_call(
             bot.desk.digests.make,
-            period=period or None,
+            **window,
             topic=topic or None,
             scope=interaction_reader_scope(interaction),
         )
@@ -163,7 +169,7 @@ class Digests(PeriodicCog):
     async def list_(self, interaction: discord.Interaction) -> None:
         bot = self.bot
         schedules = await bot.call(bot.desk.digests.schedules, interaction_reader_scope(interaction))
-        await interaction.response.send_message(schedules_text(schedules), ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, schedules_text(schedules))
 
     @digest.command(name="cancel", description="Stop a scheduled digest (admins).")
     @app_commands.describe(schedule="The schedule's number, from /digest list")
@@ -171,11 +177,7 @@ class Digests(PeriodicCog):
     async def cancel(self, interaction: discord.Interaction, schedule: app_commands.Range[str, 1, 20]) -> None:
         bot = self.bot
         found = await bot.call(bot.desk.digests.cancel, schedule, interaction_admin_scope(interaction))
-        await interaction.response.send_message(
-            f"Cancelled digest `#{found.id}` ({found.when} in <#{found.channel_id}>).",
-            ephemeral=True,
-            allowed_mentions=NONE,
-        )
+        await private(interaction, f"Cancelled digest `#{found.id}` ({found.when} in <#{found.channel_id}>).")
 
 
 async def setup(bot) -> None:

@@ -19,10 +19,10 @@ from index.models import Answer, QuestionGroup, Scope
 
 from ... import errors, render
 from ...checks import bot_of
+from ...replies import private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 LABELS = {1: "👍", -1: "👎"}
 
 
@@ -57,7 +57,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:vote:(
             text = f"Thanks — your {LABELS[vote]} is recorded."
         if vote < 0:
             text += " Admins see the questions answers fell short on in `/status`."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NONE)
+        await private(interaction, text)
 
 
 async def record(bot, answer: Answer, scope: Scope, via: str) -> int | None:

@@ -12,9 +12,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from ...checks import guard, interaction_reader_scope
-from .render import comparison_embed, timeline_text
-
-NONE = discord.AllowedMentions.none()
+from ...replies import NONE
+from ._render import comparison_embed, timeline_text
 
 
 class Following(commands.Cog):

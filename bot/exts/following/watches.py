@@ -23,10 +23,10 @@ from ...checks import bot_of, guard, is_admin
 from ...errors import NotAdmin
 from ...loops import PeriodicCog
 from ...membership import may_dm
+from ...replies import NONE, private
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 WATCH_INTERVAL_SECONDS = 60  # how often a bot looks for watches whose answer may have changed
 
 
@@ -131,9 +131,7 @@ class Watches(PeriodicCog):
             user_id=None if channel is not None else interaction.user.id,
             created_by=interaction.user.id,
         )
-        await interaction.followup.send(
-            added_text(watch, answer), embed=render.answer_embed(answer), ephemeral=True, allowed_mentions=NONE
-        )
+        await private(interaction, added_text(watch, answer), embed=render.answer_embed(answer))
 
     @app_commands.command(name="unwatch", description="Stop a watch (yours; admins: any of the server's).")
     @app_commands.describe(watch="The watch's number (see /watches)")
@@ -143,12 +141,9 @@ class Watches(PeriodicCog):
             bot, interaction.user, interaction.guild, interaction.permissions
         )
         removed = await bot.call(bot.desk.watches.remove, watch, _scope(interaction), interaction.user.id, admin)
-        await interaction.response.send_message(
-            render.message_text(
-                f"Stopped watch #{removed.id}: {render.safe(render.trim(render.one_line(removed.question), 300))}"
-            ),
-            ephemeral=True,
-            allowed_mentions=NONE,
+        await private(
+            interaction,
+            f"Stopped watch #{removed.id}: {render.safe(render.trim(render.one_line(removed.question), 300))}",
         )
 
     @app_commands.command(name="watches", description="The watches you have here (admins: all of the server's).")
@@ -161,9 +156,7 @@ class Watches(PeriodicCog):
             bot.desk.watches.list_watches, _scope(interaction), None if admin else interaction.user.id
         )
         title = "Watches of this server" if admin else "Your watches"
-        await interaction.response.send_message(
-            embed=watches_embed(found, title), ephemeral=True, allowed_mentions=NONE
-        )
+        await private(interaction, embed=watches_embed(found, title))
 
     # -- the loop ------------------------------------------------------------------------
     async def tick(self) -> None:

@@ -13,14 +13,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from ... import errors, render
-from ...autocomplete import source_autocomplete
 from ...checks import check_capacity, guard, mark_server, reader_scope
+from ...replies import NONE
 from ...views import answer_view
 from ..following import feedback
+from ._options import coverage_options
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 HELP_TEXT = (
     "Ask me about the news in the archive, for example: "
     "`@newsdesk what happened with the volcano in Iceland?` — or use `/ask`."
@@ -110,13 +110,8 @@ class Ask(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask", description="Ask a question about the news; the answer cites its sources.")
-    @app_commands.describe(
-        question="Your question",
-        source="Only this outlet (e.g. Reuters)",
-        since="Only coverage from this date on (2024-03-15, 'last week'…)",
-        until="Only coverage up to this date",
-    )
-    @app_commands.autocomplete(source=source_autocomplete)
+    @app_commands.describe(question="Your question")
+    @coverage_options
     @guard("ask")
     async def ask(
         self,

@@ -11,11 +11,12 @@ from discord.ext import commands
 from ... import render
 from ...autocomplete import source_autocomplete
 from ...checks import guard, reader_scope
+from ...replies import NONE
 from ...views import send_results
+from ._options import coverage_options
 
 log = logging.getLogger(__name__)
 
-NONE = discord.AllowedMentions.none()
 SEARCH_LIMIT = 50
 
 
@@ -59,13 +60,8 @@ class Browse(commands.Cog):
         )
 
     @app_commands.command(name="search", description="Search the archive; results come 5 per page.")
-    @app_commands.describe(
-        query="What to look for",
-        source="Only this outlet",
-        since="From this date (2024-03-15, 'last month'…)",
-        until="Up to this date",
-    )
-    @app_commands.autocomplete(source=source_autocomplete)
+    @app_commands.describe(query="What to look for")
+    @coverage_options
     @guard("search")
     async def search(
         self,

@@ -229,7 +229,7 @@ def test_a_url_is_a_row_per_server_and_one_fetch_serves_every_row(archive):
 
 
 def test_an_archive_from_before_per_server_feeds_is_migrated_in_place(target):
-    """An archive whose feed URLs were unique (before m011) keeps its feeds, and afterwards a second
+    """An archive whose feed URLs were unique (before m012) keeps its feeds, and afterwards a second
     server can follow a URL the first one added."""
     archive = Archive(target)
     url = "https://old.example/feed.xml"
@@ -237,13 +237,13 @@ def test_an_archive_from_before_per_server_feeds_is_migrated_in_place(target):
     archive.db.execute("DROP INDEX feeds_url_guild")
     archive.db.execute("DROP INDEX feeds_url")
     archive.db.execute("CREATE UNIQUE INDEX idx_feeds_url ON feeds (url)")
-    archive.db.execute("DELETE FROM migrations WHERE name = 'm011_feed_per_server'")
+    archive.db.execute("DELETE FROM migrations WHERE name = 'm012_feed_per_server'")
     with pytest.raises(Exception):  # noqa: B017 - the old schema: one row per URL
         archive.db.execute("INSERT INTO feeds (url, guild_id) VALUES (?, ?)", [url, 1])
     archive.close()
     again = Archive(target)
     try:
-        assert "m011_feed_per_server" in {r[0] for r in again.db.execute("SELECT name FROM migrations").fetchall()}
+        assert "m012_feed_per_server" in {r[0] for r in again.db.execute("SELECT name FROM migrations").fetchall()}
         kept = again.get_feed(old.id)
         assert (kept.url, kept.name, kept.guild_id, kept.channel_id) == (url, "Old", GUILD, 5)
         theirs, created = again.add_feed(url, guild_id=1)

@@ -232,3 +232,22 @@ def test_a_session_with_feeds_but_nothing_ingested_says_to_ingest(desk, site):
     desk.feeds.add(site.serve("/later.xml", rss20("Later", [])))
     out, _ = chat(desk, ["anything new?"])
     assert out == ["The archive has 1 feed(s) but no articles yet: type `ingest` to fetch them."] * 2 + [""]
+
+
+def test_the_session_ingest_reads_a_long_feed_whole(make_desk, config, site):
+    # a poll's share of 3 entries: the session's one-shot ingest reads on until all 7 are archived
+    desk = make_desk(config.replace(feeds=dataclasses.replace(config.feeds, max_entries_per_poll=3)))
+    now = datetime.now(UTC)
+    items = [
+        Item(
+            f"Harbour story {i}",
+            f"Story {i}: " + long_text("volcano", 8),
+            link=site.url(f"/h-{i}.html"),
+            date=now - timedelta(hours=i),
+        )
+        for i in range(7)
+    ]
+    desk.feeds.add(site.serve("/long.xml", rss20("Long", items)))
+    chat(desk, ["ingest"])
+    assert desk.archive.counts()["articles"] == 7
+    assert len(site.hits("/long.xml")) == 3

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from index.errors import BadQuery, NewsdeskError
-from index.text.dates import parse_moment, resolve_time, year_labels, year_preference
+from index.text.dates import check_order, named_window, parse_moment, resolve_time, year_labels, year_preference
 
 UTC = UTC
 AS_OF = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)  # a Wednesday
@@ -158,3 +158,26 @@ def test_a_year_label_survives_but_a_named_year_becomes_a_window():
 def test_a_year_label_prefers_its_run_up_and_look_back():
     assert year_preference((2024,)) == [(start(2023, 7, 1), start(2025, 4, 1))]
     assert year_preference(()) == []
+
+
+def test_check_order_is_the_one_window_check():
+    early, late = datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
+    check_order(early, late)
+    check_order(early, early)  # one instant is a window
+    check_order(None, early)
+    check_order(late, None)
+    with pytest.raises(BadQuery, match="since is after until"):
+        check_order(late, early)
+
+
+def test_named_window_is_a_whole_month_or_week():
+    as_of = datetime(2026, 2, 11, 12, tzinfo=UTC)
+    assert named_window("January 2026", as_of) == (
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    )
+    assert named_window("feb. 2026", as_of) == (datetime(2026, 2, 1, tzinfo=UTC), as_of)  # not over yet
+    start, end = named_window("week of 2026-02-04", as_of)
+    assert (start.date(), end.date()) == (date(2026, 2, 2), date(2026, 2, 8))  # Monday to Sunday
+    for moment in ("2026-02-09", "yesterday", "last week", "", None, "February"):
+        assert named_window(moment, as_of) is None

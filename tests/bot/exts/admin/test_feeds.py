@@ -25,7 +25,7 @@ async def test_admin_adds_a_feed_for_this_server(world, desk, feeds):
     metro = feeds.new("metro", "Metro News", METRO)
     result = await world.admin.slash(world.general, "feeds add", url=metro.url, name="Metro", channel=world.news)
     assert result.ephemeral
-    assert re.match(r"Added \*\*Metro\*\* \(id \d+\): 2 articles archived\.", result.response.content)
+    assert re.match(r"Added \*\*Metro\*\*: 2 articles archived\.", result.response.content)
     assert world.news.mention in result.response.content
     feed = desk.feeds.find(metro.url)
     assert feed.guild_id == world.guild.id and feed.channel_id == world.news.id and feed.articles == 2
@@ -40,6 +40,19 @@ async def test_admin_adds_a_feed_for_this_server(world, desk, feeds):
     listing = await world.admin.slash(world.general, "feeds list")
     text = listing.response.embeds[0].description
     assert listing.ephemeral and "**Metro** (this server)" in text and "**Daily Planet** (global)" in text
+
+
+async def test_an_added_feed_is_named_by_its_title_in_plain_words(world, desk, feeds):
+    solo = feeds.new("solo", "Solo Gazette", METRO[:1])
+    result = await world.admin.slash(world.general, "feeds add", url=solo.url)
+    text = result.response.content
+    assert text.startswith("Added **Solo Gazette**: 1 article archived."), text
+    assert solo.url not in text and "id " not in text and "(id" not in text
+    again = await world.admin.slash(world.general, "feeds add", url=solo.url)
+    assert "already in the archive as **Solo Gazette** (for this server)" in again.response.content
+    assert "id " not in again.response.content
+    gone = await world.admin.slash(world.general, "feeds remove", feed=solo.url)
+    assert gone.response.content == "Removed **Solo Gazette**; 1 article left the archive."
 
 
 async def test_refused_urls_and_failed_first_fetch(world, desk, feeds):

@@ -623,3 +623,23 @@ async def test_feeds_add_discovers_a_sites_feeds_and_offers_them(world, desk, fe
     none = await world.admin.slash(world.general, "feeds add", url=nothing)
     text = none.followups[0].content if none.followups else none.response.content
     assert "I found no feed there" in text and desk.archive.find_feed(nothing) is None
+
+
+async def test_a_post_teaser_skips_the_pages_dateline_and_furniture(world, desk, feeds):
+    live = feeds.new(
+        "live",
+        "Coast Live",
+        [
+            (
+                "Storm closes the coast road",
+                "Updated Feb. 9, 2026, 7:02 a.m. ET Share this update Police closed the coast road after waves "
+                "swept debris across both lanes overnight.",
+                0,
+            )
+        ],
+    )
+    await world.admin.slash(world.general, "feeds add", url=live.url, channel=world.news, backfill=1)
+    await world.env.advance_time(interval(world) + 1)
+    posts = [m.embeds[0] for m in world.news.history() if m.embeds]
+    assert [p.title for p in posts] == ["Storm closes the coast road"]
+    assert posts[0].description.startswith("Police closed the coast road"), posts[0].description

@@ -8,7 +8,7 @@ import itertools
 import re
 import sqlite3
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import simcord
@@ -136,6 +136,28 @@ async def test_digest_now_in_the_channel_or_privately_weekly_and_on_a_topic(worl
     embed = (topical.followups or [topical.response])[0].embeds[0]
     assert story_titles(embed) == ["Coastal flooding after overnight storm surge"]
     assert_never_pings(world.env)
+
+
+async def test_digest_now_takes_a_past_window_or_a_named_week(world, desk):
+    today = datetime.now(UTC).date()
+    past = await world.member.slash(
+        world.general,
+        "digest now",
+        since=(today - timedelta(days=13)).isoformat(),
+        until=(today - timedelta(days=7)).isoformat(),
+    )
+    embed = (past.followups or [past.response])[0].embeds[0]
+    assert "Volcano erupts near Grindavik" in story_titles(embed)
+    assert "Immigration agency sends 700 agents to Minneapolis" not in story_titles(embed)  # this week's
+    named = (today - timedelta(days=10)).isoformat()
+    week = await world.member.slash(world.general, "digest now", since=f"week of {named}")
+    embed = (week.followups or [week.response])[0].embeds[0]
+    monday = date.fromisoformat(named) - timedelta(days=date.fromisoformat(named).weekday())
+    assert f"{monday:%Y-%m-%d}" in embed.title or f"{monday:%d %b}".lstrip("0") in embed.title, embed.title
+    assert story_titles(embed)  # that week's coverage, not "No stories in this period"
+    wrong = await world.member.slash(world.general, "digest now", since="2026-11-10", until="2026-11-01")
+    assert wrong.ephemeral and "since is after until" in wrong.response.content
+    simcord.assert_error(world.env, BadQuery)
 
 
 @pytest.mark.parametrize(

@@ -133,5 +133,36 @@ async def test_pages_expire_after_ten_minutes(world):
     await world.env.advance_time(601)
     buttons = [c for row in result.response.components for c in row["components"]]
     assert buttons and all(b["disabled"] for b in buttons)
+    # the page says why its buttons went grey
+    assert result.response.embeds[0].footer.text.endswith("· Buttons expired — run /latest again")
+    assert result.response.embeds[0].footer.text.startswith("Page 1/")
     with pytest.raises(SetupError):
         await world.member.click(result.response, label="Next")
+
+
+BRIEFS = [
+    (
+        "The Pitt notched 25 nominations for the Emmys",
+        "The Pitt notched 25 nominations for the Emmys. The hospital drama leads every other series this year.",
+        0,
+    ),
+    (
+        "Spielberg returns to science fiction",
+        "Feb. 8, 2026, 6:51 p.m. ET Steven Spielberg is making a new film about visitors from space. "
+        "Shooting starts in the summer.",
+        0,
+    ),
+]
+
+
+async def test_snippets_skip_the_dateline_and_never_repeat_the_title(world, desk, feeds):
+    briefs = feeds.new("briefs", "Briefs", BRIEFS)
+    desk.feeds.add(briefs.url, "Briefs")
+    desk.indexing.ingest()
+    latest = await world.member.slash(world.general, "latest", source="Briefs", count=5)
+    found = await world.member.slash(world.general, "search", query="Pitt nominations Emmys hospital drama")
+    for description in (latest.response.embeds[0].description, found.response.embeds[0].description):
+        assert description.count("The Pitt notched 25 nominations") == 1  # the title, not again as its snippet
+        assert "The hospital drama leads every other series" in description
+    shown = latest.response.embeds[0].description
+    assert "> Steven Spielberg is making a new film" in shown and "p.m. ET" not in shown
