@@ -23,7 +23,7 @@ from index.config import Config
 from index.service import Newsdesk, install_redaction
 
 from . import errors, exts
-from .checks import Cooldowns, HeavyGate
+from .checks import Cooldowns, HeavyGate, mark_server
 from .views import dynamic_items
 
 log = logging.getLogger("bot")
@@ -48,10 +48,14 @@ EXTENSIONS = walk_extensions()
 __all__ = ["create_bot", "run_bot", "NewsdeskBot", "ShardedNewsdeskBot", "EXTENSIONS", "walk_extensions"]
 
 
-def intents() -> discord.Intents:
-    """Default intents only. Mentions of the bot and DMs carry their content without the privileged
-    message_content intent, and that is all the mention/DM handler reads."""
-    return discord.Intents.default()
+def intents(members: bool = False) -> discord.Intents:
+    """Default intents. Mentions of the bot and DMs carry their content without the privileged
+    message_content intent, and that is all the mention/DM handler reads. ``members`` (privileged,
+    enabled in the developer portal first) lets the bot hear members leave at once; without it,
+    membership is asked before each DM delivery."""
+    chosen = discord.Intents.default()
+    chosen.members = members
+    return chosen
 
 
 if TYPE_CHECKING:  # for the type checker the mixin is a Bot (it is only ever mixed into one)
@@ -72,9 +76,10 @@ class _NewsdeskMixin(_BotBase):
         self.poll_enabled = poll
         self._owns_desk = owns_desk
         self.cooldowns = Cooldowns()
-        self.heavy = HeavyGate(config.discord.max_concurrent_heavy)
+        self.heavy = HeavyGate(config.discord.max_concurrent_heavy, per_server=config.discord.max_heavy_per_server)
         self.synced_commands: list[discord.app_commands.AppCommand] = []
         self.tree.error(errors.on_app_command_error)
+        self.tree.interaction_check = _mark_server  # type: ignore[method-assign]  # each server's share
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -125,6 +130,12 @@ class ShardedNewsdeskBot(_NewsdeskMixin, commands.AutoShardedBot):
     pass
 
 
+async def _mark_server(interaction: discord.Interaction) -> bool:
+    """Before every slash command: its heavy calls count against its server's share of the gate."""
+    mark_server(interaction.guild_id, interaction.user.id)
+    return True
+
+
 def _warm_up(desk: Newsdesk) -> None:
     """Load the date parser's data once, so validating /ask options before deferring stays instant."""
     try:
@@ -141,7 +152,8 @@ def create_bot(config: Config, desk: Newsdesk | None = None, *, poll: bool | Non
     poll = config.discord.poll if poll is None else poll
     options: dict[str, Any] = dict(
         command_prefix=commands.when_mentioned,  # never used: on_message does not process commands
-        intents=intents(),
+        intents=intents(config.discord.members_intent),
+        chunk_guilds_at_startup=False,  # the members intent is for leave events, not a member list
         allowed_mentions=discord.AllowedMentions.none(),
         help_command=None,
     )

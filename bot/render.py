@@ -433,8 +433,9 @@ def feeds_embed(feeds: list[Feed], title: str = "Feeds") -> discord.Embed:
 def status_embed(stats: dict) -> discord.Embed:
     """Health at a glance. Only counts, the model name and feed errors: never paths, URLs with secrets or tokens."""
     embed = discord.Embed(title="Newsdesk status", colour=COLOUR)
-    size = stats.get("archive_bytes") or 0
-    embed.add_field(name="Archive", value=f"{stats.get('articles', 0)} articles · {_bytes(size)}", inline=True)
+    size = stats.get("archive_bytes")  # absent in a server's own view: the file holds every server's
+    archive = f"{stats.get('articles', 0)} articles" + (f" · {_bytes(size)}" if size is not None else "")
+    embed.add_field(name="Archive", value=archive, inline=True)
     embed.add_field(
         name="Passages", value=f"{stats.get('passages', 0)} ({stats.get('embedded_passages', 0)} embedded)", inline=True
     )

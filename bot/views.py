@@ -20,7 +20,7 @@ from index.errors import NotFound
 from index.models import Hit
 
 from . import errors, render
-from .checks import bot_of, reader_scope
+from .checks import bot_of, mark_server, reader_scope
 from .replies import NONE, private
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class MoreLikeButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:mo
         bot = bot_of(interaction)
         scope = _scope(interaction)
         article = await bot.call(bot.desk.reading.article, self.article_id, scope)
+        mark_server(interaction.guild_id, interaction.user.id)
         async with bot.heavy.slot():
             result = await bot.call(
                 bot.desk.retriever.search, article.title or article.text[:200], limit=PER_PAGE + 1, scope=scope

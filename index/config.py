@@ -39,6 +39,9 @@ class FeedsConfig:
     fetch_full_text: str = "auto"  # auto | always | never
     poll_interval_minutes: float = 30.0
     max_backoff_minutes: float = 720.0
+    max_feeds_per_server: int = 500  # 0 = no limit
+    max_feeds_per_import: int = 200  # outlines in one OPML import; 0 = no limit
+    import_check_seconds: float = 30.0  # an import checks its URLs (DNS) within this, then refuses the rest
     # one feed's share of a poll: its time, and the new entries and linked pages it may take
     # (the rest wait for the next poll); a feed past its time is recorded as failing
     feed_budget_seconds: float = 300.0
@@ -112,7 +115,11 @@ class DiscordConfig:
     ask_cooldown_seconds: float = 10.0
     search_cooldown_seconds: float = 3.0
     max_concurrent_heavy: int = 4
+    max_heavy_per_server: int = 0  # of those, one server's at once (0 = half, at least one)
     poll: bool = True
+    members_intent: bool = False  # privileged: drop a leaving member's DM follows at once
+    import_cooldown_seconds: float = 120.0  # per server: one OPML import per this
+    reindex_cooldown_seconds: float = 600.0  # per server: one /reindex per this
 
 
 @dataclass(frozen=True)

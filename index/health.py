@@ -8,6 +8,7 @@ from .errors import IndexUnavailable
 from .ingest.service import IndexingService
 from .models import GLOBAL, DoctorReport, Scope
 from .parts import Parts
+from .serverstatus import scoped_status
 from .vectors.chroma import VectorStore
 
 
@@ -27,6 +28,8 @@ class HealthService:
     def status(self, scope: Scope = GLOBAL) -> dict:
         stats = self.stats()
         feeds = self.archive.list_feeds(scope)
+        if scope.scoped:  # this server's share of the archive, not the whole archive's counts
+            return scoped_status(stats, self.archive, feeds, scope, self.indexing.last_poll)
         stats["failing_feeds"] = [
             {"url": f.url, "name": f.display_name, "error": f.last_error} for f in feeds if f.status == "error"
         ]

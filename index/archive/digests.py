@@ -17,6 +17,7 @@ from typing import Any
 from ..models import GLOBAL, Article, DigestSchedule, Scope
 from ..text.words import is_content_word, word_list
 from .db import Database
+from .passages import terms_within
 from .pg_migrations import FTS_CONFIG
 from .pg_search import RANK_WEIGHTS
 from .rows import article_from_row
@@ -52,6 +53,13 @@ def all_words(topic: str) -> list[str]:
     words = word_list(topic)
     terms = [w for w in words if is_content_word(w)] or [w for w in words if w]
     return list(dict.fromkeys(terms))[:16]
+
+
+TOPIC_POSTINGS = 50_000  # passages of a topic's rarest word a timeline reads at most (SQLite)
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
 
 
 def all_words_query(topic: str) -> list[str]:
@@ -223,45 +231,109 @@ class DigestStore(Database):
         *,
         scope: Scope = GLOBAL,
         fetched_until: str | None = None,
+        max_postings: int = TOPIC_POSTINGS,
     ) -> list[tuple[int, float, str, float]]:
         """(article_id, published_ts, outlet, score) of every article in scope published in [since,
         until] (and archived by ``fetched_until``) whose passages hold every content word of the
         topic (FTS5, porter stems: "eruptions" matches "eruption"), oldest first; score is the best
-        passage's BM25 for the topic's words (higher is better). PostgreSQL: the same articles from
-        ``passages.fts`` (english stems; :data:`PG_TOPIC_MATCHES`), scored by ts_rank."""
+        passage's BM25 for the topic's words (higher is better). SQLite reads about
+        ``max_postings`` postings at most (:meth:`_topic_matches`): a word more common than that
+        is left out of the match, and a topic of only such words counts its newest matches.
+        PostgreSQL: the same articles from ``passages.fts`` (english stems; :data:`PG_TOPIC_MATCHES`),
+        scored by ts_rank."""
         if self.backend == "postgresql":
             return self._topic_articles_postgres(topic, since_ts, until_ts, scope, fetched_until)
-        terms = all_words_query(topic)
-        if not terms:
+        words = all_words(topic)
+        if not words:
             return []
-        matched = " INTERSECT ".join(
-            "SELECT p.article_id FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid "
-            "WHERE passages_fts MATCH ?"
-            for _ in terms
-        )
-        where, params = filter_clauses("a", "a.id", since_ts, until_ts, None, scope)
+        try:
+            return self._topic_matches(words, since_ts, until_ts, scope, fetched_until, max_postings)
+        except sqlite3.OperationalError:
+            return []
+
+    def _topic_matches(
+        self,
+        words: list[str],
+        since_ts: float | None,
+        until_ts: float | None,
+        scope: Scope,
+        fetched_until: str | None,
+        max_postings: int,
+    ) -> list[tuple[int, float, str, float]]:
+        """SQLite: the articles holding every word, reading at most about ``max_postings``
+        postings in all (as the keyword search does): the words are counted (each count stops at
+        the budget), the rarest ones whose postings fit the budget must all match and a word more
+        common than that is left out (like "said", it narrows nothing); when not even the rarest
+        fits, its newest ``max_postings`` passages are read. The matches are narrowed to the
+        caller's scope and dates before their rows are read, and scored by one bounded BM25 pass."""
+        counts = {  # each word's passages, counted up to the budget (a bounded read)
+            w: self.db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+                [_quoted(w), max_postings + 1],
+            ).fetchone()[0]
+            for w in words
+        }
+        if not all(counts.values()):
+            return []  # a word no passage holds: nothing holds them all
+        kept = terms_within(counts, max_postings) or [min(words, key=lambda w: counts[w])]
+        matched: set[int] | None = None
+        for word in kept:
+            found = set(self._article_ids(self._newest_postings(_quoted(word), max_postings)))
+            matched = found if matched is None else matched & found
+        articles = self._in_scope(sorted(matched or ()), since_ts, until_ts, scope, fetched_until)
+        scores: dict[int, float] = {}
+        query = " OR ".join(_quoted(w) for w in kept)
+        scored = self.db.execute(  # bm25() cannot sit under an aggregate: best passage per article here
+            """SELECT p.article_id, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts
+               JOIN passages p ON p.rowid = passages_fts.rowid
+               WHERE passages_fts MATCH ? ORDER BY passages_fts.rowid DESC LIMIT ?""",
+            [query, max_postings],
+        ).fetchall()
+        for article_id, score in scored:
+            if article_id in articles:
+                scores[article_id] = max(score, scores.get(article_id, score))
+        rows = sorted((published_ts, a) for a, (published_ts, _) in articles.items())
+        return [(a, ts, articles[a][1], float(scores.get(a, 0.0))) for ts, a in rows]
+
+    def _newest_postings(self, match: str, limit: int) -> list[int]:
+        """Rowids of the newest ``limit`` passages matching ``match`` (a bounded read)."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rowid DESC LIMIT ?", [match, limit]
+            ).fetchall()
+        ]
+
+    def _article_ids(self, passage_rowids: list[int]) -> list[int]:
+        out: list[int] = []
+        for chunk, marks in in_chunks(passage_rowids):
+            out += [r[0] for r in self.db.execute(f"SELECT article_id FROM passages WHERE rowid IN ({marks})", chunk)]
+        return out
+
+    def _in_scope(
+        self,
+        article_ids: list[int],
+        since_ts: float | None,
+        until_ts: float | None,
+        scope: Scope,
+        fetched_until: str | None,
+    ) -> dict[int, tuple[float, str]]:
+        """Of these articles, those in scope, dated within [since, until] and archived by
+        ``fetched_until``: id -> (published_ts, outlet)."""
+        where, params = filter_clauses("a", "a.id", since_ts, until_ts, None, scope, correlated=True)
         where.insert(0, "a.published_ts IS NOT NULL")
         if fetched_until is not None:
             where.append("a.fetched_at <= ?")
             params.append(fetched_until)
-        sql = f"""WITH matched AS ({matched})
-                  SELECT a.id, a.published_ts, coalesce(a.outlet, '')
-                  FROM articles a JOIN matched m ON m.article_id = a.id
-                  WHERE {" AND ".join(where)} ORDER BY a.published_ts, a.id"""
-        try:
-            found = self.db.execute(sql, [*terms, *params]).fetchall()
-            scores: dict[int, float] = {}
-            if found:  # bm25() cannot sit under an aggregate: best passage per article here
-                for article_id, score in self.db.execute(
-                    """SELECT p.article_id, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts
-                       JOIN passages p ON p.rowid = passages_fts.rowid WHERE passages_fts MATCH ?""",
-                    [" OR ".join(terms)],
-                ):
-                    scores[article_id] = max(score, scores.get(article_id, score))
-        except sqlite3.OperationalError:
-            return []
-        rows = [(r[0], r[1], r[2], scores.get(r[0], 0.0)) for r in found]
-        return [(int(r[0]), float(r[1]), str(r[2]), float(r[3])) for r in rows]
+        out: dict[int, tuple[float, str]] = {}
+        for chunk, marks in in_chunks(article_ids):
+            for article_id, published_ts, outlet in self.db.execute(
+                f"""SELECT a.id, a.published_ts, coalesce(a.outlet, '') FROM articles a
+                    WHERE a.id IN ({marks}) AND {" AND ".join(where)}""",
+                [*chunk, *params],
+            ).fetchall():
+                out[int(article_id)] = (float(published_ts), str(outlet))
+        return out
 
     def _topic_articles_postgres(
         self, topic: str, since_ts: float | None, until_ts: float | None, scope: Scope, fetched_until: str | None

@@ -9,7 +9,10 @@ from ..models import GLOBAL, Feed, Scope
 from .passages import PassageStore
 from .rows import feed_from_row
 from .scope import scope_clause
+from .serialise import serialise_writers
 from .sql import insert_row, now_iso, update_row
+
+_SEEN_FEEDS = "(SELECT id FROM feeds WHERE guild_id IS NULL OR guild_id = ?)"  # a server's and the global feeds
 
 
 class FeedStore(PassageStore):
@@ -24,12 +27,37 @@ class FeedStore(PassageStore):
         channel_id: int | None = None,
         added_by: int | None = None,
     ) -> tuple[Feed, bool]:
-        """Add a feed; returns (feed, created). An existing URL is returned unchanged."""
-        existing = self.find_feed(url)
+        """Subscribe a server (``guild_id``; None: the global configuration) to a feed; returns
+        (feed, created). Each server has its own row for a URL, so its name, channel and delivery
+        settings stay its own, and another server following the same URL neither blocks nor sees
+        it; a URL is fetched once for every row (:meth:`share_feed_state`). A URL this server
+        already follows is returned unchanged. A new row starts with what the URL's other rows
+        already carry, as backlog (never auto-posted). A URL the global configuration follows is
+        every server's already: it is returned unchanged too."""
+        added = self.add_server_feed(url, name, guild_id, channel_id, added_by)
+        assert added is not None  # no limit given
+        return added
+
+    def add_server_feed(
+        self,
+        url: str,
+        name: str = "",
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        added_by: int | None = None,
+        max_per_server: int = 0,
+    ) -> tuple[Feed, bool] | None:
+        """:meth:`add_feed`, or None when the server already follows ``max_per_server`` feeds (0:
+        no limit), counted in the write transaction so two processes cannot both pass it."""
+        existing = self._own_feed_row(url, guild_id) or (self._own_feed_row(url, None) if guild_id else None)
         if existing:
             return existing, False
         with self.transaction():
-            insert_row(
+            if guild_id is not None and max_per_server:
+                serialise_writers(self, "feeds", guild_id)
+                if self.count_server_feeds(guild_id) >= max_per_server:
+                    return None
+            feed_id = insert_row(
                 self.db,
                 "feeds",
                 {
@@ -44,20 +72,99 @@ class FeedStore(PassageStore):
                     "posting_since": time.time(),
                 },
             )
-        return self.get_feed(url), True
+            sibling = self._fetched_sibling(url, feed_id)
+            if sibling is not None:
+                self._copy_feed_state(sibling, feed_id)
+        return self.get_feed(feed_id), True
 
-    def find_feed(self, url_or_id: str | int) -> Feed | None:
+    def count_server_feeds(self, guild_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM feeds WHERE guild_id = ?", [guild_id]).fetchone()[0]
+
+    def _own_feed_row(self, url: str, guild_id: int | None) -> Feed | None:
+        row = self.db.execute(
+            "SELECT id FROM feeds WHERE url = ? AND coalesce(guild_id, 0) = ?", [url, guild_id or 0]
+        ).fetchone()
+        return self.get_feed(row[0]) if row else None
+
+    def _fetched_sibling(self, url: str, feed_id: int) -> int | None:
+        """Another row of the same URL that was fetched successfully (the freshest), or None."""
+        row = self.db.execute(
+            """SELECT id FROM feeds WHERE url = ? AND id != ? AND first_ok_at IS NOT NULL
+               ORDER BY last_ok_at DESC, id LIMIT 1""",
+            [url, feed_id],
+        ).fetchone()
+        return row[0] if row else None
+
+    # fetch state one fetch of a URL gives every row of that URL
+    _SHARED_STATE = (
+        "title",
+        "site_url",
+        "status",
+        "last_fetch_at",
+        "last_ok_at",
+        "last_error",
+        "warning",
+        "etag",
+        "last_modified",
+        "failures",
+        "next_poll_at",
+    )
+
+    def _copy_feed_state(self, source_id: int, target_id: int) -> None:
+        """Give ``target_id`` the fetch state and the articles of ``source_id`` (same URL); what
+        the target did not carry before its first successful fetch is backlog."""
+        columns = self._SHARED_STATE
+        row = self.db.execute(f"SELECT {', '.join(columns)} FROM feeds WHERE id = ?", [source_id]).fetchone()
+        if row is None:
+            return
+        update_row(self.db, "feeds", target_id, dict(zip(columns, row, strict=True)))
+        self.db.execute(
+            """INSERT OR IGNORE INTO article_feeds (article_id, feed_id, first_seen_at)
+               SELECT article_id, ?, ? FROM article_feeds WHERE feed_id = ? ORDER BY rowid""",
+            [target_id, now_iso(), source_id],
+        )
+        if row[columns.index("last_ok_at")] is not None:
+            self.db.execute(
+                """UPDATE feeds SET first_ok_at = ?, first_ok_seq =
+                       (SELECT coalesce(max(af.rowid), 0) FROM article_feeds af WHERE af.feed_id = ?)
+                   WHERE id = ? AND first_ok_at IS NULL""",
+                [time.time(), target_id, target_id],
+            )
+
+    def share_feed_state(self, feed_id: int) -> int:
+        """After a fetch of ``feed_id``: every other row of its URL (another server's subscription,
+        or the global one) gets the same fetch state and articles, so a URL is fetched once however
+        many servers follow it. Returns the rows updated."""
+        with self.transaction():
+            siblings = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT s.id FROM feeds s JOIN feeds f ON f.url = s.url WHERE f.id = ? AND s.id != ?",
+                    [feed_id, feed_id],
+                ).fetchall()
+            ]
+            for sibling in siblings:
+                self._copy_feed_state(feed_id, sibling)
+        return len(siblings)
+
+    def find_feed(self, url_or_id: str | int, scope: Scope = GLOBAL) -> Feed | None:
+        """A feed by id, URL or name. A scoped caller finds only its server's rows and the global
+        ones (its own first), with the same None for another server's row as for no row at all."""
         key = str(url_or_id).strip()
-        if key.isdigit():
-            rows = list(self.db.query("SELECT * FROM feeds WHERE id = ?", [int(key)]))
-        else:
-            rows = list(self.db.query("SELECT * FROM feeds WHERE url = ? OR lower(name) = lower(?)", [key, key]))
+        params: list = [int(key)] if key.isdigit() else [key, key]
+        where = "id = ?" if key.isdigit() else "(url = ? OR lower(name) = lower(?))"
+        if scope.scoped:
+            where += " AND (guild_id IS NULL OR guild_id = ?)"
+            params.append(scope.guild_id)
+        # the caller's own row before the global one; unscoped, the global row before servers' rows
+        order = "guild_id IS NULL, id" if scope.scoped else "guild_id IS NOT NULL, id"
+        rows = list(self.db.query(f"SELECT * FROM feeds WHERE {where} ORDER BY {order} LIMIT 1", params))
         return feed_from_row(rows[0], self._article_count(rows[0]["id"])) if rows else None
 
-    def get_feed(self, url_or_id: str | int) -> Feed:
-        feed = self.find_feed(url_or_id)
+    def get_feed(self, url_or_id: str | int, scope: Scope = GLOBAL) -> Feed:
+        feed = self.find_feed(url_or_id, scope)
         if feed is None:
-            raise NotFound(f"no feed {url_or_id!r}")
+            raise NotFound(f"no feed {url_or_id!r}" + (" in this server" if scope.scoped else ""))
         return feed
 
     def _article_count(self, feed_id: int) -> int:
@@ -138,7 +245,10 @@ class FeedStore(PassageStore):
     def outlets(self, scope: Scope = GLOBAL) -> list[dict]:
         where, params = "", []
         if scope.scoped:
-            where, params = "WHERE " + scope_clause("a.id"), [scope.guild_id]
+            # an outlet name is the title of the feed that archived the article first: when that
+            # feed is another server's, an article a global feed also carries would name it here
+            where = "WHERE " + scope_clause("a.id") + " AND (a.feed_id IS NULL OR a.feed_id IN " + _SEEN_FEEDS + ")"
+            params = [scope.guild_id, scope.guild_id]
         rows = self.db.execute(
             f"""SELECT a.outlet, count(*), max(a.published_ts), max(a.fetched_at) FROM articles a {where}
                 GROUP BY a.outlet ORDER BY count(*) DESC""",

@@ -128,6 +128,19 @@ class FollowStore(Database):
             self.db.execute("DELETE FROM follow_alerts WHERE follow_id = ?", [follow_id])
             return removed
 
+    def remove_server_follows(self, guild_id: int, user_id: int | None = None) -> int:
+        """Follows that see a server's scope, and their alerts: a member's DM follows made there
+        (``user_id``: the member left), or every follow of the server (the bot was removed)."""
+        where, params = "guild_id = ?", [guild_id]
+        if user_id is not None:
+            where, params = "guild_id = ? AND channel_id IS NULL AND user_id = ?", [guild_id, user_id]
+        with self.transaction():
+            ids = [r[0] for r in self.db.execute(f"SELECT id FROM follows WHERE {where}", params).fetchall()]
+            for follow_id in ids:
+                self.db.execute("DELETE FROM follows WHERE id = ?", [follow_id])
+                self.db.execute("DELETE FROM follow_alerts WHERE follow_id = ?", [follow_id])
+        return len(ids)
+
     def pause_follows(self, user_id: int, reason: str) -> int:
         """A member's DMs cannot be delivered: pause their DM follows (resumed by them, never retried)."""
         with self.transaction():

@@ -358,3 +358,15 @@ def m011_delivery_outbox(db: sqlite_utils.Database):
         columns = {c.name for c in db.table("delivery_limits").columns}
         if "summarise_over" not in columns:
             db.execute("ALTER TABLE delivery_limits ADD COLUMN summarise_over INTEGER")
+
+
+@migration
+def m012_feed_per_server(db: sqlite_utils.Database):
+    """A feed row per (URL, server): each server subscribes to a URL on its own row (its name,
+    channel and delivery settings), instead of the first server to add a URL owning it for all.
+    The URL alone is no longer unique; (URL, server) is, with the global row as server 0. Existing
+    rows already satisfy it (URLs were unique), so no data moves."""
+    with _immediate(db):
+        db.execute("DROP INDEX IF EXISTS idx_feeds_url")
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS feeds_url_guild ON feeds (url, coalesce(guild_id, 0))")
+        db.execute("CREATE INDEX IF NOT EXISTS feeds_url ON feeds (url)")

@@ -212,6 +212,11 @@ POSTGRES: dict[str, list[str]] = {
         "CREATE INDEX IF NOT EXISTS delivery_outbox_state ON delivery_outbox (state, next_try_at)",
         "ALTER TABLE delivery_limits ADD COLUMN IF NOT EXISTS summarise_over BIGINT",
     ],
+    "m012_feed_per_server": [
+        "DROP INDEX IF EXISTS idx_feeds_url",
+        "CREATE UNIQUE INDEX IF NOT EXISTS feeds_url_guild ON feeds (url, (coalesce(guild_id, 0)))",
+        "CREATE INDEX IF NOT EXISTS feeds_url ON feeds (url)",
+    ],
 }
 
 

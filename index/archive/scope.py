@@ -62,6 +62,16 @@ class ScopeQueries(Database):
     def article_visible(self, article_id: int, guild_id: int | None) -> bool:
         return self.db.execute("SELECT " + scope_clause("?"), [article_id, guild_id]).fetchone()[0] == 1
 
+    def scoped_counts(self, guild_id: int | None) -> dict[str, int]:
+        """The articles and passages a server sees (its feeds plus the global ones)."""
+        row = self.db.execute(
+            f"""SELECT (SELECT count(*) FROM articles a WHERE {scope_clause("a.id")}),
+                       count(*), coalesce(sum(CASE WHEN p.embedded = 1 THEN 1 ELSE 0 END), 0)
+                FROM passages p WHERE {scope_clause("p.article_id")}""",
+            [guild_id, guild_id],
+        ).fetchone()
+        return {"articles": int(row[0]), "passages": int(row[1]), "embedded_passages": int(row[2])}
+
     def scope_signature(self) -> tuple:
         """Changes whenever which feeds carry which articles, or which server owns a feed, may have
         changed (a cheap key for caching per-server visibility)."""

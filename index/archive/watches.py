@@ -141,6 +141,19 @@ class WatchStore(Database):
             self.db.execute("DELETE FROM watch_notices WHERE watch_id = ?", [watch_id])
             return cur.rowcount == 1
 
+    def remove_server_watches(self, guild_id: int, user_id: int | None = None) -> int:
+        """Watches of a server, and their notices: a member's DM watches made there (``user_id``:
+        the member left), or every watch of the server (the bot was removed)."""
+        where, params = "guild_id = ?", [guild_id]
+        if user_id is not None:
+            where, params = "guild_id = ? AND channel_id IS NULL AND user_id = ?", [guild_id, user_id]
+        with self.transaction():
+            ids = [r[0] for r in self.db.execute(f"SELECT id FROM watches WHERE {where}", params).fetchall()]
+            for watch_id in ids:
+                self.db.execute("DELETE FROM watches WHERE id = ?", [watch_id])
+                self.db.execute("DELETE FROM watch_notices WHERE watch_id = ?", [watch_id])
+        return len(ids)
+
     def watches_due(self, ready: tuple[int, int], delivered: bool | None) -> list[Watch]:
         """Watches not yet checked against the coverage up to ``ready`` (article id, update id);
         ``delivered`` True: those with a Discord destination (a channel or a member), False: the

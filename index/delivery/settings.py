@@ -14,6 +14,7 @@ from ..search.service import ReadingService
 from . import filters as delivery_filters
 from . import templates as post_templates
 from .limits import make_limits
+from .why import delivery_rows_in_scope
 
 MAX_BACKFILL = 50  # existing articles a new feed may post at most
 UPDATE_MODES = ("ignore", "edit", "repost")  # what a re-published, changed article does to its post
@@ -255,8 +256,8 @@ class FeedSettingsService:
         """For one article: per channel it could go to, whether it was posted (message id) or what
         held it back (filter, limit, backlog, error), from the delivery log."""
         article = self.reading.article(url_or_id, scope)
-        rows = {r["channel_id"]: r for r in self.archive.article_deliveries(article.id)}
         feeds = {f.id: f for f in self.archive.list_feeds(scope)}
+        rows = delivery_rows_in_scope(self.archive.article_deliveries(article.id), feeds, scope)
         out = []
         for feed_id in self.archive.article_feed_ids(article.id):
             feed = feeds.get(feed_id)

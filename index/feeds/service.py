@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 
 from ..delivery.discovery import FoundFeed, discover
-from ..errors import IndexUnavailable, NewsdeskError, NotFound, PermissionDenied, UrlRefused
+from ..errors import IndexUnavailable, LimitReached, NewsdeskError, PermissionDenied
 from ..models import GLOBAL, Feed, IngestReport, Scope
 from ..parts import Parts
 from .fetch import Fetcher
+from .imports import feeds_limit_text, import_outlines
 from .netguard import check_url
 from .opml import OpmlOutline, parse_opml, render_opml
 
@@ -33,7 +34,11 @@ class FeedsService:
     ) -> tuple[Feed, bool]:
         url = (url or "").strip()
         check_url(url, self.config.feeds.allow_private_networks)
-        return self.archive.add_feed(url, name.strip(), guild_id, channel_id, added_by)
+        per_server = self.config.feeds.max_feeds_per_server if guild_id is not None else 0
+        added = self.archive.add_server_feed(url, name.strip(), guild_id, channel_id, added_by, per_server)
+        if added is None:
+            raise LimitReached(feeds_limit_text(per_server))
+        return added
 
     def discover(self, url: str) -> list[FoundFeed]:
         """The feeds behind a URL: itself when it is a feed, a YouTube channel's, subreddit's or
@@ -45,10 +50,8 @@ class FeedsService:
             return discover(url, fetcher)
 
     def find(self, url_or_id: str | int, scope: Scope = GLOBAL, manage: bool = False) -> Feed:
-        feed = self.archive.get_feed(url_or_id)
+        feed = self.archive.get_feed(url_or_id, scope)  # another server's row: the same NotFound as none
         if scope.scoped:
-            if feed.guild_id not in (None, scope.guild_id):
-                raise NotFound(f"no feed {url_or_id!r} in this server")
             if manage and feed.guild_id != scope.guild_id:
                 raise PermissionDenied("that feed is global; only a bot owner can change it")
         return feed
@@ -63,20 +66,8 @@ class FeedsService:
         return feed, removed
 
     def import_opml(self, content: bytes, scope: Scope = GLOBAL, added_by: int | None = None) -> dict:
-        outlines = parse_opml(content)
-        added: list[Feed] = []
-        existing: list[Feed] = []
-        refused: dict[str, str] = {}
-        for outline in outlines:
-            try:
-                feed, created = self.add(
-                    outline.url, outline.name, guild_id=scope.guild_id if scope.scoped else None, added_by=added_by
-                )
-            except UrlRefused as exc:
-                refused[outline.url] = str(exc)
-                continue
-            (added if created else existing).append(feed)
-        return {"added": added, "existing": existing, "refused": refused}
+        guild_id = scope.guild_id if scope.scoped else None
+        return import_outlines(self.archive, parse_opml(content), self.config.feeds, guild_id, added_by)
 
     def read_opml(self, source: str) -> bytes:
         """The bytes of an OPML file (a path) or URL (fetched like a feed, within the same guards)."""

@@ -77,6 +77,18 @@ class Following:
         self.retriever = retriever
         self.threshold = threshold
 
+    # -- membership ------------------------------------------------------------
+    def forget_member(self, guild_id: int, user_id: int) -> int:
+        """A member left a server: their DM follows and DM watches made there go (they saw the
+        server's private feeds, which the member may no longer read). Returns how many."""
+        return self.archive.remove_server_follows(guild_id, user_id) + self.archive.remove_server_watches(
+            guild_id, user_id
+        )
+
+    def forget_server(self, guild_id: int) -> int:
+        """The bot was removed from a server: every follow and watch of it goes. Returns how many."""
+        return self.archive.remove_server_follows(guild_id) + self.archive.remove_server_watches(guild_id)
+
     # -- follows -------------------------------------------------------------
     def add(
         self,

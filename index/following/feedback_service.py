@@ -52,7 +52,7 @@ class FeedbackService:
         stored as a keyed hash. NotFound for an answer of another server or no longer on record."""
         record = self.archive.get_asked(int(answer_id))
         if record["guild_id"] != guild_id:
-            raise NotFound("that answer is not from this server")
+            raise NotFound("that answer is no longer on record")  # the same words as for no answer at all
         if vote not in (1, -1):
             raise BadQuery("a vote is up or down")
         voter = answer_feedback.voter_hash(self.archive.voter_key(), user_id)

@@ -97,7 +97,7 @@ class WatchesService:
             raise BadQuery(f"a watch is named by its number (not {str(watch_id)[:40]!r})")
         watch = self.archive.get_watch(int(key))
         if scope.scoped and watch.guild_id != scope.guild_id:
-            raise NotFound(f"no watch #{key} here")
+            raise NotFound(f"no watch #{key}")  # the same words as for no watch at all
         if scope.scoped and not admin and watch.created_by != user_id:
             raise PermissionDenied("that watch is someone else's (admins can remove any)")
         self.archive.remove_watch(watch.id)

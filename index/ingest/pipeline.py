@@ -41,6 +41,17 @@ Progress = Callable[..., None]
 WAIT = 0.5  # seconds the writer waits for a draft before embedding a part batch
 
 
+def one_per_url(feeds: list[Feed]) -> list[Feed]:
+    """The feeds with one row per URL (the first): the others get its result after the fetch."""
+    seen: set[str] = set()
+    out = []
+    for feed in feeds:
+        if feed.url not in seen:
+            seen.add(feed.url)
+            out.append(feed)
+    return out
+
+
 class Pipeline:
     def __init__(
         self,
@@ -97,6 +108,7 @@ class Pipeline:
     def run(self, feeds: list[Feed], full: bool = False) -> IngestReport:
         started = time.monotonic()
         report = IngestReport()
+        feeds = one_per_url(feeds)  # a URL several servers follow is fetched once, for all of them
         messages: queue.Queue = queue.Queue()  # Drafts as they are made, then each feed's FeedResult
         with (
             Fetcher(self.config.feeds) as fetcher,
@@ -131,6 +143,7 @@ class Pipeline:
                 self._record_feed(result, report)
                 if result.status != "error":
                     self.archive.mark_feed_first_ok(result.feed.id)  # what it carried so far is backlog
+                self.archive.share_feed_state(result.feed.id)  # the URL's other rows: same state and articles
                 self.progress(
                     "feed", feed=result.feed, status=result.status, error=result.error, articles=result.articles
                 )

@@ -28,7 +28,7 @@ def test_cooldowns(monkeypatch):
 
 
 async def test_heavy_gate_limits_and_refuses_when_the_queue_is_full():
-    gate = HeavyGate(2, queue_per_slot=2)
+    gate = HeavyGate(2, queue_per_slot=2, per_server=2)  # one server may use every slot here
     release = asyncio.Event()
 
     async def work():
@@ -44,6 +44,34 @@ async def test_heavy_gate_limits_and_refuses_when_the_queue_is_full():
     await asyncio.gather(*tasks)
     assert gate.running == 0 and gate.waiting == 0 and gate.peak == 2
     gate.check()
+
+
+async def test_one_server_fills_only_its_own_share_of_the_heavy_gate():
+    """Server A's members start every heavy call the gate admits: A runs its share (2 of 4 slots)
+    and queues its own part; then A is busy, server B is not, and B's call runs at once beside A's."""
+    gate = HeavyGate(4, queue_per_slot=2)
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    async def work(server: int, name: str):
+        async with gate.slot(server):
+            ran.append(name)
+            if server == 1:
+                await release.wait()
+
+    flood = []
+    while not gate.full_for(1) and len(flood) < 100:  # as the commands' guard admits them
+        flood.append(asyncio.create_task(work(1, f"a{len(flood)}")))
+        await asyncio.sleep(0)
+    assert len(flood) == 2 + 4 and gate.running == 2 and gate.waiting == 4
+    with pytest.raises(Busy):
+        gate.check(1)
+    gate.check(2)  # another server is not busy
+    await asyncio.wait_for(work(2, "b"), timeout=5)  # and runs while A's calls hold their slots
+    assert ran[-1] == "b" and gate.running == 2
+    release.set()
+    await asyncio.gather(*flood)
+    assert gate.running == 0 and gate.waiting == 0 and gate.peak == 3 and not gate._shares
 
 
 class FakeBot:

@@ -13,7 +13,7 @@ import simcord
 from support.archive import archived_urls
 from support.newsroom import NOW
 
-from index.errors import NotFound
+from index.errors import BadQuery, NotFound
 from index.models import Scope
 
 LINK = re.compile(r"\[([^\]]*)\]\((https?://[^)]+)\)")
@@ -196,3 +196,151 @@ async def test_an_admin_cannot_remove_or_reindex_the_other_servers_feeds(world, 
     gone = await b.admin.slash(b.channel, "feeds remove", feed=str(south_feed.id))
     assert "Removed **South Courier**" in gone.response.content
     assert desk.archive.find_feed(south.url) is None and desk.archive.find_feed(north.url) is not None
+
+
+def in_server(server: Server) -> Scope:
+    return Scope(server.guild.id, everything=False)
+
+
+async def test_a_url_another_server_follows_is_a_subscription_of_its_own_fetched_once(world, desk, feeds, two):
+    """Adding a URL another server added privately neither reveals that server's feed nor is refused:
+    this server gets its own subscription (its own name, channel and id), the URL is still fetched
+    once per poll, and removing it unsubscribes this server only."""
+    a, b, north, _, _ = two
+    first = await a.admin.slash(a.channel, "feeds add", url=north.url, channel=a.channel)
+    assert "Added" in first.response.content
+    feed_a = desk.feeds.find(north.url, in_server(a))
+
+    added = await b.admin.slash(b.channel, "feeds add", url=north.url, name="Northern news", channel=b.channel)
+    text = added.response.content
+    assert "Added **Northern news**" in text, text
+    assert "another server" not in text and f"id {feed_a.id}" not in text
+    feed_b = desk.feeds.find(north.url, in_server(b))
+    assert feed_b.id != feed_a.id and (feed_b.guild_id, feed_b.channel_id) == (b.guild.id, b.channel.id)
+    again_a = desk.feeds.find(north.url, in_server(a))
+    assert (again_a.id, again_a.name, again_a.channel_id) == (feed_a.id, "", a.channel.id)  # A's settings stay A's
+    assert feed_b.articles == feed_a.articles == len(north.items)
+    assert desk.archive.db.execute("SELECT count(DISTINCT url) FROM articles").fetchone()[0] == len(
+        desk.archive.db.execute("SELECT id FROM articles").fetchall()
+    )  # stored once
+    # B reads A's id as no feed at all: the same words as an id that does not exist
+    unknown = await b.admin.slash(b.channel, "feeds remove", feed="987654")
+    other = await b.admin.slash(b.channel, "feeds remove", feed=str(feed_a.id))
+    simcord.assert_error(world.env, NotFound)
+    assert other.response.content.replace(str(feed_a.id), "N") == unknown.response.content.replace("987654", "N")
+
+    # one poll reads the URL once for both servers, and a new story reaches both channels
+    path = north.path
+    north.add_item(
+        "Northport ferry timetable changes",
+        "Northport's ferry timetable changes next week with two more sailings to the harbour terminal.",
+        slug="timetable",
+    )
+    for feed in (feed_a, feed_b):
+        desk.archive.update_feed(feed.id, next_poll_at=0)
+    before = feeds.server.gets.get(path, 0)
+    report = desk.indexing.ingest(due_only=True)
+    assert feeds.server.gets.get(path, 0) == before + 1, report.to_dict()
+    assert desk.feeds.find(north.url, in_server(b)).articles == len(north.items)
+    assert desk.feeds.find(north.url, in_server(b)).last_ok_at == desk.feeds.find(north.url, in_server(a)).last_ok_at
+    await world.env.advance_time(world.bot.config.feeds.poll_interval_minutes * 60 + 1)
+    for channel in (a.channel, b.channel):
+        titles = [m.embeds[0].title for m in channel.history() if m.author.id == world.bot.user.id and m.embeds]
+        assert titles == ["Northport ferry timetable changes"], (channel, titles)
+
+    # B unsubscribes: A still follows, and the articles stay for A only
+    gone = await b.admin.slash(b.channel, "feeds remove", feed=str(feed_b.id))
+    assert "Removed" in gone.response.content and "0 articles left" in gone.response.content
+    assert desk.feeds.find(north.url, in_server(a)).id == feed_a.id
+    with pytest.raises(NotFound):
+        desk.feeds.find(north.url, in_server(b))
+    assert not any(
+        "Northport" in h.article.title for h in desk.retriever.search("Northport ferry", scope=in_server(b)).hits
+    )
+    # and when no server follows it any more, the feed and its articles are gone
+    await a.admin.slash(a.channel, "feeds remove", feed=str(feed_a.id))
+    assert desk.archive.find_feed(north.url) is None
+    assert not urls_of(north) & archived_urls(desk)
+
+
+async def poll_due(world, desk, *feeds_due) -> None:
+    """Make the feeds due and let the virtual clock reach the bot's next poll (and posting pass)."""
+    for feed in feeds_due:
+        desk.archive.update_feed(feed.id, next_poll_at=0)
+    await world.env.advance_time(world.bot.config.feeds.poll_interval_minutes * 60 + 1)
+
+
+async def test_another_servers_channel_filter_feed_title_and_counts_stay_its_own(world, desk, feeds, two):
+    """An article A's private feed archived first and a global feed also carries: B's /feeds why
+    shows neither A's channel nor A's filter text, B's /sources does not name A's feed (the
+    article's outlet) and source= refuses it, and B's /status counts what B sees."""
+    a, b, north, south, _ = two
+    await a.admin.slash(a.channel, "feeds add", url=north.url, channel=a.channel)
+    feed_a = desk.feeds.find(north.url, in_server(a))
+    await a.admin.slash(a.channel, "feeds filter add", feed=north.url, action="exclude", pattern="harbour lights")
+    await b.admin.slash(b.channel, "feeds add", url=south.url)
+    globe = feeds.new("globe", "Globe Wire")
+    desk.feeds.add(globe.url, "Globe Wire")  # global
+
+    story = (
+        "Lighthouse keepers vote to strike",
+        "The lighthouse keepers of the northern coast voted to strike over staffing at the harbour lights.",
+    )
+    link = north.add_item(*story, slug="keepers")
+    north.items[-1]["guid"] = "shared-keepers"
+    north.publish()
+    await poll_due(world, desk, feed_a)  # A's feed archives it first (its outlet), A's filter holds it back
+    assert desk.archive.article_deliveries(desk.reading.article(link).id)[0]["channel_id"] == a.channel.id
+    globe.add_item(*story, slug="keepers")
+    globe.items[-1]["guid"], globe.items[-1]["link"] = "shared-keepers", link
+    globe.publish()
+    desk.indexing.ingest(globe.url)
+    assert desk.reading.article(link, in_server(b)).outlet == "North Gazette"  # B sees it through the global feed
+
+    why = (await b.admin.slash(b.channel, "feeds why", article=link)).response.content
+    assert str(a.channel.id) not in why and "harbour lights" not in why.lower(), why
+    mine = (await a.admin.slash(a.channel, "feeds why", article=link)).response.content
+    assert str(a.channel.id) in mine and "harbour lights" in mine  # A still sees its own
+
+    sources = (await b.member.slash(b.channel, "sources")).response.embeds[0]
+    listed = " ".join([sources.description or ""] + [f.name + " " + f.value for f in sources.fields])
+    assert "North Gazette" not in listed and "South Courier" in listed, listed
+    with pytest.raises(BadQuery):
+        desk.reading.check_query("lighthouse keepers", source="North Gazette", scope=in_server(b))
+    desk.reading.check_query("lighthouse keepers", source="North Gazette", scope=in_server(a))  # A's own outlet
+
+    status = (await b.admin.slash(b.channel, "status")).response.embeds[0]
+    fields = {f.name: f.value for f in status.fields}
+    seen = desk.archive.scoped_counts(b.guild.id)
+    total = desk.archive.counts()
+    assert seen["articles"] < total["articles"]
+    assert fields["Archive"] == f"{seen['articles']} articles", fields
+    assert fields["Passages"].startswith(f"{seen['passages']} ") and fields["Feeds"] == str(
+        len(desk.archive.list_feeds(in_server(b)))
+    )
+
+
+async def test_one_servers_heavy_queue_never_makes_another_server_busy(world, desk, two):
+    """Server A's members have filled A's share of the heavy queue (the running bot's own gate):
+    A's next /search is told the bot is busy, while B's runs and answers."""
+    import asyncio
+
+    a, b, _, _, _ = two
+    gate = world.bot.heavy
+    release = asyncio.Event()
+
+    async def hold():
+        async with gate.slot(a.guild.id):
+            await release.wait()
+
+    held = [asyncio.create_task(hold()) for _ in range(gate.per_server + gate.max_waiting_per_server)]
+    await asyncio.sleep(0)
+    try:
+        busy = await a.member.slash(a.channel, "search", query="harbour ferry")
+        assert "busy" in busy.response.content
+        simcord.assert_error(world.env)
+        answered = await b.member.slash(b.channel, "search", query="harbour ferry")
+        assert "busy" not in (answered.response.content or "") and answered.response.embeds, answered.response
+    finally:
+        release.set()
+        await asyncio.gather(*held)

@@ -129,11 +129,14 @@ class FeedServer:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[int, bytes]] = {}
-        files = self.files
+        self.gets: dict[str, int] = {}  # GET requests per path (e.g. a URL several servers follow is read once)
+        files, gets = self.files, self.gets
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
-                status, body = files.get(self.path.split("?")[0], (404, b"not found"))
+                path = self.path.split("?")[0]
+                gets[path] = gets.get(path, 0) + 1
+                status, body = files.get(path, (404, b"not found"))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))

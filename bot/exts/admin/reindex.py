@@ -17,7 +17,7 @@ from index.service import redact
 
 from ... import errors, render
 from ...autocomplete import feed_autocomplete
-from ...checks import admin_only, interaction_admin_scope, is_owner
+from ...checks import admin_only, interaction_admin_scope, is_owner, record_server_use, server_cooldown_left
 from ...notices import notify_admins
 from ...progress import ProgressMessage
 from ...replies import NONE, private
@@ -83,6 +83,15 @@ class Reindex(commands.Cog):
 
         progress = ProgressMessage(edit, "Reindexing")
         try:
+            if feed:  # a feed it may not reindex is refused before the server's cooldown counts
+                await bot.call(bot.desk.feeds.find, feed, scope, True)
+            wait = server_cooldown_left(bot, "reindex", interaction)
+            if wait:
+                await progress.finish(
+                    f"⏳ This server reindexed recently: you can reindex again in {max(1, round(wait))} s."
+                )
+                return
+            record_server_use(bot, "reindex", interaction)
             async with bot.heavy.slot():
                 report = await progress.run(
                     bot.desk.indexing.reindex,

@@ -27,6 +27,7 @@ from ... import errors, render
 from ...checks import bot_of, is_admin, is_owner
 from ...delivery import payload_of, sender_of
 from ...loops import PeriodicCog
+from ...membership import may_dm
 from ...replies import private
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,11 @@ class Alerts(PeriodicCog):
             sent = 0
             targets: dict[tuple[str, int], Any] = {}
             closed: set[int] = set()  # members whose DMs failed in this pass
+            members: dict = {}  # (server, member) -> still a member, asked once per pass
             for batch in await bot.call(bot.desk.following.batches):
+                follow = batch.follow
+                if follow.kind == "dm" and not await may_dm(bot, follow.guild_id, follow.user_id, members):
+                    continue  # left the server (the follow is gone), or unknown now (stays queued)
                 sent += await self._deliver_batch(batch, targets, closed)
             self.sent += sent
             return sent

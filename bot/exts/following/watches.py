@@ -25,6 +25,7 @@ from ...checks import bot_of, guard, is_admin
 from ...delivery import payload_of, sender_of
 from ...errors import NotAdmin
 from ...loops import PeriodicCog
+from ...membership import may_dm
 from ...replies import private
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,8 @@ class Watches(PeriodicCog):
             payload = payload_of({"embed": change_embed(change)})
             channel_id = watch.channel_id or None
             user_id = None if channel_id else watch.user_id
+            if user_id is not None and not await may_dm(bot, watch.guild_id, user_id):
+                continue  # no longer a member of the server the watch sees (the watch is gone)
             queue = bot.desk.outbox.queue_watch
             if not await bot.call(queue, watch.id, change.fingerprint, payload, channel_id=channel_id, user_id=user_id):
                 continue

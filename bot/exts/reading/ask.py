@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ... import errors, render
-from ...checks import check_capacity, guard, reader_scope
+from ...checks import check_capacity, guard, mark_server, reader_scope
 from ...replies import NONE
 from ...views import answer_view
 from ..following import feedback
@@ -203,6 +203,7 @@ class Ask(commands.Cog):
 
     async def _answer_message(self, message: discord.Message, question: str, context: str | None) -> None:
         bot = self.bot
+        mark_server(message.guild.id if message.guild else None, message.author.id)
         check_capacity(bot, "ask", message.author.id)
         scope = reader_scope(bot, message.author.id, message.guild.id if message.guild else None)
         answer = await bot.heavy_call(bot.desk.reading.ask, question, scope=scope, context=context)

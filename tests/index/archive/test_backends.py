@@ -197,6 +197,73 @@ def test_feeds_add_find_list_update(archive):
     assert (got.status, got.failures, got.last_error, got.next_poll_at) == ("error", 3, "HTTP 500", T0 + 60.5)
 
 
+def test_a_url_is_a_row_per_server_and_one_fetch_serves_every_row(archive):
+    """Two servers following one URL: a row each (own name and channel), the same fetch state and
+    articles after one fetch, each row's backlog its own; a server never finds the other's row."""
+    url = "https://shared.example/feed.xml"
+    mine, created = archive.add_feed(url, name="Mine", guild_id=GUILD, channel_id=11)
+    theirs, created_theirs = archive.add_feed(url, name="Theirs", guild_id=1, channel_id=22)
+    assert created and created_theirs and mine.id != theirs.id
+    assert archive.add_feed(url, guild_id=GUILD) == (archive.get_feed(mine.id), False)
+    old = store(archive, "old", mine.id, T0)
+    archive.update_feed(mine.id, status="ok", last_ok_at="2026-05-28T00:00:00+00:00", etag='"v1"')
+    archive.mark_feed_first_ok(mine.id)
+    assert archive.share_feed_state(mine.id) == 1
+    got = archive.get_feed(theirs.id)
+    assert (got.name, got.channel_id, got.status, got.etag, got.articles) == ("Theirs", 22, "ok", '"v1"', 1)
+    new = store(archive, "new", mine.id, time.time())
+    archive.share_feed_state(mine.id)
+    pending = {(channel, article) for channel, _, article in archive.pending_posts()}
+    assert pending == {(11, new), (22, new)}  # the old article is backlog for both rows
+    # a third server joining later starts with what is archived, as backlog
+    late, _ = archive.add_feed(url, guild_id=2, channel_id=33)
+    assert archive.get_feed(late.id).articles == 2 and (33, old) not in {(c, a) for c, _, a in archive.pending_posts()}
+    # scoped lookups: by id or URL, only one's own row (the other server's is no feed at all)
+    assert archive.find_feed(url, Scope(GUILD, everything=False)).id == mine.id
+    assert archive.find_feed(theirs.id, Scope(GUILD, everything=False)) is None
+    with pytest.raises(NotFound, match="in this server"):
+        archive.get_feed(theirs.id, Scope(GUILD, everything=False))
+    # unsubscribing one server keeps the articles for the others
+    assert archive.remove_feed(mine.id) == 0 and archive.article_exists(old)
+    assert archive.remove_feed(theirs.id) == 0 and archive.remove_feed(late.id) == 2
+
+
+def test_an_archive_from_before_per_server_feeds_is_migrated_in_place(target):
+    """An archive whose feed URLs were unique (before m012) keeps its feeds, and afterwards a second
+    server can follow a URL the first one added."""
+    archive = Archive(target)
+    url = "https://old.example/feed.xml"
+    old, _ = archive.add_feed(url, name="Old", guild_id=GUILD, channel_id=5)
+    archive.db.execute("DROP INDEX feeds_url_guild")
+    archive.db.execute("DROP INDEX feeds_url")
+    archive.db.execute("CREATE UNIQUE INDEX idx_feeds_url ON feeds (url)")
+    archive.db.execute("DELETE FROM migrations WHERE name = 'm012_feed_per_server'")
+    with pytest.raises(Exception):  # noqa: B017 - the old schema: one row per URL
+        archive.db.execute("INSERT INTO feeds (url, guild_id) VALUES (?, ?)", [url, 1])
+    archive.close()
+    again = Archive(target)
+    try:
+        assert "m012_feed_per_server" in {r[0] for r in again.db.execute("SELECT name FROM migrations").fetchall()}
+        kept = again.get_feed(old.id)
+        assert (kept.url, kept.name, kept.guild_id, kept.channel_id) == (url, "Old", GUILD, 5)
+        theirs, created = again.add_feed(url, guild_id=1)
+        assert created and theirs.id != old.id
+        assert again.add_feed(url, guild_id=GUILD) == (again.get_feed(old.id), False)
+    finally:
+        again.close()
+
+
+def test_a_server_follows_at_most_its_limit_of_feeds(archive):
+    for i in range(3):
+        assert archive.add_server_feed(f"https://f{i}.example/feed.xml", guild_id=GUILD, max_per_server=3)
+    assert archive.add_server_feed("https://f9.example/feed.xml", guild_id=GUILD, max_per_server=3) is None
+    found = archive.add_server_feed("https://f0.example/feed.xml", guild_id=GUILD, max_per_server=3)
+    assert found is not None and found[1] is False  # one it has already
+    assert archive.add_server_feed("https://f9.example/feed.xml", guild_id=1, max_per_server=3)  # another server
+    assert archive.count_server_feeds(GUILD) == 3
+    assert len(archive.list_feeds(Scope(GUILD, everything=False))) == 3
+
+
 def test_first_ok_marks_what_the_feed_carried_then_once(archive):
     feed, _ = archive.add_feed("https://a.example/feed.xml")
     store(archive, "one", feed.id, T0)
@@ -413,6 +480,35 @@ def test_a_keyword_search_leaves_out_common_terms_past_its_postings_budget(tmp_p
     assert sorted(a for _, a, _ in budget) == sorted(a for _, a, _ in every[:2])  # the volcano passages alone
     assert archive.keyword_search("said", limit=50, since_ts=None, until_ts=None, max_postings=10) == []
     assert archive.postings_of(["said", "volcano"], 10) == {"said": 11, "volcano": 2}  # counting stops past the cap
+    archive.close()
+
+
+def test_a_topic_reads_a_bounded_number_of_postings_scope_first(tmp_path):
+    """On SQLite a timeline's topic match reads about ``max_postings`` postings at most: a word
+    more common than the budget is left out of the match (it narrows nothing), a topic of only such
+    words counts its newest matches, and another server's articles are never counted."""
+    archive = Archive(tmp_path / "archive.db")
+    mine, _ = archive.add_feed("https://mine.example/feed.xml", guild_id=GUILD)
+    theirs, _ = archive.add_feed("https://theirs.example/feed.xml", guild_id=1)
+    ids = {}
+    for i in range(30):
+        text = "Officials said the harbour reopened." + (" A volcano erupted nearby." if i < 3 else "")
+        feed = theirs if i == 0 else mine
+        with archive.transaction():
+            aid = archive.write_article(
+                record(f"g{i}", feed_id=feed.id, published_ts=T0 + i, text=text),
+                [PassageRow("{article}:0", 0, 0, f"Report {i}", text, T0 + i, "Example Times")],
+            )
+            archive.link_feed(aid, feed.id)
+        ids[i] = aid
+    scope = Scope(GUILD, everything=False)
+    every = archive.topic_articles("said volcano", None, None, scope=scope, max_postings=1000)
+    assert [m[0] for m in every] == [ids[1], ids[2]] and all(m[3] > 0 for m in every)  # not the other server's
+    bounded = archive.topic_articles("said volcano", None, None, scope=scope, max_postings=3)
+    assert [m[0] for m in bounded] == [ids[1], ids[2]]  # "said" (30 passages) is past the budget: left out
+    assert len(archive.topic_articles("said", None, None, max_postings=1000)) == 30
+    newest = archive.topic_articles("said", None, None, max_postings=10)
+    assert [m[0] for m in newest] == [ids[i] for i in range(20, 30)]  # the newest passages only
     archive.close()
 
 

@@ -511,6 +511,32 @@ def test_votes_of_one_voter_race_to_one_row(target):
 
 
 # -- all of it ---------------------------------------------------------------------------------
+def test_a_member_leaving_or_the_server_going_removes_what_was_made_there(archive):
+    """A member leaving: only their DM follows and watches made in that server go (alerts and
+    notices with them); the server going: all of its follows and watches."""
+    dm_here = archive.add_follow("volcano", GUILD, None, USER, USER)
+    dm_in_dms = archive.add_follow("volcano", None, None, USER, USER)
+    dm_elsewhere = archive.add_follow("volcano", OTHER_GUILD, None, USER, USER)
+    channel = archive.add_follow("volcano", GUILD, CHANNEL, None, USER)
+    other_member = archive.add_follow("volcano", GUILD, None, USER + 5, USER + 5)
+    archive.queue_alerts(dm_here.id, [(1, "queued", None, 0.5)], 0)
+    watch_here = archive.add_watch(GUILD, None, USER, "who won?", USER, (5, 0), [], "fp0", 3, 2)
+    watch_channel = archive.add_watch(GUILD, CHANNEL, None, "what erupted?", USER, (5, 0), [], "fp1", 3, 2)
+    watch_elsewhere = archive.add_watch(OTHER_GUILD, None, USER, "who won?", USER, (5, 0), [], "fp0", 3, 2)
+    archive.claim_watch_notice(watch_here.id, "fp0", "fp2", [("Someone won.", 8)], (6, 0))
+
+    assert archive.remove_server_follows(GUILD, USER) == 1 and archive.remove_server_watches(GUILD, USER) == 1
+    left = {f.id for f in archive.list_follows(everything=True)}
+    assert left == {dm_in_dms.id, dm_elsewhere.id, channel.id, other_member.id}
+    assert not archive.db.execute("SELECT 1 FROM follow_alerts WHERE follow_id = ?", [dm_here.id]).fetchone()
+    assert archive.watch_notices(watch_here.id) == []
+    assert {w.id for w in archive.list_watches(everything=True)} == {watch_channel.id, watch_elsewhere.id}
+
+    assert archive.remove_server_follows(GUILD) == 2 and archive.remove_server_watches(GUILD) == 1
+    assert {f.id for f in archive.list_follows(everything=True)} == {dm_in_dms.id, dm_elsewhere.id}
+    assert [w.id for w in archive.list_watches(everything=True)] == [watch_elsewhere.id]
+
+
 def test_every_method_of_the_three_mixins_is_exercised():
     source = Path(__file__).read_text()
     for mixin in (FollowStore, DigestStore, WatchStore):

@@ -137,8 +137,12 @@ def test_watch_limits_scope_and_removal(newsroom):
         desk.watches.add(QUESTION, guild_id=5, user_id=1, created_by=1)
     desk.watches.add(QUESTION, guild_id=6, user_id=1, created_by=1)  # another server counts apart
     assert [x.id for x in desk.watches.list_watches(guild)] == ids
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as elsewhere:
         desk.watches.remove(ids[0], Scope(guild_id=6, everything=False), user_id=1)
+    with pytest.raises(NotFound) as nowhere:
+        desk.watches.remove(ids[-1] + 1000, Scope(guild_id=6, everything=False), user_id=1)
+    # the same words whether the number is another server's watch or none at all
+    assert str(elsewhere.value).replace(str(ids[0]), "N") == str(nowhere.value).replace(str(ids[-1] + 1000), "N")
     with pytest.raises(PermissionDenied):
         desk.watches.remove(ids[0], guild, user_id=2)
     with pytest.raises(BadQuery):

@@ -81,12 +81,8 @@ class Adding(Part):
             channel_id=channel.id if channel else None,
             added_by=interaction.user.id,
         )
-        if not created:
-            where = (
-                "this server"
-                if feed.guild_id == interaction.guild_id
-                else ("every server" if feed.guild_id is None else "another server")
-            )
+        if not created:  # this server's own row or the global one: another server's is never named
+            where = "every server" if feed.guild_id is None else "this server"
             label = render.safe(render.trim(feed.display_name, 100))
             await private(interaction, f"That feed is already in the archive as **{label}** (for {where}).")
             return

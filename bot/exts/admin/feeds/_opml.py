@@ -11,7 +11,7 @@ from index.errors import BadQuery
 from index.models import Scope
 
 from .... import render
-from ....checks import admin_only, interaction_admin_scope
+from ....checks import admin_only, interaction_admin_scope, record_server_use, server_cooldown
 from ....replies import private
 from ._group import Part, feeds
 
@@ -21,6 +21,7 @@ MAX_OPML_BYTES = 2_000_000
 class Opml(Part):
     @feeds.command(name="import", description="Import feeds from an OPML file.")
     @app_commands.describe(file="An OPML file (as exported by most feed readers)")
+    @server_cooldown("import")
     @admin_only()
     async def import_(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
         bot = self.bot
@@ -30,6 +31,7 @@ class Opml(Part):
         content = await file.read()
         scope = Scope(guild_id=interaction.guild_id, everything=False)  # imported feeds belong to this server
         result = await bot.call(bot.desk.feeds.import_opml, content, scope, interaction.user.id)
+        record_server_use(bot, "import", interaction)
         lines = [
             f"Imported from **{render.safe(render.trim(file.filename, 100))}**: "
             f"{len(result['added'])} added, {len(result['existing'])} already present, "

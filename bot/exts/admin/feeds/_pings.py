@@ -12,6 +12,7 @@ from .... import render
 from ....autocomplete import feed_autocomplete
 from ....checks import admin_only, interaction_admin_scope
 from ....replies import private
+from ....roles import opening_problem
 from ._group import Part, feeds
 
 pings = app_commands.Group(name="ping", description="Roles a feed's posts mention (admins)", parent=feeds)
@@ -43,6 +44,11 @@ class Pings(Part):
         bot = self.bot
         if role.is_default():
             raise BadQuery("@everyone is never pinged")
+        if subscribable:
+            caller = interaction.user if isinstance(interaction.user, discord.Member) else None
+            problem = opening_problem(role, caller, role.guild.me)
+            if problem:
+                raise BadQuery(f"{problem}, so it cannot be made subscribable")
         found = await bot.call(
             bot.desk.settings.add_ping,
             feed.strip(),

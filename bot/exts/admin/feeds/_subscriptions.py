@@ -9,6 +9,7 @@ from discord.ext import commands
 from index.errors import BadQuery
 
 from ....replies import private
+from ....roles import handout_problem
 
 
 class Subscriptions(commands.Cog):
@@ -30,6 +31,9 @@ class Subscriptions(commands.Cog):
     @app_commands.guild_only()
     async def subscribe(self, interaction: discord.Interaction, role: discord.Role) -> None:
         await self._role(interaction, role)
+        problem = handout_problem(role, role.guild.me)  # again now: the role may have changed since
+        if problem:
+            raise BadQuery(f"{problem}, so I won't hand it out")
         try:
             await _member(interaction).add_roles(role, reason="newsdesk /subscribe")
         except discord.Forbidden:

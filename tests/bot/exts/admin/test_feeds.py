@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import discord
@@ -12,7 +13,8 @@ from support.discord import message_requests
 from support.newsroom import METRO
 
 from bot.errors import NotAdmin
-from index.errors import NotFound, PermissionDenied
+from index.errors import LimitReached, NotFound, PermissionDenied
+from index.models import Scope
 
 
 def command(world, name):
@@ -297,3 +299,38 @@ async def test_reindex_records_its_request_until_done(world, desk, monkeypatch):
     await world.admin.slash(world.general, "reindex")
     assert seen and seen[0]["requested_by"] == world.admin.id and seen[0]["scoped"] is True
     assert desk.indexing.pending_reindex() is None
+
+
+async def test_imports_and_reindexes_are_capped_and_cooled_down_per_server(world, desk, feeds):
+    """One server's admins cannot import without end or keep the bot re-embedding: a file over the
+    import cap is refused with the limit, a second import or reindex soon after waits, and another
+    server is not held by this one's cooldown."""
+    desk.feeds.config = dataclasses.replace(
+        desk.feeds.config, feeds=dataclasses.replace(desk.feeds.config.feeds, max_feeds_per_import=2)
+    )
+    urls = [feeds.new(f"o{i}", f"Outlet {i}").url for i in range(3)]
+
+    def opml(some):
+        body = "".join(f'<outline text="x" xmlUrl="{u}"/>' for u in some)
+        return f'<?xml version="1.0"?><opml version="2.0"><head/><body>{body}</body></opml>'.encode()
+
+    big = await world.admin.slash(world.general, "feeds import", file=("big.opml", opml(urls)))
+    assert "at most 2 feeds and this file has 3" in big.response.content
+    simcord.assert_error(world.env, LimitReached)
+    done = await world.admin.slash(world.general, "feeds import", file=("a.opml", opml(urls[:2])))
+    assert "2 added" in done.response.content  # a refused file does not count against the cooldown
+    again = await world.admin.slash(world.general, "feeds import", file=("b.opml", opml(urls[2:])))
+    assert "again in" in again.response.content and "added" not in again.response.content
+    simcord.assert_error(world.env)
+    assert len(desk.archive.list_feeds(Scope(world.guild.id, everything=False))) == 2 + 2  # and the two global ones
+
+    first = await world.admin.slash(world.general, "reindex")
+    assert first.response.content.startswith("✅ Reindex done")
+    second = await world.admin.slash(world.general, "reindex")
+    assert "reindexed recently" in second.response.content and "Reindex done" not in second.response.content
+
+    other = world.env.create_guild("Elsewhere")
+    mods = other.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    admin = other.add_member(world.env.create_user("other-admin"), roles=[mods])
+    theirs = await admin.slash(other.create_text_channel("general"), "reindex")
+    assert theirs.response.content.startswith("✅ Reindex done")

@@ -8,6 +8,7 @@ import socket
 import time
 from datetime import UTC
 
+import discord
 import simcord
 from support.newsroom import METRO
 
@@ -471,6 +472,38 @@ async def test_members_subscribe_themselves_to_a_subscribable_ping_only(world, d
     assert transit.id in member_roles(world, world.member)
     gone = await world.member.slash(world.general, "unsubscribe", role=transit)
     assert "Unsubscribed" in gone.response.content
+    assert transit.id not in member_roles(world, world.member)
+
+
+async def test_only_a_role_without_permissions_below_both_top_roles_can_be_handed_out(world, desk, feeds):
+    """/subscribe gives a role to whoever asks, so an admin can open only a role that gives nothing
+    but the pings: no permissions, below the admin's top role and the bot's; and /subscribe checks
+    again when it hands the role out."""
+    metro, _ = await add_metro(world, desk, feeds)
+    powerful = world.guild.create_role("Moderators", permissions=discord.Permissions(administrator=True))
+    above = world.guild.create_role("Above", position=50)  # above the admin's (and the bot's) top role
+    refusals = []
+    for role in (powerful, above):
+        refused = await world.admin.slash(world.general, "feeds ping add", feed=metro.url, role=role, subscribable=True)
+        refusals.append(refused.response.content)
+        simcord.assert_error(world.env, BadQuery)
+    assert "carries permissions" in refusals[0] and "not below" in refusals[1], refusals
+    assert desk.settings.pings(metro.url)[1] == []
+    # pinging a powerful role without handing it out stays possible
+    await world.admin.slash(world.general, "feeds ping add", feed=metro.url, role=powerful)
+    assert not desk.archive.role_subscribable(world.guild.id, powerful.id)
+
+    transit = world.guild.create_role("Transit")
+    made = await world.admin.slash(world.general, "feeds ping add", feed=metro.url, role=transit, subscribable=True)
+    assert "Members can subscribe" in made.response.content
+    # the role gains a permission after it was opened: /subscribe no longer hands it out
+    world.env.backend.edit_role(
+        world.guild.id, transit.id, {"permissions": discord.Permissions(kick_members=True).value}
+    )
+    await world.env.settle()
+    refused = await world.member.slash(world.general, "subscribe", role=transit)
+    assert refused.ephemeral and "carries permissions" in refused.response.content
+    simcord.assert_error(world.env, BadQuery)
     assert transit.id not in member_roles(world, world.member)
 
 

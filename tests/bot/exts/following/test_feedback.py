@@ -110,8 +110,11 @@ async def test_status_groups_a_servers_unanswered_and_down_voted_questions(world
 async def test_a_vote_from_another_server_or_on_a_gone_answer_is_refused(world, desk):
     answer = (await world.member.slash(world.general, "ask", question=VOLCANO)).response
     answer_id = int(vote_ids(answer)["up"].split(":")[3])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as elsewhere:
         desk.feedback.vote(answer_id, world.member.id, 1, guild_id=world.guild.id + 1)
+    with pytest.raises(NotFound) as nowhere:
+        desk.feedback.vote(answer_id + 1000, world.member.id, 1, guild_id=world.guild.id + 1)
+    assert str(elsewhere.value) == str(nowhere.value)  # the words do not tell which answers exist
     desk.archive.db.execute("DELETE FROM asked WHERE id = ?", [answer_id])
     gone = await world.member.click(answer, custom_id=vote_ids(answer)["up"])
     assert gone.ephemeral and "no longer on record" in gone.response.content
