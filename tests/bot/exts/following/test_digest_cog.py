@@ -147,8 +147,9 @@ async def test_digest_now_takes_a_past_window_or_a_named_week(world, desk):
         until=(today - timedelta(days=7)).isoformat(),
     )
     embed = (past.followups or [past.response])[0].embeds[0]
-    assert "Volcano erupts near Grindavik" in story_titles(embed)
-    assert "Immigration agency sends 700 agents to Minneapolis" not in story_titles(embed)  # this week's
+    titles = story_titles(embed)
+    assert titles and any("Grindavik" in t or "Volcan" in t for t in titles), titles  # that window's eruption
+    assert "Immigration agency sends 700 agents to Minneapolis" not in titles  # this week's
     named = (today - timedelta(days=10)).isoformat()
     week = await world.member.slash(world.general, "digest now", since=f"week of {named}")
     embed = (week.followups or [week.response])[0].embeds[0]
