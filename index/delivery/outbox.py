@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..models import WatchChange
+
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120.0  # a send holds its delivery this long (the bot's send times out well before)
@@ -186,13 +188,19 @@ class Outbox:
             key = f"digest:{schedule_id}:{period_key}"
             return self.queue("digest", key, payload, channel_id=channel_id, ref=ref)
 
-    def queue_watch(
-        self, watch_id: int, fingerprint: str, payload: dict, *, channel_id: int | None, user_id: int | None
-    ) -> bool:
-        """Queue a watch's change notice (the change was claimed when the watch was checked)."""
-        ref = {"watch_id": watch_id, "fingerprint": fingerprint}
-        key = f"watch:{watch_id}:{fingerprint}"
-        return self.queue("watch", key, payload, channel_id=channel_id, user_id=user_id, ref=ref)
+    def queue_watch(self, change: WatchChange, payload: dict, *, channel_id: int | None, user_id: int | None) -> bool:
+        """Claim a watch's change (``WatchesService.changes``; the watch's stored answer moves on)
+        and queue its notice, atomically."""
+        watch = change.watch
+        with self.archive.transaction():
+            claimed = self.archive.claim_watch_notice(
+                watch.id, watch.fingerprint, change.fingerprint, change.sentences, change.seen
+            )
+            if not claimed:
+                return False
+            ref = {"watch_id": watch.id, "fingerprint": change.fingerprint}
+            key = f"watch:{watch.id}:{change.fingerprint}"
+            return self.queue("watch", key, payload, channel_id=channel_id, user_id=user_id, ref=ref)
 
     def queue_feed_notice(self, feed_id: int, state: str, channel_id: int, payload: dict) -> str | None:
         """Claim a change of a feed's health and queue its notice to the admin channel, atomically;
