@@ -1,7 +1,7 @@
 """One delivery path for everything the bot sends on its own: claim, send, record.
 
 A delivery (an auto-post, a reposted update, a topic alert, a watch notice, a digest, a
-feed-health or give-up notice) is queued in the archive's outbox under a key naming what it
+feed-health, channel-problem or give-up notice) is queued in the archive's outbox under a key naming what it
 delivers (``post:<channel>:<article>``…), in the same transaction as its feature's claim where
 the feature has one, so a kill between the two cannot lose it. Its payload (the rendered message)
 is stored with it, so any process can send it later.
@@ -211,6 +211,17 @@ class Outbox:
             changed = self.archive.feed_notice_changed_at(feed_id)
             key = f"health:{feed_id}:{state}:{changed}"
             return key if self.queue("notice", key, payload, channel_id=channel_id) else None
+
+    def queue_channel_notice(self, channel_id: int, reason: str, admin_channel_id: int, payload: dict) -> str | None:
+        """Claim the report that a channel cannot be posted to (once until a post there succeeds
+        again) and queue it to the admin channel, atomically; returns the notice's key (None:
+        reported already, by this process or another)."""
+        with self.archive.transaction():
+            if not self.archive.claim_channel_notice(channel_id, reason):
+                return None
+            # one claim per episode (it is cleared when a post there succeeds): the moment names it
+            key = f"channel:{channel_id}:{self.clock():.6f}"
+            return key if self.queue("notice", key, payload, channel_id=admin_channel_id) else None
 
     # -- sending ---------------------------------------------------------------------------------
     def take(self, key: str) -> Taken | None:

@@ -254,6 +254,38 @@ def test_a_watch_change_whose_queueing_fails_is_not_claimed(target):
     archive.close()
 
 
+def test_a_channel_problem_notice_is_claimed_and_queued_once_per_episode(target):
+    archive = Archive(target)
+    clock = Clock()
+    admin = CHANNEL + 1
+
+    def report(h: Archive) -> str | None:
+        return outbox(h, clock).queue_channel_notice(CHANNEL, "missing permissions", admin, {"content": "x"})
+
+    keys = race(target, report, n=8)
+    assert len([k for k in keys if k is not None]) == 1
+    (key,) = [k for k in keys if k is not None]
+    row = archive.outbox_row(key)
+    assert row["state"] == "queued" and row["channel_id"] == admin and row["kind"] == "notice"
+    assert report(archive) is None  # reported until a post there succeeds
+    archive.clear_channel_notice(CHANNEL)
+    clock.now += 1
+    again = report(archive)
+    assert again is not None and again != key  # a new episode, a new notice
+
+    failing = Archive(target)
+
+    def die(*args, **kwargs):
+        raise RuntimeError("killed between the claim and the outbox")
+
+    failing.outbox_add = die  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        outbox(failing, clock).queue_channel_notice(CHANNEL + 2, "gone", admin, {"content": "y"})
+    failing.close()
+    assert outbox(archive, clock).queue_channel_notice(CHANNEL + 2, "gone", admin, {"content": "y"}) is not None
+    archive.close()
+
+
 def test_every_method_is_exercised_and_ported(archive):
     source = Path(__file__).read_text()
     methods = [n for n, v in vars(OutboxStore).items() if callable(v) and not n.startswith("_")]
