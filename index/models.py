@@ -524,7 +524,8 @@ class Watch:
 @dataclass
 class WatchChange:
     """What changed in a watch's answer: the sentences new to it (with their articles), the new
-    sources, and the previous answer's sentences no longer in it."""
+    sources, and the previous answer's sentences no longer in it. ``sentences`` (the new stored
+    answer) and ``seen`` (the coverage checked) are what claiming the change writes."""
 
     watch: Watch
     answer: Answer
@@ -532,6 +533,8 @@ class WatchChange:
     new: list[tuple[str, Article]]
     superseded: list[str]
     new_sources: list[Article]
+    sentences: list[tuple[str, int]] = field(default_factory=list)
+    seen: tuple[int, int] = (0, 0)
 
     def to_dict(self) -> dict:
         return {

@@ -1,7 +1,7 @@
 """One delivery path for everything the bot sends on its own: claim, send, record.
 
 A delivery (an auto-post, a reposted update, a topic alert, a watch notice, a digest, a
-feed-health or give-up notice) is queued in the archive's outbox under a key naming what it
+feed-health, channel-problem or give-up notice) is queued in the archive's outbox under a key naming what it
 delivers (``post:<channel>:<article>``…), in the same transaction as its feature's claim where
 the feature has one, so a kill between the two cannot lose it. Its payload (the rendered message)
 is stored with it, so any process can send it later.
@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ..models import WatchChange
 
 log = logging.getLogger(__name__)
 
@@ -186,13 +188,19 @@ class Outbox:
             key = f"digest:{schedule_id}:{period_key}"
             return self.queue("digest", key, payload, channel_id=channel_id, ref=ref)
 
-    def queue_watch(
-        self, watch_id: int, fingerprint: str, payload: dict, *, channel_id: int | None, user_id: int | None
-    ) -> bool:
-        """Queue a watch's change notice (the change was claimed when the watch was checked)."""
-        ref = {"watch_id": watch_id, "fingerprint": fingerprint}
-        key = f"watch:{watch_id}:{fingerprint}"
-        return self.queue("watch", key, payload, channel_id=channel_id, user_id=user_id, ref=ref)
+    def queue_watch(self, change: WatchChange, payload: dict, *, channel_id: int | None, user_id: int | None) -> bool:
+        """Claim a watch's change (``WatchesService.changes``; the watch's stored answer moves on)
+        and queue its notice, atomically."""
+        watch = change.watch
+        with self.archive.transaction():
+            claimed = self.archive.claim_watch_notice(
+                watch.id, watch.fingerprint, change.fingerprint, change.sentences, change.seen
+            )
+            if not claimed:
+                return False
+            ref = {"watch_id": watch.id, "fingerprint": change.fingerprint}
+            key = f"watch:{watch.id}:{change.fingerprint}"
+            return self.queue("watch", key, payload, channel_id=channel_id, user_id=user_id, ref=ref)
 
     def queue_feed_notice(self, feed_id: int, state: str, channel_id: int, payload: dict) -> str | None:
         """Claim a change of a feed's health and queue its notice to the admin channel, atomically;
@@ -203,6 +211,17 @@ class Outbox:
             changed = self.archive.feed_notice_changed_at(feed_id)
             key = f"health:{feed_id}:{state}:{changed}"
             return key if self.queue("notice", key, payload, channel_id=channel_id) else None
+
+    def queue_channel_notice(self, channel_id: int, reason: str, admin_channel_id: int, payload: dict) -> str | None:
+        """Claim the report that a channel cannot be posted to (once until a post there succeeds
+        again) and queue it to the admin channel, atomically; returns the notice's key (None:
+        reported already, by this process or another)."""
+        with self.archive.transaction():
+            if not self.archive.claim_channel_notice(channel_id, reason):
+                return None
+            # one claim per episode (it is cleared when a post there succeeds): the moment names it
+            key = f"channel:{channel_id}:{self.clock():.6f}"
+            return key if self.queue("notice", key, payload, channel_id=admin_channel_id) else None
 
     # -- sending ---------------------------------------------------------------------------------
     def take(self, key: str) -> Taken | None:

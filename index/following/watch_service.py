@@ -1,5 +1,9 @@
 """Standing questions: re-asked as coverage arrives, reporting what changed in the answer (each
-change claimed once across processes)."""
+change claimed once across processes).
+
+``changes`` finds the changes without claiming them, for a caller that claims each together with
+its delivery (the bot: ``Outbox.queue_watch`` claims and queues in one transaction, so a kill in
+between cannot lose a notice); ``check`` finds and claims them (the terminal, which prints them)."""
 
 from __future__ import annotations
 
@@ -107,6 +111,11 @@ class WatchesService:
         """Re-ask every watch not yet checked against the newest embedded coverage and return the
         changes this caller claimed (each (watch, answer) claimed once, across processes).
         ``delivered`` True: watches with a Discord destination (the bot), False: the terminal's."""
+        return [change for change in self.changes(delivered) if self.claim(change)]
+
+    def changes(self, delivered: bool | None = None) -> list[WatchChange]:
+        """As ``check``, but the changes are not claimed: the caller claims each with its delivery
+        (``claim``, or ``Outbox.queue_watch``); an unclaimed change is found again by the next pass."""
         ready = (self.archive.ready_article_id(), self.archive.ready_update_id())
         changes: list[WatchChange] = []
         for watch in self.archive.watches_due(ready, delivered)[:MAX_WATCHES_PER_PASS]:
@@ -118,6 +127,14 @@ class WatchesService:
             if change is not None:
                 changes.append(change)
         return changes
+
+    def claim(self, change: WatchChange) -> bool:
+        """Claim a change found by ``changes``: True for exactly one caller, in any process; the
+        watch's stored answer moves on with it."""
+        watch = change.watch
+        return self.archive.claim_watch_notice(
+            watch.id, watch.fingerprint, change.fingerprint, change.sentences, change.seen
+        )
 
     def _check(self, watch: Watch, ready: tuple[int, int]) -> WatchChange | None:
         answer = self.reading.ask(watch.question, scope=self.scope_of(watch))
@@ -132,8 +149,6 @@ class WatchesService:
             # not new coverage (older articles reshuffled, or a source gone): the stored answer moves on quietly
             self.archive.mark_watch_checked(watch.id, ready, current, fp)
             return None
-        if not self.archive.claim_watch_notice(watch.id, watch.fingerprint, fp, current, ready):
-            return None  # another process reports this change
         articles = self.archive.articles_by_ids([a for _, a in current])
         return WatchChange(
             watch,
@@ -142,4 +157,6 @@ class WatchesService:
             [(s, articles[a]) for s, a in new if a in articles],
             superseded,
             watch_diff.new_sources(new, watch.answer, articles),
+            current,
+            ready,
         )

@@ -215,14 +215,21 @@ class AutoPost(PeriodicCog):
         if channel_id in self.problem_channels:
             return
         self.problem_channels.add(channel_id)
-        if not await self.bot.call(self.bot.desk.archive.claim_channel_notice, channel_id, reason):
-            return  # already reported (by another process, or before a restart)
-        await notify_admins(
-            self.bot,
+        bot = self.bot
+        text = (
             f"⚠️ Can't auto-post to <#{channel_id}> (id {channel_id}): {reason}. "
             "Its posts are retried with backoff for a while, then given up "
-            "(`/feeds why` tells for each article).",
+            "(`/feeds why` tells for each article)."
         )
+        admin_channel = bot.config.discord.admin_channel
+        if not admin_channel:  # nowhere to post: claimed and logged once
+            if await bot.call(bot.desk.archive.claim_channel_notice, channel_id, reason):
+                await notify_admins(bot, text)
+            return
+        payload = {"content": render.message_text(text)}
+        key = await bot.call(bot.desk.outbox.queue_channel_notice, channel_id, reason, admin_channel, payload)
+        if key is not None:  # None: already reported (by another process, or before a restart)
+            await sender_of(bot).deliver(key)
 
 
 async def setup(bot) -> None:

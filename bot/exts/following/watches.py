@@ -1,11 +1,12 @@
 """Standing questions: ``/watch question [channel]``, ``/unwatch``, ``/watches``, and the loop that
 re-asks them after each ingest and posts when a watch's cited answer changed.
 
-The work is the service's (``add_watch``, ``check_watches``): every ``WATCH_INTERVAL_SECONDS`` this
-bot asks it for changes of the watches with a Discord destination; a watch is only re-asked when
-coverage newer than its last check is embedded (whoever ingested it: this bot, another, a worker),
-and each change comes back claimed in the archive (watch id + answer fingerprint), so one process
-queues it in the outbox; the bot's one sender (bot/delivery.py) posts it once, retrying a failed
+The work is the service's (``desk.watches.add``, ``desk.watches.changes``): every
+``WATCH_INTERVAL_SECONDS`` this bot asks it for changes of the watches with a Discord destination;
+a watch is only re-asked when coverage newer than its last check is embedded (whoever ingested it:
+this bot, another, a worker). Each change is claimed in the archive (watch id + answer
+fingerprint) in the same transaction that queues its notice in the outbox, so one process queues
+it and a kill cannot lose it; the bot's one sender (bot/delivery.py) posts it once, retrying a failed
 send and looking for an attempt of unknown outcome in the target's messages before any resend.
 A channel watch is for admins; without a channel the notice goes to the member's DMs.
 Nothing sent pings anyone."""
@@ -166,10 +167,11 @@ class Watches(PeriodicCog):
         await self.post_changes()
 
     async def post_changes(self) -> int:
-        """Queue the changes this process claimed in the outbox and send them; returns how many
-        are now posted."""
+        """Claim each change and queue its notice in the outbox (one transaction: a kill cannot
+        leave a change claimed and its notice unqueued), then send it; returns how many are now
+        posted."""
         bot = self.bot
-        changes = await bot.heavy_call(bot.desk.watches.check, True)
+        changes = await bot.heavy_call(bot.desk.watches.changes, True)
         sender = sender_of(bot)
         sent = 0
         for change in changes:
@@ -180,8 +182,8 @@ class Watches(PeriodicCog):
             if user_id is not None and not await may_dm(bot, watch.guild_id, user_id):
                 continue  # no longer a member of the server the watch sees (the watch is gone)
             queue = bot.desk.outbox.queue_watch
-            if not await bot.call(queue, watch.id, change.fingerprint, payload, channel_id=channel_id, user_id=user_id):
-                continue
+            if not await bot.call(queue, change, payload, channel_id=channel_id, user_id=user_id):
+                continue  # another process (or an earlier pass) has this change
             outcome = await sender.deliver(f"watch:{watch.id}:{change.fingerprint}")
             if outcome is not None and not outcome.sent:
                 log.warning("watch #%s: cannot post its change to %s: %s", watch.id, _where(watch), outcome.reason)

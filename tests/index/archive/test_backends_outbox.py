@@ -17,6 +17,7 @@ from index.archive import Archive
 from index.archive.outbox import OutboxStore
 from index.archive.pg import not_ported
 from index.delivery.outbox import Outbox, delivery_token, owner_is_gone
+from index.models import Answer, WatchChange
 
 CHANNEL = 987654321098765433  # Discord ids need 64 bits
 DEAD = "host-a:4194999:dead"
@@ -208,6 +209,80 @@ def test_a_post_is_claimed_and_queued_once_across_handles(target):
     assert sorted(won) == [False] * 7 + [True]
     assert archive.db.execute("SELECT count(*) FROM posts").fetchone()[0] == 1
     assert archive.outbox_row(f"post:{CHANNEL}:{article_id}")["state"] == "queued"
+    archive.close()
+
+
+def test_a_watch_change_is_claimed_and_queued_once_across_handles(target):
+    archive = Archive(target)
+    watch = archive.add_watch(7, CHANNEL, None, "What erupted?", 1, (1, 0), [("Old.", 1)], "old", 10, 10)
+    change = WatchChange(
+        watch, Answer("What erupted?", "New.", [], False), "new", [], ["Old."], [], [("New.", 2)], (2, 0)
+    )
+    clock = Clock()
+    won = race(
+        target, lambda h: outbox(h, clock).queue_watch(change, {"content": "x"}, channel_id=CHANNEL, user_id=None), n=8
+    )
+    assert sorted(won) == [False] * 7 + [True]
+    assert archive.watch_notices(watch.id) == [("new", None)]
+    assert archive.get_watch(watch.id).fingerprint == "new"  # the stored answer moved on with the claim
+    row = archive.outbox_row(f"watch:{watch.id}:new")
+    assert row["state"] == "queued" and row["channel_id"] == CHANNEL
+    archive.close()
+
+
+def test_a_watch_change_whose_queueing_fails_is_not_claimed(target):
+    """The claim and the outbox row are one transaction: a failure between the two (the process
+    dying there) leaves the change unclaimed, found and queued by the next pass."""
+    archive = Archive(target)
+    watch = archive.add_watch(7, CHANNEL, None, "What erupted?", 1, (1, 0), [("Old.", 1)], "old", 10, 10)
+    change = WatchChange(
+        watch, Answer("What erupted?", "New.", [], False), "new", [], ["Old."], [], [("New.", 2)], (2, 0)
+    )
+    failing = Archive(target)
+
+    def die(*args, **kwargs):
+        raise RuntimeError("killed between the claim and the outbox")
+
+    failing.outbox_add = die  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        outbox(failing, Clock()).queue_watch(change, {"content": "x"}, channel_id=CHANNEL, user_id=None)
+    failing.close()
+    assert archive.watch_notices(watch.id) == [] and archive.get_watch(watch.id).fingerprint == "old"
+    assert archive.outbox_states() == {}
+    assert outbox(archive, Clock()).queue_watch(change, {"content": "x"}, channel_id=CHANNEL, user_id=None)
+    assert archive.watch_notices(watch.id) == [("new", None)] and archive.outbox_states() == {"queued": 1}
+    archive.close()
+
+
+def test_a_channel_problem_notice_is_claimed_and_queued_once_per_episode(target):
+    archive = Archive(target)
+    clock = Clock()
+    admin = CHANNEL + 1
+
+    def report(h: Archive) -> str | None:
+        return outbox(h, clock).queue_channel_notice(CHANNEL, "missing permissions", admin, {"content": "x"})
+
+    keys = race(target, report, n=8)
+    assert len([k for k in keys if k is not None]) == 1
+    (key,) = [k for k in keys if k is not None]
+    row = archive.outbox_row(key)
+    assert row["state"] == "queued" and row["channel_id"] == admin and row["kind"] == "notice"
+    assert report(archive) is None  # reported until a post there succeeds
+    archive.clear_channel_notice(CHANNEL)
+    clock.now += 1
+    again = report(archive)
+    assert again is not None and again != key  # a new episode, a new notice
+
+    failing = Archive(target)
+
+    def die(*args, **kwargs):
+        raise RuntimeError("killed between the claim and the outbox")
+
+    failing.outbox_add = die  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        outbox(failing, clock).queue_channel_notice(CHANNEL + 2, "gone", admin, {"content": "y"})
+    failing.close()
+    assert outbox(archive, clock).queue_channel_notice(CHANNEL + 2, "gone", admin, {"content": "y"}) is not None
     archive.close()
 
 

@@ -92,7 +92,8 @@ def test_a_watch_reports_only_a_change_from_new_coverage_once(newsroom, make_des
     first = desk.watches.check()
     assert len(first) == 1, [c.to_dict() for c in first]
     ready = (other.archive.ready_article_id(), other.archive.ready_update_id())
-    assert other.watches._check(stale, ready) is None  # the claim is taken
+    late = other.watches._check(stale, ready)  # it finds the same change, but the claim is taken
+    assert late is not None and late.fingerprint == first[0].fingerprint and not other.watches.claim(late)
     assert other.watches.check() == []
     change = first[0]
     ended = desk.reading.article(planet.items[-1]["link"])

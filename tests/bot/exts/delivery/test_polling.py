@@ -295,3 +295,31 @@ async def test_feed_health_is_announced_once_when_a_worker_polls_and_no_bot_does
     await world.env.advance_time(autopost.POST_INTERVAL_SECONDS)
     notices = [m.content for m in world.admin_log.history()]
     assert len(notices) == 2 and "working again" in notices[1]
+
+
+async def test_a_channel_problem_notice_whose_send_failed_is_retried_and_arrives_once(world, desk, feeds):
+    """The "can't post to this channel" notice goes through the outbox: a send Discord refused
+    is retried, and the notice arrives once (sent directly, it was lost)."""
+    world.set_discord(admin_channel=world.admin_log.id)
+    bot_role = world.guild.roles[world.bot.user.name]
+    closed = world.guild.create_text_channel(
+        "closed", overwrites={bot_role: discord.PermissionOverwrite(send_messages=False)}
+    )
+    metro = feeds.new("metro", "Metro News", METRO)
+    await world.admin.slash(world.general, "feeds add", url=metro.url, channel=closed)
+    feed = desk.feeds.find(metro.url)
+    world.env.inject_error("POST", f"/channels/{world.admin_log.id}/messages", status=503, code=0, times=1)
+    metro.add_item(
+        "Library extends opening hours",
+        "The central library extends its opening hours to ten in the evening on weekdays, the city "
+        "said, after a survey of students and commuters.",
+        slug="library",
+    )
+    await poll(world, desk, feed)
+    assert world.admin_log.history() == []  # the first send failed
+    for _ in range(3):
+        desk.archive.db.execute("UPDATE delivery_outbox SET next_try_at = 0")  # backoff runs on the real clock
+        await poll(world, desk, feed)
+    notices = [m.content for m in world.admin_log.history()]
+    assert len(notices) == 1 and f"<#{closed.id}>" in notices[0] and "missing" in notices[0], notices
+    assert closed.history() == []

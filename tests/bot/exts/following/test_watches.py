@@ -4,7 +4,13 @@ changes its cited answer — once, whichever process sees it."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import multiprocessing
+import os
+import signal
+import time
+from types import SimpleNamespace
 
 import discord
 import pytest
@@ -159,3 +165,51 @@ async def test_limits_per_member(world, desk):
     assert over.ephemeral and "at most 5" in over.response.content
     simcord.assert_error(world.env, BadQuery)
     assert len(desk.watches.list_watches()) == 5
+
+
+async def _run(fn, *args, **kwargs):
+    return fn(*args, **kwargs)
+
+
+def _watch_pass_killed_before_the_outbox(config, stopped) -> None:
+    """A second bot process's watch pass (the cog's own code, its Discord side left out) that
+    stops for good as it writes the notice into the outbox: the parent SIGKILLs it there."""
+    desk = Newsdesk(config, embedder=HashEmbedder())
+
+    def stop(*args, **kwargs):
+        stopped.set()
+        time.sleep(600)
+
+    desk.archive.outbox_add = stop
+    bot = SimpleNamespace(desk=desk, call=_run, heavy_call=_run, _newsdesk_sender=object())
+    asyncio.run(watches_ext.Watches.post_changes(SimpleNamespace(bot=bot, sent=0)))
+
+
+async def test_a_watch_notice_survives_a_kill_between_its_claim_and_the_outbox(world, desk, feeds, config):
+    """A bot process killed (SIGKILL) while it queues a change's notice: the change is claimed
+    and queued in one transaction, so the kill leaves neither, and the next pass (this bot) posts
+    the notice once. (Claimed in one transaction and queued in another, it was lost.)"""
+    bot_id = world.bot.user.id
+    await world.admin.slash(world.general, "watch", question=QUESTION, channel=world.news)
+    feeds.planet.add_item(*RELATED, slug="ended")
+    desk.indexing.ingest()
+
+    ctx = multiprocessing.get_context("spawn")
+    stopped = ctx.Event()
+    child = ctx.Process(target=_watch_pass_killed_before_the_outbox, args=(config, stopped))
+    child.start()
+    try:
+        assert stopped.wait(120), "the child's watch pass never reached the outbox"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(30)
+    assert child.exitcode == -signal.SIGKILL
+    assert desk.outbox.states() == {}  # the killed process queued nothing
+
+    await world.env.advance_time(watches_ext.WATCH_INTERVAL_SECONDS + 1)
+    posted = bot_posts(world.news, bot_id)
+    assert len(posted) == 1 and "lava stopped flowing" in posted[0].embeds[0].description
+    await world.env.advance_time(watches_ext.WATCH_INTERVAL_SECONDS * 3)
+    assert len(bot_posts(world.news, bot_id)) == 1
+    notices = desk.archive.watch_notices(1)
+    assert len(notices) == 1 and notices[0][1] == posted[0].id
