@@ -457,7 +457,19 @@ def status_embed(stats: dict) -> discord.Embed:
         embed.add_field(
             name="Index", value=safe(trim(strip_credentials(redact(stats["index_error"])), 300)), inline=False
         )
+    embed.add_field(name="Semantic search", value=_dense_line(stats), inline=False)
     return finalize(embed)
+
+
+def _dense_line(stats: dict) -> str:
+    """Whether searches use the vector index, or fall back to keywords alone (and why)."""
+    error = stats.get("dense_error") or (
+        stats.get("last_search_dense_error") if stats.get("last_search_dense") is False else None
+    )
+    if stats.get("dense", True) and not error:
+        return "on"
+    reason = safe(trim(strip_credentials(redact(one_line(error or "unavailable"))), 300))
+    return f"⚠️ off — searches use keywords alone: {reason}"
 
 
 def strip_credentials(text: str) -> str:

@@ -223,7 +223,7 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
                     until=until,
                     limit=limit,
                 )
-                emit_json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits]})
+                emit_json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits], **result.dense_fields()})
             except NewsdeskError as exc:
                 emit_json({"id": q.get("id"), "results": [], "error": str(exc)})
         return
@@ -231,7 +231,7 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
         raise NewsdeskError("give a QUERY or --queries FILE")
     result = c.desk.retriever.search(query, as_of=as_of, source=source, since=since, until=until, limit=limit)
     if as_json:
-        emit_json({"results": [h.to_dict() for h in result.hits], "notices": result.notices})
+        emit_json({"results": [h.to_dict() for h in result.hits], "notices": result.notices, **result.dense_fields()})
         return
 
     click.echo(render_hits(result.hits, result.notices))

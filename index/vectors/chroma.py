@@ -1,9 +1,20 @@
 """The vector index of record: one Chroma collection (embedded or client-server) holding a
-vector per archived passage, tagged with the model that made it."""
+vector per archived passage, tagged with the model that made it.
+
+Embedded Chroma (a ``PersistentClient``) keeps each collection's HNSW index in the memory of the
+process that opened it and never looks at the directory again: after another process adds or
+deletes vectors, a query of this process fails with "Error finding id" (the metadata it reads
+from the shared SQLite names vectors its HNSW copy lacks) or misses them, until it opens the
+directory anew. Opening a new client is not enough either: chromadb caches one ``System`` per
+directory for the whole process (``SharedSystemClient``), so a new client gets the old HNSW.
+``VectorStore.follow`` therefore drops that cache entry and opens a new client whenever the
+archive's index generation (bumped by every vector write, in any process) moved since this
+store last saw it and the move was not its own write. A Chroma server needs none of this."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -30,6 +41,12 @@ class VectorStore:
         self.model_name = model_name
         self.dimension = dimension
         self.location = config.chroma_url or str(path)
+        self.path = str(path)
+        # the archive's index generation this client's view is known to match (None: opened and
+        # not yet compared); see follow()
+        self.synced: str | None = None
+        self.reopened = 0  # times follow() opened the embedded directory anew (for tests, doctor)
+        self._reopen_lock = threading.Lock()
         with self._unavailable("vector index at {} is unavailable"):
             import chromadb  # heavy: loaded only when the index is opened
             from chromadb.config import Settings
@@ -46,13 +63,15 @@ class VectorStore:
                 self.client.heartbeat()
             else:
                 self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+            self._settings = settings
             self.collection = self._open_collection()
+        self.mismatch: str | None = self._model_mismatch()
+
+    def _model_mismatch(self) -> str | None:
         meta = self.collection.metadata or {}
-        self.mismatch: str | None
-        if meta.get("model") and meta.get("model") != model_name:
-            self.mismatch = f"index was built with model {meta.get('model')!r}, config says {model_name!r}"
-        else:
-            self.mismatch = None
+        if meta.get("model") and meta.get("model") != self.model_name:
+            return f"index was built with model {meta.get('model')!r}, config says {self.model_name!r}"
+        return None
 
     @contextmanager
     def _unavailable(self, message: str) -> Iterator[None]:
@@ -63,12 +82,51 @@ class VectorStore:
         except Exception as exc:
             raise IndexUnavailable(f"{message.format(self.location)}: {_describe(exc)}") from None
 
-    def _open_collection(self):
-        return self.client.get_or_create_collection(
+    def _open_collection(self, client=None):
+        return (client or self.client).get_or_create_collection(
             self.config.collection,
             embedding_function=None,
             metadata={"hnsw:space": "cosine", "model": self.model_name, "dimension": self.dimension},
         )
+
+    @property
+    def embedded(self) -> bool:
+        return not self.config.chroma_url
+
+    def follow(self, generation: str | None) -> bool:
+        """Make this store see the vectors of index generation ``generation`` (the archive's meta
+        ``index_generation``): an embedded client opened before another process's writes is opened
+        anew. Returns True when it was. Call it before a query or a write whenever the archive's
+        generation may have moved; ``synced`` is set by the writer after its own writes, which
+        need no reopening."""
+        with self._reopen_lock:
+            moved = self.synced is not None and generation != self.synced
+            if moved and self.embedded:
+                self._reopen()
+            self.synced = generation
+            return moved and self.embedded
+
+    def _reopen(self) -> None:
+        """A new embedded client and collection, with chromadb's per-directory cache entry dropped
+        first (else the new client would share the old one's in-memory HNSW). The old client is
+        not stopped: another store of this process (another Newsdesk on the same directory) may
+        still use it until it follows too; it is freed when the last reference goes."""
+        with self._unavailable("vector index at {} cannot be reopened"):
+            import chromadb
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            identifier = getattr(self.client, "_identifier", None)
+            systems = getattr(SharedSystemClient, "_identifier_to_system", None)
+            if identifier is not None and isinstance(systems, dict):
+                systems.pop(identifier, None)
+                getattr(SharedSystemClient, "_identifier_to_refcount", {}).pop(identifier, None)
+            else:  # another chromadb layout: the public, process-wide way
+                SharedSystemClient.clear_system_cache()
+            client = chromadb.PersistentClient(path=self.path, settings=self._settings)
+            self.client, self.collection = client, self._open_collection(client)
+        self.mismatch = self._model_mismatch()
+        self.reopened += 1
+        log.info("vector index at %s changed in another process: reopened", self.location)
 
     def check_model(self) -> None:
         if self.mismatch:
