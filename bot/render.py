@@ -423,6 +423,8 @@ def feeds_embed(feeds: list[Feed], title: str = "Feeds") -> discord.Embed:
         line += f"\n{safe(trim(strip_credentials(f.url), 200))}"
         if f.status == "error" and f.last_error:
             line += f"\n⚠ {safe(trim(redact(one_line(f.last_error)), 200))}"
+        elif f.warning:
+            line += f"\n⚠ {safe(trim(redact(one_line(f.warning)), 200))}"
         lines.append(line)
     embed.description = (
         fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else "No feeds yet. Add one with `/feeds add`."
