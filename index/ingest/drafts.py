@@ -164,7 +164,7 @@ class DraftMaker:
                     f"; {warning}" if warning else ""
                 )
             drafts: list[Draft] = []
-            made = 0
+            made = pages_later = 0
             seen: set[str] = set()
             share = self.share()
             for n, entry in enumerate(parsed.entries):
@@ -186,6 +186,7 @@ class DraftMaker:
                     continue
                 if draft is not None:
                     made += 1
+                    pages_later += draft.entry_hash.endswith(PAGE_LATER)
                     if emit is None:
                         drafts.append(draft)
                     else:
@@ -205,8 +206,9 @@ class DraftMaker:
                 drafts,
                 "ok",
                 warning=warning,
-                etag=response.etag,
-                last_modified=response.last_modified,
+                # pages still to fetch: no validators, so the next pass reads the feed (not a 304)
+                etag=None if pages_later else response.etag,
+                last_modified=None if pages_later else response.last_modified,
                 title=parsed.title or None,
                 articles=made,
             )
@@ -302,7 +304,8 @@ class DraftMaker:
         """The article extracted from its page, or None; and whether the page is to be tried
         again next pass (its host did not answer, now or earlier in this pass). A page fetch
         takes from the feed's share of the poll (``_Deferred`` when it is spent)."""
-        host = urlsplit(link).hostname or ""
+        parts = urlsplit(link)
+        host = f"{parts.hostname or ''}:{parts.port or ''}"  # a port is a server of its own
         if not self.hosts.open(host):
             return None, True
         if share is not None:

@@ -232,7 +232,7 @@ class Retriever:
                 store: VectorStore = self._store_loader()
                 store.nearest(np.ones((1, store.dimension), dtype=np.float32), 1, metadata=False)
             return DenseState(True, None, datetime.now(UTC).isoformat(timespec="seconds"))
-        except IndexUnavailable as exc:
+        except NewsdeskError as exc:  # unavailable, another model, a model that does not load
             return DenseState(False, str(exc), datetime.now(UTC).isoformat(timespec="seconds"))
 
     def question_weights(self, query: str) -> dict[str, float]:

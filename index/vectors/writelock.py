@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IndexBusy
+from ..errors import IndexBusy, IndexUnavailable
 
 LOCK_NAME = "newsdesk-writer.lock"
 
@@ -89,8 +89,7 @@ class WriterLock:
                 held.count += 1
                 self._mine += 1
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open(self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -99,8 +98,11 @@ class WriterLock:
             holder = Holder(os.getpid(), role, socket.gethostname(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             # who holds it, for the message another process shows (the file itself is never removed:
             # removing a lock file lets two processes lock two different files)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(holder.__dict__).encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(holder.__dict__).encode(), 0)
+            except OSError:  # a read-only index: locked all the same; Chroma says what is wrong
+                pass
             _held[key] = _Held(fd, 1, holder)
             self._mine += 1
 
@@ -135,9 +137,10 @@ class WriterLock:
             held = _held.get(key)
             if held is not None:
                 return held.holder
-        if not self.path.exists():
+        try:
+            fd = os.open(key, os.O_RDONLY)
+        except OSError:  # no lock file yet: nobody has written
             return None
-        fd = os.open(key, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -158,6 +161,20 @@ class _Holding:
 
     def __exit__(self, *exc) -> None:
         self.lock.release()
+
+
+def _open(path: Path) -> int:
+    """The lock file's descriptor (created when missing; read-only on a read-only index, which
+    flock accepts): IndexUnavailable when the index directory cannot hold it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        reason = (exc.strerror or exc.__class__.__name__).lower()
+        raise IndexUnavailable(f"vector index at {path.parent} is unavailable: {reason}") from None
 
 
 def read_holder(path: Path) -> Holder | None:
