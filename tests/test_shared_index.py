@@ -14,11 +14,11 @@ unavailable: … Error finding id" and answered from keywords alone until a rest
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,6 @@ from support.newsroom import FeedServer, make_feed
 
 from index.config import load_config
 from index.errors import IndexBusy
-
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -232,56 +231,69 @@ retries = 0
     return path
 
 
+def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NEWSDESK_ALLOW_PRIVATE_NETWORKS="1", HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "index", "--config", str(config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+
+
 def test_a_second_writer_is_refused_with_the_way_out(server, hash_config_path):
-    """A worker holds the embedded index; `newsdesk ingest` of another process is refused at once,
-    naming the holder and `chroma run`; doctor refuses a polling bot beside it."""
+    """A running `newsdesk worker` writes the embedded index; another process's ingest, reindex or
+    worker, and a polling bot, are refused at once, naming the worker and `chroma run`; doctor
+    names the clash; once the worker is gone the next writer goes ahead."""
+    from bot import create_bot
+    from index.service import Newsdesk
+    from index.vectors.embedders import HashEmbedder
+    from index.vectors.writelock import WriterLock
+
     config = load_config(hash_config_path)
     feed = make_feed(server, "solo", "Solo News", BASE, "/solo")
     newsdesk(hash_config_path, "feeds", "add", feed.url)
-    from index.service import Newsdesk
-    from index.vectors.embedders import HashEmbedder
-
-    holder = Newsdesk(config, embedder=HashEmbedder())
+    env = dict(os.environ, NEWSDESK_ALLOW_PRIVATE_NETWORKS="1", HF_HUB_OFFLINE="1")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "index", "--config", str(hash_config_path), "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        holder.hold_writer("newsdesk worker")
-        env = dict(os.environ, NEWSDESK_ALLOW_PRIVATE_NETWORKS="1", HF_HUB_OFFLINE="1")
+        lock = WriterLock(config.chroma_path)
+        deadline = time.monotonic() + 120
+        while (lock.holder() is None or lock.holder().pid != worker.pid) and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+            time.sleep(0.2)
+        assert lock.holder() is not None and lock.holder().role == "newsdesk worker"
         for args in (["ingest"], ["reindex"], ["worker", "--once"]):
-            proc = subprocess.run(
-                [sys.executable, "-m", "index", "--config", str(hash_config_path), *args],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env=env,
-                cwd=ROOT,
-            )
+            proc = run_cli(hash_config_path, *args)
             assert proc.returncode == 1, (args, proc.stderr)
-            assert f"newsdesk worker (pid {os.getpid()}" in proc.stderr, proc.stderr
+            assert f"newsdesk worker (pid {worker.pid}" in proc.stderr, proc.stderr
             assert "chroma run" in proc.stderr and "one writer at a time" in proc.stderr, proc.stderr
-        assert holder.archive.counts()["articles"] == 0  # refused before anything was written
+            assert "Traceback" not in proc.stderr
 
-        report = json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "index", "--config", str(hash_config_path), "doctor", "--json"],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env=env,
-                cwd=ROOT,
-            ).stdout
-        )
-        writer = next(c for c in report["installation"] if c["check"] == "writer")
-        assert not writer["ok"] and "chroma run" in writer["problem"] and "--no-poll" in writer["problem"]
-        assert not report["ok"]
+        desk = Newsdesk(config, embedder=HashEmbedder())
+        try:
+            with pytest.raises(IndexBusy, match="chroma run"):
+                create_bot(config, desk, poll=True)  # a polling bot beside the worker: refused at start-up
+            create_bot(config, desk, poll=False)  # `newsdesk run --no-poll`: the way it is meant
+            writer = next(c for c in desk.doctor().installation if c["check"] == "writer")
+            assert not writer["ok"] and "chroma run" in writer["problem"] and "--no-poll" in writer["problem"]
+        finally:
+            desk.close()
+        assert worker.poll() is None  # the worker ran on, undisturbed
     finally:
-        holder.close()
-    # once the holder is gone, the next writer goes ahead
-    out = newsdesk(hash_config_path, "ingest")
-    assert load_config(hash_config_path).archive_path.exists() and out is not None
-    second = Newsdesk(config, embedder=HashEmbedder())
-    try:
-        assert second.archive.counts()["articles"] == len(BASE)
-    finally:
-        second.close()
+        worker.terminate()
+        worker.wait(60)
+    # the worker is gone (the OS dropped its lock): the next writer goes ahead
+    assert run_cli(hash_config_path, "ingest").returncode == 0
+    assert run_cli(hash_config_path, "reindex").returncode == 0
 
 
 def test_the_lock_is_per_directory_and_reentrant_in_a_process(tmp_path):
