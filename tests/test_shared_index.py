@@ -25,7 +25,6 @@ import pytest
 from support.newsroom import FeedServer, make_feed
 
 from index.config import load_config
-from index.errors import IndexBusy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -248,6 +247,7 @@ def test_a_second_writer_is_refused_with_the_way_out(server, hash_config_path):
     worker, and a polling bot, are refused at once, naming the worker and `chroma run`; doctor
     names the clash; once the worker is gone the next writer goes ahead."""
     from bot import create_bot
+    from index.errors import IndexBusy
     from index.service import Newsdesk
     from index.vectors.embedders import HashEmbedder
     from index.vectors.writelock import WriterLock
@@ -297,6 +297,7 @@ def test_a_second_writer_is_refused_with_the_way_out(server, hash_config_path):
 
 
 def test_the_lock_is_per_directory_and_reentrant_in_a_process(tmp_path):
+    from index.errors import IndexBusy
     from index.vectors.writelock import WriterLock
 
     a, b = WriterLock(tmp_path / "one"), WriterLock(tmp_path / "one")
