@@ -27,6 +27,8 @@ from ..errors import IndexUnavailable, ModelMismatch
 log = logging.getLogger(__name__)
 
 _PAGE = 2000  # ids per read call
+# chromadb counts a PersistentClient twice on its System (the client and its admin client)
+_REFS_PER_CLIENT = 2
 # Vectors per write call. Chroma's bindings hold the GIL while they write (bench_scale: 512 vectors
 # into a 100k collection stalled an asyncio loop for 0.55 s), so a bot that ingests in-process
 # would freeze for that long; small writes bound each stall.
@@ -107,21 +109,28 @@ class VectorStore:
             return moved and self.embedded
 
     def _reopen(self) -> None:
-        """A new embedded client and collection, with chromadb's per-directory cache entry dropped
-        first (else the new client would share the old one's in-memory HNSW). The old client is
-        not stopped: another store of this process (another Newsdesk on the same directory) may
-        still use it until it follows too; it is freed when the last reference goes."""
+        """A new embedded client and collection on the directory. The old client is closed first
+        when it is the only one of this process on the directory: that stops its System and frees
+        its in-memory HNSW copy (dropping the System from chromadb's cache without closing it
+        leaks that copy: ~2 KiB a vector on each reopen, measured). When another store of this
+        process still uses it (another Newsdesk on the same directory), the cache entry is only
+        dropped, so the new client is not handed the old, stale System; the other store keeps
+        it until it follows too."""
         with self._unavailable("vector index at {} cannot be reopened"):
             import chromadb
             from chromadb.api.shared_system_client import SharedSystemClient
 
             identifier = getattr(self.client, "_identifier", None)
             systems = getattr(SharedSystemClient, "_identifier_to_system", None)
-            if identifier is not None and isinstance(systems, dict):
+            refcounts = getattr(SharedSystemClient, "_identifier_to_refcount", None)
+            if identifier is None or not isinstance(systems, dict) or not isinstance(refcounts, dict):
+                SharedSystemClient.clear_system_cache()  # another chromadb layout: the public, process-wide way
+            elif refcounts.get(identifier, 0) <= _REFS_PER_CLIENT:
+                self.collection = None  # nothing of the old client may outlive its close
+                self.client.close()  # type: ignore[attr-defined]  # PersistentClient has it (chromadb >= 1.1)
+            else:
                 systems.pop(identifier, None)
-                getattr(SharedSystemClient, "_identifier_to_refcount", {}).pop(identifier, None)
-            else:  # another chromadb layout: the public, process-wide way
-                SharedSystemClient.clear_system_cache()
+                refcounts.pop(identifier, None)
             client = chromadb.PersistentClient(path=self.path, settings=self._settings)
             self.client, self.collection = client, self._open_collection(client)
         self.mismatch = self._model_mismatch()
