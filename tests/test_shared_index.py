@@ -167,11 +167,20 @@ class Writer:
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("dense", ["mirror", "engine"])
-def test_a_long_lived_process_searches_densely_over_what_other_processes_write(server, config_path, dense, caplog):
+@pytest.mark.parametrize("dense", ["mirror", "engine", "server"])
+def test_a_long_lived_process_searches_densely_over_what_other_processes_write(
+    server, config_path, dense, caplog, request
+):
+    """Embedded index, dense candidates from the in-memory mirror or from Chroma's own query; and
+    the same through a Chroma server (`chroma run`), where nothing needs reopening."""
     from index.service import Newsdesk
 
-    config_path.write_text(config_path.read_text() + f'\n[index]\ndense = "{dense}"\n')
+    if dense == "server":
+        chroma = request.getfixturevalue("chroma_server")
+        index = f'chroma_url = "{chroma.url}"\ncollection = "shared-{os.getpid()}-{time.time_ns()}"\n'
+    else:
+        index = f'dense = "{dense}"\n'
+    config_path.write_text(config_path.read_text() + "\n[index]\n" + index)
     config = load_config(config_path)
     base = make_feed(server, "base", "Base Times", BASE, "/base")
     writer = Writer(config_path)
@@ -205,6 +214,8 @@ def test_a_long_lived_process_searches_densely_over_what_other_processes_write(s
         assert "dense search unavailable" not in caplog.text
         assert desk.status()["dense"] is True
         assert desk.doctor().problems == []  # the service's view of the index agrees with the archive
+        # the embedded client was opened anew after the other process's writes; a server's never is
+        assert (desk.store_or_open().reopened > 0) == (dense != "server")
     finally:
         desk.close()
         writer.stop()

@@ -9,7 +9,8 @@ directory anew. Opening a new client is not enough either: chromadb caches one `
 directory for the whole process (``SharedSystemClient``), so a new client gets the old HNSW.
 ``VectorStore.follow`` therefore drops that cache entry and opens a new client whenever the
 archive's index generation (bumped by every vector write, in any process) moved since this
-store last saw it and the move was not its own write. A Chroma server needs none of this."""
+store last saw it and the move was not its own write. With a Chroma server only the collection
+handle is fetched again (a full reindex in another process replaces the collection)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,10 @@ class VectorStore:
             moved = self.synced is not None and generation != self.synced
             if moved and self.embedded:
                 self._reopen()
+            elif moved:  # a server: one copy for all, but a full reindex made a new collection
+                with self._unavailable("vector index at {} is unavailable"):
+                    self.collection = self._open_collection()
+                self.mismatch = self._model_mismatch()
             self.synced = generation
             return moved and self.embedded
 
