@@ -109,7 +109,7 @@ def newsdesk(config_path: Path, *args: str) -> str:
 def dense_hit(desk, question: str, title: str) -> None:
     """The search ran dense retrieval and found the article by meaning (no keyword matched)."""
     assert desk.archive.keyword_search(question, limit=10, since_ts=None, until_ts=None) == [], question
-    result = desk.search(question, limit=5)
+    result = desk.retriever.search(question, limit=5)
     assert result.dense and result.dense_error is None, (question, result.notices)
     titles = [h.article.title for h in result.hits]
     assert title in titles[:2], (question, titles)
@@ -131,13 +131,13 @@ def _writer(config_path: str, commands, replies) -> None:
                 return
             try:
                 if command == "add_and_ingest":
-                    desk.add_feed(arg)
-                    report = desk.ingest()
+                    desk.feeds.add(arg)
+                    report = desk.indexing.ingest()
                     replies.put(("ok", report.articles_new))
                 elif command == "remove":
-                    replies.put(("ok", desk.remove_feed(arg)[1]))
+                    replies.put(("ok", desk.feeds.remove(arg)[1]))
                 elif command == "reindex_full":
-                    replies.put(("ok", desk.reindex(full=True).passages_embedded))
+                    replies.put(("ok", desk.indexing.reindex(full=True).passages_embedded))
             except BaseException as exc:  # noqa: BLE001 - reported to the parent
                 replies.put(("error", f"{exc.__class__.__name__}: {exc}"))
     finally:
@@ -199,7 +199,7 @@ def test_a_long_lived_process_searches_densely_over_what_other_processes_write(
 
         # the other process removes that feed: its article's vectors are gone for the service too
         assert writer("remove", other.url) == 1
-        result = desk.search(ASK_NEW, limit=5)
+        result = desk.retriever.search(ASK_NEW, limit=5)
         assert result.dense and result.dense_error is None, result.notices
         assert NEW[0][0] not in [h.article.title for h in result.hits]
         dense_hit(desk, "Where did molten rock pour out of a mountain?", "Eruption on the peninsula")
@@ -212,10 +212,10 @@ def test_a_long_lived_process_searches_densely_over_what_other_processes_write(
         for question, title in ASK_BASE.items():
             dense_hit(desk, question, title)
         assert "dense search unavailable" not in caplog.text
-        assert desk.status()["dense"] is True
-        assert desk.doctor().problems == []  # the service's view of the index agrees with the archive
+        assert desk.health.status()["dense"] is True
+        assert desk.health.doctor().problems == []  # the service's view of the index agrees with the archive
         # the embedded client was opened anew after the other process's writes; a server's never is
-        assert (desk.store_or_open().reopened > 0) == (dense != "server")
+        assert (desk.parts.store_or_open().reopened > 0) == (dense != "server")
     finally:
         desk.close()
         writer.stop()
@@ -294,7 +294,7 @@ def test_a_second_writer_is_refused_with_the_way_out(server, hash_config_path):
             with pytest.raises(IndexBusy, match="chroma run"):
                 create_bot(config, desk, poll=True)  # a polling bot beside the worker: refused at start-up
             create_bot(config, desk, poll=False)  # `newsdesk run --no-poll`: the way it is meant
-            writer = next(c for c in desk.doctor().installation if c["check"] == "writer")
+            writer = next(c for c in desk.health.doctor().installation if c["check"] == "writer")
             assert not writer["ok"] and "chroma run" in writer["problem"] and "--no-poll" in writer["problem"]
         finally:
             desk.close()

@@ -36,7 +36,7 @@ def test_a_valid_feed_without_entries_is_listed_with_a_warning(site, tmp_path):
 
     desk = Newsdesk(load_config(config_path), embedder=HashEmbedder())
     try:
-        embed = render.feeds_embed(desk.list_feeds())
+        embed = render.feeds_embed(desk.archive.list_feeds())
         assert "lists no entries" in (embed.description or "")
     finally:
         desk.close()

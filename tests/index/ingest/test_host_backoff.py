@@ -98,11 +98,11 @@ def test_a_refusing_host_costs_a_bounded_number_of_tries_per_pass_and_its_pages_
             ],
         ),
     )
-    desk.add_feed(feed_url)
+    desk.feeds.add(feed_url)
     attempts = config.feeds.retries + 1
 
     with caplog.at_level(logging.WARNING, logger="index.ingest.hosts"):
-        report = desk.ingest()
+        report = desk.indexing.ingest()
     # every entry archived from its feed text; the host tried for HOST_FAILURE_LIMIT pages only
     assert report.articles_new == ENTRIES and report.feeds_ok == 1
     rows = articles(desk)
@@ -113,7 +113,7 @@ def test_a_refusing_host_costs_a_bounded_number_of_tries_per_pass_and_its_pages_
 
     # the next pass tries the pages again (the feed is read anew, not answered with a 304)
     tries.clear()
-    report = desk.ingest()
+    report = desk.indexing.ingest()
     assert tries[dead] == HOST_FAILURE_LIMIT * attempts
     assert report.articles_new == 0 and len(articles(desk)) == ENTRIES
 
@@ -121,7 +121,7 @@ def test_a_refusing_host_costs_a_bounded_number_of_tries_per_pass_and_its_pages_
     server = serve_pages_on(int(dead.split(":")[1]))
     try:
         tries.clear()
-        report = desk.ingest()
+        report = desk.indexing.ingest()
     finally:
         server.shutdown()
         server.server_close()
@@ -130,7 +130,7 @@ def test_a_refusing_host_costs_a_bounded_number_of_tries_per_pass_and_its_pages_
     assert all(r["text_source"] == "page" and "ferry operator" in r["text"] for r in rows)
     # and a pass after that fetches no page: nothing is left to try
     tries.clear()
-    desk.ingest()
+    desk.indexing.ingest()
     assert dead not in tries
 
 
@@ -148,7 +148,7 @@ def test_a_host_that_answers_with_errors_is_not_held_off(site, make_desk, config
             ],
         ),
     )
-    desk.add_feed(feed_url)
-    desk.ingest()
+    desk.feeds.add(feed_url)
+    desk.indexing.ingest()
     assert all(len(site.hits(f"/gone/{i}.html")) == 1 for i in range(ENTRIES))
     assert all(r["text_source"] == "feed-summary (page failed)" for r in articles(desk))

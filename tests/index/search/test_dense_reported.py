@@ -39,22 +39,22 @@ def serve(site) -> str:
 
 
 def test_a_search_says_whether_dense_retrieval_ran_and_why_not(site, desk, make_desk, config):
-    empty = desk.search("volcano")
+    empty = desk.retriever.search("volcano")
     assert empty.dense is False and empty.dense_error is None  # nothing embedded yet: nothing failed
-    desk.add_feed(serve(site))
-    desk.ingest()
-    result = desk.search("volcano lava")
+    desk.feeds.add(serve(site))
+    desk.indexing.ingest()
+    result = desk.retriever.search("volcano lava")
     assert result.dense is True and result.dense_error is None
-    assert desk.ask("What happened at the volcano?").to_dict()["dense"] is True
-    assert desk.status()["dense"] is True and "on" == render._dense_line(desk.status())
+    assert desk.reading.ask("What happened at the volcano?").to_dict()["dense"] is True
+    assert desk.health.status()["dense"] is True and "on" == render._dense_line(desk.health.status())
 
     offline = make_desk(with_index(config, chroma_url="http://127.0.0.1:9"))  # nothing listens on port 9
-    result = offline.search("volcano lava")
+    result = offline.retriever.search("volcano lava")
     assert result.hits  # keywords alone…
     assert result.dense is False and "127.0.0.1:9" in (result.dense_error or "")  # …and it says so
-    answer = offline.ask("What happened at the volcano?").to_dict()
+    answer = offline.reading.ask("What happened at the volcano?").to_dict()
     assert answer["dense"] is False and "127.0.0.1:9" in answer["dense_error"]
-    status = offline.status()
+    status = offline.health.status()
     assert status["dense"] is False and status["last_search_dense"] is False
     embed = render.status_embed(status)
     line = next(f.value for f in embed.fields if f.name == "Semantic search")
@@ -95,15 +95,15 @@ def test_doctor_fails_its_dense_check_with_the_reason(site, tmp_path):
     config = load_config(path)
     built = Newsdesk(config, embedder=HashEmbedder())
     try:
-        built.add_feed(serve(site))
-        built.ingest()
-        checks = {c["check"]: c for c in built.doctor().installation}
+        built.feeds.add(serve(site))
+        built.indexing.ingest()
+        checks = {c["check"]: c for c in built.health.doctor().installation}
         assert checks["dense"]["ok"] and checks["dense"]["detail"] == "dense retrieval works"
     finally:
         built.close()
     other = Newsdesk(config, embedder=HashEmbedder(dimension=128))  # vectors of another model in the index
     try:
-        report = other.doctor()
+        report = other.health.doctor()
         dense = next(c for c in report.installation if c["check"] == "dense")
         assert not dense["ok"] and "keywords alone" in dense["problem"] and "hash-embedder-256" in dense["problem"]
         assert not report.ok
