@@ -47,10 +47,10 @@ def tries(monkeypatch) -> dict[str, int]:
             super().__init__(*args, **kwargs)
             self.sleep = lambda seconds: None
 
-        def _get_once(self, url, headers):
+        def _get_once(self, url, *args):
             netloc = url.split("/")[2]
             made[netloc] = made.get(netloc, 0) + 1
-            return super()._get_once(url, headers)
+            return super()._get_once(url, *args)
 
     monkeypatch.setattr(pipeline, "Fetcher", CountingFetcher)
     return made
