@@ -50,6 +50,11 @@ class VectorStore:
         self.synced: str | None = None
         self.reopened = 0  # times follow() opened the embedded directory anew (for tests, doctor)
         self._reopen_lock = threading.Lock()
+        # calls on the collection in flight (searches run in several threads): a reopen waits for
+        # them and holds new ones back, so none runs on a client being closed
+        self._gate = threading.Condition()
+        self._calls = 0
+        self._reopening = False
         with self._unavailable("vector index at {} is unavailable"):
             import chromadb  # heavy: loaded only when the index is opened
             from chromadb.config import Settings
@@ -79,11 +84,39 @@ class VectorStore:
     @contextmanager
     def _unavailable(self, message: str) -> Iterator[None]:
         """Any failure of Chroma's (it raises many kinds; all mean "not usable") as IndexUnavailable;
-        ``message`` has a {} for the index's location."""
+        ``message`` has a {} for the index's location. The block counts as a call in flight."""
+        with self._gate:
+            while self._reopening:
+                self._gate.wait()
+            self._calls += 1
+        try:
+            with self._translated(message):
+                yield
+        finally:
+            with self._gate:
+                self._calls -= 1
+                self._gate.notify_all()
+
+    @contextmanager
+    def _translated(self, message: str) -> Iterator[None]:
         try:
             yield
         except Exception as exc:
             raise IndexUnavailable(f"{message.format(self.location)}: {_describe(exc)}") from None
+
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        """No call in flight for the block (new ones wait until it ends)."""
+        with self._gate:
+            self._reopening = True
+            while self._calls:
+                self._gate.wait()
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._reopening = False
+                self._gate.notify_all()
 
     def _open_collection(self, client=None):
         return (client or self.client).get_or_create_collection(
@@ -105,7 +138,8 @@ class VectorStore:
         with self._reopen_lock:
             moved = self.synced is not None and generation != self.synced
             if moved and self.embedded:
-                self._reopen()
+                with self._alone():
+                    self._reopen()
             elif moved:  # a server: one copy for all, but a full reindex made a new collection
                 with self._unavailable("vector index at {} is unavailable"):
                     self.collection = self._open_collection()
@@ -121,7 +155,7 @@ class VectorStore:
         process still uses it (another Newsdesk on the same directory), the cache entry is only
         dropped, so the new client is not handed the old, stale System; the other store keeps
         it until it follows too."""
-        with self._unavailable("vector index at {} cannot be reopened"):
+        with self._translated("vector index at {} cannot be reopened"):
             import chromadb
             from chromadb.api.shared_system_client import SharedSystemClient
 
