@@ -421,10 +421,9 @@ def feeds_embed(feeds: list[Feed], title: str = "Feeds") -> discord.Embed:
         owner = "global" if f.guild_id is None else "this server"
         line = f"`{f.id}` **{safe(trim(f.display_name, 80))}** ({owner}) — {f.status}, {f.articles} articles{where}"
         line += f"\n{safe(trim(strip_credentials(f.url), 200))}"
-        if f.status == "error" and f.last_error:
-            line += f"\n⚠ {safe(trim(redact(one_line(f.last_error)), 200))}"
-        elif f.warning:
-            line += f"\n⚠ {safe(trim(redact(one_line(f.warning)), 200))}"
+        note = f.last_error if f.status == "error" and f.last_error else f.warning  # an error, else a warning
+        if note:
+            line += f"\n⚠ {safe(trim(redact(one_line(note)), 200))}"
         lines.append(line)
     embed.description = (
         fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else "No feeds yet. Add one with `/feeds add`."
@@ -459,19 +458,10 @@ def status_embed(stats: dict) -> discord.Embed:
         embed.add_field(
             name="Index", value=safe(trim(strip_credentials(redact(stats["index_error"])), 300)), inline=False
         )
-    embed.add_field(name="Semantic search", value=_dense_line(stats), inline=False)
+    off = stats.get("dense_problem")  # searches fall back to keywords alone: why
+    dense = f"⚠️ off — searches use keywords alone: {safe(trim(strip_credentials(redact(one_line(off))), 300))}"
+    embed.add_field(name="Semantic search", value=dense if off else "on", inline=False)
     return finalize(embed)
-
-
-def _dense_line(stats: dict) -> str:
-    """Whether searches use the vector index, or fall back to keywords alone (and why)."""
-    error = stats.get("dense_error") or (
-        stats.get("last_search_dense_error") if stats.get("last_search_dense") is False else None
-    )
-    if stats.get("dense", True) and not error:
-        return "on"
-    reason = safe(trim(strip_credentials(redact(one_line(error or "unavailable"))), 300))
-    return f"⚠️ off — searches use keywords alone: {reason}"
 
 
 def strip_credentials(text: str) -> str:

@@ -214,14 +214,17 @@ def _reason(exc: Exception) -> str:
 
 def dense_status(retriever) -> dict:
     """Whether dense retrieval works now, and whether the last search had it: {"dense",
-    "dense_error", "last_search_dense", "last_search_dense_error"} (for /status and doctor)."""
+    "dense_error", "last_search_dense", "last_search_dense_error", "dense_problem"} (/status)."""
     probe = retriever.probe_dense()
     last = retriever.dense_state
+    last_error = last.error if last is not None and not last.ran else None
     return {
         "dense": probe.ran,
         "dense_error": probe.error,
         "last_search_dense": None if last is None else last.ran,
-        "last_search_dense_error": None if last is None else last.error,
+        "last_search_dense_error": last_error,
+        # one line for /status: why searches answer from keywords alone (None: they do not)
+        "dense_problem": probe.error or (f"the last search: {last_error}" if last_error else None),
     }
 
 

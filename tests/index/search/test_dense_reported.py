@@ -46,7 +46,9 @@ def test_a_search_says_whether_dense_retrieval_ran_and_why_not(site, desk, make_
     result = desk.retriever.search("volcano lava")
     assert result.dense is True and result.dense_error is None
     assert desk.reading.ask("What happened at the volcano?").to_dict()["dense"] is True
-    assert desk.health.status()["dense"] is True and "on" == render._dense_line(desk.health.status())
+    status = desk.health.status()
+    assert status["dense"] is True and status["dense_problem"] is None
+    assert next(f.value for f in render.status_embed(status).fields if f.name == "Semantic search") == "on"
 
     offline = make_desk(with_index(config, chroma_url="http://127.0.0.1:9"))  # nothing listens on port 9
     result = offline.retriever.search("volcano lava")
