@@ -165,13 +165,6 @@ class SearchResult:
     notices: list[str] = field(default_factory=list)
     query_vector: np.ndarray | None = None
     weights: dict[str, float] = field(default_factory=dict)  # the question's words by stem -> IDF in the archive
-    # whether dense (vector) retrieval ran for this search; when it failed, why (keywords alone then)
-    dense: bool = False
-    dense_error: str | None = None
-
-    def dense_fields(self) -> dict:
-        """For JSON output: whether dense retrieval ran, and why not when it failed."""
-        return {"dense": self.dense, "dense_error": self.dense_error}
 
 
 # -- answers --------------------------------------------------------------------
@@ -184,11 +177,7 @@ class Citation:
     quote: str
 
     def to_dict(self) -> dict:
-        return {
-            "n": self.n,
-            **self.article.to_dict("id", "url", "title", "outlet", "published"),
-            "quote": self.quote,
-        }
+        return {"n": self.n, **self.article.to_dict("id", "url", "title", "outlet", "published"), "quote": self.quote}
 
 
 # what a hedged answer opens with (the bot, the terminal and --json show it; Answer.text is the cited sentences)
@@ -206,8 +195,6 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
     hedged: bool = False  # related coverage that does not answer the question directly
     evidence: dict = field(default_factory=dict)  # what the hedge decision saw (index.answers.hedging.Evidence)
-    dense: bool = False  # the search behind it used dense retrieval (see SearchResult)
-    dense_error: str | None = None
 
     @property
     def shown_text(self) -> str:
@@ -222,8 +209,6 @@ class Answer:
             "hedged": self.hedged,
             "mode": self.mode,
             "notices": self.notices,
-            "dense": self.dense,
-            "dense_error": self.dense_error,
             "closest": [h.to_dict() for h in self.hits[:5]] if self.abstained else [],
         }
 

@@ -4,7 +4,7 @@ worker" deployment), and two writers at once are refused.
 * this test process is the long-lived service (as the bot: it searches and never restarts);
 * `newsdesk` subprocesses do what a worker or an operator does: `feeds add` + `ingest` from a
   loopback feed, `feeds remove`, `reindex --full`;
-* after each, the service's next search must have used dense retrieval (``result.dense``, not
+* after each, the service's next search must have used dense retrieval (the retriever's ``dense_state``, not
   only "something came back"), over the new state: a question that shares no keyword with the
   new article finds it (the real model: the hash embedder cannot match paraphrases).
 
@@ -110,7 +110,8 @@ def dense_hit(desk, question: str, title: str) -> None:
     """The search ran dense retrieval and found the article by meaning (no keyword matched)."""
     assert desk.archive.keyword_search(question, limit=10, since_ts=None, until_ts=None) == [], question
     result = desk.retriever.search(question, limit=5)
-    assert result.dense and result.dense_error is None, (question, result.notices)
+    state = desk.retriever.dense_state
+    assert state.ran and state.error is None, (question, result.notices)
     titles = [h.article.title for h in result.hits]
     assert title in titles[:2], (question, titles)
     assert next(h for h in result.hits if h.article.title == title).dense > 0.2
@@ -200,7 +201,7 @@ def test_a_long_lived_process_searches_densely_over_what_other_processes_write(
         # the other process removes that feed: its article's vectors are gone for the service too
         assert writer("remove", other.url) == 1
         result = desk.retriever.search(ASK_NEW, limit=5)
-        assert result.dense and result.dense_error is None, result.notices
+        assert desk.retriever.dense_state.ran and desk.retriever.dense_state.error is None, result.notices
         assert NEW[0][0] not in [h.article.title for h in result.hits]
         dense_hit(desk, "Where did molten rock pour out of a mountain?", "Eruption on the peninsula")
 

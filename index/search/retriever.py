@@ -335,7 +335,7 @@ class Retriever:
 
         passage_ids = set(dense.scores) | set(kw_scores)
         if not passage_ids:
-            return SearchResult([], intent, notices, dense.query_vector, dense=dense.ran, dense_error=dense.error)
+            return SearchResult([], intent, notices, dense.query_vector)
         # no text yet: most candidates are never shown; the engine's post-filter read some already
         meta = {**dense.meta, **self.archive.passage_meta(passage_ids - dense.meta.keys())}
         dense.add_missing(self.dense_index, [pid for pid in kw_scores if pid not in dense.scores])
@@ -344,15 +344,7 @@ class Retriever:
         hits = self._hits(query, candidates, order, limit)
         if group_stories:
             hits = self.group_stories(hits, limit)
-        return SearchResult(
-            hits[:limit],
-            intent,
-            notices,
-            dense.query_vector,
-            self.question_weights(intent.query),
-            dense=dense.ran,
-            dense_error=dense.error,
-        )
+        return SearchResult(hits[:limit], intent, notices, dense.query_vector, self.question_weights(intent.query))
 
     def _start_keyword_search(
         self, query: str, bounds: _Bounds, outlets: list[str] | None, scope: Scope

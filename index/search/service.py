@@ -4,7 +4,6 @@ sources, and the cheap checks the bot runs before it defers."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from ..answers.extractive import ExtractiveAnswerer
 from ..answers.llm import LLMAnswerer
@@ -49,10 +48,8 @@ class ReadingService:
             question, as_of=as_of, since=since, until=until, source=source, limit=8, scope=scope, context=context
         )
         if on_draft is not None and isinstance(self.answerer, LLMAnswerer):
-            answer = self.answerer.answer(question, result, on_text=on_draft)
-        else:
-            answer = self.answerer.answer(question, result)
-        return replace(answer, dense=result.dense, dense_error=result.dense_error)
+            return self.answerer.answer(question, result, on_text=on_draft)
+        return self.answerer.answer(question, result)
 
     def latest(
         self, topic: str | None = None, *, source: str | None = None, limit: int = 10, as_of=None, scope: Scope = GLOBAL

@@ -1,4 +1,4 @@
-"""Whether a search used dense retrieval is never silent: the search result, `search --json`,
+"""Whether a search used dense retrieval is never silent: the retriever's state, `search --json`,
 `ask --json`, `/status` (its data and embed) and `doctor` say whether it ran and, when it
 failed, why (the search then answers from keywords alone)."""
 
@@ -39,13 +39,13 @@ def serve(site) -> str:
 
 
 def test_a_search_says_whether_dense_retrieval_ran_and_why_not(site, desk, make_desk, config):
-    empty = desk.retriever.search("volcano")
-    assert empty.dense is False and empty.dense_error is None  # nothing embedded yet: nothing failed
+    desk.retriever.search("volcano")
+    state = desk.retriever.dense_state
+    assert state.ran is False and state.error is None  # nothing embedded yet: nothing failed
     desk.feeds.add(serve(site))
     desk.indexing.ingest()
-    result = desk.retriever.search("volcano lava")
-    assert result.dense is True and result.dense_error is None
-    assert desk.reading.ask("What happened at the volcano?").to_dict()["dense"] is True
+    desk.retriever.search("volcano lava")
+    assert desk.retriever.dense_state.ran is True and desk.retriever.dense_state.error is None
     status = desk.health.status()
     assert status["dense"] is True and status["dense_problem"] is None
     assert next(f.value for f in render.status_embed(status).fields if f.name == "Semantic search") == "on"
@@ -53,9 +53,9 @@ def test_a_search_says_whether_dense_retrieval_ran_and_why_not(site, desk, make_
     offline = make_desk(with_index(config, chroma_url="http://127.0.0.1:9"))  # nothing listens on port 9
     result = offline.retriever.search("volcano lava")
     assert result.hits  # keywords alone…
-    assert result.dense is False and "127.0.0.1:9" in (result.dense_error or "")  # …and it says so
-    answer = offline.reading.ask("What happened at the volcano?").to_dict()
-    assert answer["dense"] is False and "127.0.0.1:9" in answer["dense_error"]
+    state = offline.retriever.dense_state
+    assert state.ran is False and "127.0.0.1:9" in (state.error or "")  # …and it says so
+    assert any("keyword results only" in n for n in result.notices)
     status = offline.health.status()
     assert status["dense"] is False and status["last_search_dense"] is False
     embed = render.status_embed(status)
