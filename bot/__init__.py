@@ -150,6 +150,8 @@ def create_bot(config: Config, desk: Newsdesk | None = None, *, poll: bool | Non
     if desk is None:
         desk = Newsdesk(config)
     poll = config.discord.poll if poll is None else poll
+    if poll:  # the polling bot writes the index: refused at start-up while another process does
+        desk.indexing.hold_writer("the bot (polling)")
     options: dict[str, Any] = dict(
         command_prefix=commands.when_mentioned,  # never used: on_message does not process commands
         intents=intents(config.discord.members_intent),

@@ -421,8 +421,9 @@ def feeds_embed(feeds: list[Feed], title: str = "Feeds") -> discord.Embed:
         owner = "global" if f.guild_id is None else "this server"
         line = f"`{f.id}` **{safe(trim(f.display_name, 80))}** ({owner}) — {f.status}, {f.articles} articles{where}"
         line += f"\n{safe(trim(strip_credentials(f.url), 200))}"
-        if f.status == "error" and f.last_error:
-            line += f"\n⚠ {safe(trim(redact(one_line(f.last_error)), 200))}"
+        note = f.last_error if f.status == "error" and f.last_error else f.warning  # an error, else a warning
+        if note:
+            line += f"\n⚠ {safe(trim(redact(one_line(note)), 200))}"
         lines.append(line)
     embed.description = (
         fit_lines(lines, DESCRIPTION_LIMIT, sep="\n\n") if lines else "No feeds yet. Add one with `/feeds add`."
@@ -458,6 +459,9 @@ def status_embed(stats: dict) -> discord.Embed:
         embed.add_field(
             name="Index", value=safe(trim(strip_credentials(redact(stats["index_error"])), 300)), inline=False
         )
+    off = stats.get("dense_problem")  # searches fall back to keywords alone: why
+    dense = f"⚠️ off — searches use keywords alone: {safe(trim(strip_credentials(redact(one_line(off))), 300))}"
+    embed.add_field(name="Semantic search", value=dense if off else "on", inline=False)
     return finalize(embed)
 
 

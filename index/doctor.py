@@ -5,6 +5,7 @@ are current, the optional LLM endpoint and Chroma server answer. Each problem is
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 import httpx
@@ -69,9 +70,10 @@ def check(
         if missing:
             archive.mark_embedded(sorted(missing), value=0)
         if extra:
+            store.follow(archive.get_meta("index_generation"))
             store.delete(sorted(extra))
         done = pipeline().embed_pending(IngestReport())
-        archive.bump_generation()
+        store.synced = archive.bump_generation()
         report.fixed.append(f"embedded {done} passages, deleted {len(extra)} stray vectors")
     report.counts = archive.counts() | {"vectors": store.count()}
     report.ok = not report.problems or (
@@ -208,3 +210,64 @@ def _probe(url: str, api_key: str | None = None) -> str | None:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{exc.__class__.__name__}: {text}"[:200] if text else exc.__class__.__name__
+
+
+def dense_status(retriever) -> dict:
+    """Whether dense retrieval works now, and whether the last search had it: {"dense",
+    "dense_error", "last_search_dense", "last_search_dense_error", "dense_problem"} (/status)."""
+    probe = retriever.probe_dense()
+    last = retriever.dense_state
+    last_error = last.error if last is not None and not last.ran else None
+    return {
+        "dense": probe.ran,
+        "dense_error": probe.error,
+        "last_search_dense": None if last is None else last.ran,
+        "last_search_dense_error": last_error,
+        # one line for /status: why searches answer from keywords alone (None: they do not)
+        "dense_problem": probe.error or (f"the last search: {last_error}" if last_error else None),
+    }
+
+
+def check_deployment(config: Config, retriever, writer, installation: list[dict]) -> list[dict]:
+    """Two more installation checks: dense retrieval works (else every search stands on keywords
+    alone; tried only when the model and Chroma are fine), and this configuration can write the
+    embedded index alongside whoever writes it now."""
+    checks = []
+    if all(c["ok"] for c in installation if c["check"] in ("model", "chroma", "chroma_server")):
+        checks.append(_dense_check(retriever))
+    if config.index.chroma_url:
+        return checks
+    checks.append(_writer_check(config, writer))
+    return checks
+
+
+def _dense_check(retriever) -> dict:
+    probe = retriever.probe_dense()
+    return {
+        "check": "dense",
+        "ok": probe.ran,
+        "detail": "dense retrieval works" if probe.ran else "dense retrieval fails: searches use keywords alone",
+        "problem": None
+        if probe.ran
+        else f"dense retrieval fails, so every search falls back to keywords alone ({probe.error}): "
+        "fix the vector index (the other lines here say how; after a model change, `newsdesk reindex --full`)",
+    }
+
+
+def _writer_check(config: Config, writer) -> dict:
+    holder = writer.holder()
+    if holder is None:
+        return {"check": "writer", "ok": True, "detail": "no process writes the embedded index now", "problem": None}
+    # a polling bot started with this configuration would be a second writer: refused at its start-up
+    clash = config.discord.poll and "bot" not in holder.role and holder.pid != os.getpid()
+    return {
+        "check": "writer",
+        "ok": not clash,
+        "detail": f"the embedded index is written by {holder.describe()}",
+        "problem": None
+        if not clash
+        else f"the bot polls with this configuration ([discord] poll = true) but {holder.describe()} writes "
+        f"the embedded index at {config.chroma_path}, which takes one writer: start the bot with "
+        "`newsdesk run --no-poll` (or set [discord] poll = false), or use a Chroma server "
+        "(`chroma run --path DIR --port 8000`, and [index] chroma_url in every process's config)",
+    }

@@ -37,6 +37,10 @@ class IndexUnavailable(NewsdeskError):
     """The vector index (Chroma) cannot be reached or written."""
 
 
+class IndexBusy(NewsdeskError):
+    """Another process writes the embedded vector index: one writer at a time."""
+
+
 class ModelMismatch(NewsdeskError):
     """The index was built with another embedding model."""
 

@@ -40,6 +40,7 @@ class HealthService:
             stats["vectors"] = None
             stats["index_error"] = str(exc)
         stats["archive_bytes"] = self.archive.size_bytes()
+        stats.update(doctor.dense_status(self.parts.retriever))
         return stats
 
     def doctor(self, fix: bool = False) -> DoctorReport:
@@ -48,6 +49,7 @@ class HealthService:
         installation = doctor.check_installation(
             self.config, self.archive, self.parts.embedder_or_load, self.parts.store_or_open, llm_api_key(self.config)
         )
+        installation += doctor.check_deployment(self.config, self.parts.retriever, self.parts.writer, installation)
         broken = [c["problem"] for c in installation if not c["ok"]]
 
         def open_store() -> VectorStore:

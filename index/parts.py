@@ -15,6 +15,7 @@ from .models import Article
 from .search.retriever import Retriever
 from .vectors.chroma import VectorStore
 from .vectors.embedders import Embedder, load_embedder
+from .vectors.writelock import WriterLock
 
 
 class Parts:
@@ -25,6 +26,8 @@ class Parts:
         self._embedder = embedder
         self._store: VectorStore | None = None
         self._lock = threading.RLock()
+        # one writer at a time on an embedded index, across processes (none needed with a Chroma server)
+        self.writer = WriterLock(None if config.index.chroma_url else config.chroma_path)
         self.retriever = Retriever(
             self.archive, config.retrieval, self.embedder_or_load, self.store_or_open, index=config.index
         )
@@ -39,7 +42,9 @@ class Parts:
         with self._lock:
             if self._store is None:
                 embedder = self.embedder_or_load()
+                generation = self.archive.get_meta("index_generation")  # read first: the view is at least this new
                 self._store = VectorStore(self.config.index, self.config.chroma_path, embedder.name, embedder.dimension)
+                self._store.synced = generation
             return self._store
 
     @property

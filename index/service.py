@@ -58,5 +58,6 @@ class Newsdesk:
         self.outbox = Outbox(self.archive, delivery_recorders(self.archive, self.following))
 
     def close(self) -> None:
-        """Close what the desk opened (the archive's connections)."""
+        """Close what the desk opened (the archive's connections, a writer lock it holds)."""
+        self.parts.writer.release_all()
         self.archive.close()

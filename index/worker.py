@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 def run_worker(desk, once: bool = False, sleep=time.sleep) -> None:
     """Poll due feeds until stopped (or once). A failed cycle is logged and retried next time;
     with ``once`` the error is raised (the CLI turns it into a non-zero exit)."""
+    desk.indexing.hold_writer("newsdesk worker")  # a second writer of the embedded index stops here, at start-up
     interval = max(30.0, desk.config.feeds.poll_interval_minutes * 60 / 10)
     log.warning("worker: polling due feeds %s", "once" if once else f"every {interval:.0f} s")
     while True:

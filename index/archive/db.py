@@ -133,9 +133,12 @@ class Database:
         rows = self.db.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", [len(prefix), prefix])
         return dict(rows.fetchall())
 
-    def bump_generation(self) -> None:
-        """Tell every process that the vector index changed (the dense mirror reloads)."""
-        self.set_meta("index_generation", f"{time.time():.6f}")
+    def bump_generation(self) -> str:
+        """Tell every process that the vector index changed (the dense mirror reloads, an embedded
+        Chroma client opens the directory anew); returns the new generation."""
+        generation = f"{time.time():.6f}"
+        self.set_meta("index_generation", generation)
+        return generation
 
     # -- stats ---------------------------------------------------------------
     def counts(self) -> dict:

@@ -19,7 +19,7 @@ from ..worker import run_worker
 from . import feeds as feeds_commands
 from . import following, following_digests, migrate, watches
 from .context import Context, pass_ctx
-from .edges import emit_json, handle_errors
+from .edges import dense_json, emit_json, handle_errors
 from .plain import DraftPrinter, render_answer, render_hits, render_report
 from .progress import progress_printer
 from .session import run_chat
@@ -223,7 +223,7 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
                     until=until,
                     limit=limit,
                 )
-                emit_json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits]})
+                emit_json({"id": q.get("id"), "results": [h.to_dict() for h in result.hits], **dense_json(c.desk)})
             except NewsdeskError as exc:
                 emit_json({"id": q.get("id"), "results": [], "error": str(exc)})
         return
@@ -231,7 +231,7 @@ def search(c: Context, query, as_of, source, since, until, as_json, queries, lim
         raise NewsdeskError("give a QUERY or --queries FILE")
     result = c.desk.retriever.search(query, as_of=as_of, source=source, since=since, until=until, limit=limit)
     if as_json:
-        emit_json({"results": [h.to_dict() for h in result.hits], "notices": result.notices})
+        emit_json({"results": [h.to_dict() for h in result.hits], "notices": result.notices, **dense_json(c.desk)})
         return
 
     click.echo(render_hits(result.hits, result.notices))
@@ -250,7 +250,7 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
                 answer = c.desk.reading.ask(
                     q["question"], as_of=q.get("asked_at") or as_of, source=source, since=since, until=until
                 )
-                emit_json({"id": q.get("id"), **answer.to_dict()})
+                emit_json({"id": q.get("id"), **answer.to_dict(), **dense_json(c.desk)})
             except NewsdeskError as exc:
                 emit_json({"id": q.get("id"), "answer": "", "citations": [], "abstained": True, "error": str(exc)})
         return
@@ -267,7 +267,7 @@ def ask(c: Context, question, as_of, source, since, until, as_json, queries):
     if answer.abstained or not answer.citations:  # kept for `newsdesk stats`
         c.desk.feedback.record(answer, via="cli", as_of=as_of)
     if as_json:
-        emit_json(answer.to_dict())
+        emit_json(answer.to_dict() | dense_json(c.desk))
         return
 
     click.echo(render_answer(answer))

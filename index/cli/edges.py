@@ -29,3 +29,10 @@ def handle_errors(fn):
 
 def emit_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def dense_json(desk) -> dict:
+    """Whether the search just made (this process's last) used dense retrieval, and why not when
+    it failed: a search that fell back to keywords alone says so in JSON too."""
+    state = desk.retriever.dense_state
+    return {"dense": bool(state and state.ran), "dense_error": state.error if state else None}

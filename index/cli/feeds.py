@@ -55,9 +55,10 @@ def feeds_list(c: Context, as_json):
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "name", "articles", "status", "last error")
+    table = Table("id", "name", "articles", "status", "last error or warning")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], str(r["articles"]), r["status"], (r["last_error"] or "")[:80])
+        note = r["last_error"] or (f"warning: {r['warning']}" if r["warning"] else "")
+        table.add_row(str(r["id"]), r["name"], str(r["articles"]), r["status"], note[:120])
     Console().print(table)
 
 

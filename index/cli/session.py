@@ -50,6 +50,8 @@ def _feed_lines(desk) -> str:
         state = f.status or "not fetched yet"
         if f.status == "error" and f.last_error:
             state = f"error: {f.last_error}"
+        elif f.warning:
+            state = f"warning: {f.warning}"
         lines.append(f"[{f.id}] {f.display_name} — {f.articles} articles, {state}\n    {f.url}")
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from ..delivery.discovery import FoundFeed, discover
-from ..errors import IndexUnavailable, LimitReached, NewsdeskError, PermissionDenied
+from ..errors import IndexBusy, IndexUnavailable, LimitReached, NewsdeskError, PermissionDenied
 from ..models import GLOBAL, Feed, IngestReport, Scope
 from ..parts import Parts
 from .fetch import Fetcher
@@ -60,7 +60,10 @@ class FeedsService:
         feed = self.find(url_or_id, scope, manage=True)
         removed = self.archive.remove_feed(feed.id)
         try:
-            self.parts.pipeline().apply_vector_deletes(IngestReport())
+            with self.parts.writer.holding("removing the feed's vectors"):
+                self.parts.pipeline().apply_vector_deletes(IngestReport())
+        except IndexBusy:
+            log.info("vectors of removed feed %s stay queued: the process writing the index removes them", feed.url)
         except IndexUnavailable as exc:
             log.warning("vectors of removed feed %s stay queued for deletion: %s", feed.url, exc)
         return feed, removed

@@ -28,10 +28,12 @@ from ..text.clean import (
     normalise_text,
     word_count,
 )
+from .hosts import PAGE_LATER, HostBackoff, unreachable
 
 log = logging.getLogger(__name__)
 
 TEASER_WORDS = 25
+EMPTY_FEED = "the feed is valid but lists no entries (check that this is the right feed URL)"
 
 
 class _Deferred(Exception):
@@ -134,6 +136,7 @@ class DraftMaker:
     def __init__(self, config: Config, archive: Archive):
         self.config = config
         self.archive = archive
+        self.hosts = HostBackoff()  # page fetches to hosts that keep failing stop for this pass
 
     def process_feed(
         self, fetcher: Fetcher, feed: Feed, full: bool, emit: Callable[[Draft], None] | None = None
@@ -154,12 +157,14 @@ class DraftMaker:
                 )
             parsed = parse_feed(response.content, response.url, response.content_type)
             warning = parsed.warning
+            if not parsed.entries:  # valid, but nothing to archive: say so rather than "ok, 0 articles"
+                warning = EMPTY_FEED + (f"; {warning}" if warning else "")
             if response.truncated:
                 warning = f"feed cut off at {self.config.feeds.max_body_bytes} bytes" + (
                     f"; {warning}" if warning else ""
                 )
             drafts: list[Draft] = []
-            made = 0
+            made = pages_later = 0
             seen: set[str] = set()
             share = self.share()
             for n, entry in enumerate(parsed.entries):
@@ -181,6 +186,7 @@ class DraftMaker:
                     continue
                 if draft is not None:
                     made += 1
+                    pages_later += draft.entry_hash.endswith(PAGE_LATER)
                     if emit is None:
                         drafts.append(draft)
                     else:
@@ -200,8 +206,9 @@ class DraftMaker:
                 drafts,
                 "ok",
                 warning=warning,
-                etag=response.etag,
-                last_modified=response.last_modified,
+                # pages still to fetch: no validators, so the next pass reads the feed (not a 304)
+                etag=None if pages_later else response.etag,
+                last_modified=None if pages_later else response.last_modified,
                 title=parsed.title or None,
                 articles=made,
             )
@@ -268,17 +275,13 @@ class DraftMaker:
             source = "feed-summary" if text else ""
             teaser = not text or looks_truncated(text) or word_count(text) < TEASER_WORDS
             if link and mode != "never" and (teaser or mode == "always"):
-                if share is not None:
-                    share.take_page()
-                try:
-                    page = fetcher.get(link, accept=PAGE_ACCEPT)
-                    extracted = extract_article(page.content.decode(_charset(page.content_type), "replace"), link)
-                except (FetchError, UrlRefused) as exc:
-                    log.info("page fetch failed for %s: %s", link, exc)
+                extracted, page_later = self._page(fetcher, link, share)
+                if page_later:  # the host did not answer: the next pass tries the page again
+                    base["entry_hash"] = ehash + PAGE_LATER
                 if extracted and len(extracted.text) > len(text):
                     text, source = extracted.text, "page"
                 elif source:
-                    source += " (page failed)" if extracted is None else ""
+                    source += (" (page later)" if page_later else " (page failed)") if extracted is None else ""
         if not text and not title:
             return None
         published, date_source = entry.published, "feed"
@@ -296,6 +299,28 @@ class DraftMaker:
             text=text or title,
             text_source=source or "title",
         )
+
+    def _page(self, fetcher: Fetcher, link: str, share: PollShare | None):
+        """The article extracted from its page, or None; and whether the page is to be tried
+        again next pass (its host did not answer, now or earlier in this pass). A page fetch
+        takes from the feed's share of the poll (``_Deferred`` when it is spent)."""
+        parts = urlsplit(link)
+        host = f"{parts.hostname or ''}:{parts.port or ''}"  # a port is a server of its own
+        if not self.hosts.open(host):
+            return None, True
+        if share is not None:
+            share.take_page()
+        try:
+            page = fetcher.get(link, accept=PAGE_ACCEPT)
+        except (FetchError, UrlRefused) as exc:
+            log.info("page fetch failed for %s: %s", link, exc)
+            if unreachable(exc):
+                self.hosts.failed(host, str(exc))
+                return None, True
+            self.hosts.answered(host)
+            return None, False
+        self.hosts.answered(host)
+        return extract_article(page.content.decode(_charset(page.content_type), "replace"), link), False
 
 
 def _charset(content_type: str) -> str:

@@ -56,12 +56,24 @@ class Indexer:
     def embedder(self) -> Embedder:
         return self._embedder_loader()
 
+    def writable_store(self) -> VectorStore:
+        """The store, caught up with what other processes wrote since it last looked (an embedded
+        client that missed them would write from a stale view)."""
+        store = self.store
+        store.follow(self.archive.get_meta("index_generation"))
+        return store
+
+    def written(self, store: VectorStore) -> None:
+        """After a write of this store's: the new generation is one its view already matches."""
+        store.synced = self.archive.bump_generation()
+
     def apply_vector_deletes(self, report: IngestReport) -> None:
         pending = self.archive.pending_vector_deletes()
         if pending:
-            self.store.delete(pending)
+            store = self.writable_store()
+            store.delete(pending)
             self.archive.clear_vector_deletes(pending)
-            self.archive.bump_generation()
+            self.written(store)
             report.vectors_deleted += len(pending)
 
     def recover(self, report: IngestReport) -> int:
@@ -70,7 +82,7 @@ class Indexer:
         records = self.archive.meta_like(INFLIGHT)
         if not records:
             return 0
-        store = self.store
+        store = self.writable_store()
         found: list[str] = []
         for key, value in records.items():
             try:
@@ -86,7 +98,7 @@ class Indexer:
             for key in records:
                 self.archive.delete_meta(key)
         if marked:
-            self.archive.bump_generation()
+            self.written(store)
             log.info("%d passages of an interrupted run were already in the vector index", len(marked))
         report.passages_recovered += len(marked)
         return len(marked)
@@ -117,11 +129,12 @@ class Indexer:
         ]
         key = INFLIGHT + token
         self.archive.set_meta(key, json.dumps(ids))
-        self.store.upsert(ids, vectors, metadatas)
+        store = self.writable_store()
+        store.upsert(ids, vectors, metadatas)
         with self.archive.transaction():
             self.archive.mark_embedded(ids)
             self.archive.delete_meta(key)
-            self.archive.bump_generation()
+            self.written(store)
 
 
 def passage_input(passage: PassageRow) -> str:

@@ -35,12 +35,14 @@ class FeedSchedule:
             report.feeds_failed += 1
             report.errors[feed.url] = result.error or "unknown error"
             return
+        # unchanged content (304) keeps what the last full read found wrong with it
+        warning = feed.warning if result.status == "not_modified" else result.warning
         fields = dict(
-            status="warning" if result.warning else "ok",
+            status="warning" if warning else "ok",
             last_fetch_at=now,
             last_ok_at=now,
             last_error=None,
-            warning=result.warning,
+            warning=warning,
             failures=0,
             next_poll_at=time.time() + interval,
             etag=result.etag,

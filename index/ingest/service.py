@@ -29,6 +29,11 @@ class IndexingService:
         self._ingest_lock = threading.Lock()
         self.last_poll: str | None = None
 
+    def hold_writer(self, role: str) -> None:
+        """Hold the index's writer lock until the desk closes (a worker, a polling bot): IndexBusy
+        when another process writes the embedded index, so the second writer stops at start-up."""
+        self.parts.writer.acquire(role)
+
     def ingest(
         self,
         feed: str | int | None = None,
@@ -51,7 +56,7 @@ class IndexingService:
         if due_only:
             now = time.time()
             feeds = [f for f in feeds if not f.next_poll_at or f.next_poll_at <= now]
-        with self._ingest_lock:
+        with self._ingest_lock, self.parts.writer.holding("ingest"):
             if complete:
                 report = read_until_complete(self._pass_runner(full, progress), feeds, self.archive.get_feed)
             else:
@@ -79,7 +84,7 @@ class IndexingService:
         The request is recorded in the archive (meta ``reindex_request``) until it is done, so a
         reindex interrupted by a restart is found by :meth:`pending_reindex` and finished by
         :meth:`resume_reindex`; its stage ("requested", "marked", "reset") says how far it got."""
-        with self._ingest_lock:
+        with self._ingest_lock, self.parts.writer.holding("reindex"):
             store = self.parts.store_or_open()
             feeds: list[Feed] = []
             if feed is not None or scope.scoped:
@@ -114,7 +119,7 @@ class IndexingService:
     def resume_reindex(self, progress: Progress | None = None) -> tuple[dict, IngestReport] | None:
         """Finish an interrupted reindex (None when there is none): what the interrupted run
         already embedded is kept, the rest is embedded now."""
-        with self._ingest_lock:
+        with self._ingest_lock, self.parts.writer.holding("reindex"):
             request = self.pending_reindex()
             if request is None:
                 return None
@@ -140,6 +145,7 @@ class IndexingService:
                 self._save_reindex(request)
         if request["full"] and request["stage"] == "marked":
             store.reset()  # nothing is embedded between the marks and the reset: safe to redo
+            store.synced = self.archive.bump_generation()  # other processes' clients see the new collection
             request["stage"] = "reset"
             self._save_reindex(request)
         pipeline.apply_vector_deletes(report)

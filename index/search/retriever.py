@@ -120,6 +120,8 @@ class _Dense:
     cosines: dict[str, float] = field(default_factory=dict)
     query_vector: np.ndarray | None = None
     meta: dict[str, tuple] = field(default_factory=dict)  # archive records already read (DenseHits.meta)
+    ran: bool = False  # a dense search was made (False: no vectors yet, or the index failed)
+    error: str | None = None  # why the index failed: the search then stands on keywords alone
 
     def add_missing(self, mirror: DenseMirror | DenseEngine, passage_ids: list[str]) -> None:
         """Score keyword-only candidates against the query too (when it was embedded)."""
@@ -145,6 +147,15 @@ class _Candidates:
     fused: dict[int, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DenseState:
+    """How the last search's dense half went, for doctor and /status: ran, or failed and why."""
+
+    ran: bool
+    error: str | None
+    at: str  # ISO time of that search
+
+
 class Retriever:
     def __init__(
         self, archive: Archive, config: RetrievalConfig, embedder_loader, store_loader, index: IndexConfig | None = None
@@ -166,6 +177,7 @@ class Retriever:
         self._scope_cache: dict[int | None, tuple[tuple, np.ndarray]] = {}
         # keyword searches run in these threads beside the dense half of a search
         self._keyword_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsdesk-keyword")
+        self.dense_state: DenseState | None = None  # the last search's (None: none yet)
         self._reranker: Reranker | None = None
         if config.rerank_model:
             self._reranker = CrossEncoderReranker(config.rerank_model)
@@ -193,6 +205,7 @@ class Retriever:
         if generation == self.dense_index.generation:
             return
         store: VectorStore = self._store_loader()
+        store.follow(generation)  # another process's writes: an embedded client opens the index anew
         store.check_model()  # vectors of another model would make the query embedding meaningless
         if self.index_config.dense == "auto":
             self.uses_engine = engine_wanted(
@@ -209,6 +222,18 @@ class Retriever:
                 self.archive.save_neighbours(updates)
             except NewsdeskError as exc:  # a read-only archive still searches; it recomputes next start
                 log.warning("could not store passage neighbours: %s", exc)
+
+    def probe_dense(self) -> DenseState:
+        """Whether dense retrieval works now (for doctor and /status): the vectors are read as a
+        search would read them, and Chroma's own query answers when it is the dense index."""
+        try:
+            self.refresh_mirror()
+            if self.uses_engine and len(self.engine):
+                store: VectorStore = self._store_loader()
+                store.nearest(np.ones((1, store.dimension), dtype=np.float32), 1, metadata=False)
+            return DenseState(True, None, datetime.now(UTC).isoformat(timespec="seconds"))
+        except NewsdeskError as exc:  # unavailable, another model, a model that does not load
+            return DenseState(False, str(exc), datetime.now(UTC).isoformat(timespec="seconds"))
 
     def question_weights(self, query: str) -> dict[str, float]:
         """IDF weight of each of the question's content words (by stem). Document frequencies are
@@ -382,9 +407,12 @@ class Retriever:
                 for hits in found:
                     dense.scores.update(zip(hits.ids, hits.scores.tolist(), strict=True))
                     dense.cosines.update(zip(hits.ids, hits.cosines.tolist(), strict=True))
+                dense.ran = True
         except IndexUnavailable as exc:
+            dense.ran, dense.error = False, str(exc)
             notices.append(f"semantic index unavailable ({exc}); keyword results only")
             log.warning("dense search unavailable: %s", exc)
+        self.dense_state = DenseState(dense.ran, dense.error, datetime.now(UTC).isoformat(timespec="seconds"))
         return dense, notices
 
     def _collapse(self, passage_ids: set[str], meta: dict, dense: _Dense, kw_norm: dict[str, float]) -> _Candidates:
@@ -530,3 +558,4 @@ class Retriever:
             dense.scores.update(zip(hits.ids, hits.scores.tolist(), strict=True))
             dense.cosines.update(zip(hits.ids, hits.cosines.tolist(), strict=True))
             dense.meta.update(hits.meta)
+        dense.ran = True

@@ -167,7 +167,7 @@ def test_a_fresh_install_passes_every_installation_check(desk):
     report = desk.health.doctor()
     assert report.ok and report.problems == []
     checks = {c["check"]: c for c in report.installation}
-    assert set(checks) == {"model", "chroma", "migrations"}  # nothing optional configured
+    assert set(checks) == {"model", "chroma", "migrations", "dense", "writer"}  # nothing optional configured
     assert all(c["ok"] and c["problem"] is None for c in checks.values())
     assert checks["migrations"]["detail"] == f"current ({len(MIGRATIONS)} applied)"
 
