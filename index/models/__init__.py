@@ -1,0 +1,68 @@
+"""The domain objects every layer shares: feeds, articles, passages, who is asking, search hits,
+answers and reports (:mod:`.core`), what following stories works with (:mod:`.following`) and
+what deliveries are configured with (:mod:`.delivery`). Plain dataclasses with no behaviour beyond
+``to_dict``; the bot imports these and the services, never the stages behind them."""
+
+from .core import (
+    FILTER_FIELDS,
+    GLOBAL,
+    HEDGE_OPENING,
+    Answer,
+    Article,
+    Citation,
+    DoctorReport,
+    Feed,
+    Hit,
+    IngestReport,
+    PassageRow,
+    Scope,
+    SearchResult,
+    TimeIntent,
+)
+from .delivery import ChannelLimits, FilterRule, PostTemplate
+from .following import (
+    Alert,
+    AlertBatch,
+    Digest,
+    DigestSchedule,
+    DigestStory,
+    FigureClaim,
+    Follow,
+    QuestionGroup,
+    StoryComparison,
+    Timeline,
+    Watch,
+    WatchChange,
+)
+
+__all__ = [
+    "Alert",
+    "AlertBatch",
+    "Answer",
+    "Article",
+    "ChannelLimits",
+    "Citation",
+    "Digest",
+    "DigestSchedule",
+    "DigestStory",
+    "DoctorReport",
+    "FILTER_FIELDS",
+    "Feed",
+    "FigureClaim",
+    "FilterRule",
+    "Follow",
+    "GLOBAL",
+    "HEDGE_OPENING",
+    "Hit",
+    "IngestReport",
+    "PassageRow",
+    "PostTemplate",
+    "QuestionGroup",
+    "Scope",
+    "SearchResult",
+    "StoryComparison",
+    "TimeIntent",
+    "Timeline",
+    "Watch",
+    "WatchChange",
+]
