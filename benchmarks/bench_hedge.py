@@ -12,7 +12,7 @@ standard error is the spread of the chosen value over bootstrap resamples of the
 
     NEWSDESK_DATA_DIR=/tmp/copy python benchmarks/bench_hedge.py dump gone.jsonl gone.json
     NEWSDESK_DATA_DIR=/tmp/copy python benchmarks/bench_hedge.py dump kept.jsonl kept.json
-    python benchmarks/bench_hedge.py fit gone.json kept.json [--json out.json]
+    python benchmarks/bench_hedge.py fit gone.json kept.json [--json out.json] [--fix min_sentence_dense=0]
 """
 
 from __future__ import annotations
@@ -115,9 +115,18 @@ GRID = np.array(
 )
 
 
-def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
+def fix_threshold(name: str, value: str) -> None:
+    """Fit the others with ``name`` held at ``value`` (e.g. a rule off: min_sentence_dense=0)."""
+    global GRID
+    GRID = GRID[GRID[:, NAMES.index(name)] == float(value)]
+    if not len(GRID):
+        raise SystemExit(f"{value} is not on the grid of {name}")
+
+
+def rates_on_grid(rows: list[dict], grid: np.ndarray | None = None) -> np.ndarray:
     """The declined share of ``rows`` (abstained, or hedged as index.answers.hedging.decide would
     with those thresholds) at every point of ``grid``."""
+    grid = GRID if grid is None else grid
     if not rows:
         return np.zeros(len(grid))
     e = [r["evidence"] or {} for r in rows]
@@ -225,10 +234,13 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--max-answerable", type=float, default=0.05, help="declined share allowed on answerable")
     f.add_argument("--bootstrap", type=int, default=100)
     f.add_argument("--json", default=None)
+    f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a threshold (e.g. off)")
     args = parser.parse_args(argv)
     if args.cmd == "dump":
         dump(args.questions, args.out, args.config)
     else:
+        for held in args.fix:
+            fix_threshold(*held.split("="))
         fit(args.unanswerable, args.answerable, args.max_answerable, args.bootstrap, args.json)
 
 
