@@ -12,7 +12,7 @@ standard error is the spread of the chosen value over bootstrap resamples of the
 
     NEWSDESK_DATA_DIR=/tmp/copy python benchmarks/bench_hedge.py dump gone.jsonl gone.json
     NEWSDESK_DATA_DIR=/tmp/copy python benchmarks/bench_hedge.py dump kept.jsonl kept.json
-    python benchmarks/bench_hedge.py fit gone.json kept.json [--json out.json]
+    python benchmarks/bench_hedge.py fit gone.json kept.json [--json out.json] [--fix min_sentence_dense=0]
 """
 
 from __future__ import annotations
@@ -24,15 +24,27 @@ import math
 import random
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import _common  # noqa: F401 - sys.path and the offline environment
 import numpy as np
 
-COVERAGE_GRID = [round(0.05 * i, 2) for i in range(0, 13)]  # 0 .. 0.6
+COVERAGE_GRID = [round(0.05 * i, 2) for i in range(0, 5)]  # 0 .. 0.2 (higher floors never paid off)
 NAMES_GRID = [0.0, 0.5, 1.0]
-DENSE_GRID = [round(0.02 * i, 2) for i in range(15, 28)]  # 0.30 .. 0.54 (0.30: abstaining already)
+DENSE_GRID = [round(0.02 * i, 2) for i in range(15, 22)]  # 0.30 .. 0.42 (0.30: abstaining already)
 AGE_GRID = [3.0, 7.0, 14.0, 30.0, 60.0, 1e9]  # days: "recently" asked, the cited article older than this
+SENTENCE_GRID = [0.0] + [round(0.02 * i, 2) for i in range(15, 23)]  # 0 (off), 0.30 .. 0.44
+AFTER_GRID = [1.0, 3.0, 7.0, 14.0, 30.0, 1e9]  # days a first cited article may be past the period named
+NAMES = (
+    "min_coverage",
+    "min_names",
+    "min_dense",
+    "min_dense_when_keyword_disagrees",
+    "max_recent_age_days",
+    "min_sentence_dense",
+    "max_days_after_period",
+)
 
 
 def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
@@ -40,7 +52,10 @@ def dump(questions_path: Path, out: Path, config_path: str | None) -> None:
     from index.evaluate import choice_supported
     from index.service import Newsdesk
 
-    desk = Newsdesk(load_config(config_path))
+    config = load_config(config_path)
+    # a floor that never decides, so that each answer records its question-sentence cosines
+    answers = replace(config.answers, hedge_min_sentence_dense=max(config.answers.hedge_min_sentence_dense, 1e-6))
+    desk = Newsdesk(replace(config, answers=answers))
     rows = [json.loads(line) for line in questions_path.read_text().splitlines() if line.strip()]
     started = time.perf_counter()
     kept = []
@@ -84,15 +99,34 @@ def extra_evidence(desk, q: dict, answer) -> dict:
         "dense2": answer.hits[1].dense if len(answer.hits) > 1 else 0.0,
         "score": top.score,
         "score2": answer.hits[1].score if len(answer.hits) > 1 else 0.0,
+        "hits_dense": [h.dense for h in answer.hits[:10]],
+        "title_cos": title_cosines(desk, q["question"], answer),
     }
 
 
-GRID = np.array(list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID, DENSE_GRID, AGE_GRID)))
+def title_cosines(desk, question: str, answer) -> list[float]:
+    embedder = desk.parts.embedder_or_load()
+    vectors = embedder.encode([question] + [c.article.title for c in answer.citations[:4]])
+    return [float(v) for v in vectors[1:] @ vectors[0]]
 
 
-def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
+GRID = np.array(
+    list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID, DENSE_GRID, AGE_GRID, SENTENCE_GRID, AFTER_GRID))
+)
+
+
+def fix_threshold(name: str, value: str) -> None:
+    """Fit the others with ``name`` held at ``value`` (e.g. a rule off: min_sentence_dense=0)."""
+    global GRID
+    GRID = GRID[GRID[:, NAMES.index(name)] == float(value)]
+    if not len(GRID):
+        raise SystemExit(f"{value} is not on the grid of {name}")
+
+
+def rates_on_grid(rows: list[dict], grid: np.ndarray | None = None) -> np.ndarray:
     """The declined share of ``rows`` (abstained, or hedged as index.answers.hedging.decide would
     with those thresholds) at every point of ``grid``."""
+    grid = GRID if grid is None else grid
     if not rows:
         return np.zeros(len(grid))
     e = [r["evidence"] or {} for r in rows]
@@ -101,15 +135,22 @@ def rates_on_grid(rows: list[dict], grid: np.ndarray = GRID) -> np.ndarray:
     names = np.array([x.get("names_held", 1.0) for x in e])
     disagree = np.array([x.get("keyword", 1.0) < 1.0 for x in e])
     dense = np.array([x.get("dense", 1.0) for x in e])
-    outside = np.array([bool(x.get("outside_period")) or bool(x.get("rarest_stem_only")) for x in e])
+    stem_only = np.array([bool(x.get("rarest_stem_only")) for x in e])
+    timed = np.array([x.get("period_after_days") is not None for x in e])
+    old_outside = np.array([bool(x.get("outside_period")) for x in e]) & ~timed  # dumps without distances
+    before = np.array([x.get("period_before_days") if x.get("period_before_days") is not None else -1e9 for x in e])
+    after = np.array([x.get("period_after_days") if x.get("period_after_days") is not None else -1e9 for x in e])
+    sentence = np.array([x.get("sentence_dense") if x.get("sentence_dense") is not None else 1.0 for x in e])
     age = np.array([x["recent_age_days"] if x.get("recent_age_days") is not None else -1.0 for x in e])
     hedged = (
         (cov[None, :] < grid[:, :1])
         | (names[None, :] < grid[:, 1:2])
         | (dense[None, :] < grid[:, 2:3])
         | (disagree[None, :] & (dense[None, :] < grid[:, 3:4]))
-        | outside[None, :]
+        | (stem_only | old_outside | (before > 1.0))[None, :]
         | (age[None, :] > grid[:, 4:5])
+        | (sentence[None, :] < grid[:, 5:6])
+        | (after[None, :] > grid[:, 6:7])
     )
     return (abstained[None, :] | hedged).mean(axis=1)
 
@@ -122,7 +163,8 @@ def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[f
     if not allowed.any():
         return None
     # among equals: fewest answerable declined, then the loosest thresholds (lowest floors, oldest age)
-    order = np.lexsort((GRID[:, :4].sum(axis=1) - GRID[:, 4] / 1e6, false, -caught))
+    loosest = GRID[:, :4].sum(axis=1) + GRID[:, 5] - GRID[:, 4] / 1e6 - GRID[:, 6] / 1e6
+    order = np.lexsort((loosest, false, -caught))
     best = next(i for i in order if allowed[i])
     return tuple(float(v) for v in GRID[best])
 
@@ -155,7 +197,7 @@ def fit(gone_path: Path, kept_path: Path, max_answerable: float, boot: int, json
         pick = choose(g, k, max_answerable)
         if pick is not None:  # a resample where no thresholds meet the constraint says nothing about them
             draws.append(pick)
-    names = ("min_coverage", "min_names", "min_dense", "min_dense_when_keyword_disagrees", "max_recent_age_days")
+    names = NAMES
     out: dict = {"thresholds": {}, "tune": {}, "held_out": {}}
     for i, name in enumerate(names):
         values = [d[i] for d in draws]
@@ -192,10 +234,13 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--max-answerable", type=float, default=0.05, help="declined share allowed on answerable")
     f.add_argument("--bootstrap", type=int, default=100)
     f.add_argument("--json", default=None)
+    f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a threshold (e.g. off)")
     args = parser.parse_args(argv)
     if args.cmd == "dump":
         dump(args.questions, args.out, args.config)
     else:
+        for held in args.fix:
+            fix_threshold(*held.split("="))
         fit(args.unanswerable, args.answerable, args.max_answerable, args.bootstrap, args.json)
 
 

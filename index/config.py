@@ -102,6 +102,8 @@ class AnswersConfig:
     hedge_min_dense: float = 0.30
     hedge_min_dense_when_keyword_disagrees: float = 0.32
     hedge_max_recent_age_days: float = 3.0
+    hedge_min_sentence_dense: float = 0.0  # off: on the dev files it declines no more than hedge_min_dense
+    hedge_max_days_after_period: float = 7.0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ class ExtractiveAnswerer:
         self.config = config
         self._embedder_loader = embedder_loader
 
+    def _embed(self, texts: list[str]):
+        return self._embedder_loader().encode(texts)
+
     def is_relevant(self, result: SearchResult) -> bool:
         if not result.hits:
             return False
@@ -47,7 +50,7 @@ class ExtractiveAnswerer:
         chosen = selection.select(pool, self.config.max_sentences)
         sentences = selection.with_antecedents(chosen)
         answer = build_answer(question, result, sentences)
-        hedging.assess(answer, result, sentences, hedging.Thresholds.of(self.config))
+        hedging.assess(answer, result, sentences, hedging.Thresholds.of(self.config), self._embed)
         line = selection.direct_answer(question, chosen[0].text)
         if line:
             answer.text = f"{line} [1]\n\n{answer.text}"  # the best sentence is cited first: it is [1]

@@ -13,7 +13,10 @@ answer already has:
 - whether the kind of answer asked for (a number for how many, a date for when...) is there;
 - the relevance of the top article (its cosine) and whether keyword search agrees it is the best;
 - whether the first cited article is from the time the question asks about: the period it names
-  ("in March 2024", "this week"), or the last days when it asks what happened "recently".
+  ("in March 2024", "on Monday": not from before it, nor from long after it; news of a day
+  appears in the days after it), or the last days when it asks what happened "recently";
+- the cosine between the question and the chosen sentences, by the embedder of the search (off by
+  default: on the dev questions it declines no more than the top article's cosine does).
 
 :func:`decide` turns that into hedged or not with thresholds fitted on the dev questions with
 their gold articles removed (see README, "Answers that say how well they answer").
@@ -55,6 +58,11 @@ class Evidence:
     terms: int  # the question's content words
     outside_period: bool = False  # the question names a period and the first cited article is not from it
     recent_age_days: float | None = None  # "recently": the first cited article's age at the as-of moment
+    sentence_dense: float | None = None  # best cosine of the question with one chosen sentence (None: not embedded)
+    sentence_dense_mean: float | None = None  # their mean
+    margin: float = 0.0  # the top article's cosine over the next article's
+    period_after_days: float | None = None  # days the first cited article is past the named period's end (<= 0: not)
+    period_before_days: float | None = None  # days it is before the period's start (<= 0: not)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class Thresholds:
     min_dense: float = 0.30
     min_dense_when_keyword_disagrees: float = 0.32
     max_recent_age_days: float = 3.0
+    min_sentence_dense: float = 0.0  # 0: off (the question-sentence cosine is then not computed)
+    max_days_after_period: float = 7.0
 
     @classmethod
     def of(cls, config: AnswersConfig) -> Thresholds:
@@ -75,6 +85,8 @@ class Thresholds:
             config.hedge_min_dense,
             config.hedge_min_dense_when_keyword_disagrees,
             config.hedge_max_recent_age_days,
+            config.hedge_min_sentence_dense,
+            config.hedge_max_days_after_period,
         )
 
 
@@ -120,6 +132,14 @@ def period_evidence(intent: TimeIntent | None, published_ts: float | None) -> tu
     return False, None
 
 
+def period_distance(intent: TimeIntent | None, published_ts: float | None) -> tuple[float | None, float | None]:
+    """(days after the named period's end, days before its start) of ``published_ts``; None without a period."""
+    if intent is None or published_ts is None or intent.window is None:
+        return None, None
+    start, end = intent.window[0].timestamp(), intent.window[1].timestamp()
+    return round((published_ts - end) / DAY, 2), round((start - published_ts) / DAY, 2)
+
+
 def gather(
     question: str,
     query: str,
@@ -128,6 +148,7 @@ def gather(
     hits: list[Hit],
     cited: list[int],
     intent: TimeIntent | None = None,
+    sentence_cosines: list[float] | None = None,
 ) -> Evidence:
     """The evidence for one answer: its ``sentences``, the ``cited`` hits' titles, the top hit,
     the first cited article's date against the time the question asks about (``intent``)."""
@@ -149,6 +170,7 @@ def gather(
     top = hits[0] if hits else None
     first = hits[cited[0]].article if cited else None
     outside, age = period_evidence(intent, first.published_ts if first else None)
+    after, before = period_distance(intent, first.published_ts if first else None)
     return Evidence(
         coverage=round(coverage, 4),
         stem_only=round(stem_only, 4),
@@ -161,6 +183,22 @@ def gather(
         terms=len(terms),
         outside_period=outside,
         recent_age_days=age,
+        sentence_dense=round(max(sentence_cosines), 4) if sentence_cosines else None,
+        sentence_dense_mean=round(sum(sentence_cosines) / len(sentence_cosines), 4) if sentence_cosines else None,
+        margin=round(top.dense - hits[1].dense, 4) if top and len(hits) > 1 else 0.0,
+        period_after_days=after,
+        period_before_days=before,
+    )
+
+
+def outside_period(evidence: Evidence, thresholds: Thresholds) -> bool:
+    """The first cited article is from before the period the question names (it cannot report
+    what happened then), or from longer after it than news of it takes to appear."""
+    if evidence.period_after_days is None or evidence.period_before_days is None:
+        return evidence.outside_period
+    return (
+        evidence.period_before_days > PERIOD_SLACK / DAY
+        or evidence.period_after_days > thresholds.max_days_after_period
     )
 
 
@@ -170,18 +208,33 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> bool:
         return True
     if evidence.names_held < thresholds.min_names or evidence.dense < thresholds.min_dense:
         return True
-    if evidence.outside_period or evidence.rarest_stem_only:
+    if evidence.sentence_dense is not None and evidence.sentence_dense < thresholds.min_sentence_dense:
+        return True
+    if evidence.rarest_stem_only or outside_period(evidence, thresholds):
         return True
     if evidence.recent_age_days is not None and evidence.recent_age_days > thresholds.max_recent_age_days:
         return True
     return evidence.keyword < 1.0 and evidence.dense < thresholds.min_dense_when_keyword_disagrees
 
 
-def assess(answer: Answer, result: SearchResult, sentences: list[tuple[str, int]], thresholds: Thresholds) -> Answer:
-    """Mark ``answer`` (built from ``sentences``: (text, hit index)) hedged when its evidence says so."""
+def sentence_cosines(result: SearchResult, sentences: list[str], embed) -> list[float] | None:
+    """The cosine of the question with each chosen sentence, by the embedder that embedded the
+    question (vectors are normalised); None when the question was not embedded (keyword-only)."""
+    if embed is None or result.query_vector is None or not sentences:
+        return None
+    vectors = embed(sentences)
+    return [float(v) for v in vectors @ result.query_vector]
+
+
+def assess(
+    answer: Answer, result: SearchResult, sentences: list[tuple[str, int]], thresholds: Thresholds, embed=None
+) -> Answer:
+    """Mark ``answer`` (built from ``sentences``: (text, hit index)) hedged when its evidence says so;
+    ``embed`` (texts -> normalised vectors) gives the question-sentence cosines."""
     if answer.abstained or not sentences:
         return answer
     cited = sorted({i for _, i in sentences})
+    embed = embed if thresholds.min_sentence_dense > 0 else None  # an encode per ask only when it decides
     evidence = gather(
         answer.question,
         result.intent.query,
@@ -190,6 +243,7 @@ def assess(answer: Answer, result: SearchResult, sentences: list[tuple[str, int]
         result.hits,
         cited,
         result.intent,
+        sentence_cosines(result, [t for t, _ in sentences], embed),
     )
     answer.evidence = asdict(evidence)
     answer.hedged = decide(evidence, thresholds)

@@ -128,3 +128,62 @@ def test_period_evidence_against_the_time_asked_about():
 )
 def test_decide_on_the_period(changes, hedged):
     assert decide(evidence(**changes), Thresholds(min_coverage=0.55, max_recent_age_days=30.0)) is hedged
+
+
+def test_period_distance_in_days_after_and_before_the_period():
+    from datetime import UTC, datetime
+
+    from index.answers.hedging import period_distance
+    from index.models import TimeIntent
+
+    monday = TimeIntent(
+        datetime(2024, 6, 14, tzinfo=UTC), window=(datetime(2024, 6, 10, tzinfo=UTC), datetime(2024, 6, 11, tzinfo=UTC))
+    )
+    assert period_distance(monday, datetime(2024, 6, 14, tzinfo=UTC).timestamp()) == (3.0, -4.0)
+    assert period_distance(monday, datetime(2024, 6, 1, tzinfo=UTC).timestamp()) == (-10.0, 9.0)
+    assert period_distance(TimeIntent(datetime(2024, 6, 14, tzinfo=UTC)), 0.0) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("after", "before", "hedged"),
+    [
+        (3.0, -4.0, False),  # "on Monday", reported on Friday: news of a day appears in the days after it
+        (40.0, -41.0, True),  # long after: a retrospective, not the report asked for
+        (-10.0, 9.0, True),  # before the period: it cannot report what happened then
+        (-0.5, 0.5, False),  # within the day's slack
+    ],
+)
+def test_decide_on_the_distance_from_the_period(after, before, hedged):
+    # outside_period (a day's slack either side) is what the distances replace when they are known
+    seen = evidence(outside_period=True, period_after_days=after, period_before_days=before)
+    assert decide(seen, Thresholds(max_days_after_period=7.0)) is hedged
+
+
+def test_decide_on_the_question_sentence_cosine():
+    thresholds = Thresholds(min_sentence_dense=0.35)
+    assert decide(evidence(sentence_dense=0.3), thresholds)
+    assert not decide(evidence(sentence_dense=0.4), thresholds)
+    assert not decide(evidence(sentence_dense=None), thresholds)  # not embedded (keyword-only)
+    assert not decide(evidence(sentence_dense=0.3), Thresholds())  # off by default
+
+
+def test_gather_keeps_the_question_sentence_cosines_and_the_margin():
+    hits = [hit("t", "x", dense=0.6), hit("u", "y", dense=0.45)]
+    seen = gather(QUESTION, QUESTION, WEIGHTS, [RELATED, ANSWERING], hits, [0], sentence_cosines=[0.3, 0.5])
+    assert seen.sentence_dense == 0.5 and seen.sentence_dense_mean == 0.4 and seen.margin == 0.15
+    assert gather(QUESTION, QUESTION, WEIGHTS, [RELATED], hits, [0]).sentence_dense is None
+
+
+def test_sentence_cosines_use_the_question_vector_and_need_one():
+    import numpy as np
+
+    from index.answers.hedging import sentence_cosines
+    from index.models import SearchResult, TimeIntent
+
+    def embed(texts):  # a unit vector per sentence: the first axis for "court", the second otherwise
+        return np.array([[1.0, 0.0] if "court" in t else [0.0, 1.0] for t in texts])
+
+    result = SearchResult([], TimeIntent(None), query_vector=np.array([0.6, 0.8]))  # type: ignore[arg-type]
+    assert sentence_cosines(result, ["the court ruled", "it rained"], embed) == pytest.approx([0.6, 0.8])
+    assert sentence_cosines(SearchResult([], TimeIntent(None)), ["x"], embed) is None  # type: ignore[arg-type]
+    assert sentence_cosines(result, ["x"], None) is None
