@@ -235,4 +235,4 @@ def test_doctor_json_keeps_its_keys_and_adds_the_installation(tmp_path):
     assert out.returncode == 0, out.stderr
     parsed = json.loads(out.stdout)
     assert {"ok", "problems", "fixed", "counts", "installation"} <= set(parsed)
-    assert [c["check"] for c in parsed["installation"]] == ["model", "chroma", "migrations"]
+    assert [c["check"] for c in parsed["installation"]] == ["model", "chroma", "migrations", "dense", "writer"]
