@@ -5,7 +5,8 @@ text holds every word of a topic, first passages).
 On PostgreSQL the schedule limit per server is counted under an advisory lock
 (:mod:`.serialise`), a run claim locks its schedule row (``FOR KEY SHARE``: a concurrent removal
 waits, or has removed it) and is won by the ``(schedule_id, period_key)`` primary key, and the
-topic match reads ``passages.fts`` instead of FTS5 (:data:`PG_TOPIC_MATCHES`)."""
+topic match reads ``passages.fts`` instead of FTS5 (:data:`PG_TOPIC_MATCHES`). Both backends read
+a bounded number of a topic's postings and pick the words to match alike (:func:`topic_terms`)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,18 @@ def all_words(topic: str) -> list[str]:
     return list(dict.fromkeys(terms))[:16]
 
 
-TOPIC_POSTINGS = 50_000  # passages of a topic's rarest word a timeline reads at most (SQLite)
+TOPIC_POSTINGS = 50_000  # passages of a topic's rarest word a timeline reads at most
+
+
+def topic_terms(counts: dict[str, int], budget: int) -> list[str]:
+    """The words a topic match reads, from each word's passages counted up to ``budget`` (a pure
+    function of the counts, the same on both backends): none when a word has no passage (nothing
+    holds them all); else the rarest words whose postings fit the budget, all of which must match
+    (a word more common than that narrows nothing and is left out); else the rarest word alone, of
+    which only the newest ``budget`` passages are read."""
+    if not counts or not all(counts.values()):
+        return []
+    return terms_within(counts, budget) or [min(counts, key=lambda w: counts[w])]
 
 
 def _quoted(word: str) -> str:
@@ -72,15 +84,17 @@ def all_words_query(topic: str) -> list[str]:
 # pasted), the articles whose passages together match every word that has a lexeme (as the FTS5
 # INTERSECT does; a word PostgreSQL's english config drops as a stopword is left out, as FTS5 cannot
 # drop it), each scored by its best passage's ts_rank summed over the words it holds (title weighs
-# twice the text, as bm25(passages_fts, 2.0, 1.0) does). The GIN index serves each word's match.
-# ``{where}``: the article filters, put in with str.replace (the weights hold braces); their ``?``
-# parameters come after the words.
+# twice the text, as bm25(passages_fts, 2.0, 1.0) does). The GIN index serves each word's match,
+# which reads the word's newest passages up to the budget (the second parameter; the words are
+# chosen by topic_terms, so only a lone word past the budget is cut). ``{where}``: the article
+# filters, put in with str.replace (the weights hold braces); their ``?`` parameters come last.
 PG_TOPIC_MATCHES = f"""
     WITH words AS (SELECT DISTINCT plainto_tsquery('{FTS_CONFIG}', w) AS q FROM unnest(CAST(? AS text[])) AS w),
     live AS (SELECT q FROM words WHERE numnode(q) > 0),
     hits AS (SELECT p.article_id, p.id AS passage_id, CAST(live.q AS text) AS word,
                     ts_rank('{RANK_WEIGHTS}', p.fts, live.q) AS rank
-             FROM live JOIN passages p ON p.fts @@ live.q),
+             FROM live CROSS JOIN LATERAL (
+                 SELECT article_id, id, fts FROM passages WHERE fts @@ live.q ORDER BY rowid DESC LIMIT ?) AS p),
     matched AS (SELECT article_id FROM hits GROUP BY article_id
                 HAVING count(DISTINCT word) = (SELECT count(*) FROM live)),
     best AS (SELECT article_id, max(rank) AS score FROM (
@@ -236,13 +250,13 @@ class DigestStore(Database):
         """(article_id, published_ts, outlet, score) of every article in scope published in [since,
         until] (and archived by ``fetched_until``) whose passages hold every content word of the
         topic (FTS5, porter stems: "eruptions" matches "eruption"), oldest first; score is the best
-        passage's BM25 for the topic's words (higher is better). SQLite reads about
-        ``max_postings`` postings at most (:meth:`_topic_matches`): a word more common than that
+        passage's BM25 for the topic's words (higher is better). Either backend reads about
+        ``max_postings`` postings at most (:func:`topic_terms`): a word more common than that
         is left out of the match, and a topic of only such words counts its newest matches.
         PostgreSQL: the same articles from ``passages.fts`` (english stems; :data:`PG_TOPIC_MATCHES`),
         scored by ts_rank."""
         if self.backend == "postgresql":
-            return self._topic_articles_postgres(topic, since_ts, until_ts, scope, fetched_until)
+            return self._topic_articles_postgres(topic, since_ts, until_ts, scope, fetched_until, max_postings)
         words = all_words(topic)
         if not words:
             return []
@@ -273,9 +287,9 @@ class DigestStore(Database):
             ).fetchone()[0]
             for w in words
         }
-        if not all(counts.values()):
+        kept = topic_terms(counts, max_postings)
+        if not kept:
             return []  # a word no passage holds: nothing holds them all
-        kept = terms_within(counts, max_postings) or [min(words, key=lambda w: counts[w])]
         matched: set[int] | None = None
         for word in kept:
             found = set(self._article_ids(self._newest_postings(_quoted(word), max_postings)))
@@ -336,9 +350,25 @@ class DigestStore(Database):
         return out
 
     def _topic_articles_postgres(
-        self, topic: str, since_ts: float | None, until_ts: float | None, scope: Scope, fetched_until: str | None
+        self,
+        topic: str,
+        since_ts: float | None,
+        until_ts: float | None,
+        scope: Scope,
+        fetched_until: str | None,
+        max_postings: int,
     ) -> list[tuple[int, float, str, float]]:
-        words = all_words(topic)
+        """PostgreSQL: as :meth:`_topic_matches`, the words counted up to the budget (each count a
+        bounded read), chosen by :func:`topic_terms`, then matched on their newest postings."""
+        counts = {
+            w: self.db.execute(
+                f"""SELECT count(*) FROM (SELECT 1 FROM passages
+                    WHERE fts @@ plainto_tsquery('{FTS_CONFIG}', ?) LIMIT ?) AS s""",
+                [w, max_postings + 1],
+            ).fetchone()[0]
+            for w in self._live_words(all_words(topic))
+        }
+        words = topic_terms(counts, max_postings)
         if not words:
             return []
         where, params = filter_clauses("a", "a.id", since_ts, until_ts, None, scope)
@@ -346,8 +376,27 @@ class DigestStore(Database):
         if fetched_until is not None:
             where.append("a.fetched_at <= ?")
             params.append(fetched_until)
-        rows = self.db.execute(PG_TOPIC_MATCHES.replace("{where}", " AND ".join(where)), [words, *params]).fetchall()
+        rows = self.db.execute(
+            PG_TOPIC_MATCHES.replace("{where}", " AND ".join(where)), [words, max_postings, *params]
+        ).fetchall()
         return [(int(r[0]), float(r[1]), str(r[2]), float(r[3])) for r in rows]
+
+    def _live_words(self, words: list[str]) -> list[str]:
+        """Of the topic's words, one per distinct english tsquery ("eruption" and "eruptions" are
+        one word to count), leaving out those the config drops as stopwords (they match nothing,
+        and are left out of the match as before)."""
+        if not words:
+            return []
+        rows = self.db.execute(
+            f"""SELECT u.w, CAST(plainto_tsquery('{FTS_CONFIG}', u.w) AS text)
+                FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS u(w, n)
+                WHERE numnode(plainto_tsquery('{FTS_CONFIG}', u.w)) > 0 ORDER BY u.n""",
+            [words],
+        ).fetchall()
+        first: dict[str, str] = {}  # tsquery -> the topic's first word with it
+        for word, query in rows:
+            first.setdefault(str(query), str(word))
+        return list(first.values())
 
     def first_passage_ids(self, article_ids: Iterable[int]) -> dict[int, str]:
         """article id -> the id of its first passage (for its vector)."""

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from index.archive import MIGRATIONS, Archive
+from index.archive.digests import topic_terms
 from index.archive.passages import terms_within
 from index.archive.pg import PORTED, not_ported, translate
 from index.archive.pg_migrations import POSTGRES
@@ -483,11 +484,10 @@ def test_a_keyword_search_leaves_out_common_terms_past_its_postings_budget(tmp_p
     archive.close()
 
 
-def test_a_topic_reads_a_bounded_number_of_postings_scope_first(tmp_path):
-    """On SQLite a timeline's topic match reads about ``max_postings`` postings at most: a word
-    more common than the budget is left out of the match (it narrows nothing), a topic of only such
-    words counts its newest matches, and another server's articles are never counted."""
-    archive = Archive(tmp_path / "archive.db")
+def test_a_topic_reads_a_bounded_number_of_postings_scope_first(archive):
+    """On both backends a timeline's topic match reads about ``max_postings`` postings at most: a
+    word more common than the budget is left out of the match (it narrows nothing), a topic of only
+    such words counts its newest matches, and another server's articles are never counted."""
     mine, _ = archive.add_feed("https://mine.example/feed.xml", guild_id=GUILD)
     theirs, _ = archive.add_feed("https://theirs.example/feed.xml", guild_id=1)
     ids = {}
@@ -509,7 +509,28 @@ def test_a_topic_reads_a_bounded_number_of_postings_scope_first(tmp_path):
     assert len(archive.topic_articles("said", None, None, max_postings=1000)) == 30
     newest = archive.topic_articles("said", None, None, max_postings=10)
     assert [m[0] for m in newest] == [ids[i] for i in range(20, 30)]  # the newest passages only
-    archive.close()
+    with archive.transaction():  # a volcano without "said": only a match that leaves "said" out holds it
+        aid = archive.write_article(
+            record("g30", feed_id=mine.id, published_ts=T0 + 30, text="A volcano erupted offshore."),
+            [PassageRow("{article}:0", 0, 0, "Report 30", "A volcano erupted offshore.", T0 + 30, "Example Times")],
+        )
+        archive.link_feed(aid, mine.id)
+    both = archive.topic_articles("said volcano", None, None, scope=scope, max_postings=1000)
+    assert [m[0] for m in both] == [ids[1], ids[2]]
+    volcano = archive.topic_articles("said volcano", None, None, scope=scope, max_postings=4)
+    assert [m[0] for m in volcano] == [ids[1], ids[2], aid]  # 4 volcano passages fit, 30 "said" do not
+    assert archive.topic_articles("said tsunami", None, None, max_postings=4) == []  # a word nowhere: no match
+
+
+def test_topic_terms_picks_the_words_a_topic_match_reads():
+    counts = {"said": 900, "volcano": 3, "officials": 400, "lava": 40}
+    assert topic_terms(counts, 10_000) == ["said", "volcano", "officials", "lava"]  # all fit: all must match
+    assert topic_terms(counts, 500) == ["volcano", "officials", "lava"]  # "said" narrows nothing: left out
+    assert topic_terms(counts, 100) == ["volcano", "lava"]
+    assert topic_terms(counts, 2) == ["volcano"]  # not even the rarest fits: its newest passages alone
+    assert topic_terms({"said": 11, "harbour": 11}, 10) == ["said"]  # a tie keeps the topic's order
+    assert topic_terms({"volcano": 3, "tsunami": 0}, 100) == []  # a word no passage holds: nothing matches
+    assert topic_terms({}, 100) == []
 
 
 def test_passage_meta_reads_an_archive_without_the_covering_index(tmp_path):
