@@ -7,7 +7,9 @@ token twice: as Discord's ``nonce`` (with ``enforce_nonce``, which makes Discord
 second send of it within a few minutes) and as an invisible marker at the end of its text (zero-
 width characters), which history returns — the nonce is not always in history. A delivery whose
 last attempt may have gone out is looked for in the target's last ``HISTORY_LIMIT`` messages from
-the bot before it is sent again: found, it is recorded; not found, it is sent."""
+the bot before it is sent again: found, it is recorded; not found, it is sent. A DM that carries a
+server's content (its row names the server) is sent only while the member is still in that
+server, asked before every attempt (bot/membership.py): gone, it is dropped, never sent."""
 
 from __future__ import annotations
 

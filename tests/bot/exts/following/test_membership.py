@@ -110,3 +110,30 @@ async def test_a_dm_queued_before_the_member_left_is_dropped_at_its_retry(world,
     desk.archive.db.execute("UPDATE delivery_outbox SET next_try_at = 0")
     await world.env.advance_time(DRAIN_SECONDS * 3)  # settled for good: never tried again
     assert waiting_dms(desk, world.member.id) == dropped and dms(world) == before
+
+
+async def test_a_dm_whose_membership_cannot_be_checked_waits_untried(world, desk, feeds):
+    """Discord does not answer the membership question at the retry: nothing is sent, nothing is
+    dropped, no attempt is counted; the DM goes once the answer comes (still a member)."""
+    metro = await private_feed_and_dm_follow(world, desk, feeds)
+    dm = world.member.user.dm_channel
+    world.env.inject_error("POST", f"/channels/{dm.id}/messages", status=400, times=None)
+    metro.add_item(*LATER, slug="later")
+    desk.indexing.ingest()
+    await pass_(world)
+    waiting = waiting_dms(desk, world.member.id)
+    assert waiting and {r["state"] for r in waiting} == {"retry"}
+    attempts = {r["key"]: desk.archive.outbox_row(r["key"])["attempts"] for r in waiting}
+    world.env.backend.faults.clear()
+    world.env.inject_error("GET", f"/guilds/{world.guild.id}/members/{world.member.id}", status=500, times=None)
+    desk.archive.db.execute("UPDATE delivery_outbox SET next_try_at = 0")
+    await world.env.advance_time(DRAIN_SECONDS + 1)
+    assert LATER[0] not in dms(world)
+    held = waiting_dms(desk, world.member.id)
+    assert {r["state"] for r in held} == {"retry"} and all("unknown" in r["reason"] for r in held)
+    assert {r["key"]: desk.archive.outbox_row(r["key"])["attempts"] for r in held} == attempts
+    assert desk.following.list_follows(user_id=world.member.id)  # nothing dropped on an unknown answer
+    world.env.backend.faults.clear()
+    desk.archive.db.execute("UPDATE delivery_outbox SET next_try_at = 0")
+    await world.env.advance_time(DRAIN_SECONDS + 1)
+    assert dms(world).count(LATER[0]) == 1 and waiting_dms(desk, world.member.id) == []
