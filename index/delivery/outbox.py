@@ -29,9 +29,10 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from ..errors import NotFound
 from ..models import WatchChange
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,23 @@ class Outbox:
         if not self.archive.outbox_take(row, self.owner, now + self.lease_seconds, now):
             return None  # another process took it first
         unknown = row["state"] in ("unknown", "sending")
-        return Taken(_item(row), unknown)
+        return Taken(self._with_server(_item(row)), unknown)
+
+    def _with_server(self, item: OutboxItem) -> OutboxItem:
+        """A DM alert or watch notice queued before rows named their server: its server, from
+        its follow or watch (one that is gone leaves the row as it was)."""
+        if item.channel_id is not None or "guild_id" in item.ref or item.kind not in ("alert", "watch"):
+            return item
+        guild_id = None
+        if item.kind == "alert":
+            follow = self.archive.get_follow(item.ref.get("follow_id"))
+            guild_id = follow.guild_id if follow is not None else None
+        else:
+            try:
+                guild_id = self.archive.get_watch(item.ref.get("watch_id")).guild_id
+            except NotFound:
+                pass
+        return replace(item, ref={**item.ref, "guild_id": guild_id})
 
     def due(self, limit: int = DUE_BATCH) -> list[str]:
         """Keys of deliveries to take now: queued and never taken, due for a retry or a look-up, or

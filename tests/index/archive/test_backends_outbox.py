@@ -17,7 +17,7 @@ from index.archive import Archive
 from index.archive.outbox import OutboxStore
 from index.archive.pg import not_ported
 from index.delivery.outbox import Outbox, delivery_token, owner_is_gone
-from index.models import Answer, WatchChange
+from index.models import Answer, Watch, WatchChange
 
 CHANNEL = 987654321098765433  # Discord ids need 64 bits
 DEAD = "host-a:4194999:dead"
@@ -197,6 +197,23 @@ def test_a_dropped_dm_is_settled_for_good_and_a_postponed_one_keeps_its_attempts
     assert box.postpone("later", "membership unknown", unknown=True)
     clock.now += box.retry_seconds
     assert box.take("later").unknown  # its last attempt may have gone out: still looked up first
+
+
+def test_a_dm_queued_before_rows_named_their_server_takes_it_from_its_follow_or_watch(archive):
+    clock = Clock()
+    box = outbox(archive, clock)
+    follow = archive.add_follow("volcano", CHANNEL + 9, None, CHANNEL + 5, 1)
+    assert follow is not None
+    box.queue("alert", "old-alert", {}, user_id=CHANNEL + 5, ref={"follow_id": follow.id, "article_id": 1, "dm": True})
+    assert box.take("old-alert").item.guild_id == CHANNEL + 9
+    box.queue("alert", "gone", {}, user_id=CHANNEL + 5, ref={"follow_id": follow.id + 1, "article_id": 1})
+    assert box.take("gone").item.guild_id is None  # its follow is gone: nothing to ask about
+    watch = archive.add_watch(CHANNEL + 9, None, CHANNEL + 5, "what now?", 1, (0, 0), [], "f0", 10, 10)
+    assert isinstance(watch, Watch)
+    box.queue("watch", "old-watch", {}, user_id=CHANNEL + 5, ref={"watch_id": watch.id, "fingerprint": "f"})
+    assert box.take("old-watch").item.guild_id == CHANNEL + 9
+    box.queue("watch", "gone-watch", {}, user_id=CHANNEL + 5, ref={"watch_id": watch.id + 1, "fingerprint": "f"})
+    assert box.take("gone-watch").item.guild_id is None
 
 
 def test_a_delivery_is_taken_by_exactly_one_of_several_handles(target):
