@@ -7,7 +7,9 @@ token twice: as Discord's ``nonce`` (with ``enforce_nonce``, which makes Discord
 second send of it within a few minutes) and as an invisible marker at the end of its text (zero-
 width characters), which history returns — the nonce is not always in history. A delivery whose
 last attempt may have gone out is looked for in the target's last ``HISTORY_LIMIT`` messages from
-the bot before it is sent again: found, it is recorded; not found, it is sent."""
+the bot before it is sent again: found, it is recorded; not found, it is sent. A DM that carries a
+server's content (its row names the server) is sent only while the member is still in that
+server, asked before every attempt (bot/membership.py): gone, it is dropped, never sent."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import discord
 
 from . import render
 from .loops import PeriodicCog
+from .membership import may_dm
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,7 @@ class Outcome:
     reason: str | None = None
     gave_up: bool = False
     status: int | None = None
+    dropped: bool = False  # a DM to a member who left the server it belongs to: settled, never sent
 
 
 class _Gone(Exception):
@@ -120,13 +124,23 @@ class Sender:
         self.found = 0
         self.failed = 0
 
-    async def deliver(self, key: str) -> Outcome | None:
-        """Take a delivery and settle this attempt; None when it is not ours to send now."""
+    async def deliver(self, key: str, members: dict | None = None) -> Outcome | None:
+        """Take a delivery and settle this attempt; None when it is not ours to send now.
+        ``members``: the membership answers of this pass (see ``may_dm``), asked once each."""
         bot = self.bot
         taken = await bot.call(bot.desk.outbox.take, key)
         if taken is None:
             return None
         item = taken.item
+        if item.channel_id is None:
+            # asked at every attempt, not only when queued: a member may leave before a retry
+            member = await may_dm(bot, item.guild_id, item.user_id, members)
+            if member is False:
+                return await self._dropped(item, "the member is no longer in the server")
+            if member is None:
+                reason = "the member's membership of the server is unknown now"
+                await bot.call(bot.desk.outbox.postpone, key, reason, unknown=taken.unknown)
+                return Outcome(key, False, reason=reason)
         try:
             target = await self._target(item)
         except _Gone as exc:
@@ -172,8 +186,9 @@ class Sender:
         """Settle every delivery that is due (of any process's making); returns the messages now in
         their channels."""
         done = 0
+        members: dict = {}
         for key in await self.bot.call(self.bot.desk.outbox.due):
-            outcome = await self.deliver(key)
+            outcome = await self.deliver(key, members)
             done += bool(outcome and outcome.sent)
         return done
 
@@ -233,6 +248,12 @@ class Sender:
             if message.author.id == me and carries(message, token):
                 return message
         return None
+
+    async def _dropped(self, item, reason: str) -> Outcome:
+        """Settled without sending: not a failure (never retried, not reported to the admins)."""
+        await self.bot.call(self.bot.desk.outbox.dropped, item.key, reason)
+        log.info("delivery %s: dropped: %s", item.key, reason)
+        return Outcome(item.key, False, reason=reason, dropped=True)
 
     async def _failed(
         self, item, reason: str, *, unknown: bool = False, permanent: bool = False, status: int | None = None

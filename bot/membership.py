@@ -1,4 +1,5 @@
-"""Is a member still in a server? Asked before a server's private articles go to someone's DMs.
+"""Is a member still in a server? Asked before a server's private articles go to someone's DMs:
+when a DM is queued, and again by the sender before each attempt (a member may leave in between).
 
 A DM follow or watch made in a server sees that server's private feeds; a member who left (or
 was removed) must stop getting them. The cache answers when it knows the member (with the

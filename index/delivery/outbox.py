@@ -10,7 +10,9 @@ Sending is a compare-and-set of the row to ``sending`` by this process (its ``ow
 lease. The outcome is then recorded: ``sent`` with the message id (and the feature's own record),
 ``retry`` when Discord answered that it did not take the message, ``unknown`` when the send raised
 without an answer (a network error, a timeout, a 5xx), or ``failed`` after ``max_attempts`` (or at
-once when the target is gone for good), which is reported once. A delivery whose last attempt
+once when the target is gone for good), which is reported once, or ``dropped`` when it must not go
+out any more (a DM of a server's content to a member who left that server: its row names the
+server, ``ref["guild_id"]``, and the sender asks before each attempt). A delivery whose last attempt
 may have gone out (``unknown``, or ``sending`` by a process that died or whose lease ran out) is
 looked up in the target's recent messages from the bot, by the delivery token every message
 carries, before it is sent again: found, it is recorded; not found, it is sent.
@@ -27,9 +29,10 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from ..errors import NotFound
 from ..models import WatchChange
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,12 @@ class OutboxItem:
     @property
     def token(self) -> str:
         return delivery_token(self.key)
+
+    @property
+    def guild_id(self) -> int | None:
+        """The server whose content this delivery carries (None: global, or a channel's own)."""
+        found = self.ref.get("guild_id")
+        return int(found) if found is not None else None
 
 
 @dataclass(frozen=True)
@@ -169,13 +178,21 @@ class Outbox:
             return self.queue("update", key, payload, channel_id=channel_id, ref=ref)
 
     def queue_alert(
-        self, follow_id: int, article_id: int, payload: dict, *, channel_id: int | None, user_id: int | None
+        self,
+        follow_id: int,
+        article_id: int,
+        payload: dict,
+        *,
+        channel_id: int | None,
+        user_id: int | None,
+        guild_id: int | None = None,
     ) -> bool:
-        """Claim a queued topic alert and queue its message, atomically."""
+        """Claim a queued topic alert and queue its message, atomically. ``guild_id``: the server
+        the follow was made in (a DM of it is sent only while the member is still there)."""
         with self.archive.transaction():
             if not self.archive.claim_alert(follow_id, article_id):
                 return False
-            ref = {"follow_id": follow_id, "article_id": article_id, "dm": channel_id is None}
+            ref = {"follow_id": follow_id, "article_id": article_id, "dm": channel_id is None, "guild_id": guild_id}
             key = f"alert:{follow_id}:{article_id}"
             return self.queue("alert", key, payload, channel_id=channel_id, user_id=user_id, ref=ref)
 
@@ -198,7 +215,7 @@ class Outbox:
             )
             if not claimed:
                 return False
-            ref = {"watch_id": watch.id, "fingerprint": change.fingerprint}
+            ref = {"watch_id": watch.id, "fingerprint": change.fingerprint, "guild_id": watch.guild_id}
             key = f"watch:{watch.id}:{change.fingerprint}"
             return self.queue("watch", key, payload, channel_id=channel_id, user_id=user_id, ref=ref)
 
@@ -234,7 +251,23 @@ class Outbox:
         if not self.archive.outbox_take(row, self.owner, now + self.lease_seconds, now):
             return None  # another process took it first
         unknown = row["state"] in ("unknown", "sending")
-        return Taken(_item(row), unknown)
+        return Taken(self._with_server(_item(row)), unknown)
+
+    def _with_server(self, item: OutboxItem) -> OutboxItem:
+        """A DM alert or watch notice queued before rows named their server: its server, from
+        its follow or watch (one that is gone leaves the row as it was)."""
+        if item.channel_id is not None or "guild_id" in item.ref or item.kind not in ("alert", "watch"):
+            return item
+        guild_id = None
+        if item.kind == "alert":
+            follow = self.archive.get_follow(item.ref.get("follow_id"))
+            guild_id = follow.guild_id if follow is not None else None
+        else:
+            try:
+                guild_id = self.archive.get_watch(item.ref.get("watch_id")).guild_id
+            except NotFound:
+                pass
+        return replace(item, ref={**item.ref, "guild_id": guild_id})
 
     def due(self, limit: int = DUE_BATCH) -> list[str]:
         """Keys of deliveries to take now: queued and never taken, due for a retry or a look-up, or
@@ -291,6 +324,23 @@ class Outbox:
             return Verdict(False, False, row["attempts"], None)  # not held by this sender: nothing changed
         self._recorder(row["kind"]).retrying(ref, reason, attempts, now + delay)
         return Verdict(False, False, attempts, now + delay)
+
+    def dropped(self, key: str, reason: str) -> bool:
+        """A held delivery that must not go out any more (a DM of a server's content to a member
+        who left it): settled for good, never retried, not reported. It records nothing in its
+        feature: the member's follows and watches of that server went, and their alerts and
+        notices with them. False when this process no longer holds it."""
+        return self.archive.outbox_finish(key, self.owner, "dropped", self.clock(), reason=reason)
+
+    def postpone(self, key: str, reason: str, *, unknown: bool = False) -> bool:
+        """Give a held delivery back untried (no attempt counted), due again after the first
+        retry's wait; ``unknown``: its last attempt may have gone out, so it is still looked up
+        before any send."""
+        now = self.clock()
+        state = "unknown" if unknown else "retry"
+        return self.archive.outbox_finish(
+            key, self.owner, state, now, reason=reason, next_try_at=now + self.retry_seconds
+        )
 
     def item(self, key: str) -> OutboxItem | None:
         row = self.archive.outbox_row(key)

@@ -158,11 +158,11 @@ class Alerts(PeriodicCog):
                 follow = batch.follow
                 if follow.kind == "dm" and not await may_dm(bot, follow.guild_id, follow.user_id, members):
                     continue  # left the server (the follow is gone), or unknown now (stays queued)
-                sent += await self._deliver_batch(batch, targets, closed)
+                sent += await self._deliver_batch(batch, targets, closed, members)
             self.sent += sent
             return sent
 
-    async def _deliver_batch(self, batch: AlertBatch, targets: dict, closed: set[int]) -> int:
+    async def _deliver_batch(self, batch: AlertBatch, targets: dict, closed: set[int], members: dict) -> int:
         bot = self.bot
         follow = batch.follow
         key = ("channel", follow.channel_id) if follow.channel_id is not None else ("dm", follow.user_id or 0)
@@ -192,10 +192,11 @@ class Alerts(PeriodicCog):
                 payload,
                 channel_id=channel_id,
                 user_id=user_id,
+                guild_id=follow.guild_id,
             )
             if not queued:
                 continue  # another process (or an earlier pass) has it
-            outcome = await sender.deliver(f"alert:{follow.id}:{alert.article.id}")
+            outcome = await sender.deliver(f"alert:{follow.id}:{alert.article.id}", members)
             if outcome is not None and outcome.sent:
                 sent += 1
             elif outcome is not None and outcome.gave_up and follow.kind == "dm" and follow.user_id is not None:
@@ -211,10 +212,11 @@ class Alerts(PeriodicCog):
             )
             summary_key = f"alert-summary:{follow.id}:{min(summarised)}"
             payload = {"content": text}
+            ref = {"guild_id": follow.guild_id}  # a DM summary names a server's follow: members only
             if await bot.call(
-                bot.desk.outbox.queue, "notice", summary_key, payload, channel_id=channel_id, user_id=user_id
+                bot.desk.outbox.queue, "notice", summary_key, payload, channel_id=channel_id, user_id=user_id, ref=ref
             ):
-                await sender.deliver(summary_key)
+                await sender.deliver(summary_key, members)
         return sent
 
     async def _target(self, follow: Follow):

@@ -174,18 +174,19 @@ class Watches(PeriodicCog):
         changes = await bot.heavy_call(bot.desk.watches.changes, True)
         sender = sender_of(bot)
         sent = 0
+        members: dict = {}  # (server, member) -> still a member, asked once per pass
         for change in changes:
             watch = change.watch
             payload = payload_of({"embed": change_embed(change)})
             channel_id = watch.channel_id or None
             user_id = None if channel_id else watch.user_id
-            if user_id is not None and not await may_dm(bot, watch.guild_id, user_id):
+            if user_id is not None and not await may_dm(bot, watch.guild_id, user_id, members):
                 continue  # no longer a member of the server the watch sees (the watch is gone)
             queue = bot.desk.outbox.queue_watch
             if not await bot.call(queue, change, payload, channel_id=channel_id, user_id=user_id):
                 continue  # another process (or an earlier pass) has this change
-            outcome = await sender.deliver(f"watch:{watch.id}:{change.fingerprint}")
-            if outcome is not None and not outcome.sent:
+            outcome = await sender.deliver(f"watch:{watch.id}:{change.fingerprint}", members)
+            if outcome is not None and not outcome.sent and not outcome.dropped:
                 log.warning("watch #%s: cannot post its change to %s: %s", watch.id, _where(watch), outcome.reason)
             sent += bool(outcome and outcome.sent)
         self.sent += sent

@@ -17,7 +17,7 @@ from index.archive import Archive
 from index.archive.outbox import OutboxStore
 from index.archive.pg import not_ported
 from index.delivery.outbox import Outbox, delivery_token, owner_is_gone
-from index.models import Answer, WatchChange
+from index.models import Answer, Watch, WatchChange
 
 CHANNEL = 987654321098765433  # Discord ids need 64 bits
 DEAD = "host-a:4194999:dead"
@@ -164,6 +164,56 @@ def test_a_delivery_of_a_dead_or_lapsed_sender_is_taken_over_as_unknown(archive)
     assert me.take("k2").unknown  # the lease ran out
     far.sent("k2", 9)  # the lapsed sender cannot record over the new holder
     assert archive.outbox_row("k2")["state"] == "sending"
+
+
+def test_a_dropped_dm_is_settled_for_good_and_a_postponed_one_keeps_its_attempts(archive):
+    """A DM to a member who left its server is dropped: final, never due again, not reported, no
+    feature record. One whose membership is unknown now is given back untried, for later."""
+    clock, rec = Clock(), Recorded()
+    box = outbox(archive, clock, rec)
+    box.queue("notice", "dm", {}, user_id=CHANNEL + 5, ref={"n": 3, "guild_id": CHANNEL + 9})
+    taken = box.take("dm")
+    assert taken is not None and taken.item.guild_id == CHANNEL + 9  # the server the DM belongs to
+    assert box.failed("dm", "400").next_try_at is not None  # refused once: waits for its retry
+    clock.now += box.retry_seconds
+    assert box.take("dm") is not None
+    assert not outbox(archive, clock, owner="host-a:2:other").dropped("dm", "x")  # only its holder settles it
+    assert box.dropped("dm", "the member is no longer in the server")
+    row = archive.outbox_row("dm")
+    assert (row["state"], row["attempts"], row["reported"]) == ("dropped", 1, 0)
+    assert row["reason"] == "the member is no longer in the server"
+    clock.now += box.retry_seconds * 100
+    assert box.due() == [] and box.take("dm") is None  # never tried again
+    assert rec.calls == [("retrying", 3, 1)]  # nothing recorded as sent or given up
+    box.queue("notice", "later", {}, user_id=CHANNEL + 5, ref={"n": 4})
+    assert box.item("later").guild_id is None  # a global DM: no server to ask about
+    box.take("later")
+    assert box.postpone("later", "membership unknown")
+    row = archive.outbox_row("later")
+    assert (row["state"], row["attempts"], row["next_try_at"]) == ("retry", 0, clock.now + box.retry_seconds)
+    assert box.due() == []
+    clock.now += box.retry_seconds
+    box.take("later")
+    assert box.postpone("later", "membership unknown", unknown=True)
+    clock.now += box.retry_seconds
+    assert box.take("later").unknown  # its last attempt may have gone out: still looked up first
+
+
+def test_a_dm_queued_before_rows_named_their_server_takes_it_from_its_follow_or_watch(archive):
+    clock = Clock()
+    box = outbox(archive, clock)
+    follow = archive.add_follow("volcano", CHANNEL + 9, None, CHANNEL + 5, 1)
+    assert follow is not None
+    box.queue("alert", "old-alert", {}, user_id=CHANNEL + 5, ref={"follow_id": follow.id, "article_id": 1, "dm": True})
+    assert box.take("old-alert").item.guild_id == CHANNEL + 9
+    box.queue("alert", "gone", {}, user_id=CHANNEL + 5, ref={"follow_id": follow.id + 1, "article_id": 1})
+    assert box.take("gone").item.guild_id is None  # its follow is gone: nothing to ask about
+    watch = archive.add_watch(CHANNEL + 9, None, CHANNEL + 5, "what now?", 1, (0, 0), [], "f0", 10, 10)
+    assert isinstance(watch, Watch)
+    box.queue("watch", "old-watch", {}, user_id=CHANNEL + 5, ref={"watch_id": watch.id, "fingerprint": "f"})
+    assert box.take("old-watch").item.guild_id == CHANNEL + 9
+    box.queue("watch", "gone-watch", {}, user_id=CHANNEL + 5, ref={"watch_id": watch.id + 1, "fingerprint": "f"})
+    assert box.take("gone-watch").item.guild_id is None
 
 
 def test_a_delivery_is_taken_by_exactly_one_of_several_handles(target):
