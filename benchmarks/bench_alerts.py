@@ -4,7 +4,7 @@
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_alerts.py --data-dir /tmp/COPY [--quick] [--json PATH]
 
 ``--data-dir`` is an ingested eval archive (a *copy*: the follows are written into it, e.g.
-``cp -a /work/data-eval /tmp/follow-eval``). Nothing here is fitted by hand:
+``cp -a newsdesk-data /tmp/follow-eval``). Nothing here is fitted by hand:
 
 * **Topics.** From each dev question (../shared/eval/questions-dev.jsonl) its subject is taken
   automatically: the runs of capitalised words (a sentence's first word only when the questions

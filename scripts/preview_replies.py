@@ -3,7 +3,7 @@ a small archive fetched from feeds served on 127.0.0.1, each reply rendered by s
 and photographed with headless Chromium.
 
     pip install "simcord[preview]"          # the preview's runtime (linkify-it, av, …)
-    python scripts/preview_replies.py [--out /work/shots] [--chromium chromium]
+    python scripts/preview_replies.py [--out shots/] [--chromium chromium]
 
 A development tool: it needs no network beyond 127.0.0.1 and no model (a hash embedder stands in).
 """
@@ -168,7 +168,7 @@ async def main(out: Path, chromium: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("/work/shots"))
+    parser.add_argument("--out", type=Path, default=Path("shots"))
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = parser.parse_args()
     asyncio.run(main(args.out, args.chromium))
