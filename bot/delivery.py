@@ -4,8 +4,8 @@ A cog queues a delivery (``desk.outbox.queue_…``, with its feature's claim) an
 :meth:`Sender.deliver`; the ``Deliveries`` cog drains what is left (retries, unknown outcomes,
 deliveries of a process that died) every ``DRAIN_SECONDS``. Each message carries its delivery
 token twice: as Discord's ``nonce`` (with ``enforce_nonce``, which makes Discord itself drop a
-second send of it within a few minutes) and as an invisible marker at the end of its text (zero-
-width characters), which history returns — the nonce is not always in history. A delivery whose
+second send of it within a few minutes) and as an invisible marker at the end of its text, or of its
+first embed's footer when it has no text (zero-width characters), which history returns — the nonce is not always in history. A delivery whose
 last attempt may have gone out is looked for in the target's last ``HISTORY_LIMIT`` messages from
 the bot before it is sent again: found, it is recorded; not found, it is sent. A DM that carries a
 server's content (its row names the server) is sent only while the member is still in that
@@ -34,6 +34,7 @@ HISTORY_LIMIT = 100  # messages of the target looked at to resolve an unknown ou
 FORUM_THREADS_LIMIT = 50  # a forum's newest threads looked at for the same
 DRAIN_SECONDS = 30
 MESSAGE_LIMIT = 2000
+FOOTER_LIMIT = 2048  # an embed footer's text
 
 # the marker: the 64-bit token in base 3 over three zero-width characters, between two word joiners
 _DIGITS = ("\u200b", "\u200c", "\u200d")
@@ -63,7 +64,9 @@ def marked_token(text: str | None) -> str | None:
 
 
 def carries(message: discord.Message, token: str) -> bool:
-    return str(message.nonce or "") == token or marked_token(message.content) == token
+    if str(message.nonce or "") == token or marked_token(message.content) == token:
+        return True
+    return any(marked_token(embed.footer.text) == token for embed in message.embeds[:1])
 
 
 def visible(text: str | None) -> str:
@@ -89,11 +92,21 @@ def payload_of(kwargs: dict, *, thread: str | None = None, forum: dict | None = 
 
 def send_kwargs(payload: dict, token: str) -> dict:
     mark = marker(token)
-    content = (payload.get("content") or "")[: MESSAGE_LIMIT - len(mark)] + mark
+    embeds = [discord.Embed.from_dict(e) for e in payload.get("embeds") or []]
+    content: str | None = payload.get("content") or ""
+    if not content and embeds:
+        # a message whose text is only the marker shows an empty line above its embed: the marker
+        # rides at the end of the first embed's footer instead, just as invisible
+        first = embeds[0]
+        footer = (first.footer.text or "")[: FOOTER_LIMIT - len(mark)]
+        first.set_footer(text=footer + mark, icon_url=first.footer.icon_url)
+        content = None
+    else:
+        content = (content or "")[: MESSAGE_LIMIT - len(mark)] + mark
     roles = payload.get("roles") or []
     out: dict[str, Any] = {
         "content": content,
-        "embeds": [discord.Embed.from_dict(e) for e in payload.get("embeds") or []],
+        "embeds": embeds,
         "allowed_mentions": render.ping_mentions(roles) if roles else NONE,
         "nonce": token,
     }
