@@ -3,13 +3,16 @@
 A cog queues a delivery (``desk.outbox.queue_…``, with its feature's claim) and hands its key to
 :meth:`Sender.deliver`; the ``Deliveries`` cog drains what is left (retries, unknown outcomes,
 deliveries of a process that died) every ``DRAIN_SECONDS``. Each message carries its delivery
-token twice: as Discord's ``nonce`` (with ``enforce_nonce``, which makes Discord itself drop a
-second send of it within a few minutes) and as an invisible marker at the end of its text, or of its
-first embed's footer when it has no text (zero-width characters), which history returns — the nonce is not always in history. A delivery whose
+token twice: as Discord's ``nonce`` (discord.py adds ``enforce_nonce`` to every message with a
+nonce, which makes Discord itself drop a second send of it within a few minutes) and as an
+invisible marker (zero-width characters) at the end of its text, or of its first embed's footer
+when it has no text, which history returns — the nonce is not always in history. A delivery whose
 last attempt may have gone out is looked for in the target's last ``HISTORY_LIMIT`` messages from
-the bot before it is sent again: found, it is recorded; not found, it is sent. A DM that carries a
-server's content (its row names the server) is sent only while the member is still in that
-server, asked before every attempt (bot/membership.py): gone, it is dropped, never sent."""
+the bot before it is sent again: found, it is recorded; not found, it is sent. Every step of an
+attempt is timed out so that the whole attempt ends well inside the outbox's lease, and no other
+sender takes the delivery over while this one may still send it. A DM that carries a server's
+content (its row names the server) is sent only while the member is still in that server, asked
+before every attempt (bot/membership.py): gone, it is dropped, never sent."""
 
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 
 NONE = discord.AllowedMentions.none()
 SEND_TIMEOUT_SECONDS = 30.0  # well inside the outbox's lease: a send past it counts as unknown
+STEP_TIMEOUT_SECONDS = 20.0  # each step before the send (membership, target, history look-up):
+# with the send, an attempt ends inside the outbox's 120 s lease, so no sender takes it over meanwhile
 HISTORY_LIMIT = 100  # messages of the target looked at to resolve an unknown outcome
 FORUM_THREADS_LIMIT = 50  # a forum's newest threads looked at for the same
 DRAIN_SECONDS = 30
@@ -41,6 +46,7 @@ _DIGITS = ("\u200b", "\u200c", "\u200d")
 _EDGE = "\u2060"
 _MARK_LENGTH = 41  # 3**41 > 2**64
 _MARK_RE = re.compile(f"{_EDGE}([{''.join(_DIGITS)}]{{{_MARK_LENGTH}}}){_EDGE}")  # fixed length: linear
+_SHOWN_MARK_RE = re.compile(" ?" + _MARK_RE.pattern)  # as send_kwargs appends it to a text
 
 
 def marker(token: str) -> str:
@@ -71,7 +77,7 @@ def carries(message: discord.Message, token: str) -> bool:
 
 def visible(text: str | None) -> str:
     """A message's text without its delivery marker."""
-    return _MARK_RE.sub("", text or "")
+    return _SHOWN_MARK_RE.sub("", text or "")
 
 
 # -- payloads: what the outbox stores of a message ---------------------------------------------
@@ -102,6 +108,8 @@ def send_kwargs(payload: dict, token: str) -> dict:
         first.set_footer(text=footer + mark, icon_url=first.footer.icon_url)
         content = None
     else:
+        # after a space: a text ending in a link keeps its link whole (the marker is no whitespace)
+        mark = " " + mark
         content = (content or "")[: MESSAGE_LIMIT - len(mark)] + mark
     roles = payload.get("roles") or []
     out: dict[str, Any] = {
@@ -147,7 +155,10 @@ class Sender:
         item = taken.item
         if item.channel_id is None:
             # asked at every attempt, not only when queued: a member may leave before a retry
-            member = await may_dm(bot, item.guild_id, item.user_id, members)
+            try:
+                member = await asyncio.wait_for(may_dm(bot, item.guild_id, item.user_id, members), STEP_TIMEOUT_SECONDS)
+            except TimeoutError:
+                member = None  # unanswered: the delivery waits, untried
             if member is False:
                 return await self._dropped(item, "the member is no longer in the server")
             if member is None:
@@ -155,14 +166,19 @@ class Sender:
                 await bot.call(bot.desk.outbox.postpone, key, reason, unknown=taken.unknown)
                 return Outcome(key, False, reason=reason)
         try:
-            target = await self._target(item)
+            target = await asyncio.wait_for(self._target(item), STEP_TIMEOUT_SECONDS)
         except _Gone as exc:
             return await self._failed(item, str(exc), permanent=True)
         except discord.HTTPException as exc:
-            return await self._failed(item, f"the target is not reachable ({exc.status})", status=exc.status)
+            # an earlier attempt that may have gone out stays unknown: looked for before any resend
+            reason = f"the target is not reachable ({exc.status})"
+            return await self._failed(item, reason, unknown=taken.unknown, status=exc.status)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            reason = f"the target is not reachable ({exc.__class__.__name__})"
+            return await self._failed(item, reason, unknown=taken.unknown)
         if taken.unknown:
             try:
-                found = await self._find(target, item.token)
+                found = await asyncio.wait_for(self._find(target, item.token), STEP_TIMEOUT_SECONDS)
             except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
                 return await self._failed(item, f"looking for an earlier attempt failed ({exc})", unknown=True)
             if found is not None:
@@ -193,7 +209,7 @@ class Sender:
         taken = await self.bot.call(self.bot.desk.outbox.take, key)
         if taken is None:
             return None
-        return await self._failed(taken.item, reason)
+        return await self._failed(taken.item, reason, unknown=taken.unknown)
 
     async def drain(self) -> int:
         """Settle every delivery that is due (of any process's making); returns the messages now in

@@ -18,7 +18,7 @@ import pytest
 from support.newsroom import METRO
 
 from bot import create_bot
-from bot.delivery import marked_token, marker, payload_of, visible
+from bot.delivery import marked_token, marker, payload_of, send_kwargs, visible
 from bot.exts.delivery import autopost
 from index.delivery.outbox import Outbox, delivery_token
 
@@ -216,3 +216,12 @@ async def test_a_topic_alert_whose_send_failed_is_retried_and_arrives_once(world
     make_due(desk)
     await world.env.advance_time(61 * 3)
     assert len(world.news.history()) == 1
+
+
+def test_a_text_ending_in_a_link_keeps_the_link_whole():
+    """The marker is no whitespace: glued to a trailing link it would become part of the link."""
+    token = delivery_token("post:1:2")
+    text = "Ferry timetable: https://news.example/ferry"
+    sent = send_kwargs({"content": text, "embeds": []}, token)["content"]
+    assert sent.startswith(text + " ") and marked_token(sent) == token
+    assert visible(sent) == text
