@@ -1,5 +1,6 @@
 """The posting loop's side of delivery: the queue (through filters and flood control), what a post
-looks like, where it goes and whom it pings, retries with backoff, and re-published articles."""
+looks like, where it goes and whom it pings, and re-published articles (sending, retries and backoff are
+the outbox's: index/delivery/outbox.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,6 @@ from . import templates as post_templates
 from .limits import start_of_day
 
 log = logging.getLogger(__name__)
-
-DELIVERY_MAX_ATTEMPTS = 5  # a failed auto-post is tried this often in all
-DELIVERY_RETRY_SECONDS = 60  # the first retry; each next one waits four times longer
 
 
 class DeliveryService:
@@ -38,10 +36,6 @@ class DeliveryService:
             for channel_id, feed_id, article_id in rows
             if article_id in articles
         ]
-
-    def posted(self, channel_id: int, article_id: int, message_id: int | None) -> None:
-        self.archive.record_post(channel_id, article_id, message_id)
-        self.archive.log_delivery(channel_id, article_id, None, "posted", "posted", message_id=message_id)
 
     def queue(self, limit: int = 1000) -> list[tuple[int, Feed | None, Article]]:
         """The pending posts that may go out now, oldest first. Articles a filter rejects or that
@@ -107,44 +101,6 @@ class DeliveryService:
     def skip(self, channel_id: int, article_id: int, feed_id: int, reason: str) -> None:
         """Log a claimed post that will not be sent (e.g. over the per-pass cap, summarised)."""
         self.archive.log_delivery(channel_id, article_id, feed_id, "skipped", reason)
-
-    def failed(self, channel_id: int, article_id: int, feed_id: int, reason: str, attempts: int = 0) -> bool:
-        """A claimed post could not be sent: retried with backoff (True) until MAX attempts, then failed."""
-        attempts += 1
-        if attempts >= DELIVERY_MAX_ATTEMPTS:
-            self.archive.log_delivery(
-                channel_id,
-                article_id,
-                feed_id,
-                "failed",
-                f"gave up after {attempts} attempts: {reason}",
-                attempts=attempts,
-            )
-            return False
-        delay = DELIVERY_RETRY_SECONDS * 4 ** (attempts - 1)
-        self.archive.log_delivery(
-            channel_id,
-            article_id,
-            feed_id,
-            "retry",
-            f"attempt {attempts} failed: {reason}",
-            attempts=attempts,
-            next_try_at=time.time() + delay,
-        )
-        return True
-
-    def due_retries(self, limit: int = 100) -> list[tuple[int, Feed | None, Article, int]]:
-        """(channel_id, feed, article, attempts) of failed posts whose retry is due."""
-        rows = self.archive.due_retries(time.time(), limit)
-        if not rows:
-            return []
-        articles = self.archive.articles_by_ids([r[2] for r in rows])
-        feeds = {f.id: f for f in self.archive.list_feeds()}
-        return [
-            (channel_id, feeds.get(feed_id), articles[article_id], attempts)
-            for channel_id, feed_id, article_id, attempts in rows
-            if article_id in articles
-        ]
 
     def content(self, feed: Feed | None, article: Article, escape=lambda s: s) -> tuple[str, str] | None:
         """(style, text) of an auto-post from the feed's template, or None for the default teaser."""
