@@ -36,6 +36,8 @@ DENSE_GRID = [round(0.02 * i, 2) for i in range(15, 22)]  # 0.30 .. 0.42 (0.30: 
 AGE_GRID = [3.0, 7.0, 14.0, 30.0, 60.0, 1e9]  # days: "recently" asked, the cited article older than this
 SENTENCE_GRID = [0.0] + [round(0.02 * i, 2) for i in range(15, 23)]  # 0 (off), 0.30 .. 0.44
 AFTER_GRID = [1.0, 3.0, 7.0, 14.0, 30.0, 1e9]  # days a first cited article may be past the period named
+STALE_GRID = [0.0, 7.0, 14.0, 30.0, 60.0, 90.0, 180.0]  # days behind the archive's newest (0: off)
+CHUNK = 50_000
 NAMES = (
     "min_coverage",
     "min_names",
@@ -44,6 +46,7 @@ NAMES = (
     "max_recent_age_days",
     "min_sentence_dense",
     "max_days_after_period",
+    "max_stale_days",
 )
 
 
@@ -111,7 +114,11 @@ def title_cosines(desk, question: str, answer) -> list[float]:
 
 
 GRID = np.array(
-    list(itertools.product(COVERAGE_GRID, NAMES_GRID, DENSE_GRID, DENSE_GRID, AGE_GRID, SENTENCE_GRID, AFTER_GRID))
+    list(
+        itertools.product(
+            COVERAGE_GRID, NAMES_GRID, DENSE_GRID, DENSE_GRID, AGE_GRID, SENTENCE_GRID, AFTER_GRID, STALE_GRID
+        )
+    )
 )
 
 
@@ -129,6 +136,8 @@ def rates_on_grid(rows: list[dict], grid: np.ndarray | None = None) -> np.ndarra
     grid = GRID if grid is None else grid
     if not rows:
         return np.zeros(len(grid))
+    if len(grid) > CHUNK:  # a grid point by row table of each rule: in pieces, to bound memory
+        return np.concatenate([rates_on_grid(rows, grid[i : i + CHUNK]) for i in range(0, len(grid), CHUNK)])
     e = [r["evidence"] or {} for r in rows]
     abstained = np.array([r["abstained"] or not r["evidence"] for r in rows])
     cov = np.array([x.get("coverage", 1.0) for x in e])
@@ -142,6 +151,8 @@ def rates_on_grid(rows: list[dict], grid: np.ndarray | None = None) -> np.ndarra
     after = np.array([x.get("period_after_days") if x.get("period_after_days") is not None else -1e9 for x in e])
     sentence = np.array([x.get("sentence_dense") if x.get("sentence_dense") is not None else 1.0 for x in e])
     age = np.array([x["recent_age_days"] if x.get("recent_age_days") is not None else -1.0 for x in e])
+    now = np.array([bool(x.get("speaks_of_now")) for x in e])
+    stale = np.array([x["stale_days"] if x.get("stale_days") is not None else -1.0 for x in e])
     hedged = (
         (cov[None, :] < grid[:, :1])
         | (names[None, :] < grid[:, 1:2])
@@ -151,6 +162,7 @@ def rates_on_grid(rows: list[dict], grid: np.ndarray | None = None) -> np.ndarra
         | (age[None, :] > grid[:, 4:5])
         | (sentence[None, :] < grid[:, 5:6])
         | (after[None, :] > grid[:, 6:7])
+        | (now[None, :] & (grid[:, 7:8] > 0) & (stale[None, :] > grid[:, 7:8]))
     )
     return (abstained[None, :] | hedged).mean(axis=1)
 
@@ -163,7 +175,8 @@ def choose(gone: list[dict], kept: list[dict], max_answerable: float) -> tuple[f
     if not allowed.any():
         return None
     # among equals: fewest answerable declined, then the loosest thresholds (lowest floors, oldest age)
-    loosest = GRID[:, :4].sum(axis=1) + GRID[:, 5] - GRID[:, 4] / 1e6 - GRID[:, 6] / 1e6
+    stale_off = np.where(GRID[:, 7] == 0, 1e9, GRID[:, 7])
+    loosest = GRID[:, :4].sum(axis=1) + GRID[:, 5] - GRID[:, 4] / 1e6 - GRID[:, 6] / 1e6 - stale_off / 1e12
     order = np.lexsort((loosest, false, -caught))
     best = next(i for i in order if allowed[i])
     return tuple(float(v) for v in GRID[best])

@@ -8,6 +8,7 @@ import re
 # a marker of ours: render.safe() escapes every bracket that comes from an article
 _BARE_MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")
 _LINKED_MARKER = re.compile(r"\[(\[\d{1,3}\])\]\([^)\s]{1,1000}\)")
+_CITED_END = re.compile(r"\[\d{1,3}\](?:\s+|$)")  # a marker a cited sentence can end on
 
 
 def link_markers(body: str, urls: dict[int, str | None]) -> str:
@@ -23,3 +24,13 @@ def link_markers(body: str, urls: dict[int, str | None]) -> str:
 def unlink_markers(text: str) -> str:
     """Undo :func:`link_markers` (reading an answer embed back)."""
     return _LINKED_MARKER.sub(r"\1", text)
+
+
+def through_last_marker(text: str) -> str:
+    """The text up to its last marker a cited sentence can end on: past it, a lazy ``(.+?)`` before
+    a marker (render's quote reader) would rescan the rest from every character (quadratic), never
+    to match."""
+    end = 0
+    for m in _CITED_END.finditer(text):
+        end = m.end()
+    return text[:end]

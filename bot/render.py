@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 import discord
 
-from index.models import HEDGE_OPENING, Alert, Answer, Article, Feed, Follow, Hit
+from index.models import HEDGE_OPENING_STARTS, Alert, Answer, Article, Feed, Follow, Hit
 from index.service import redact
 
-from .markers import link_markers, unlink_markers
+from .markers import link_markers, through_last_marker, unlink_markers
 
 MESSAGE_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -215,7 +215,7 @@ def answer_embed(answer: Answer, question: str | None = None) -> discord.Embed:
         heading, lines = "", []
     sources = fit_lines(lines, 1800) if lines else ""
     budget = DESCRIPTION_LIMIT - len(sources) - len(heading) - 4
-    opening = f"{safe(HEDGE_OPENING)}\n" if answer.hedged else ""  # related coverage, not an answer: say so first
+    opening = f"{safe(answer.opening)}\n" if answer.hedged else ""  # not an answer (or an old one): say so first
     body = opening + linked_answer(answer, budget - len(opening))
     embed.description = body + (f"\n\n{heading}\n{sources}" if sources else "")
     if answer.notices:
@@ -275,23 +275,15 @@ def question_from_embed(embed: discord.Embed) -> str | None:
 
 
 _CITED = re.compile(r"(.+?)\s*\[(\d{1,3})\](?:\s+|$)", re.S)
-_CITED_END = re.compile(r"\[\d{1,3}\](?:\s+|$)")
-
-
-def _through_last_marker(text: str) -> str:
-    """The text up to its last marker that _CITED can end on: past it _CITED's lazy ``.+?``
-    would rescan the rest from every character (quadratic), never to match."""
-    end = 0
-    for m in _CITED_END.finditer(text):
-        end = m.end()
-    return text[:end]
 
 
 def quotes_from_embed(embed: discord.Embed) -> dict[int, list[str]]:
     """{n: [sentences cited as [n]]} read back from an answer embed's description."""
-    text = unlink_markers((embed.description or "").split("\n\n**", 1)[0]).removeprefix(f"{safe(HEDGE_OPENING)}\n")
+    text = unlink_markers((embed.description or "").split("\n\n**", 1)[0])
+    first, newline, rest = text.partition("\n")
+    text = rest if newline and unsafe(first).startswith(HEDGE_OPENING_STARTS) else text  # the opening is no quote
     quotes: dict[int, list[str]] = {}
-    for m in _CITED.finditer(_through_last_marker(text)):
+    for m in _CITED.finditer(through_last_marker(text)):
         sentence = unsafe(m.group(1)).strip()
         if sentence:
             quotes.setdefault(int(m.group(2)), []).append(sentence)

@@ -100,10 +100,11 @@ class AnswersConfig:
     hedge_min_coverage: float = 0.0
     hedge_min_names: float = 0.0
     hedge_min_dense: float = 0.30
-    hedge_min_dense_when_keyword_disagrees: float = 0.32
+    hedge_min_dense_when_keyword_disagrees: float = 0.30
     hedge_max_recent_age_days: float = 3.0
     hedge_min_sentence_dense: float = 0.0  # off: on the dev files it declines no more than hedge_min_dense
     hedge_max_days_after_period: float = 7.0
+    hedge_max_stale_days: float = 14.0  # 0: off
 
 
 @dataclass(frozen=True)

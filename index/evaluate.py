@@ -106,6 +106,7 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
                 row["citations_resolved"] = sum(resolved)
                 row["abstained"] = answer.abstained
                 row["hedged"] = answer.hedged
+                row["hedged_stale"] = answer.hedge_reason == "stale"
                 row["declined"] = answer.abstained or answer.hedged
                 row["gold_cited"] = any(_path(a.url) in gold for a in cited)
                 if "choices" in q and "answer" in q:
@@ -135,6 +136,7 @@ def evaluate(desk, questions: list[dict], answers: bool = True, k: int = 10) -> 
             out["gold_cited"] = round(t["gold_cited"] / count, 4)
             out["abstention_rate"] = round(t["abstained"] / count, 4)
             out["hedge_rate"] = round(t["hedged"] / count, 4)
+            out["stale_hedge_rate"] = round(t["hedged_stale"] / count, 4)  # of them: old coverage, question about now
             out["declined_rate"] = round(t["declined"] / count, 4)  # abstained or hedged
             out["citations_resolved"] = round(t["citations_resolved"] / t["citations"], 4) if t["citations"] else 1.0
         return out
@@ -167,6 +169,7 @@ def format_report(report: dict) -> str:
             "gold_cited",
             "abstention_rate",
             "hedge_rate",
+            "stale_hedge_rate",
             "citations_resolved",
         )
         if k in report

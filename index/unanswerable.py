@@ -85,6 +85,7 @@ def rates(report: dict) -> dict:
         "questions": report["questions"],
         "abstained": report.get("abstention_rate", 0.0),
         "hedged": report.get("hedge_rate", 0.0),
+        "hedged_stale": report.get("stale_hedge_rate", 0.0),
         "abstained_or_hedged": report.get("declined_rate", 0.0),
         "mc_accuracy": report.get("mc_accuracy", 0.0),
         "citations_resolved": report.get("citations_resolved", 1.0),
@@ -106,7 +107,8 @@ def format_unanswerable(report: dict, made: dict) -> str:
         r = report[name]
         lines.append(
             f"  {name:<13} n={r['questions']:<5} abstained or hedged={r['abstained_or_hedged']:.3f} "
-            f"(abstained={r['abstained']:.3f}, hedged={r['hedged']:.3f})  mc_accuracy={r['mc_accuracy']:.3f}  "
+            f"(abstained={r['abstained']:.3f}, hedged={r['hedged']:.3f}, of them stale={r['hedged_stale']:.3f})"
+            f"  mc_accuracy={r['mc_accuracy']:.3f}  "
             f"citations_resolved={r['citations_resolved']:.3f}"
         )
     return "\n".join(lines)

@@ -51,6 +51,14 @@ BRIEFS = [
         1,
     ),
 ]
+OLD = [  # coverage from weeks before the archive's newest: a question about now gets its date
+    (
+        "Port names Ana Ruiz harbour master",
+        "The port authority named Ana Ruiz its harbour master. She ran the pilot service for a decade and "
+        "starts in the spring.",
+        40,
+    ),
+]
 SOLO = [("Harbour ferry adds a night crossing", "The harbour ferry adds a night crossing from March.", 0)]
 LIVE = [  # a live blog's entries, auto-posted with the default teaser
     (
@@ -79,6 +87,7 @@ def build_desk(server: FeedServer, data_dir: str) -> tuple[Config, Newsdesk, str
         ("planet", "Daily Planet", STORIES),
         ("wire", "Wire Service", WIRE_STORIES),
         ("briefs", "Culture Briefs", BRIEFS),
+        ("port", "Port Weekly", OLD),
     ):
         feed = make_feed(server, name, title, stories, "/preview")
         desk.feeds.add(feed.url, title)
@@ -136,6 +145,10 @@ async def main(out: Path, chromium: str) -> None:
             hedged = guild.create_text_channel("hedged")
             await member.slash(hedged, "ask", question="What will the central bank do about unemployment?")
             await shoot(env, hedged, member, out / "ask_hedged.png", chromium)
+
+            stale = guild.create_text_channel("stale")
+            await member.slash(stale, "ask", question="Who is the harbour master?")
+            await shoot(env, stale, member, out / "ask_stale.png", chromium)
 
             digest = guild.create_text_channel("digest")
             today = datetime.now(UTC).date()

@@ -123,6 +123,18 @@ def test_both_seed_questions_lead_with_700_citing_left_voice(desk):
         assert not answer.hedged and not answer.abstained
 
 
+def test_seed_questions_asked_today_are_not_hedged_for_age(desk):
+    """Asked today, months after the archive's Left Voice post and with newer coverage beside it:
+    both questions are in the past tense, and old coverage answers them as well as new."""
+    for question in (
+        "How many federal immigration agents were withdrawn from Minnesota?",
+        "What did Tom Homan announce in Minneapolis?",
+    ):
+        answer = desk.reading.ask(question)
+        assert not answer.hedged and not answer.abstained, answer.evidence
+        assert answer.citations[0].article.outlet == "Left Voice" and "700" in answer.text
+
+
 def test_a_question_the_archive_does_not_answer_is_hedged_or_abstained(desk):
     """The archive has the 2024 case on gender-affirming care, not the affirmative action ruling:
     "affirming" shares only its stem with "affirmative"."""

@@ -16,7 +16,12 @@ answer already has:
   ("in March 2024", "on Monday": not from before it, nor from long after it; news of a day
   appears in the days after it), or the last days when it asks what happened "recently";
 - the cosine between the question and the chosen sentences, by the embedder of the search (off by
-  default: on the dev questions it declines no more than the top article's cosine does).
+  default: on the dev questions it declines no more than the top article's cosine does);
+- for a question that speaks of the present ("is", "has", "will", "recently"...) and names no
+  period: how much older the newest cited article is than the newest coverage in the archive at the
+  as-of moment. A news question about now answered from coverage months older than the archive's
+  latest says so, with the date ("I found no recent coverage that answers this; the closest is from
+  18 November 2022:"): the archive kept up with the news, and none of the newer news is on this.
 
 :func:`decide` turns that into hedged or not with thresholds fitted on the dev questions with
 their gold articles removed (see README, "Answers that say how well they answer").
@@ -43,6 +48,16 @@ PERIOD_SLACK = DAY  # an article dated the day before or after a named period st
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 # the words that ask for a quantity are the question's form, not its content ("how much ice")
 _QUANTITY = re.compile(r"\bhow (?:many|much|old|long|far|big|large|tall|fast)\b", re.I)
+# words that put a question in the present, the near future or the last few days: "has lost a
+# bid", "is slated", "will broadcast", "are suing", "made landfall Wednesday", "days ago". A question
+# without them ("What did...", "were withdrawn") may ask about any time, and old coverage answers it
+# as well as new.
+NOW_WORDS = frozenset(
+    "is are am isn't aren't has have hasn't haven't will won't does do doesn't don't now currently "
+    "recently latest soon upcoming expected slated still being ago yesterday today tonight weekend "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+_APOSTROPHE_WORD = re.compile(r"[a-z]+(?:['’][a-z]+)?")
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,8 @@ class Evidence:
     margin: float = 0.0  # the top article's cosine over the next article's
     period_after_days: float | None = None  # days the first cited article is past the named period's end (<= 0: not)
     period_before_days: float | None = None  # days it is before the period's start (<= 0: not)
+    speaks_of_now: bool = False  # the question is in the present or near future (NOW_WORDS)
+    stale_days: float | None = None  # days the newest cited article is behind the archive's newest (no period named)
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,7 @@ class Thresholds:
     max_recent_age_days: float = 3.0
     min_sentence_dense: float = 0.0  # 0: off (the question-sentence cosine is then not computed)
     max_days_after_period: float = 7.0
+    max_stale_days: float = 0.0  # 0: off
 
     @classmethod
     def of(cls, config: AnswersConfig) -> Thresholds:
@@ -87,6 +105,7 @@ class Thresholds:
             config.hedge_max_recent_age_days,
             config.hedge_min_sentence_dense,
             config.hedge_max_days_after_period,
+            config.hedge_max_stale_days,
         )
 
 
@@ -120,6 +139,21 @@ def graded_coverage(weights: dict[str, float], terms: dict[str, str], words: set
     return held / total, stem_only / total
 
 
+def speaks_of_now(question: str) -> bool:
+    """Whether the question is put in the present or the near future (one of NOW_WORDS)."""
+    return any(w.replace("’", "'") in NOW_WORDS for w in _APOSTROPHE_WORD.findall((question or "").lower()))
+
+
+def stale_days(intent: TimeIntent | None, newest_ts: float | None, cited_ts: list[float | None]) -> float | None:
+    """Days the newest of the cited articles is older than the archive's newest coverage
+    (``newest_ts``); None when the question names a period or the asker chose one (the period rules
+    judge that), or a date is unknown."""
+    known = [ts for ts in cited_ts if ts is not None]
+    if newest_ts is None or not known or (intent is not None and (intent.window or intent.since)):
+        return None
+    return round(max(0.0, newest_ts - max(known)) / DAY, 2)
+
+
 def period_evidence(intent: TimeIntent | None, published_ts: float | None) -> tuple[bool, float | None]:
     """(outside the period the question names, age in days when it asks what happened recently)."""
     if intent is None or published_ts is None:
@@ -149,6 +183,7 @@ def gather(
     cited: list[int],
     intent: TimeIntent | None = None,
     sentence_cosines: list[float] | None = None,
+    newest_ts: float | None = None,
 ) -> Evidence:
     """The evidence for one answer: its ``sentences``, the ``cited`` hits' titles, the top hit,
     the first cited article's date against the time the question asks about (``intent``)."""
@@ -188,6 +223,8 @@ def gather(
         margin=round(top.dense - hits[1].dense, 4) if top and len(hits) > 1 else 0.0,
         period_after_days=after,
         period_before_days=before,
+        speaks_of_now=speaks_of_now(question),
+        stale_days=stale_days(intent, newest_ts, [hits[i].article.published_ts for i in cited]),
     )
 
 
@@ -202,8 +239,31 @@ def outside_period(evidence: Evidence, thresholds: Thresholds) -> bool:
     )
 
 
+def reason(evidence: Evidence, thresholds: Thresholds) -> str | None:
+    """Why the answer should say it does not answer the question directly: "unanswered" (the
+    coverage is related, not on what was asked), "stale" (on it, but old for a question about
+    now), or None (it answers)."""
+    if unanswered(evidence, thresholds):
+        return "unanswered"
+    if evidence.recent_age_days is not None and evidence.recent_age_days > thresholds.max_recent_age_days:
+        return "stale"
+    if (
+        thresholds.max_stale_days > 0
+        and evidence.speaks_of_now
+        and evidence.stale_days is not None
+        and evidence.stale_days > thresholds.max_stale_days
+    ):
+        return "stale"
+    return None
+
+
 def decide(evidence: Evidence, thresholds: Thresholds) -> bool:
     """True when the answer should say it does not answer the question directly."""
+    return reason(evidence, thresholds) is not None
+
+
+def unanswered(evidence: Evidence, thresholds: Thresholds) -> bool:
+    """The chosen sentences are related coverage, not an answer to what was asked."""
     if evidence.coverage < thresholds.min_coverage:
         return True
     if evidence.names_held < thresholds.min_names or evidence.dense < thresholds.min_dense:
@@ -211,8 +271,6 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> bool:
     if evidence.sentence_dense is not None and evidence.sentence_dense < thresholds.min_sentence_dense:
         return True
     if evidence.rarest_stem_only or outside_period(evidence, thresholds):
-        return True
-    if evidence.recent_age_days is not None and evidence.recent_age_days > thresholds.max_recent_age_days:
         return True
     return evidence.keyword < 1.0 and evidence.dense < thresholds.min_dense_when_keyword_disagrees
 
@@ -244,7 +302,9 @@ def assess(
         cited,
         result.intent,
         sentence_cosines(result, [t for t, _ in sentences], embed),
+        result.newest_ts,
     )
     answer.evidence = asdict(evidence)
-    answer.hedged = decide(evidence, thresholds)
+    answer.hedge_reason = reason(evidence, thresholds)
+    answer.hedged = answer.hedge_reason is not None
     return answer

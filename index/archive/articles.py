@@ -132,6 +132,18 @@ class ArticleStore(PassageStore):
         )
         return [article_from_row(r) for r in rows]
 
+    def newest_published_ts(
+        self, *, until_ts: float | None, outlets: list[str] | None, scope: Scope = GLOBAL
+    ) -> float | None:
+        """When the newest article in the filters was published (the archive's front at a moment)."""
+        where, params = filter_clauses("a", "a.id", None, until_ts, outlets, scope, correlated=True)
+        where.insert(0, "a.published_ts IS NOT NULL")
+        row = self.db.execute(
+            f"SELECT a.published_ts FROM articles a WHERE {' AND '.join(where)} ORDER BY a.published_ts DESC LIMIT 1",
+            params,
+        ).fetchone()
+        return row[0] if row else None
+
     def first_passage(self, article: Article) -> PassageRow:
         """The article's first passage (or one made of its title and opening, when it has none)."""
         row = self.db.execute(

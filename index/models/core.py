@@ -165,6 +165,7 @@ class SearchResult:
     notices: list[str] = field(default_factory=list)
     query_vector: np.ndarray | None = None
     weights: dict[str, float] = field(default_factory=dict)  # the question's words by stem -> IDF in the archive
+    newest_ts: float | None = None  # the newest article searched (up to the as-of moment): the archive's front
 
 
 # -- answers --------------------------------------------------------------------
@@ -182,6 +183,19 @@ class Citation:
 
 # what a hedged answer opens with (the bot, the terminal and --json show it; Answer.text is the cited sentences)
 HEDGE_OPENING = "I found no coverage that answers this directly; the closest:"
+# ... when the coverage is about it but old: the question asks about now and the archive has newer news
+STALE_OPENING = "I found no recent coverage that answers this; the closest is from {date}:"
+HEDGE_OPENING_STARTS = ("I found no coverage that answers", "I found no recent coverage that answers")
+
+
+def stale_opening(published: str | None) -> str:
+    """The stale-coverage opening, dated by the newest cited article ("from 18 November 2022")."""
+    day = (published or "")[:10]
+    try:
+        date = datetime.strptime(day, "%Y-%m-%d")
+    except ValueError:
+        return STALE_OPENING.replace(" from {date}", "")
+    return STALE_OPENING.format(date=f"{date.day} {date:%B %Y}")
 
 
 @dataclass
@@ -195,11 +209,21 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
     hedged: bool = False  # related coverage that does not answer the question directly
     evidence: dict = field(default_factory=dict)  # what the hedge decision saw (index.answers.hedging.Evidence)
+    hedge_reason: str | None = None  # "unanswered" (related coverage) or "stale" (old coverage of a question about now)
+
+    @property
+    def opening(self) -> str:
+        """The sentence a hedged answer opens with ("" when not hedged)."""
+        if not self.hedged:
+            return ""
+        if self.hedge_reason == "stale":
+            return stale_opening(max((c.article.published or "" for c in self.citations), default=None))
+        return HEDGE_OPENING
 
     @property
     def shown_text(self) -> str:
-        """The answer as a reader sees it: a hedged one opens with HEDGE_OPENING."""
-        return f"{HEDGE_OPENING}\n\n{self.text}" if self.hedged else self.text
+        """The answer as a reader sees it: a hedged one opens with its opening."""
+        return f"{self.opening}\n\n{self.text}" if self.hedged else self.text
 
     def to_dict(self) -> dict:
         return {
@@ -207,6 +231,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "abstained": self.abstained,
             "hedged": self.hedged,
+            "hedge_reason": self.hedge_reason,
             "mode": self.mode,
             "notices": self.notices,
             "closest": [h.to_dict() for h in self.hits[:5]] if self.abstained else [],

@@ -113,6 +113,19 @@ def test_hedged_answer_opens_with_the_plain_sentence_and_keeps_its_sources():
     assert not plain.description.startswith("I found no coverage") and plain.colour == render.COLOUR
 
 
+def test_stale_answer_opens_with_the_date_of_its_newest_source():
+    # articles 1 and 2 are from 2 and 3 March 2025: the newest dates the opening
+    citations = [Citation(1, article(1), "First sentence here."), Citation(2, article(2), "Second one.")]
+    answer = Answer("q", "First sentence here. [1] Second one. [2]", citations, False, hedged=True)
+    answer.hedge_reason = "stale"
+    embed = render.answer_embed(answer)
+    first, rest = embed.description.split("\n", 1)
+    assert first == "I found no recent coverage that answers this; the closest is from 3 March 2025:"
+    assert rest.startswith("First sentence here. [[1]](https://news.example/a/1)")
+    assert embed.colour == render.WARN_COLOUR
+    assert render.quotes_from_embed(embed) == {1: ["First sentence here."], 2: ["Second one."]}
+
+
 def test_abstained_answer_lists_closest():
     answer = Answer("q", "I couldn't find coverage.", [], True, hits=[hit(i) for i in range(1, 9)])
     embed = render.answer_embed(answer)

@@ -48,6 +48,10 @@ ANSWERED = [
     "Why did the bakery recall sourdough bread?",
 ]
 
+# asked in the present in July 2024, when the archive's newest coverage is from late June: the chess
+# story is from March, and says who won then, not who holds the title now
+NOW_QUESTION = "Who is the national chess champion?"
+
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
@@ -96,9 +100,36 @@ def test_eval_reports_hedge_and_abstain_rates(archive):
         {"id": "related", "question": RELATED, "asked_at": "2024-07-01", "gold": ["/nowhere.html"]},
         {"id": "chess", "question": ANSWERED[1], "asked_at": "2024-07-01", "gold": [served.links["chess"]]},
         {"id": "nothing", "question": "quantum entanglement cryptography", "gold": ["/nope.html"]},
+        {"id": "stale", "question": NOW_QUESTION, "asked_at": "2024-07-01", "gold": [served.links["chess"]]},
     ]
     report = evaluate(desk, qs)
-    assert report["hedge_rate"] == pytest.approx(1 / 3, abs=1e-4)
-    assert report["abstention_rate"] == pytest.approx(1 / 3, abs=1e-4)
-    assert report["declined_rate"] == pytest.approx(2 / 3, abs=1e-4)
-    assert "hedge_rate=0.333" in format_report(report)
+    assert report["hedge_rate"] == pytest.approx(2 / 4, abs=1e-4)
+    assert report["stale_hedge_rate"] == pytest.approx(1 / 4, abs=1e-4)
+    assert report["abstention_rate"] == pytest.approx(1 / 4, abs=1e-4)
+    assert report["declined_rate"] == pytest.approx(3 / 4, abs=1e-4)
+    assert "hedge_rate=0.500" in format_report(report) and "stale_hedge_rate=0.250" in format_report(report)
+
+
+def test_old_coverage_of_a_question_about_now_says_so_with_its_date(archive):
+    desk, served = archive
+    answer = desk.reading.ask(NOW_QUESTION, as_of="2024-07-01")
+    assert not answer.abstained and answer.hedged and answer.hedge_reason == "stale", answer.evidence
+    assert answer.citations[0].article.url == served.links["chess"]
+    opening = "I found no recent coverage that answers this; the closest is from 5 March 2024:"
+    assert answer.opening == opening
+    data = answer.to_dict()
+    assert data["answer"].startswith(opening + "\n\n") and data["hedge_reason"] == "stale"
+    assert render_answer(answer).startswith(opening + "\n\n")
+
+
+def test_coverage_as_new_as_the_archive_is_not_stale(archive):
+    desk, _ = archive
+    # a week after the story, when it is the archive's newest news
+    answer = desk.reading.ask(NOW_QUESTION, as_of="2024-03-12")
+    assert not answer.hedged and answer.evidence["stale_days"] < 14, answer.evidence
+    # asked in the past tense, the March story answers in July as well
+    answer = desk.reading.ask("Who won the national chess championship?", as_of="2024-07-01")
+    assert not answer.hedged and not answer.evidence["speaks_of_now"]
+    # a period named: the period decides, not the archive's front
+    answer = desk.reading.ask(NOW_QUESTION, as_of="2024-07-01", since="2024-03-01", until="2024-03-31")
+    assert answer.evidence["stale_days"] is None and answer.hedge_reason != "stale"

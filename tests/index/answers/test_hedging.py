@@ -187,3 +187,84 @@ def test_sentence_cosines_use_the_question_vector_and_need_one():
     assert sentence_cosines(result, ["the court ruled", "it rained"], embed) == pytest.approx([0.6, 0.8])
     assert sentence_cosines(SearchResult([], TimeIntent(None)), ["x"], embed) is None  # type: ignore[arg-type]
     assert sentence_cosines(result, ["x"], None) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "now"),
+    [
+        ("Which music star has lost a bid to be Queen of Christmas?", True),
+        ("Who is slated to receive the Medal of Freedom?", True),
+        ("Which network will broadcast the Christmas Day games?", True),
+        ("Hurricane Idalia made landfall Wednesday in which state?", True),
+        ("Which app isn’t working?", True),  # a curly apostrophe
+        ("How many federal immigration agents were withdrawn from Minnesota?", False),
+        ("What did Tom Homan announce in Minneapolis?", False),
+        ("Who wrote the Star-Spangled Banner?", False),
+        ("This is", True),
+        ("", False),
+    ],
+)
+def test_speaks_of_now(question, now):
+    from index.answers.hedging import speaks_of_now
+
+    assert speaks_of_now(question) is now
+
+
+def test_stale_days_behind_the_archive_front():
+    from datetime import UTC, datetime
+
+    from index.answers.hedging import stale_days
+    from index.models import TimeIntent
+
+    day = 86400.0
+    asked = TimeIntent(datetime(2024, 7, 1, tzinfo=UTC))
+    front = datetime(2024, 6, 30, tzinfo=UTC).timestamp()
+    # the newest of the cited articles counts: 10 days behind, not 40
+    assert stale_days(asked, front, [front - 40 * day, front - 10 * day]) == 10.0
+    assert stale_days(asked, front, [front + day]) == 0.0  # never negative
+    assert stale_days(asked, front, [None]) is None
+    assert stale_days(asked, None, [front]) is None
+    named = TimeIntent(asked.as_of, window=(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 31, tzinfo=UTC)))
+    assert stale_days(named, front, [front - 100 * day]) is None  # a period named: the period rules judge
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"speaks_of_now": True, "stale_days": 30.0}, "stale"),
+        ({"speaks_of_now": True, "stale_days": 10.0}, None),
+        ({"speaks_of_now": False, "stale_days": 300.0}, None),  # past tense: old coverage answers as well
+        ({"speaks_of_now": True, "stale_days": None}, None),
+        ({"speaks_of_now": True, "stale_days": 30.0, "dense": 0.1}, "unanswered"),  # the stronger statement
+        ({"recent_age_days": 20.0}, "stale"),  # "recently", and the first cited article is older
+    ],
+)
+def test_reason(changes, why):
+    from index.answers.hedging import reason
+
+    thresholds = Thresholds(min_dense=0.3, max_stale_days=14.0, max_recent_age_days=3.0)
+    assert reason(evidence(**changes), thresholds) == why
+    assert decide(evidence(**changes), thresholds) is (why is not None)
+
+
+def test_the_stale_rule_is_off_at_zero():
+    from index.answers.hedging import reason
+
+    assert reason(evidence(speaks_of_now=True, stale_days=3000.0), Thresholds(max_stale_days=0.0)) is None
+
+
+def test_gather_dates_the_newest_cited_article_against_the_front():
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from index.models import TimeIntent
+
+    hits = [hit("t", "x", dense=0.6), hit("u", "y", dense=0.45)]
+    published = datetime(2029, 12, 1, tzinfo=UTC).timestamp()
+    hits[0].article = replace(hits[0].article, published_ts=published)
+    front = published + 20 * 86400.0
+    asked = TimeIntent(datetime(2030, 1, 1, tzinfo=UTC))
+    now = "Who is the Supreme Court ruling on affirmative action?"
+    seen = gather(now, now, WEIGHTS, [ANSWERING], hits, [0], asked, newest_ts=front)
+    assert seen.speaks_of_now and seen.stale_days == 20.0
+    assert not gather(QUESTION, QUESTION, WEIGHTS, [ANSWERING], hits, [0], asked, newest_ts=front).speaks_of_now

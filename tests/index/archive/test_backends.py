@@ -377,6 +377,13 @@ def test_latest_articles_by_date_outlet_and_scope(archive):
     assert latest(since_ts=T0 + DAY) == ["new", "mid"]
     assert latest(outlets=["Mine", "Theirs"]) == ["new", "old"]
     assert latest(scope=Scope(GUILD, everything=False)) == ["mid", "old"]
+    # the archive's front: the newest article's date in the same filters
+    newest = archive.newest_published_ts
+    assert newest(until_ts=None, outlets=None) == T0 + 2 * DAY
+    assert newest(until_ts=T0 + DAY, outlets=None) == T0 + DAY
+    assert newest(until_ts=None, outlets=["Mine"]) == T0
+    assert newest(until_ts=None, outlets=None, scope=Scope(GUILD, everything=False)) == T0 + DAY
+    assert newest(until_ts=T0 - 1, outlets=None) is None
     assert archive.visible_article_ids(GUILD) == {ids["old"], ids["mid"]}
     assert archive.article_visible(ids["mid"], GUILD) and not archive.article_visible(ids["new"], GUILD)
     before = archive.scope_signature()
