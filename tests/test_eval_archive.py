@@ -135,6 +135,18 @@ def test_seed_questions_asked_today_are_not_hedged_for_age(desk):
         assert answer.citations[0].article.outlet == "Left Voice" and "700" in answer.text
 
 
+def test_a_question_about_now_from_old_coverage_gives_its_date(desk):
+    """The same story asked in the present: in the week it ran it answers; asked today, with the
+    archive's newest coverage months later, it says how old it is."""
+    question = "How many federal immigration agents will be withdrawn from Minnesota?"
+    then = desk.reading.ask(question, as_of="2026-02-10")
+    assert not then.hedged and then.evidence["stale_days"] < 14, then.evidence
+    today = desk.reading.ask(question)
+    assert today.hedged and today.hedge_reason == "stale", today.evidence
+    assert today.opening == "I found no recent coverage that answers this; the closest is from 4 February 2026:"
+    assert today.citations[0].article.outlet == "Left Voice" and "700" in today.text
+
+
 def test_a_question_the_archive_does_not_answer_is_hedged_or_abstained(desk):
     """The archive has the 2024 case on gender-affirming care, not the affirmative action ruling:
     "affirming" shares only its stem with "affirmative"."""

@@ -49,13 +49,13 @@ _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 # the words that ask for a quantity are the question's form, not its content ("how much ice")
 _QUANTITY = re.compile(r"\bhow (?:many|much|old|long|far|big|large|tall|fast)\b", re.I)
 # words that put a question in the present, the near future or the last few days: "has lost a
-# bid", "is slated", "will broadcast", "are suing", "made landfall Wednesday", "days ago". A question
-# without them ("What did...", "were withdrawn") may ask about any time, and old coverage answers it
-# as well as new.
+# bid", "is slated", "will broadcast", "are suing", "made landfall Wednesday". A question without
+# them ("What did...", "were withdrawn") may ask about any time, and old coverage answers it as well
+# as new. Not "do"/"does": "What did they do?" is in the past.
 NOW_WORDS = frozenset(
-    "is are am isn't aren't has have hasn't haven't will won't does do doesn't don't now currently "
-    "recently latest soon upcoming expected slated still being ago yesterday today tonight weekend "
-    "monday tuesday wednesday thursday friday saturday sunday".split()
+    "is are am isn't aren't has have hasn't haven't will won't who's what's where's it's that's there's "
+    "now currently recently latest soon upcoming expected slated still being yesterday today tonight "
+    "weekend monday tuesday wednesday thursday friday saturday sunday".split()
 )
 _APOSTROPHE_WORD = re.compile(r"[a-z]+(?:['’][a-z]+)?")
 
@@ -149,9 +149,19 @@ def stale_days(intent: TimeIntent | None, newest_ts: float | None, cited_ts: lis
     (``newest_ts``); None when the question names a period or the asker chose one (the period rules
     judge that), or a date is unknown."""
     known = [ts for ts in cited_ts if ts is not None]
-    if newest_ts is None or not known or (intent is not None and (intent.window or intent.since)):
+    if newest_ts is None or not known or names_a_period(intent):
         return None
     return round(max(0.0, newest_ts - max(known)) / DAY, 2)
+
+
+def names_a_period(intent: TimeIntent | None) -> bool:
+    """The question names a period or a year ("in 2004"), or the asker chose one (``--since``)."""
+    return intent is not None and bool(intent.window or intent.since or intent.years)
+
+
+def wants_front(question: str, intent: TimeIntent | None, thresholds: Thresholds) -> bool:
+    """Whether the stale rule can apply, so the archive's front is worth reading."""
+    return thresholds.max_stale_days > 0 and not names_a_period(intent) and speaks_of_now(question)
 
 
 def period_evidence(intent: TimeIntent | None, published_ts: float | None) -> tuple[bool, float | None]:
@@ -245,8 +255,6 @@ def reason(evidence: Evidence, thresholds: Thresholds) -> str | None:
     now), or None (it answers)."""
     if unanswered(evidence, thresholds):
         return "unanswered"
-    if evidence.recent_age_days is not None and evidence.recent_age_days > thresholds.max_recent_age_days:
-        return "stale"
     if (
         thresholds.max_stale_days > 0
         and evidence.speaks_of_now
@@ -271,6 +279,9 @@ def unanswered(evidence: Evidence, thresholds: Thresholds) -> bool:
     if evidence.sentence_dense is not None and evidence.sentence_dense < thresholds.min_sentence_dense:
         return True
     if evidence.rarest_stem_only or outside_period(evidence, thresholds):
+        return True
+    # "recently", and the first cited article is older than the last days before the moment asked
+    if evidence.recent_age_days is not None and evidence.recent_age_days > thresholds.max_recent_age_days:
         return True
     return evidence.keyword < 1.0 and evidence.dense < thresholds.min_dense_when_keyword_disagrees
 
@@ -302,7 +313,7 @@ def assess(
         cited,
         result.intent,
         sentence_cosines(result, [t for t, _ in sentences], embed),
-        result.newest_ts,
+        result.front() if result.front and wants_front(answer.question, result.intent, thresholds) else None,
     )
     answer.evidence = asdict(evidence)
     answer.hedge_reason = reason(evidence, thresholds)

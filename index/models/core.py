@@ -4,8 +4,9 @@ reports. Plain frozen (or simple) dataclasses with no behaviour beyond
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..text.lead import lead
@@ -165,7 +166,9 @@ class SearchResult:
     notices: list[str] = field(default_factory=list)
     query_vector: np.ndarray | None = None
     weights: dict[str, float] = field(default_factory=dict)  # the question's words by stem -> IDF in the archive
-    newest_ts: float | None = None  # the newest article searched (up to the as-of moment): the archive's front
+    # when the newest article in what was searched was published (up to the as-of moment): the
+    # archive's front, read on demand (only a question about now needs it)
+    front: Callable[[], float | None] | None = None
 
 
 # -- answers --------------------------------------------------------------------
@@ -188,14 +191,15 @@ STALE_OPENING = "I found no recent coverage that answers this; the closest is fr
 HEDGE_OPENING_STARTS = ("I found no coverage that answers", "I found no recent coverage that answers")
 
 
-def stale_opening(published: str | None) -> str:
-    """The stale-coverage opening, dated by the newest cited article ("from 18 November 2022")."""
-    day = (published or "")[:10]
-    try:
-        date = datetime.strptime(day, "%Y-%m-%d")
-    except ValueError:
+_MONTHS = "January February March April May June July August September October November December".split()
+
+
+def stale_opening(published_ts: float | None) -> str:
+    """The stale-coverage opening, dated (in UTC, as sources are) by the newest cited article."""
+    if published_ts is None:
         return STALE_OPENING.replace(" from {date}", "")
-    return STALE_OPENING.format(date=f"{date.day} {date:%B %Y}")
+    date = datetime.fromtimestamp(published_ts, UTC)
+    return STALE_OPENING.format(date=f"{date.day} {_MONTHS[date.month - 1]} {date.year}")
 
 
 @dataclass
@@ -217,7 +221,8 @@ class Answer:
         if not self.hedged:
             return ""
         if self.hedge_reason == "stale":
-            return stale_opening(max((c.article.published or "" for c in self.citations), default=None))
+            dated = [c.article.published_ts for c in self.citations if c.article.published_ts is not None]
+            return stale_opening(max(dated, default=None))
         return HEDGE_OPENING
 
     @property

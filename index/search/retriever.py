@@ -346,9 +346,12 @@ class Retriever:
             hits = self.group_stories(hits, limit)
         # the archive's front at the as-of moment, in what was searched: how old the hits are beside it
         front_ts = bounds.until_ts if bounds.until_ts is not None else intent.as_of.timestamp()
-        newest = self.archive.newest_published_ts(until_ts=front_ts, outlets=outlets, scope=scope)
+
+        def front() -> float | None:
+            return self.archive.newest_published_ts(until_ts=front_ts, outlets=outlets, scope=scope)
+
         weights = self.question_weights(intent.query)
-        return SearchResult(hits[:limit], intent, notices, dense.query_vector, weights, newest)
+        return SearchResult(hits[:limit], intent, notices, dense.query_vector, weights, front)
 
     def _start_keyword_search(
         self, query: str, bounds: _Bounds, outlets: list[str] | None, scope: Scope

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import discord
 import pytest
 
@@ -114,8 +116,13 @@ def test_hedged_answer_opens_with_the_plain_sentence_and_keeps_its_sources():
 
 
 def test_stale_answer_opens_with_the_date_of_its_newest_source():
-    # articles 1 and 2 are from 2 and 3 March 2025: the newest dates the opening
-    citations = [Citation(1, article(1), "First sentence here."), Citation(2, article(2), "Second one.")]
+    from dataclasses import replace
+
+    def on(i: int, day: int) -> Article:
+        return replace(article(i), published_ts=datetime(2025, 3, day, 23, 30, tzinfo=UTC).timestamp())
+
+    # the newest source dates the opening, in UTC as the sources are
+    citations = [Citation(1, on(1, 2), "First sentence here."), Citation(2, on(2, 3), "Second one.")]
     answer = Answer("q", "First sentence here. [1] Second one. [2]", citations, False, hedged=True)
     answer.hedge_reason = "stale"
     embed = render.answer_embed(answer)
