@@ -1,13 +1,45 @@
-"""Races between OS processes on one archive: each process opens its own ``Archive`` (its own
-connection, as separate bot processes on separate machines would), waits at a barrier, calls one
-method, and sends back what it returned. Spawned, not forked, so no connection or lock is
-inherited from the test process."""
+"""Races on one archive, between threads (each with its own handle and connection) or between OS
+processes (each opens its own ``Archive``, as separate bot processes on separate machines would):
+all wait at a barrier, make one call, and send back what it returned. Processes are spawned, not
+forked, so no connection or lock is inherited from the test process."""
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from index.archive import Archive
+
+T = TypeVar("T")
+
+
+def race_threads(target: str | Path, claim: Callable[[Archive], T], n: int = 6) -> list[T]:
+    """``claim(archive)`` called at once by ``n`` threads, each on its own handle (its own connection)."""
+    handles = [Archive(target) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run(handle: Archive) -> None:
+        try:
+            barrier.wait()
+            results.append(claim(handle))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            handle.close()
+
+    threads = [threading.Thread(target=run, args=(h,)) for h in handles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
 
 
 def _claim(target: str, method: str, args: tuple, barrier, results) -> None:

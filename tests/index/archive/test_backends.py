@@ -28,21 +28,6 @@ T0 = 1_780_000_000.0
 GUILD = 987654321098765432  # a real Discord id needs 64 bits
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    """Where an archive lives: a SQLite file path, or the URL of a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return tmp_path / "archive.db"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def archive(target):
-    archive = Archive(target)
-    yield archive
-    archive.close()
-
-
 def record(guid: str, *, feed_id: int, published_ts: float, title: str = "", text: str = "", **more) -> dict:
     return {
         "guid": guid,

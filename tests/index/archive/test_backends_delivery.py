@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
+from support.racing import race_threads
 
 from index.archive import Archive
 from index.archive.delivery import STALE_SENDING_SECONDS, DeliveryStore
@@ -28,22 +27,6 @@ T0 = 1_780_000_000.0
 GUILD = 987654321098765432  # Discord ids need 64 bits
 CHANNEL = GUILD + 1
 ROLE = GUILD + 2
-T = TypeVar("T")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    """Where an archive lives: a SQLite file path, or the URL of a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return tmp_path / "archive.db"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def archive(target):
-    archive = Archive(target)
-    yield archive
-    archive.close()
 
 
 def record(guid: str, *, feed_id: int, published_ts: float | None, outlet: str = "Example Times") -> dict:
@@ -79,31 +62,6 @@ def store(
         )
         archive.link_feed(article_id, feed_id)
     return article_id
-
-
-def race(target: str | Path, claim: Callable[[Archive], T], n: int = 6) -> list[T]:
-    """``claim`` called at once by ``n`` threads, each on its own handle (its own connection)."""
-    handles = [Archive(target) for _ in range(n)]
-    barrier = threading.Barrier(n)
-    results: list[T] = []
-    errors: list[BaseException] = []
-
-    def run(handle: Archive) -> None:
-        try:
-            barrier.wait()
-            results.append(claim(handle))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            handle.close()
-
-    threads = [threading.Thread(target=run, args=(h,)) for h in handles]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
 
 
 # -- filters -----------------------------------------------------------------------------------
@@ -195,7 +153,7 @@ def test_limits_and_pings_written_at_once_by_several_handles_stay_one_row(target
         handle.set_ping(7, GUILD, ROLE, "title", f"p{n}", False, True, n)
         return True
 
-    assert race(target, limit) == [True] * 6
+    assert race_threads(target, limit) == [True] * 6
     archive = Archive(target)
     assert archive.db.execute("SELECT count(*) FROM delivery_limits").fetchone()[0] == 1
     assert archive.channel_limits(CHANNEL).per_window in range(1, 7)
@@ -238,7 +196,8 @@ def test_a_delivery_is_claimed_once_across_handles(target):
     archive = Archive(target)
     feed, _ = archive.add_feed("https://a.example/feed.xml", channel_id=CHANNEL)
     article_id = store(archive, "g1", feed.id, T0)
-    assert sorted(race(target, lambda h: h.claim_delivery(CHANNEL, article_id, feed.id), n=8)) == [False] * 7 + [True]
+    won = race_threads(target, lambda h: h.claim_delivery(CHANNEL, article_id, feed.id), n=8)
+    assert sorted(won) == [False] * 7 + [True]
     [row] = archive.article_deliveries(article_id)
     assert (row["state"], row["reason"], row["feed_id"]) == ("sending", "being posted", feed.id)
     assert archive.db.execute("SELECT count(*) FROM posts").fetchone()[0] == 1
@@ -277,7 +236,7 @@ def test_a_retry_is_claimed_once_across_handles(target, kind):
         archive.log_delivery(CHANNEL, 1, 4, "sending", "being posted (retry)", attempts=3)
         archive.db.execute("UPDATE delivery_log SET updated_at = ?", [time.time() - STALE_SENDING_SECONDS - 1])
     assert archive.due_retries(time.time()) == [(CHANNEL, 4, 1, 3)]
-    assert sorted(race(target, lambda h: h.claim_retry(CHANNEL, 1, 3))) == [False] * 5 + [True]
+    assert sorted(race_threads(target, lambda h: h.claim_retry(CHANNEL, 1, 3))) == [False] * 5 + [True]
     assert archive.due_retries(time.time()) == []
     archive.close()
 
@@ -416,20 +375,19 @@ def test_an_update_is_claimed_once_across_handles_even_out_of_order(target):
             update_id = next(order)
         return update_id, handle.claim_update(CHANNEL, 42, update_id)
 
-    won = dict(race(target, claim))
+    won = dict(race_threads(target, claim))
     assert sorted(won) == ids and won[ids[-1]]  # the newest cannot be settled by another claim
     rows = archive.db.execute("SELECT update_id FROM delivery_update_claims WHERE channel_id = ?", [CHANNEL])
     assert sorted(r[0] for r in rows) == ids  # every update settled, once
-    assert sorted(race(target, lambda h: h.claim_update(CHANNEL + 9, 42, ids[-1]))) == [False] * 5 + [True]
+    assert sorted(race_threads(target, lambda h: h.claim_update(CHANNEL + 9, 42, ids[-1]))) == [False] * 5 + [True]
     archive.close()
 
 
 # -- channel problems --------------------------------------------------------------------------------
 def test_a_channel_problem_is_reported_once_until_cleared(target):
     archive = Archive(target)
-    assert sorted(race(target, lambda h: h.claim_channel_notice(CHANNEL, "missing permissions"))) == [False] * 5 + [
-        True
-    ]
+    won = race_threads(target, lambda h: h.claim_channel_notice(CHANNEL, "missing permissions"))
+    assert sorted(won) == [False] * 5 + [True]
     assert not archive.claim_channel_notice(CHANNEL, "another reason")
     assert archive.claim_channel_notice(CHANNEL + 9, "missing permissions")
     archive.clear_channel_notice(CHANNEL)

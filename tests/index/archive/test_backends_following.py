@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from support.racing import race_processes
+from support.racing import race_processes, race_threads
 
 from index.archive import Archive
 from index.archive.digests import DigestStore
@@ -32,22 +30,6 @@ GUILD = 987654321098765432  # Discord ids need 64 bits
 CHANNEL = GUILD + 1
 USER = GUILD + 2
 OTHER_GUILD = GUILD + 3
-T = TypeVar("T")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    """Where an archive lives: a SQLite file path, or the URL of a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return tmp_path / "archive.db"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def archive(target):
-    archive = Archive(target)
-    yield archive
-    archive.close()
 
 
 def record(guid: str, *, feed_id: int, published_ts: float | None, outlet: str = "Example Times") -> dict:
@@ -92,31 +74,6 @@ def store(
 
 def embed_all(archive: Archive) -> None:
     archive.mark_embedded([p.id for p in archive.passages_to_embed()])
-
-
-def race(target: str | Path, claim: Callable[[Archive], T], n: int = 6) -> list[T]:
-    """``claim`` called at once by ``n`` threads, each on its own handle (its own connection)."""
-    handles = [Archive(target) for _ in range(n)]
-    barrier = threading.Barrier(n)
-    results: list[T] = []
-    errors: list[BaseException] = []
-
-    def run(handle: Archive) -> None:
-        try:
-            barrier.wait()
-            results.append(claim(handle))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            handle.close()
-
-    threads = [threading.Thread(target=run, args=(h,)) for h in handles]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
 
 
 # -- follows -------------------------------------------------------------------------------------
@@ -166,9 +123,9 @@ def test_follows_add_find_list_count_pause_remove(archive):
     assert archive.get_follow(dm.id) is None and archive.follow_alert_rows(dm.id) == []
 
 
-def test_follow_limit_is_never_passed_under_a_race(target):
+def test_follow_limit_is_never_passed_under_a_race_threads(target):
     Archive(target).close()
-    results = race(target, lambda a: a.add_follow("topic", GUILD, CHANNEL, None, USER, max_same_target=2))
+    results = race_threads(target, lambda a: a.add_follow("topic", GUILD, CHANNEL, None, USER, max_same_target=2))
     assert len([f for f in results if f is not None]) == 2
     with closing(Archive(target)) as archive:
         assert archive.count_follows(GUILD, CHANNEL, None) == 2
@@ -237,7 +194,7 @@ def test_an_alert_is_claimed_once_across_handles(target):
     with closing(Archive(target)) as archive:
         follow = archive.add_follow("topic", GUILD, CHANNEL, None, USER)
         archive.queue_alerts(follow.id, [(42, "queued", None, 1.0)], 1)
-    results = race(target, lambda a: a.claim_alert(follow.id, 42))
+    results = race_threads(target, lambda a: a.claim_alert(follow.id, 42))
     assert sorted(results) == [False] * 5 + [True]
     with closing(Archive(target)) as archive:
         assert [r["state"] for r in archive.follow_alert_rows(follow.id)] == ["sending"]
@@ -293,18 +250,18 @@ def test_a_digest_run_is_claimed_once_per_period_across_handles(target):
         schedule = archive.add_digest_schedule(GUILD, CHANNEL, "daily", 480, 0, None, USER, max_per_guild=5)
         other = archive.add_digest_schedule(GUILD, CHANNEL + 1, "daily", 480, 0, None, USER, max_per_guild=5)
     assert schedule is not None and other is not None
-    results = race(target, lambda a: a.claim_digest_run(schedule.id, "2026-05-28"))
+    results = race_threads(target, lambda a: a.claim_digest_run(schedule.id, "2026-05-28"))
     assert sorted(results) == [False] * 5 + [True]
     keys = [(schedule.id, "2026-05-28"), (schedule.id, "2026-05-29"), (other.id, "2026-05-28")]
-    mixed = race(target, lambda a: [a.claim_digest_run(s, k) for s, k in keys])
+    mixed = race_threads(target, lambda a: [a.claim_digest_run(s, k) for s, k in keys])
     assert [sum(r[i] for r in mixed) for i in range(3)] == [0, 1, 1]  # one winner per (schedule, period)
     with closing(Archive(target)) as archive:
         assert [r["period_key"] for r in archive.digest_runs(schedule.id)] == ["2026-05-28", "2026-05-29"]
 
 
-def test_digest_schedule_limit_is_never_passed_under_a_race(target):
+def test_digest_schedule_limit_is_never_passed_under_a_race_threads(target):
     Archive(target).close()
-    results = race(target, lambda a: a.add_digest_schedule(GUILD, CHANNEL, "daily", 0, 0, None, USER, 3))
+    results = race_threads(target, lambda a: a.add_digest_schedule(GUILD, CHANNEL, "daily", 0, 0, None, USER, 3))
     assert len([s for s in results if s is not None]) == 3
     with closing(Archive(target)) as archive:
         assert len(archive.digest_schedules(GUILD)) == 3
@@ -408,7 +365,7 @@ def test_watch_notice_claims(archive):
 def test_a_watch_notice_is_claimed_once_across_handles(target):
     with closing(Archive(target)) as archive:
         watch = archive.add_watch(GUILD, CHANNEL, None, "q?", USER, (1, 0), [], "old", 5, 5)
-    results = race(target, lambda a: a.claim_watch_notice(watch.id, "old", "new", [("N.", 4)], (4, 0)))
+    results = race_threads(target, lambda a: a.claim_watch_notice(watch.id, "old", "new", [("N.", 4)], (4, 0)))
     assert sorted(results) == [False] * 5 + [True]
     # different new answers from the same old one: still one notice, the watch moves on once
     with closing(Archive(target)) as archive:
@@ -421,13 +378,13 @@ def test_a_watch_notice_is_claimed_once_across_handles(target):
             n = next(counter)
         return a.claim_watch_notice(other.id, "old", f"new{n}", [("N.", n)], (4, 0))
 
-    assert sorted(race(target, claim)) == [False] * 5 + [True]
+    assert sorted(race_threads(target, claim)) == [False] * 5 + [True]
     with closing(Archive(target)) as archive:
         assert len(archive.watch_notices(watch.id)) == 1 and len(archive.watch_notices(other.id)) == 1
         assert archive.get_watch(other.id).fingerprint == archive.watch_notices(other.id)[0][0]
 
 
-def test_watch_limit_per_server_is_never_passed_under_a_race(target):
+def test_watch_limit_per_server_is_never_passed_under_a_race_threads(target):
     Archive(target).close()
 
     def add(a: Archive) -> bool:
@@ -438,7 +395,7 @@ def test_watch_limit_per_server_is_never_passed_under_a_race(target):
             return False
         return True
 
-    race(target, add)
+    race_threads(target, add)
     with closing(Archive(target)) as archive:
         assert len(archive.list_watches(GUILD)) == 4  # 18 tries, never more than the limit
 
@@ -504,7 +461,7 @@ def test_asked_votes_and_coverage(archive):
 def test_votes_of_one_voter_race_to_one_row(target):
     with closing(Archive(target)) as archive:
         answer = archive.record_asked(GUILD, "slash", "q?", None, [], False, None)
-    results = race(target, lambda a: a.set_vote(answer, "v1", 1))
+    results = race_threads(target, lambda a: a.set_vote(answer, "v1", 1))
     assert results.count(None) == 1 and results.count(1) == 5
     with closing(Archive(target)) as archive:
         assert archive.vote_counts(answer) == (1, 0)

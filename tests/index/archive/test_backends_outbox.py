@@ -6,12 +6,10 @@ wins, and a delivery is never held by two senders."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
+from support.racing import race_threads
 
 from index.archive import Archive
 from index.archive.outbox import OutboxStore
@@ -21,7 +19,6 @@ from index.models import Answer, Watch, WatchChange
 
 CHANNEL = 987654321098765433  # Discord ids need 64 bits
 DEAD = "host-a:4194999:dead"
-T = TypeVar("T")
 
 
 class Clock:
@@ -30,20 +27,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    if request.param == "sqlite":
-        return tmp_path / "archive.db"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def archive(target):
-    archive = Archive(target)
-    yield archive
-    archive.close()
 
 
 class Recorded:
@@ -58,31 +41,6 @@ class Recorded:
 
     def gave_up(self, ref, reason, attempts, permanent):
         self.calls.append(("gave_up", ref["n"], attempts, permanent))
-
-
-def race(target: str | Path, claim: Callable[[Archive], T], n: int = 6) -> list[T]:
-    """``claim`` called at once by ``n`` threads, each on its own handle (its own connection)."""
-    handles = [Archive(target) for _ in range(n)]
-    barrier = threading.Barrier(n)
-    results: list[T] = []
-    errors: list[BaseException] = []
-
-    def run(handle: Archive) -> None:
-        try:
-            barrier.wait()
-            results.append(claim(handle))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            handle.close()
-
-    threads = [threading.Thread(target=run, args=(h,)) for h in handles]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
 
 
 def outbox(archive, clock, recorder=None, owner="host-a:1:me") -> Outbox:
@@ -221,7 +179,7 @@ def test_a_delivery_is_taken_by_exactly_one_of_several_handles(target):
     clock = Clock()
     outbox(archive, clock, owner=DEAD).queue("notice", "k", {}, channel_id=CHANNEL)
     before = archive.outbox_row("k")
-    won = race(target, lambda h: outbox(h, clock, owner=f"host-a:1:{id(h)}").take("k") is not None, n=8)
+    won = race_threads(target, lambda h: outbox(h, clock, owner=f"host-a:1:{id(h)}").take("k") is not None, n=8)
     assert sorted(won) == [False] * 7 + [True]
     assert not archive.outbox_take(before, "host-a:1:late", clock.now + 60, clock.now)  # read before: stale
     archive.close()
@@ -255,7 +213,9 @@ def test_a_post_is_claimed_and_queued_once_across_handles(target):
             [],
         )
     clock = Clock()
-    won = race(target, lambda h: outbox(h, clock).queue_post(CHANNEL, article_id, feed.id, {"content": "x"}), n=8)
+    won = race_threads(
+        target, lambda h: outbox(h, clock).queue_post(CHANNEL, article_id, feed.id, {"content": "x"}), n=8
+    )
     assert sorted(won) == [False] * 7 + [True]
     assert archive.db.execute("SELECT count(*) FROM posts").fetchone()[0] == 1
     assert archive.outbox_row(f"post:{CHANNEL}:{article_id}")["state"] == "queued"
@@ -269,7 +229,7 @@ def test_a_watch_change_is_claimed_and_queued_once_across_handles(target):
         watch, Answer("What erupted?", "New.", [], False), "new", [], ["Old."], [], [("New.", 2)], (2, 0)
     )
     clock = Clock()
-    won = race(
+    won = race_threads(
         target, lambda h: outbox(h, clock).queue_watch(change, {"content": "x"}, channel_id=CHANNEL, user_id=None), n=8
     )
     assert sorted(won) == [False] * 7 + [True]
@@ -312,7 +272,7 @@ def test_a_channel_problem_notice_is_claimed_and_queued_once_per_episode(target)
     def report(h: Archive) -> str | None:
         return outbox(h, clock).queue_channel_notice(CHANNEL, "missing permissions", admin, {"content": "x"})
 
-    keys = race(target, report, n=8)
+    keys = race_threads(target, report, n=8)
     assert len([k for k in keys if k is not None]) == 1
     (key,) = [k for k in keys if k is not None]
     row = archive.outbox_row(key)
