@@ -191,15 +191,12 @@ STALE_OPENING = "I found no recent coverage that answers this; the closest is fr
 HEDGE_OPENING_STARTS = ("I found no coverage that answers", "I found no recent coverage that answers")
 
 
-_MONTHS = "January February March April May June July August September October November December".split()
-
-
 def stale_opening(published_ts: float | None) -> str:
     """The stale-coverage opening, dated (in UTC, as sources are) by the newest cited article."""
     if published_ts is None:
         return STALE_OPENING.replace(" from {date}", "")
     date = datetime.fromtimestamp(published_ts, UTC)
-    return STALE_OPENING.format(date=f"{date.day} {_MONTHS[date.month - 1]} {date.year}")
+    return STALE_OPENING.format(date=f"{date.day} {date:%B %Y}")  # strftime, as timelines and templates
 
 
 @dataclass
