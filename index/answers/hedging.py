@@ -89,7 +89,7 @@ class Thresholds:
     min_coverage: float = 0.0
     min_names: float = 0.0
     min_dense: float = 0.30
-    min_dense_when_keyword_disagrees: float = 0.32
+    min_dense_when_keyword_disagrees: float = 0.30
     max_recent_age_days: float = 3.0
     min_sentence_dense: float = 0.0  # 0: off (the question-sentence cosine is then not computed)
     max_days_after_period: float = 7.0
