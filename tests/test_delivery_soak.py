@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from support.config import write_toml
 from support.newsroom import METRO, FeedServer, make_feed
 from support.watching import AGAIN, QUESTION, RELATED, UNRELATED
 
@@ -48,25 +49,19 @@ def probe_world() -> dict:
 
 
 def write_config(tmp_path: Path, admin_channel: int) -> Path:
-    path = tmp_path / "newsdesk.toml"
-    path.write_text(f"""
-[data]
-dir = "{tmp_path / "data"}"
-
-[embedding]
-model = "hash-embedder-256"
-
-[feeds]
-fetch_full_text = "never"
-retries = 0
-timeout_seconds = 10.0
-workers = 2
-poll_interval_minutes = 1
-
-[discord]
-admin_channel = {admin_channel}
-""")
-    return path
+    return write_toml(
+        tmp_path / "newsdesk.toml",
+        data={"dir": str(tmp_path / "data")},
+        embedding={"model": "hash-embedder-256"},
+        feeds={
+            "fetch_full_text": "never",
+            "retries": 0,
+            "timeout_seconds": 10.0,
+            "workers": 2,
+            "poll_interval_minutes": 1,
+        },
+        discord={"admin_channel": admin_channel},
+    )
 
 
 class Child:

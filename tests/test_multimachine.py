@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.config import write_toml
 from support.newsroom import METRO, FeedServer, make_feed
 
 from index.archive import Archive
@@ -52,31 +53,22 @@ class Machines:
     def write(self, admin_channel: int) -> None:
         for name in ("bot-a", "bot-b", "worker"):
             (self.root / name).mkdir(exist_ok=True)
-            self.path(name).write_text(f"""
-[data]
-dir = "{self.root / name / "data"}"
-
-[archive]
-url = "{self.archive_url}"
-
-[index]
-chroma_url = "{self.chroma_url}"
-collection = "{self.collection}"
-
-[embedding]
-model = "hash-embedder-256"
-
-[discord]
-admin_channel = {admin_channel}
-
-[feeds]
-fetch_full_text = "never"
-allow_private_networks = true
-retries = 0
-timeout_seconds = 10.0
-# `worker --once` is one poll: the killed bot's 243-entry feed must be finished by one worker run
-max_entries_per_poll = 1000
-""")
+            write_toml(
+                self.path(name),
+                data={"dir": str(self.root / name / "data")},
+                archive={"url": self.archive_url},
+                index={"chroma_url": self.chroma_url, "collection": self.collection},
+                embedding={"model": "hash-embedder-256"},
+                discord={"admin_channel": admin_channel},
+                feeds={
+                    "fetch_full_text": "never",
+                    "allow_private_networks": True,
+                    "retries": 0,
+                    "timeout_seconds": 10.0,
+                    # `worker --once` is one poll: the killed bot's 243-entry feed must be finished by one worker run
+                    "max_entries_per_poll": 1000,
+                },
+            )
 
     def path(self, name: str) -> Path:
         return self.root / name / "newsdesk.toml"

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.config import write_toml
 from support.newsroom import METRO, FeedServer, make_feed
 
 from index.archive import Archive
@@ -66,21 +67,12 @@ def server():
 def config_path(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("NEWSDESK_ALLOW_PRIVATE_NETWORKS", "1")
     monkeypatch.delenv("NEWSDESK_DATA_DIR", raising=False)
-    path = tmp_path / "newsdesk.toml"
-    path.write_text(f"""
-[data]
-dir = "{tmp_path / "data"}"
-
-[embedding]
-model = "hash-embedder-256"
-
-[feeds]
-fetch_full_text = "never"
-retries = 0
-timeout_seconds = 5.0
-workers = 2
-""")
-    return path
+    return write_toml(
+        tmp_path / "newsdesk.toml",
+        data={"dir": str(tmp_path / "data")},
+        embedding={"model": "hash-embedder-256"},
+        feeds={"fetch_full_text": "never", "retries": 0, "timeout_seconds": 5.0, "workers": 2},
+    )
 
 
 def run_worker(config_path: Path) -> str:

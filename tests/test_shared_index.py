@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.config import write_toml
 from support.newsroom import FeedServer, make_feed
 
 from index.config import load_config
@@ -67,20 +68,12 @@ def config_path(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("NEWSDESK_ALLOW_PRIVATE_NETWORKS", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("NEWSDESK_DATA_DIR", raising=False)
-    path = tmp_path / "newsdesk.toml"
-    path.write_text(f"""
-[data]
-dir = "{tmp_path / "data"}"
-
-[embedding]
-model = "all-MiniLM-L6-v2"
-
-[feeds]
-fetch_full_text = "never"
-retries = 0
-timeout_seconds = 5.0
-""")
-    return path
+    return write_toml(
+        tmp_path / "newsdesk.toml",
+        data={"dir": str(tmp_path / "data")},
+        embedding={"model": "all-MiniLM-L6-v2"},
+        feeds={"fetch_full_text": "never", "retries": 0, "timeout_seconds": 5.0},
+    )
 
 
 @pytest.fixture
@@ -227,19 +220,12 @@ def hash_config_path(tmp_path, monkeypatch) -> Path:
     """A configuration with the small test embedder (no model to load in each command)."""
     monkeypatch.setenv("NEWSDESK_ALLOW_PRIVATE_NETWORKS", "1")
     monkeypatch.delenv("NEWSDESK_DATA_DIR", raising=False)
-    path = tmp_path / "hash.toml"
-    path.write_text(f"""
-[data]
-dir = "{tmp_path / "data"}"
-
-[embedding]
-model = "hash-embedder-256"
-
-[feeds]
-fetch_full_text = "never"
-retries = 0
-""")
-    return path
+    return write_toml(
+        tmp_path / "hash.toml",
+        data={"dir": str(tmp_path / "data")},
+        embedding={"model": "hash-embedder-256"},
+        feeds={"fetch_full_text": "never", "retries": 0},
+    )
 
 
 def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:

@@ -73,8 +73,8 @@ def test_install_redaction_is_idempotent():
 
 @pytest.fixture(scope="module")
 def cli_setup(tmp_path_factory, llm):
-    answers = f'[answers]\nllm_url = "{llm.url}"\nllm_model = "test"\nllm_timeout_seconds = 1.0\n'
-    config = write_config(tmp_path_factory.mktemp("secrets"), answers)
+    answers = {"llm_url": llm.url, "llm_model": "test", "llm_timeout_seconds": 1.0}
+    config = write_config(tmp_path_factory.mktemp("secrets"), answers=answers)
     return config, H.serve_feeds()
 
 

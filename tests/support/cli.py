@@ -9,30 +9,20 @@ from click.testing import CliRunner
 
 from index.cli.commands import cli
 
+from .config import write_toml
 
-def write_config(directory: Path, extra: str = "") -> Path:
+
+def write_config(directory: Path, **sections: dict) -> Path:
     """A config file for the answers tests' archive: its own data dir, the hash embedder, no page
-    fetches; ``extra`` is more TOML (other sections)."""
+    fetches; ``sections`` are more tables (``answers={"max_sentences": 1}``)."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "newsdesk.toml"
-    path.write_text(
-        f"""
-[data]
-dir = "{directory / "data"}"
-
-[embedding]
-model = "hash-embedder-256"
-
-[feeds]
-allow_private_networks = true
-fetch_full_text = "never"
-retries = 0
-timeout_seconds = 5.0
-"""
-        + extra,
-        encoding="utf-8",
+    return write_toml(
+        directory / "newsdesk.toml",
+        data={"dir": str(directory / "data")},
+        embedding={"model": "hash-embedder-256"},
+        feeds={"allow_private_networks": True, "fetch_full_text": "never", "retries": 0, "timeout_seconds": 5.0},
+        **sections,
     )
-    return path
 
 
 class Cli:

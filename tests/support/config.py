@@ -44,15 +44,24 @@ def with_embedding(config: Config, **embedding) -> Config:
 NEWSDESK = Path(sys.executable).with_name("newsdesk")
 
 
+def write_toml(path: Path, **sections: dict) -> Path:
+    """A config file as a user writes one: each section (``feeds={"retries": 0}``) as a TOML table.
+    Values are written as JSON, whose strings, numbers and booleans are TOML's too."""
+    lines = []
+    for name, values in sections.items():
+        lines += [f"[{name}]", *(f"{key} = {json.dumps(value)}" for key, value in values.items()), ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
 def write_config(path: Path, **feeds) -> Path:
     """A config file for `newsdesk --config`: the hash embedder, short timeouts. The data dir and
     private networks come from NEWSDESK_DATA_DIR / NEWSDESK_ALLOW_PRIVATE_NETWORKS."""
-    values = {"timeout_seconds": 2.0, "retries": 0, "workers": 4, **feeds}
-    lines = ["[embedding]", 'model = "hash-embedder-256"', "", "[feeds]"]
-    for key, value in values.items():
-        lines.append(f"{key} = {json.dumps(value)}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_toml(
+        path,
+        embedding={"model": "hash-embedder-256"},
+        feeds={"timeout_seconds": 2.0, "retries": 0, "workers": 4, **feeds},
+    )
 
 
 def cli_env(data_dir: Path) -> dict:

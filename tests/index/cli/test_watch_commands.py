@@ -16,7 +16,7 @@ def newsroom(tmp_path, feed_server):
     prefix = f"/cw{next(_ids)}"
     planet = make_feed(feed_server, "planet", "Daily Planet", STORIES, prefix)
     wire = make_feed(feed_server, "wire", "Wire Service", WIRE_STORIES, prefix)
-    run = Cli(write_config(tmp_path / "cli", "[answers]\nmax_sentences = 1\n"))
+    run = Cli(write_config(tmp_path / "cli", answers={"max_sentences": 1}))
     run("feeds", "add", planet.url, "--name", "Daily Planet")
     run("feeds", "add", wire.url, "--name", "Wire Service")
     run("ingest", "--json")

@@ -75,7 +75,7 @@ def test_the_json_output_carries_dense_and_its_error(site, tmp_path):
 
     # the same archive read through a Chroma server that does not answer
     data = tmp_path / "on" / "data"
-    offline = Cli(write_config(tmp_path / "off", '[index]\nchroma_url = "http://127.0.0.1:9"\n'))
+    offline = Cli(write_config(tmp_path / "off", index={"chroma_url": "http://127.0.0.1:9"}))
     offline_config = offline.config.read_text().replace(str(tmp_path / "off" / "data"), str(data))
     offline.config.write_text(offline_config)
     found = offline.json("search", "volcano lava", "--json")
